@@ -1,0 +1,1 @@
+//! The axum gateway: login, ACS, sessions, reverse proxy, header contract (to be written).

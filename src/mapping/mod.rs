@@ -1,0 +1,1 @@
+//! The identity mapping table: VerifiedAssertion -> operator and access group (to be written).

@@ -1,0 +1,1 @@
+//! Operations: metrics, health, audit log, diagnostics (to be written).

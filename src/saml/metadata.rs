@@ -1,0 +1,1 @@
+//! IdP metadata in, SP metadata out (to be written).

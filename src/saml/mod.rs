@@ -1,0 +1,12 @@
+//! SAML 2.0 Web Browser SSO, SP side: metadata in and out, requests out, responses in.
+
+pub mod assertion;
+pub mod metadata;
+pub mod policy;
+pub mod rejection;
+pub mod response;
+pub mod time;
+
+pub use assertion::{Claims, NameId, SamlAttribute, SignedParts, VerifiedAssertion};
+pub use policy::{ExpectedRequest, IdpPolicy, SpIdentity};
+pub use rejection::Rejection;

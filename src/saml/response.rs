@@ -1,0 +1,1 @@
+//! The ACS pipeline: SAMLResponse bytes -> VerifiedAssertion (to be written).

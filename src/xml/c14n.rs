@@ -1,0 +1,1 @@
+//! Exclusive XML Canonicalization 1.0 (to be written).
