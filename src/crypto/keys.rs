@@ -63,7 +63,7 @@ impl VerificationKey {
         let subject = cert
             .subject_name()
             .entries()
-            .filter_map(|e| e.data().as_utf8().ok().map(|s| s.to_string()))
+            .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
             .collect::<Vec<_>>()
             .join(",");
         Ok(VerificationKey {
