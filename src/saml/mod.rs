@@ -4,7 +4,9 @@ pub mod assertion;
 pub mod metadata;
 pub mod policy;
 pub mod rejection;
+pub mod request;
 pub mod response;
+pub mod sp_metadata;
 pub mod time;
 
 pub use assertion::{Claims, NameId, SamlAttribute, SignedParts, VerifiedAssertion};
