@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::config::{Idp, SsoBinding};
-use crate::saml::request::{AuthnRequest, new_request_id, post_form, redirect_url, xml_escape};
+use crate::saml::request::{AuthnRequest, new_request_id, post_form, redirect_url, sign_for_post, xml_escape};
 
 use super::cookies;
 use super::errors;
@@ -104,7 +104,7 @@ pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) 
     let xml = request.to_xml();
     let mut response = match idp.sso.binding {
         SsoBinding::Redirect => {
-            let key = sign.then_some(&state.config.sp.key.key);
+            let key = sign.then_some(&*state.config.sp.key.key);
             match redirect_url(&idp.sso.location, &xml, &relay_state, key) {
                 Ok(url) => match HeaderValue::from_str(&url) {
                     Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
@@ -120,15 +120,17 @@ pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) 
             }
         }
         SsoBinding::Post => {
-            if sign {
-                // An HTTP-POST AuthnRequest is signed inside the XML (enveloped signature),
-                // which needs the XML signer.
-                tracing::error!(
-                    idp = %idp.name,
-                    "cannot send a signed HTTP-POST AuthnRequest: the XML signer is not available yet; set sp.sign_authn_requests = false if the IdP does not require signed requests"
-                );
-                return errors::unavailable();
-            }
+            let xml = if sign {
+                match sign_for_post(&xml, &state.config.sp.key.key, Some(&state.config.sp.cert)) {
+                    Ok(signed) => signed,
+                    Err(e) => {
+                        tracing::error!(idp = %idp.name, "cannot sign the AuthnRequest: {e}");
+                        return errors::unavailable();
+                    }
+                }
+            } else {
+                xml
+            };
             Html(post_form(&idp.sso.location, &xml, &relay_state)).into_response()
         }
     };

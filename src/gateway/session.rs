@@ -5,8 +5,6 @@
 //! SessionNotOnOrAfter, and the idle timeout after the last request. The decision is the pure
 //! [`check`] with an injected clock; the store's own expiry is only garbage collection.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::{Expiry, Session};
@@ -17,17 +15,19 @@ const RECORD_KEY: &str = "samlgate.login";
 /// on every request; the idle timeout is therefore exact to within this interval.
 pub const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 
-/// What the backend is told about the operator (the header contract's source).
+/// What the backend is told about the operator (the header contract's source), as kept in
+/// the session store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionIdentity {
-    /// Stable operator ID (the mapping's `operator_id`, by default the NameID).
+    /// Stable operator ID (the mapping's `operator_id`).
     pub user: String,
-    pub email: String,
-    pub preferred_username: String,
-    pub name: String,
+    pub email: Option<String>,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
     pub access_group: String,
     pub groups: Vec<String>,
-    pub extra: BTreeMap<String, String>,
+    /// Extra headers the mapping table forwards: (header name, value).
+    pub extra: Vec<(String, String)>,
 }
 
 /// A logged-in session.

@@ -3,25 +3,26 @@
 //! - HTTP-Redirect (SAML bindings 3.4): raw DEFLATE, base64, URL-encoded; when signed, the
 //!   signature covers the exact query string `SAMLRequest=..&RelayState=..&SigAlg=..`
 //!   (bindings 3.4.4.1), not the XML.
-//! - HTTP-POST (bindings 3.5): base64 of the XML in an auto-submitting form. Signing a POST
-//!   request needs an enveloped XML signature, which the signer in `crypto::dsig` provides.
+//! - HTTP-POST (bindings 3.5): base64 of the XML in an auto-submitting form; when signed, the
+//!   XML carries an enveloped signature ([`sign_for_post`]).
 
 use std::io::Write;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{Id, PKey, Private};
-use openssl::sign::Signer;
+use openssl::pkey::{Id, PKeyRef, Private};
+use openssl::x509::X509Ref;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::RngCore;
 use time::OffsetDateTime;
 
 use super::time::format_instant;
+use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
+use crate::crypto::raw::sign_bytes;
+use crate::crypto::sign::{SignError, sign_enveloped};
 
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-pub const SIG_RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
 /// Everything an AuthnRequest says.
 #[derive(Clone, Debug)]
@@ -54,11 +55,24 @@ pub enum RequestError {
     #[error("compressing the AuthnRequest failed: {0}")]
     Deflate(#[from] std::io::Error),
     #[error("signing the AuthnRequest failed: {0}")]
-    Signing(#[from] openssl::error::ErrorStack),
-    #[error("signing AuthnRequests with a {0} key is not supported (use an RSA SP key)")]
+    Signing(#[from] SignError),
+    #[error("signing AuthnRequests with a {0} key is not supported (use an RSA or EC SP key)")]
     UnsupportedKey(String),
-    #[error("signed HTTP-POST AuthnRequests are not supported yet: {0}")]
-    PostSigningUnavailable(String),
+}
+
+/// RSA-SHA256 for RSA keys, ECDSA-SHA256 for EC keys: what every IdP accepts.
+pub fn signature_algorithm_for(key: &PKeyRef<Private>) -> Result<SignatureAlgorithm, RequestError> {
+    match key.id() {
+        Id::RSA => Ok(SignatureAlgorithm::RsaSha256),
+        Id::EC => Ok(SignatureAlgorithm::EcdsaSha256),
+        other => Err(RequestError::UnsupportedKey(format!("{other:?}"))),
+    }
+}
+
+/// The request XML with an enveloped signature, for the HTTP-POST binding.
+pub fn sign_for_post(xml: &str, key: &PKeyRef<Private>, certificate: Option<&X509Ref>) -> Result<String, RequestError> {
+    let algorithm = signature_algorithm_for(key)?;
+    Ok(sign_enveloped(xml, None, key, certificate, algorithm, DigestAlgorithm::Sha256)?)
 }
 
 /// Escape text for an XML attribute value or text node.
@@ -143,20 +157,16 @@ pub fn redirect_url(
     destination: &str,
     xml: &str,
     relay_state: &str,
-    signing_key: Option<&PKey<Private>>,
+    signing_key: Option<&PKeyRef<Private>>,
 ) -> Result<String, RequestError> {
     let mut query = format!("SAMLRequest={}", enc(&deflate_base64(xml)?));
     if !relay_state.is_empty() {
         query.push_str(&format!("&RelayState={}", enc(relay_state)));
     }
     if let Some(key) = signing_key {
-        if key.id() != Id::RSA {
-            return Err(RequestError::UnsupportedKey(format!("{:?}", key.id())));
-        }
-        query.push_str(&format!("&SigAlg={}", enc(SIG_RSA_SHA256)));
-        let mut signer = Signer::new(MessageDigest::sha256(), key)?;
-        signer.update(query.as_bytes())?;
-        let signature = signer.sign_to_vec()?;
+        let algorithm = signature_algorithm_for(key)?;
+        query.push_str(&format!("&SigAlg={}", enc(algorithm.uri())));
+        let signature = sign_bytes(algorithm, key, query.as_bytes())?;
         query.push_str(&format!("&Signature={}", enc(&B64.encode(signature))));
     }
     // An SSO URL may already carry a query (ADFS, some Shibboleth setups).
@@ -191,6 +201,8 @@ pub fn post_form(destination: &str, xml: &str, relay_state: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
     use openssl::rsa::Rsa;
     use openssl::sign::Verifier;
     use std::io::Read;
@@ -271,7 +283,10 @@ mod tests {
         let (signed, sig) = query.split_once("&Signature=").unwrap();
         assert!(signed.starts_with("SAMLRequest="));
         assert!(signed.contains("&RelayState=abc&SigAlg="));
-        assert_eq!(decode(query_param(&url, "SigAlg").unwrap()), SIG_RSA_SHA256);
+        assert_eq!(
+            decode(query_param(&url, "SigAlg").unwrap()),
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+        );
         let signature = B64.decode(decode(sig)).unwrap();
         let public = PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap();
         let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
@@ -280,13 +295,27 @@ mod tests {
     }
 
     #[test]
-    fn redirect_signing_refuses_non_rsa_keys() {
-        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
-        let key = PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    fn redirect_signing_refuses_keys_other_than_rsa_and_ec() {
+        let key = PKey::generate_ed25519().unwrap();
         assert!(matches!(
             redirect_url("https://idp/sso", "<x/>", "", Some(&key)),
             Err(RequestError::UnsupportedKey(_))
         ));
+    }
+
+    #[test]
+    fn post_request_signature_verifies_with_the_project_verifier() {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let signed = sign_for_post(&request().to_xml(), &key, None).unwrap();
+        let doc = crate::xml::parse(signed.as_bytes(), &crate::xml::ParseLimits::default()).unwrap();
+        let public = PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap();
+        let vk = crate::crypto::keys::VerificationKey {
+            key: public,
+            certificate: None,
+            description: "sp".into(),
+        };
+        let verified = crate::crypto::dsig::verify(&doc, doc.root(), std::slice::from_ref(&vk), false);
+        assert!(verified.is_ok(), "{verified:?}");
     }
 
     #[test]
