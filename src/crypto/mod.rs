@@ -2,6 +2,9 @@
 
 pub mod decrypt;
 pub mod dsig;
+pub mod enc_algorithms;
+pub mod encrypt;
+pub mod keygen;
 pub mod keys;
 
 pub use decrypt::DecryptionError;
