@@ -24,9 +24,12 @@ pub struct LoginQuery {
     pub return_to: Option<String>,
 }
 
-/// `GET /saml/login`.
+/// `GET /saml/login`. The return path is `return_to`, else `X-Original-URI` (set by the nginx
+/// snippet, which cannot URL-encode a query into `return_to`); either way only a sanitized
+/// relative path is kept.
 pub async fn login(State(state): State<Arc<AppState>>, Query(q): Query<LoginQuery>, headers: HeaderMap) -> Response {
-    let return_to = sanitize_return_to(q.return_to.as_deref().unwrap_or("/"));
+    let from_header = headers.get("x-original-uri").and_then(|v| v.to_str().ok());
+    let return_to = sanitize_return_to(q.return_to.as_deref().or(from_header).unwrap_or("/"));
     match q.idp.as_deref() {
         Some(name) => match state.idp(name) {
             Some(idp) => begin(&state, idp, &return_to, &headers),

@@ -37,6 +37,8 @@ pub struct Setup {
     pub routes: String,
     /// Backend URL (defaults to a closed port).
     pub backend: Option<String>,
+    /// The public URL when a proxy sits in front (defaults to the gateway's own address).
+    pub public_url: Option<String>,
 }
 
 pub struct Gateway {
@@ -75,11 +77,12 @@ pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf
     std::fs::write(dir.join("sp.crt"), sp.cert.to_pem().unwrap()).unwrap();
     std::fs::write(dir.join("idp.xml"), test_idp::metadata_xml()).unwrap();
     let backend = setup.backend.clone().unwrap_or_else(|| "http://127.0.0.1:9".to_string());
+    let public_url = setup.public_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
     let text = format!(
         r#"
 [server]
 listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
+public_url = "{public_url}"
 api_prefixes = ["/api"]
 
 [sp]
@@ -124,7 +127,7 @@ pub async fn start(setup: Setup) -> Gateway {
         let _ = samlgate::gateway::serve_on(listener, router).await;
     });
     Gateway {
-        base: format!("http://{addr}"),
+        base: setup.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         addr,
         state,
         offset,
