@@ -33,10 +33,19 @@ fn the_test_configuration_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path());
     let problems = problems_of(dir.path(), &text);
-    assert!(problems.iter().all(|p| p.severity == Severity::Warning), "{problems:?}");
+    assert!(
+        problems.iter().all(|p| p.severity == Severity::Warning),
+        "{problems:?}"
+    );
     let loaded = config::load(&dir.path().join("samlgate.toml")).unwrap();
-    assert_eq!(loaded.config.idps[0].policy.entity_id, common::test_idp::IDP);
-    assert_eq!(loaded.config.idps[0].policy.clock_skew, time::Duration::seconds(180));
+    assert_eq!(
+        loaded.config.idps[0].policy.entity_id,
+        common::test_idp::IDP
+    );
+    assert_eq!(
+        loaded.config.idps[0].policy.clock_skew,
+        time::Duration::seconds(180)
+    );
     assert!(!loaded.config.idps[0].allow_idp_initiated);
     assert_eq!(loaded.config.session.cookie_name, "samlgate_session");
 }
@@ -45,10 +54,16 @@ fn the_test_configuration_is_accepted() {
 fn every_unknown_key_is_reported_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path())
-        .replace("name = \"corp\"", "name = \"corp\"\nalow_idp_initiated = true")
+        .replace(
+            "name = \"corp\"",
+            "name = \"corp\"\nalow_idp_initiated = true",
+        )
         .replace("[session]", "[session]\nidle_timout = \"5m\"");
     let problems = problems_of(dir.path(), &text);
-    let errors: Vec<_> = problems.iter().filter(|p| p.severity == Severity::Error).collect();
+    let errors: Vec<_> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!(errors[0].key, "idp[0].alow_idp_initiated");
     assert_eq!(errors[0].line, Some(line_of(&text, "alow_idp_initiated")));
@@ -62,28 +77,57 @@ fn several_value_problems_are_reported_together() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path())
         .replace("name = \"corp\"", "name = \"corp\"\nclock_skew = \"600s\"")
-        .replace("[session]", "[session]\nstore = \"redis\"\nidle_timeout = \"30\"");
+        .replace(
+            "[session]",
+            "[session]\nstore = \"redis\"\nidle_timeout = \"30\"",
+        );
     let problems = problems_of(dir.path(), &text);
     let keys: Vec<(&str, Option<usize>)> = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
         .map(|p| (p.key.as_str(), p.line))
         .collect();
-    assert!(keys.contains(&("idp[0].clock_skew", Some(line_of(&text, "clock_skew")))), "{keys:?}");
-    assert!(keys.contains(&("session.store", Some(line_of(&text, "store = ")))), "{keys:?}");
-    assert!(keys.contains(&("session.idle_timeout", Some(line_of(&text, "idle_timeout")))), "{keys:?}");
+    assert!(
+        keys.contains(&("idp[0].clock_skew", Some(line_of(&text, "clock_skew")))),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("session.store", Some(line_of(&text, "store = ")))),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("session.idle_timeout", Some(line_of(&text, "idle_timeout")))),
+        "{keys:?}"
+    );
     let redis = problems.iter().find(|p| p.key == "session.store").unwrap();
-    assert!(redis.message.contains("not supported yet"), "{}", redis.message);
-    let skew = problems.iter().find(|p| p.key == "idp[0].clock_skew").unwrap();
-    assert!(skew.message.contains("over the maximum of 5m"), "{}", skew.message);
+    assert!(
+        redis.message.contains("not supported yet"),
+        "{}",
+        redis.message
+    );
+    let skew = problems
+        .iter()
+        .find(|p| p.key == "idp[0].clock_skew")
+        .unwrap();
+    assert!(
+        skew.message.contains("over the maximum of 5m"),
+        "{}",
+        skew.message
+    );
 }
 
 #[test]
 fn refuses_plain_http_on_a_public_host_without_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
-    let text = base_config(dir.path()).replace("public_url = \"http://127.0.0.1:8080\"", "public_url = \"http://app.example.com\"");
+    let text = base_config(dir.path()).replace(
+        "public_url = \"http://127.0.0.1:8080\"",
+        "public_url = \"http://app.example.com\"",
+    );
     let problems = problems_of(dir.path(), &text);
-    let p = problems.iter().find(|p| p.key == "session.secure_cookies").expect("refusal");
+    let p = problems
+        .iter()
+        .find(|p| p.key == "session.secure_cookies")
+        .expect("refusal");
     assert_eq!(p.severity, Severity::Error);
     assert!(p.message.contains("in clear"));
 }
@@ -91,14 +135,21 @@ fn refuses_plain_http_on_a_public_host_without_secure_cookies() {
 #[test]
 fn https_public_url_gets_host_prefixed_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
-    let text = base_config(dir.path()).replace("public_url = \"http://127.0.0.1:8080\"", "public_url = \"https://app.example.com\"");
+    let text = base_config(dir.path()).replace(
+        "public_url = \"http://127.0.0.1:8080\"",
+        "public_url = \"https://app.example.com\"",
+    );
     std::fs::write(dir.path().join("samlgate.toml"), &text).unwrap();
     let loaded = config::load(&dir.path().join("samlgate.toml")).unwrap();
     assert_eq!(loaded.config.session.cookie_name, "__Host-samlgate_session");
     assert!(loaded.config.session.secure_cookies);
     let off = text.replace("[session]", "[session]\nsecure_cookies = false");
     let problems = problems_of(dir.path(), &off);
-    assert!(problems.iter().any(|p| p.key == "session.secure_cookies" && p.severity == Severity::Error));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "session.secure_cookies" && p.severity == Severity::Error)
+    );
 }
 
 #[test]
@@ -111,7 +162,10 @@ fn refuses_an_idp_without_a_signing_certificate() {
     let stripped = format!("{}{}", &metadata[..start], &metadata[end..]);
     std::fs::write(dir.path().join("idp.xml"), stripped).unwrap();
     let problems = problems_of(dir.path(), &text);
-    let p = problems.iter().find(|p| p.key == "idp[0].metadata").expect("refusal");
+    let p = problems
+        .iter()
+        .find(|p| p.key == "idp[0].metadata")
+        .expect("refusal");
     assert_eq!(p.severity, Severity::Error);
     assert_eq!(p.line, Some(line_of(&text, "metadata = ")));
     assert!(p.message.contains("signing"), "{}", p.message);
@@ -122,11 +176,20 @@ fn missing_files_and_sections_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path()).replace("cert = \"sp.crt\"", "cert = \"missing.crt\"");
     let problems = problems_of(dir.path(), &text);
-    let p = problems.iter().find(|p| p.key == "sp.cert").expect("missing cert");
+    let p = problems
+        .iter()
+        .find(|p| p.key == "sp.cert")
+        .expect("missing cert");
     assert!(p.message.contains("missing.crt"));
-    let problems = problems_of(dir.path(), "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"http://127.0.0.1:1\"\n");
+    let problems = problems_of(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"http://127.0.0.1:1\"\n",
+    );
     for key in ["sp", "backend", "idp"] {
-        assert!(problems.iter().any(|p| p.key == key), "{key} missing not reported: {problems:?}");
+        assert!(
+            problems.iter().any(|p| p.key == key),
+            "{key} missing not reported: {problems:?}"
+        );
     }
 }
 
@@ -137,7 +200,10 @@ fn a_certificate_expiring_soon_is_a_warning_not_an_error() {
     use openssl::x509::{X509, X509NameBuilder};
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path());
-    let key = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(dir.path().join("sp.key")).unwrap()).unwrap();
+    let key = openssl::pkey::PKey::private_key_from_pem(
+        &std::fs::read(dir.path().join("sp.key")).unwrap(),
+    )
+    .unwrap();
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", "soon").unwrap();
     let name = name.build();
@@ -145,14 +211,20 @@ fn a_certificate_expiring_soon_is_a_warning_not_an_error() {
     b.set_subject_name(&name).unwrap();
     b.set_issuer_name(&name).unwrap();
     b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(10).unwrap()).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(10).unwrap())
+        .unwrap();
     b.sign(&key, MessageDigest::sha256()).unwrap();
     std::fs::write(dir.path().join("sp.crt"), b.build().to_pem().unwrap()).unwrap();
     let path = dir.path().join("samlgate.toml");
     std::fs::write(&path, &text).unwrap();
     let loaded = config::load(&path).expect("a warning does not stop the gateway");
-    let w = loaded.warnings.iter().find(|w| w.key == "sp.cert").expect("expiry warning");
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "sp.cert")
+        .expect("expiry warning");
     assert!(w.message.contains("expires"), "{}", w.message);
 }
 
@@ -162,15 +234,26 @@ fn check_exits_0_for_a_good_file_and_1_for_a_bad_one() {
     let text = base_config(dir.path());
     let path = dir.path().join("samlgate.toml");
     std::fs::write(&path, &text).unwrap();
-    assert_eq!(config::run_check(CheckArgs { config: path.clone() }), ExitCode::SUCCESS);
+    assert_eq!(
+        config::run_check(CheckArgs {
+            config: path.clone()
+        }),
+        ExitCode::SUCCESS
+    );
     std::fs::write(&path, text.replace("[session]", "[session]\nbogus = 1")).unwrap();
-    assert_eq!(config::run_check(CheckArgs { config: path }), ExitCode::FAILURE);
+    assert_eq!(
+        config::run_check(CheckArgs { config: path }),
+        ExitCode::FAILURE
+    );
 }
 
 #[test]
 fn invalid_toml_is_reported_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let problems = problems_of(dir.path(), "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \n");
+    let problems = problems_of(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \n",
+    );
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].line, Some(3));
     assert!(problems[0].message.contains("TOML"));

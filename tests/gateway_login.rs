@@ -24,32 +24,56 @@ async fn full_login_returns_to_the_requested_path_with_a_session() {
     let start = browser.get("/app/reports?year=2026").await;
     assert_eq!(start.status, StatusCode::FOUND);
     let location = start.location().to_string();
-    assert!(location.starts_with("https://idp.example.org/sso?SAMLRequest="), "{location}");
+    assert!(
+        location.starts_with("https://idp.example.org/sso?SAMLRequest="),
+        "{location}"
+    );
     assert_eq!(start.header("cache-control"), Some("no-store"));
     let req = read_redirect_request(&location);
     assert!(req.id.starts_with('_') && req.id.len() == 33);
-    assert!(req.xml.contains(&format!("AssertionConsumerServiceURL=\"{}\"", gw.acs_url())));
+    assert!(
+        req.xml
+            .contains(&format!("AssertionConsumerServiceURL=\"{}\"", gw.acs_url()))
+    );
     let relay = req.relay_state.clone().expect("RelayState");
-    assert!(!relay.contains('/'), "RelayState must be an opaque key, not a URL: {relay}");
+    assert!(
+        !relay.contains('/'),
+        "RelayState must be an opaque key, not a URL: {relay}"
+    );
 
     // The IdP checks the Redirect signature against the SP certificate from our metadata.
     let query = location.split_once('?').unwrap().1;
     let (signed_part, signature) = query.split_once("&Signature=").unwrap();
-    let signature = B64.decode(percent_encoding::percent_decode_str(signature).decode_utf8().unwrap().as_bytes()).unwrap();
+    let signature = B64
+        .decode(
+            percent_encoding::percent_decode_str(signature)
+                .decode_utf8()
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
     let public = gw.sp_cert.public_key().unwrap();
     let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
     verifier.update(signed_part.as_bytes()).unwrap();
-    assert!(verifier.verify(&signature).unwrap(), "Redirect binding signature must verify with the SP certificate");
+    assert!(
+        verifier.verify(&signature).unwrap(),
+        "Redirect binding signature must verify with the SP certificate"
+    );
 
     let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &["Staff"]);
     let done = browser.post_acs(&signed_b64(&spec), Some(&relay)).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), "/app/reports?year=2026");
     let cookie = done.header("set-cookie").expect("session cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
     assert!(session_cookie(&browser).is_some());
 
-    let auth = browser.get_with("/saml/auth", &[("x-original-uri", "/app/reports")]).await;
+    let auth = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app/reports")])
+        .await;
     assert_eq!(auth.status, StatusCode::OK);
     assert_eq!(auth.header("x-forwarded-user"), Some("alice@example.com"));
     assert_eq!(auth.header("x-forwarded-email"), Some("alice@example.com"));
@@ -60,14 +84,29 @@ async fn full_login_returns_to_the_requested_path_with_a_session() {
 #[tokio::test]
 async fn open_redirect_attempts_through_the_return_path_land_on_root() {
     let gw = start(Setup::default()).await;
-    for attempt in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/%2F%2Fevil.example", "/a//b"] {
+    for attempt in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "/a//b",
+    ] {
         let mut browser = Browser::new(&gw.base);
         let encoded: String = url::form_urlencoded::byte_serialize(attempt.as_bytes()).collect();
-        let start = browser.get(&format!("/saml/login?return_to={encoded}")).await;
+        let start = browser
+            .get(&format!("/saml/login?return_to={encoded}"))
+            .await;
         let req = read_redirect_request(start.location());
         let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &[]);
-        let done = browser.post_acs(&signed_b64(&spec), req.relay_state.as_deref()).await;
-        assert_eq!(done.status, StatusCode::SEE_OTHER, "{attempt}: {}", done.body);
+        let done = browser
+            .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+            .await;
+        assert_eq!(
+            done.status,
+            StatusCode::SEE_OTHER,
+            "{attempt}: {}",
+            done.body
+        );
         assert_eq!(done.location(), "/", "{attempt}");
     }
 }
@@ -81,7 +120,9 @@ async fn a_relay_state_that_names_a_url_is_not_followed() {
     .await;
     let mut browser = Browser::new(&gw.base);
     let spec = response_spec(&gw, None, "alice@example.com", &[]);
-    let done = browser.post_acs(&signed_b64(&spec), Some("https://evil.example/phish")).await;
+    let done = browser
+        .post_acs(&signed_b64(&spec), Some("https://evil.example/phish"))
+        .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), "/");
 }
@@ -94,12 +135,17 @@ async fn relay_state_used_from_another_browser_is_refused() {
     let req = read_redirect_request(start.location());
     let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &[]);
     let mut attacker = Browser::new(&gw.base);
-    let done = attacker.post_acs(&signed_b64(&spec), req.relay_state.as_deref()).await;
+    let done = attacker
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await;
     assert_eq!(done.status, StatusCode::BAD_REQUEST);
     assert!(done.body.contains("Sign-in failed"));
-    assert!(attacker.cookies.get("samlgate_session").is_none());
+    assert!(!attacker.cookies.contains_key("samlgate_session"));
     assert_eq!(
-        gw.metric("samlgate_rejections_total", &[("idp", "unknown"), ("kind", "relay_state_other_browser")]),
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "relay_state_other_browser")]
+        ),
         1.0
     );
 }
@@ -111,7 +157,9 @@ async fn replayed_response_is_refused() {
     let start = browser.get("/app").await;
     let req = read_redirect_request(start.location());
     let response = signed_b64(&response_spec(&gw, Some(&req.id), "alice@example.com", &[]));
-    let first = browser.post_acs(&response, req.relay_state.as_deref()).await;
+    let first = browser
+        .post_acs(&response, req.relay_state.as_deref())
+        .await;
     assert_eq!(first.status, StatusCode::SEE_OTHER);
 
     // Same RelayState again: it was single-use.
@@ -123,9 +171,11 @@ async fn replayed_response_is_refused() {
     // With a fresh RelayState of the thief's own login: InResponseTo no longer matches.
     let fresh = thief.get("/app").await;
     let fresh_req = read_redirect_request(fresh.location());
-    let again = thief.post_acs(&response, fresh_req.relay_state.as_deref()).await;
+    let again = thief
+        .post_acs(&response, fresh_req.relay_state.as_deref())
+        .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
-    assert!(thief.cookies.get("samlgate_session").is_none());
+    assert!(!thief.cookies.contains_key("samlgate_session"));
 }
 
 #[tokio::test]
@@ -137,12 +187,21 @@ async fn replayed_idp_initiated_response_is_caught_by_the_replay_cache() {
     .await;
     let response = signed_b64(&response_spec(&gw, None, "alice@example.com", &[]));
     let mut first = Browser::new(&gw.base);
-    assert_eq!(first.post_acs(&response, None).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        first.post_acs(&response, None).await.status,
+        StatusCode::SEE_OTHER
+    );
     let mut second = Browser::new(&gw.base);
     let replay = second.post_acs(&response, None).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
-    assert!(second.cookies.get("samlgate_session").is_none());
-    assert_eq!(gw.metric("samlgate_rejections_total", &[("idp", "corp"), ("kind", "replay")]), 1.0);
+    assert!(!second.cookies.contains_key("samlgate_session"));
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "replay")]
+        ),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -152,7 +211,7 @@ async fn idp_initiated_login_is_refused_unless_enabled() {
     let mut browser = Browser::new(&gw.base);
     let reply = browser.post_acs(&response, None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(browser.cookies.get("samlgate_session").is_none());
+    assert!(!browser.cookies.contains_key("samlgate_session"));
 }
 
 #[tokio::test]
@@ -166,7 +225,9 @@ async fn every_rejection_shows_the_same_page_and_is_counted_by_kind() {
     let forged = common::test_idp::signer_with(common::test_idp::attacker_keys())
         .response(&spec, samlgate::saml::issue::SignParts::Both)
         .unwrap();
-    let bad_signature = browser.post_acs(&B64.encode(forged), req.relay_state.as_deref()).await;
+    let bad_signature = browser
+        .post_acs(&B64.encode(forged), req.relay_state.as_deref())
+        .await;
     // An expired Response.
     let start = browser.get("/app").await;
     let req = read_redirect_request(start.location());
@@ -174,19 +235,28 @@ async fn every_rejection_shows_the_same_page_and_is_counted_by_kind() {
     spec.issue_instant -= Duration::hours(2);
     spec.not_before -= Duration::hours(2);
     spec.not_on_or_after -= Duration::hours(2);
-    let expired = browser.post_acs(&signed_b64(&spec), req.relay_state.as_deref()).await;
+    let expired = browser
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await;
 
     assert_eq!(bad_signature.status, StatusCode::BAD_REQUEST);
     assert_eq!(expired.status, bad_signature.status);
     let strip_reference = |body: &str| body.split("<code>").next().unwrap_or("").to_string();
-    assert_eq!(strip_reference(&bad_signature.body), strip_reference(&expired.body));
+    assert_eq!(
+        strip_reference(&bad_signature.body),
+        strip_reference(&expired.body)
+    );
     assert!(!bad_signature.body.to_lowercase().contains("signature"));
     let text = gw.state.metrics.render();
     let kinds: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("samlgate_rejections_total{") && l.ends_with(" 1"))
         .collect();
-    assert_eq!(kinds.len(), 2, "two rejections of two different kinds expected:\n{text}");
+    assert_eq!(
+        kinds.len(),
+        2,
+        "two rejections of two different kinds expected:\n{text}"
+    );
 }
 
 #[tokio::test]
@@ -198,8 +268,17 @@ async fn a_session_cookie_set_before_login_does_not_survive_it() {
     let planted = session_cookie(&attacker).expect("attacker session");
 
     let mut victim = Browser::new(&gw.base);
-    victim.cookies.insert("samlgate_session".into(), planted.clone());
-    let done = login(&gw, &mut victim, "/saml/login?return_to=/app", "alice@example.com", &[]).await;
+    victim
+        .cookies
+        .insert("samlgate_session".into(), planted.clone());
+    let done = login(
+        &gw,
+        &mut victim,
+        "/saml/login?return_to=/app",
+        "alice@example.com",
+        &[],
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let victims = session_cookie(&victim).expect("victim session");
     assert_ne!(victims, planted, "login must issue a new session ID");
@@ -207,9 +286,13 @@ async fn a_session_cookie_set_before_login_does_not_survive_it() {
     // The planted ID no longer names any session: the attacker does not see the victim.
     let mut replay = Browser::new(&gw.base);
     replay.cookies.insert("samlgate_session".into(), planted);
-    let auth = replay.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+    let auth = replay
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
     assert_eq!(auth.status, StatusCode::UNAUTHORIZED);
-    let auth = victim.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+    let auth = victim
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
     assert_eq!(auth.header("x-forwarded-user"), Some("alice@example.com"));
 }
 
@@ -222,14 +305,19 @@ async fn an_idle_session_expires_and_the_browser_goes_back_to_login() {
     .await;
     let mut browser = Browser::new(&gw.base);
     login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
-    let ok = browser.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+    let ok = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
 
     gw.advance(Duration::minutes(11));
     let again = browser.get("/app").await;
     assert_eq!(again.status, StatusCode::FOUND);
     assert!(again.location().starts_with("https://idp.example.org/sso?"));
-    assert_eq!(gw.metric("samlgate_sessions_expired_total", &[("reason", "idle")]), 1.0);
+    assert_eq!(
+        gw.metric("samlgate_sessions_expired_total", &[("reason", "idle")]),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -243,13 +331,20 @@ async fn a_session_ends_at_the_absolute_timeout_even_when_busy() {
     login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
     for _ in 0..2 {
         gw.advance(Duration::minutes(25));
-        let r = browser.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+        let r = browser
+            .get_with("/saml/auth", &[("x-original-uri", "/app")])
+            .await;
         assert_eq!(r.status, StatusCode::OK);
     }
     gw.advance(Duration::minutes(11));
-    let r = browser.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+    let r = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(gw.metric("samlgate_sessions_expired_total", &[("reason", "lifetime")]), 1.0);
+    assert_eq!(
+        gw.metric("samlgate_sessions_expired_total", &[("reason", "lifetime")]),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -266,12 +361,16 @@ async fn a_group_rule_refuses_with_403() {
     assert!(denied.body.contains("Access denied"));
     let denied = browser.get("/%66inance/q3").await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
-    let auth = browser.get_with("/saml/auth", &[("x-original-uri", "/finance/q3")]).await;
+    let auth = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/finance/q3")])
+        .await;
     assert_eq!(auth.status, StatusCode::FORBIDDEN);
 
     let mut finance = Browser::new(&gw.base);
     login(&gw, &mut finance, "/app", "bob@example.com", &["Finance"]).await;
-    let auth = finance.get_with("/saml/auth", &[("x-original-uri", "/finance/q3")]).await;
+    let auth = finance
+        .get_with("/saml/auth", &[("x-original-uri", "/finance/q3")])
+        .await;
     assert_eq!(auth.status, StatusCode::OK);
 }
 
@@ -279,7 +378,9 @@ async fn a_group_rule_refuses_with_403() {
 async fn an_unauthenticated_api_request_gets_401_json() {
     let gw = start(Setup::default()).await;
     let mut browser = Browser::new(&gw.base);
-    let by_accept = browser.get_with("/app/data", &[("accept", "application/json")]).await;
+    let by_accept = browser
+        .get_with("/app/data", &[("accept", "application/json")])
+        .await;
     assert_eq!(by_accept.status, StatusCode::UNAUTHORIZED);
     assert_eq!(by_accept.header("content-type"), Some("application/json"));
     let json: serde_json::Value = serde_json::from_str(&by_accept.body).unwrap();
@@ -296,9 +397,13 @@ async fn forward_auth_answers_401_without_a_session_and_200_on_public_routes() {
     })
     .await;
     let mut browser = Browser::new(&gw.base);
-    let none = browser.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+    let none = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
-    let public = browser.get_with("/saml/auth", &[("x-forwarded-uri", "/static/app.css")]).await;
+    let public = browser
+        .get_with("/saml/auth", &[("x-forwarded-uri", "/static/app.css")])
+        .await;
     assert_eq!(public.status, StatusCode::OK);
     assert!(public.header("x-forwarded-user").is_none());
 }
@@ -313,6 +418,8 @@ async fn logout_deletes_the_session_server_side() {
     assert_eq!(out.status, StatusCode::OK);
     let mut copy = Browser::new(&gw.base);
     copy.cookies.insert("samlgate_session".into(), copied);
-    let auth = copy.get_with("/saml/auth", &[("x-original-uri", "/app")]).await;
+    let auth = copy
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
     assert_eq!(auth.status, StatusCode::UNAUTHORIZED);
 }

@@ -11,7 +11,8 @@ use hyper::StatusCode;
 use samlgate::gateway::{MetadataArgs, run_metadata};
 
 fn xsd() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/xsd/saml-schema-metadata-2.0.xsd")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/xsd/saml-schema-metadata-2.0.xsd")
 }
 
 fn xmllint_validates(file: &std::path::Path) -> (bool, String) {
@@ -23,7 +24,10 @@ fn xmllint_validates(file: &std::path::Path) -> (bool, String) {
         .arg(file)
         .output()
         .expect("run xmllint");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -35,13 +39,24 @@ async fn served_metadata_is_valid_against_the_oasis_schema() {
     let mut browser = Browser::new(&gw.base);
     let reply = browser.get("/saml/metadata").await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.header("content-type"), Some("application/samlmetadata+xml"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/samlmetadata+xml")
+    );
     let file = gw.dir.path().join("served.xml");
     std::fs::write(&file, &reply.body).unwrap();
     let (ok, stderr) = xmllint_validates(&file);
-    assert!(ok, "xmllint refused the metadata:\n{stderr}\n{}", reply.body);
+    assert!(
+        ok,
+        "xmllint refused the metadata:\n{stderr}\n{}",
+        reply.body
+    );
     assert!(reply.body.contains(&format!("entityID=\"{SP_ENTITY}\"")));
-    assert!(reply.body.contains(&format!("Location=\"{}\"", gw.acs_url())));
+    assert!(
+        reply
+            .body
+            .contains(&format!("Location=\"{}\"", gw.acs_url()))
+    );
     assert!(reply.body.contains("AuthnRequestsSigned=\"true\""));
 }
 
@@ -54,7 +69,10 @@ async fn metadata_with_a_next_certificate_is_valid_and_lists_both() {
     let (path, _) = write_config(dir.path(), 8443, &Setup::default());
     let next = common::test_idp::make_key_pair("samlgate next SP");
     std::fs::write(dir.path().join("next.crt"), next.cert.to_pem().unwrap()).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap().replace("cert = \"sp.crt\"", "cert = \"sp.crt\"\nnext_cert = \"next.crt\"");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "cert = \"sp.crt\"",
+        "cert = \"sp.crt\"\nnext_cert = \"next.crt\"",
+    );
     std::fs::write(&path, text).unwrap();
     let out = dir.path().join("sp-metadata.xml");
     assert_eq!(
@@ -67,7 +85,10 @@ async fn metadata_with_a_next_certificate_is_valid_and_lists_both() {
     let (ok, stderr) = xmllint_validates(&out);
     assert!(ok, "xmllint refused the metadata:\n{stderr}");
     let xml = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(xml.matches("<md:KeyDescriptor use=\"encryption\">").count(), 2);
+    assert_eq!(
+        xml.matches("<md:KeyDescriptor use=\"encryption\">").count(),
+        2
+    );
     assert_eq!(xml.matches("<md:KeyDescriptor use=\"signing\">").count(), 2);
     assert!(xml.contains("http://www.w3.org/2009/xmlenc11#aes256-gcm"));
     assert!(!xml.contains("rsa-1_5"));

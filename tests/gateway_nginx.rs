@@ -68,13 +68,28 @@ impl Drop for Nginx {
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn echo_backend() -> std::net::SocketAddr {
     async fn echo(headers: HeaderMap) -> String {
-        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-        format!("user={} email={} groups={}", get("x-forwarded-user"), get("x-forwarded-email"), get("x-forwarded-groups"))
+        let get = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string()
+        };
+        format!(
+            "user={} email={} groups={}",
+            get("x-forwarded-user"),
+            get("x-forwarded-email"),
+            get("x-forwarded-groups")
+        )
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -84,8 +99,15 @@ async fn echo_backend() -> std::net::SocketAddr {
     addr
 }
 
-fn start_nginx(dir: &std::path::Path, listen: u16, gateway: std::net::SocketAddr, backend: std::net::SocketAddr) -> Nginx {
-    let snippet = SNIPPET.replace("{GATEWAY}", &gateway.to_string()).replace("{BACKEND}", &backend.to_string());
+fn start_nginx(
+    dir: &std::path::Path,
+    listen: u16,
+    gateway: std::net::SocketAddr,
+    backend: std::net::SocketAddr,
+) -> Nginx {
+    let snippet = SNIPPET
+        .replace("{GATEWAY}", &gateway.to_string())
+        .replace("{BACKEND}", &backend.to_string());
     let d = dir.display();
     let conf = format!(
         r#"
@@ -124,7 +146,10 @@ http {{
 
 async fn wait_until_listening(port: u16) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -151,17 +176,35 @@ async fn nginx_auth_request_snippet_logs_in_and_passes_identity_headers() {
     // Unauthenticated: auth_request gets 401, nginx hands over to samlgate's login.
     let mut browser = Browser::new(&gw.base);
     let start = browser.get("/app/page?tab=1&x=2").await;
-    assert_eq!(start.status, StatusCode::FOUND, "{}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
+    assert_eq!(
+        start.status,
+        StatusCode::FOUND,
+        "{}",
+        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+    );
     let req = read_redirect_request(start.location());
     let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &["Staff", "Ops"]);
-    let done = browser.post_acs(&signed_b64(&spec), req.relay_state.as_deref()).await;
+    let done = browser
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), "/app/page?tab=1&x=2");
 
     // Logged in: the backend sees the identity, and a spoofed header is replaced.
-    let page = browser.get_with("/app/page", &[("x-forwarded-user", "admin"), ("x-forwarded-groups", "Admins")]).await;
+    let page = browser
+        .get_with(
+            "/app/page",
+            &[
+                ("x-forwarded-user", "admin"),
+                ("x-forwarded-groups", "Admins"),
+            ],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.body, "user=alice@example.com email=alice@example.com groups=Staff,Ops");
+    assert_eq!(
+        page.body,
+        "user=alice@example.com email=alice@example.com groups=Staff,Ops"
+    );
 
     // /saml/auth itself is internal to nginx.
     let direct = browser.get("/saml/auth").await;

@@ -18,7 +18,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("\"{text}\": unknown unit \"{unit}\" (use s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "\"{text}\": unknown unit \"{unit}\" (use s, m, h or d)"
+            ));
+        }
     };
     n.checked_mul(seconds_per_unit)
         .map(Duration::seconds)

@@ -50,18 +50,24 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
         Ok(doc) => doc,
         Err(e) => {
             p.error("", e.span(), format!("not valid TOML: {}", e.message()));
-            return Err(ConfigError { problems: p.into_vec() });
+            return Err(ConfigError {
+                problems: p.into_vec(),
+            });
         }
     };
     schema::check_unknown_keys(doc.get_ref(), &mut p);
     if p.has_errors() {
-        return Err(ConfigError { problems: p.into_vec() });
+        return Err(ConfigError {
+            problems: p.into_vec(),
+        });
     }
     let raw: raw::RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             p.error("", e.span(), e.message().to_string());
-            return Err(ConfigError { problems: p.into_vec() });
+            return Err(ConfigError {
+                problems: p.into_vec(),
+            });
         }
     };
     match validate::validate(raw, path, &mut p) {
@@ -69,6 +75,8 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
             config,
             warnings: p.into_vec(),
         }),
-        _ => Err(ConfigError { problems: p.into_vec() }),
+        _ => Err(ConfigError {
+            problems: p.into_vec(),
+        }),
     }
 }

@@ -59,15 +59,31 @@ impl Problems {
         }
     }
 
-    pub fn error(&mut self, key: impl Into<String>, span: Option<Range<usize>>, message: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        key: impl Into<String>,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Error, key.into(), span, message.into());
     }
 
-    pub fn warning(&mut self, key: impl Into<String>, span: Option<Range<usize>>, message: impl Into<String>) {
+    pub fn warning(
+        &mut self,
+        key: impl Into<String>,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Warning, key.into(), span, message.into());
     }
 
-    fn push(&mut self, severity: Severity, key: String, span: Option<Range<usize>>, message: String) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        key: String,
+        span: Option<Range<usize>>,
+        message: String,
+    ) {
         let line = span.map(|s| line_of(&self.source, s.start));
         self.list.push(Problem {
             severity,
@@ -135,7 +151,11 @@ mod tests {
     #[test]
     fn problem_display_names_file_line_and_key() {
         let mut p = Problems::new(Path::new("/etc/samlgate.toml"), "x\ny = 1\n");
-        p.error("idp[0].clock_skew", Some(2..3), "600s is over the maximum of 300s");
+        p.error(
+            "idp[0].clock_skew",
+            Some(2..3),
+            "600s is over the maximum of 300s",
+        );
         let list = p.into_vec();
         assert_eq!(
             list[0].to_string(),

@@ -6,9 +6,24 @@ use toml::de::{DeTable, DeValue};
 
 use super::problems::Problems;
 
-const TOP: &[&str] = &["server", "sp", "idp", "session", "backend", "headers", "route"];
-const SERVER: &[&str] = &["listen", "public_url", "api_prefixes", "max_acs_body", "log_format"];
-const SP: &[&str] = &["entity_id", "key", "cert", "next_cert", "old_keys", "sign_authn_requests"];
+const TOP: &[&str] = &[
+    "server", "sp", "idp", "session", "backend", "headers", "route",
+];
+const SERVER: &[&str] = &[
+    "listen",
+    "public_url",
+    "api_prefixes",
+    "max_acs_body",
+    "log_format",
+];
+const SP: &[&str] = &[
+    "entity_id",
+    "key",
+    "cert",
+    "next_cert",
+    "old_keys",
+    "sign_authn_requests",
+];
 const IDP: &[&str] = &[
     "name",
     "metadata",
@@ -43,7 +58,12 @@ const HEADERS: &[&str] = &[
     "access_group",
     "name",
 ];
-const ROUTE: &[&str] = &["path", "public", "require_access_group", "require_any_group"];
+const ROUTE: &[&str] = &[
+    "path",
+    "public",
+    "require_access_group",
+    "require_any_group",
+];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {

@@ -35,13 +35,21 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     let headers = headers(raw.headers, p);
     let routes = routes(&raw.route, p);
     if raw.idp.is_empty() {
-        p.error("idp", None, "no [[idp]] configured: the gateway would have no one to trust");
+        p.error(
+            "idp",
+            None,
+            "no [[idp]] configured: the gateway would have no one to trust",
+        );
     }
     let mut idps = Vec::new();
     for (i, r) in raw.idp.iter().enumerate() {
         if let Some(idp) = idp(i, r, &base, p) {
             if idps.iter().any(|o: &Idp| o.name == idp.name) {
-                p.error(format!("idp[{i}].name"), Some(r.span()), format!("IdP name \"{}\" is used twice", idp.name));
+                p.error(
+                    format!("idp[{i}].name"),
+                    Some(r.span()),
+                    format!("IdP name \"{}\" is used twice", idp.name),
+                );
             }
             idps.push(idp);
         }
@@ -62,14 +70,24 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     })
 }
 
-fn required<'a, T>(field: &'a S<T>, key: &str, section_span: Option<Range<usize>>, p: &mut Problems) -> Option<&'a Spanned<T>> {
+fn required<'a, T>(
+    field: &'a S<T>,
+    key: &str,
+    section_span: Option<Range<usize>>,
+    p: &mut Problems,
+) -> Option<&'a Spanned<T>> {
     if field.is_none() {
         p.error(key, section_span, "required key is missing");
     }
     field.as_ref()
 }
 
-fn duration_field(field: &S<String>, key: &str, default: Duration, p: &mut Problems) -> Option<Duration> {
+fn duration_field(
+    field: &S<String>,
+    key: &str,
+    default: Duration,
+    p: &mut Problems,
+) -> Option<Duration> {
     match field {
         None => Some(default),
         Some(s) => match parse_duration(s.get_ref()) {
@@ -88,15 +106,28 @@ fn duration_field(field: &S<String>, key: &str, default: Duration, p: &mut Probl
 
 fn resolve(base: &Path, value: &str) -> PathBuf {
     let path = Path::new(value);
-    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
 }
 
-fn read_file(base: &Path, field: &Spanned<String>, key: &str, p: &mut Problems) -> Option<(PathBuf, Vec<u8>)> {
+fn read_file(
+    base: &Path,
+    field: &Spanned<String>,
+    key: &str,
+    p: &mut Problems,
+) -> Option<(PathBuf, Vec<u8>)> {
     let path = resolve(base, field.get_ref());
     match std::fs::read(&path) {
         Ok(bytes) => Some((path, bytes)),
         Err(e) => {
-            p.error(key, Some(field.span()), format!("cannot read {}: {e}", path.display()));
+            p.error(
+                key,
+                Some(field.span()),
+                format!("cannot read {}: {e}", path.display()),
+            );
             None
         }
     }
@@ -113,7 +144,11 @@ fn is_loopback_host(url: &Url) -> bool {
 
 fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
     let Some(raw) = raw else {
-        p.error("server", None, "the [server] section is missing (listen, public_url)");
+        p.error(
+            "server",
+            None,
+            "the [server] section is missing (listen, public_url)",
+        );
         return None;
     };
     let span = Some(raw.span());
@@ -121,25 +156,45 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
     let listen = required(&r.listen, "server.listen", span.clone(), p).and_then(|l| {
         l.get_ref()
             .parse::<SocketAddr>()
-            .map_err(|e| p.error("server.listen", Some(l.span()), format!("\"{}\" is not ip:port: {e}", l.get_ref())))
+            .map_err(|e| {
+                p.error(
+                    "server.listen",
+                    Some(l.span()),
+                    format!("\"{}\" is not ip:port: {e}", l.get_ref()),
+                )
+            })
             .ok()
     });
     let public_url = required(&r.public_url, "server.public_url", span, p).and_then(|u| {
         match Url::parse(u.get_ref()) {
-            Ok(url) if (url.scheme() == "https" || url.scheme() == "http") && url.host().is_some() => {
+            Ok(url)
+                if (url.scheme() == "https" || url.scheme() == "http") && url.host().is_some() =>
+            {
                 if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
-                    p.error("server.public_url", Some(u.span()), "must be scheme://host[:port] only (no path, query or fragment)");
+                    p.error(
+                        "server.public_url",
+                        Some(u.span()),
+                        "must be scheme://host[:port] only (no path, query or fragment)",
+                    );
                     None
                 } else {
                     Some(url)
                 }
             }
             Ok(_) => {
-                p.error("server.public_url", Some(u.span()), "must be an http or https URL with a host");
+                p.error(
+                    "server.public_url",
+                    Some(u.span()),
+                    "must be an http or https URL with a host",
+                );
                 None
             }
             Err(e) => {
-                p.error("server.public_url", Some(u.span()), format!("\"{}\" is not a URL: {e}", u.get_ref()));
+                p.error(
+                    "server.public_url",
+                    Some(u.span()),
+                    format!("\"{}\" is not a URL: {e}", u.get_ref()),
+                );
                 None
             }
         }
@@ -148,16 +203,26 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
     if let Some(list) = &r.api_prefixes {
         for prefix in list.get_ref() {
             if !prefix.starts_with('/') {
-                p.error("server.api_prefixes", Some(list.span()), format!("\"{prefix}\" must start with /"));
+                p.error(
+                    "server.api_prefixes",
+                    Some(list.span()),
+                    format!("\"{prefix}\" must start with /"),
+                );
             }
             api_prefixes.push(prefix.clone());
         }
     }
     let max_acs_body = match &r.max_acs_body {
         None => DEFAULT_MAX_ACS_BODY,
-        Some(v) if (1024..=16 * 1024 * 1024).contains(v.get_ref()) => usize::try_from(*v.get_ref()).unwrap_or(DEFAULT_MAX_ACS_BODY),
+        Some(v) if (1024..=16 * 1024 * 1024).contains(v.get_ref()) => {
+            usize::try_from(*v.get_ref()).unwrap_or(DEFAULT_MAX_ACS_BODY)
+        }
         Some(v) => {
-            p.error("server.max_acs_body", Some(v.span()), "must be between 1024 and 16777216 bytes");
+            p.error(
+                "server.max_acs_body",
+                Some(v.span()),
+                "must be between 1024 and 16777216 bytes",
+            );
             DEFAULT_MAX_ACS_BODY
         }
     };
@@ -166,7 +231,11 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
         Some(f) if f.get_ref() == "json" => true,
         Some(f) if f.get_ref() == "text" => false,
         Some(f) => {
-            p.error("server.log_format", Some(f.span()), "must be \"text\" or \"json\"");
+            p.error(
+                "server.log_format",
+                Some(f.span()),
+                "must be \"text\" or \"json\"",
+            );
             false
         }
     };
@@ -179,7 +248,11 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
     })
 }
 
-fn session(raw: Option<Spanned<RawSession>>, server: Option<&Server>, p: &mut Problems) -> Option<SessionConfig> {
+fn session(
+    raw: Option<Spanned<RawSession>>,
+    server: Option<&Server>,
+    p: &mut Problems,
+) -> Option<SessionConfig> {
     let r = raw.map(Spanned::into_inner).unwrap_or_default();
     let store = match &r.store {
         None => SessionStoreKind::Memory,
@@ -189,27 +262,57 @@ fn session(raw: Option<Spanned<RawSession>>, server: Option<&Server>, p: &mut Pr
             SessionStoreKind::Memory
         }
         Some(s) => {
-            p.error("session.store", Some(s.span()), format!("unknown store \"{}\" (use \"memory\")", s.get_ref()));
+            p.error(
+                "session.store",
+                Some(s.span()),
+                format!("unknown store \"{}\" (use \"memory\")", s.get_ref()),
+            );
             SessionStoreKind::Memory
         }
     };
-    if let (Some(url), SessionStoreKind::Memory) = (&r.url, store) {
-        if r.store.as_ref().is_none_or(|s| s.get_ref() == "memory") {
-            p.error("session.url", Some(url.span()), "a store URL is set but the store is \"memory\"");
-        }
+    if let Some(url) = &r.url
+        && r.store.as_ref().is_none_or(|s| s.get_ref() == "memory")
+    {
+        p.error(
+            "session.url",
+            Some(url.span()),
+            "a store URL is set but the store is \"memory\"",
+        );
     }
-    let idle = duration_field(&r.idle_timeout, "session.idle_timeout", Duration::minutes(30), p);
-    let absolute = duration_field(&r.absolute_timeout, "session.absolute_timeout", Duration::hours(8), p);
+    let idle = duration_field(
+        &r.idle_timeout,
+        "session.idle_timeout",
+        Duration::minutes(30),
+        p,
+    );
+    let absolute = duration_field(
+        &r.absolute_timeout,
+        "session.absolute_timeout",
+        Duration::hours(8),
+        p,
+    );
     if let (Some(i), Some(a)) = (idle, absolute)
         && i > a
     {
         let span = r.idle_timeout.as_ref().map(Spanned::span);
-        p.error("session.idle_timeout", span, format!("{} is longer than absolute_timeout {}", format_duration(i), format_duration(a)));
+        p.error(
+            "session.idle_timeout",
+            span,
+            format!(
+                "{} is longer than absolute_timeout {}",
+                format_duration(i),
+                format_duration(a)
+            ),
+        );
     }
     let https = server.map(Server::is_https);
     let secure = match (&r.secure_cookies, https) {
         (Some(s), Some(true)) if !*s.get_ref() => {
-            p.error("session.secure_cookies", Some(s.span()), "public_url is https: session cookies must be Secure");
+            p.error(
+                "session.secure_cookies",
+                Some(s.span()),
+                "public_url is https: session cookies must be Secure",
+            );
             false
         }
         (Some(s), _) => *s.get_ref(),
@@ -230,17 +333,31 @@ fn session(raw: Option<Spanned<RawSession>>, server: Option<&Server>, p: &mut Pr
         None => "samlgate_session".to_string(),
         Some(n) => {
             let v = n.get_ref();
-            let token_ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            let token_ok = !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
             if !token_ok {
-                p.error("session.cookie_name", Some(n.span()), "use letters, digits, '_', '-' or '.' only");
+                p.error(
+                    "session.cookie_name",
+                    Some(n.span()),
+                    "use letters, digits, '_', '-' or '.' only",
+                );
             }
             if v.starts_with("__Host-") || v.starts_with("__Secure-") {
-                p.error("session.cookie_name", Some(n.span()), "leave out the __Host- prefix: it is added when public_url is https");
+                p.error(
+                    "session.cookie_name",
+                    Some(n.span()),
+                    "leave out the __Host- prefix: it is added when public_url is https",
+                );
             }
             v.clone()
         }
     };
-    let cookie_name = if https == Some(true) { format!("__Host-{base_name}") } else { base_name };
+    let cookie_name = if https == Some(true) {
+        format!("__Host-{base_name}")
+    } else {
+        base_name
+    };
     Some(SessionConfig {
         store,
         idle_timeout: idle?,
@@ -258,13 +375,22 @@ fn load_cert(base: &Path, f: &Spanned<String>, key: &str, p: &mut Problems) -> O
             Some(c)
         }
         Err(e) => {
-            p.error(key, Some(f.span()), format!("{} is not a PEM certificate: {e}", path.display()));
+            p.error(
+                key,
+                Some(f.span()),
+                format!("{} is not a PEM certificate: {e}", path.display()),
+            );
             None
         }
     }
 }
 
-fn load_key(base: &Path, f: &Spanned<String>, key: &str, p: &mut Problems) -> Option<DecryptionKey> {
+fn load_key(
+    base: &Path,
+    f: &Spanned<String>,
+    key: &str,
+    p: &mut Problems,
+) -> Option<DecryptionKey> {
     let (path, bytes) = read_file(base, f, key, p)?;
     DecryptionKey::from_pem(&bytes, &path.display().to_string())
         .map_err(|e| p.error(key, Some(f.span()), format!("{}: {e}", path.display())))
@@ -272,19 +398,45 @@ fn load_key(base: &Path, f: &Spanned<String>, key: &str, p: &mut Problems) -> Op
 }
 
 /// Warn when `cert` expires within [`EXPIRY_WARNING_DAYS`] (or already has).
-pub fn warn_if_expiring(cert: &X509, key: &str, span: Option<Range<usize>>, what: &str, p: &mut Problems) {
-    let Ok(now) = Asn1Time::days_from_now(0) else { return };
-    let Ok(diff) = now.diff(cert.not_after()) else { return };
+pub fn warn_if_expiring(
+    cert: &X509,
+    key: &str,
+    span: Option<Range<usize>>,
+    what: &str,
+    p: &mut Problems,
+) {
+    let Ok(now) = Asn1Time::days_from_now(0) else {
+        return;
+    };
+    let Ok(diff) = now.diff(cert.not_after()) else {
+        return;
+    };
     if diff.days < 0 || (diff.days == 0 && diff.secs < 0) {
-        p.warning(key, span, format!("certificate in {what} expired on {}", cert.not_after()));
+        p.warning(
+            key,
+            span,
+            format!("certificate in {what} expired on {}", cert.not_after()),
+        );
     } else if diff.days < EXPIRY_WARNING_DAYS as i32 {
-        p.warning(key, span, format!("certificate in {what} expires on {} (in {} days)", cert.not_after(), diff.days));
+        p.warning(
+            key,
+            span,
+            format!(
+                "certificate in {what} expires on {} (in {} days)",
+                cert.not_after(),
+                diff.days
+            ),
+        );
     }
 }
 
 fn sp(raw: Option<Spanned<RawSp>>, base: &Path, p: &mut Problems) -> Option<Sp> {
     let Some(raw) = raw else {
-        p.error("sp", None, "the [sp] section is missing (entity_id, key, cert)");
+        p.error(
+            "sp",
+            None,
+            "the [sp] section is missing (entity_id, key, cert)",
+        );
         return None;
     };
     let span = Some(raw.span());
@@ -297,14 +449,22 @@ fn sp(raw: Option<Spanned<RawSp>>, base: &Path, p: &mut Problems) -> Option<Sp> 
             Some(e.get_ref().clone())
         }
     });
-    let key = required(&r.key, "sp.key", span.clone(), p).and_then(|f| load_key(base, f, "sp.key", p));
+    let key =
+        required(&r.key, "sp.key", span.clone(), p).and_then(|f| load_key(base, f, "sp.key", p));
     let cert = required(&r.cert, "sp.cert", span, p).and_then(|f| load_cert(base, f, "sp.cert", p));
     if let (Some(k), Some(c), Some(f)) = (&key, &cert, &r.cert)
         && !c.public_key().is_ok_and(|pk| pk.public_eq(&k.key))
     {
-        p.error("sp.cert", Some(f.span()), "this certificate does not belong to sp.key");
+        p.error(
+            "sp.cert",
+            Some(f.span()),
+            "this certificate does not belong to sp.key",
+        );
     }
-    let next_cert = r.next_cert.as_ref().and_then(|f| load_cert(base, f, "sp.next_cert", p));
+    let next_cert = r
+        .next_cert
+        .as_ref()
+        .and_then(|f| load_cert(base, f, "sp.next_cert", p));
     let mut old_keys = Vec::new();
     if let Some(list) = &r.old_keys {
         for v in list.get_ref() {
@@ -333,19 +493,42 @@ fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Option<Backend
     };
     let span = Some(raw.span());
     let r = raw.get_ref();
-    let url = required(&r.url, "backend.url", span, p).and_then(|u| match Url::parse(u.get_ref()) {
-        Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() => Some(url),
-        Ok(_) => {
-            p.error("backend.url", Some(u.span()), "must be an http or https URL with a host");
-            None
-        }
-        Err(e) => {
-            p.error("backend.url", Some(u.span()), format!("\"{}\" is not a URL: {e}", u.get_ref()));
-            None
-        }
-    });
-    let connect = duration_field(&r.connect_timeout, "backend.connect_timeout", Duration::seconds(5), p);
-    let request = duration_field(&r.request_timeout, "backend.request_timeout", Duration::seconds(60), p);
+    let url =
+        required(&r.url, "backend.url", span, p).and_then(|u| match Url::parse(u.get_ref()) {
+            Ok(url)
+                if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() =>
+            {
+                Some(url)
+            }
+            Ok(_) => {
+                p.error(
+                    "backend.url",
+                    Some(u.span()),
+                    "must be an http or https URL with a host",
+                );
+                None
+            }
+            Err(e) => {
+                p.error(
+                    "backend.url",
+                    Some(u.span()),
+                    format!("\"{}\" is not a URL: {e}", u.get_ref()),
+                );
+                None
+            }
+        });
+    let connect = duration_field(
+        &r.connect_timeout,
+        "backend.connect_timeout",
+        Duration::seconds(5),
+        p,
+    );
+    let request = duration_field(
+        &r.request_timeout,
+        "backend.request_timeout",
+        Duration::seconds(60),
+        p,
+    );
     Some(Backend {
         url: url?,
         connect_timeout: connect?,
@@ -360,15 +543,27 @@ fn headers(raw: Option<Spanned<RawHeaders>>, p: &mut Problems) -> HeaderNames {
     let fields: [(&S<String>, &mut String, &str); 6] = [
         (&r.user, &mut names.user, "headers.user"),
         (&r.email, &mut names.email, "headers.email"),
-        (&r.preferred_username, &mut names.preferred_username, "headers.preferred_username"),
+        (
+            &r.preferred_username,
+            &mut names.preferred_username,
+            "headers.preferred_username",
+        ),
         (&r.groups, &mut names.groups, "headers.groups"),
-        (&r.access_group, &mut names.access_group, "headers.access_group"),
+        (
+            &r.access_group,
+            &mut names.access_group,
+            "headers.access_group",
+        ),
         (&r.name, &mut names.name, "headers.name"),
     ];
     for (field, slot, key) in fields {
         if let Some(v) = field {
             if axum::http::HeaderName::from_bytes(v.get_ref().as_bytes()).is_err() {
-                p.error(key, Some(v.span()), format!("\"{}\" is not a valid header name", v.get_ref()));
+                p.error(
+                    key,
+                    Some(v.span()),
+                    format!("\"{}\" is not a valid header name", v.get_ref()),
+                );
             } else {
                 *slot = v.get_ref().clone();
             }
@@ -382,19 +577,41 @@ fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
     for (i, r) in raw.iter().enumerate() {
         let key = format!("route[{i}]");
         let rr = r.get_ref();
-        let Some(path) = required(&rr.path, &format!("{key}.path"), Some(r.span()), p) else { continue };
+        let Some(path) = required(&rr.path, &format!("{key}.path"), Some(r.span()), p) else {
+            continue;
+        };
         let path_str = path.get_ref().clone();
         if !path_str.starts_with('/') || path_str.contains("//") || path_str.contains('\\') {
-            p.error(format!("{key}.path"), Some(path.span()), "must start with a single / (a path prefix)");
+            p.error(
+                format!("{key}.path"),
+                Some(path.span()),
+                "must start with a single / (a path prefix)",
+            );
         }
         if out.iter().any(|o| o.path == path_str) {
-            p.error(format!("{key}.path"), Some(path.span()), format!("path {path_str} has two [[route]] entries"));
+            p.error(
+                format!("{key}.path"),
+                Some(path.span()),
+                format!("path {path_str} has two [[route]] entries"),
+            );
         }
         let public = rr.public.as_ref().is_some_and(|b| *b.get_ref());
-        let require_access_group = rr.require_access_group.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default();
-        let require_any_group = rr.require_any_group.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default();
+        let require_access_group = rr
+            .require_access_group
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default();
+        let require_any_group = rr
+            .require_any_group
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default();
         if public && (!require_access_group.is_empty() || !require_any_group.is_empty()) {
-            p.error(format!("{key}.public"), rr.public.as_ref().map(Spanned::span), "a public route cannot also require groups");
+            p.error(
+                format!("{key}.public"),
+                rr.public.as_ref().map(Spanned::span),
+                "a public route cannot also require groups",
+            );
         }
         out.push(Route {
             path: path_str,
@@ -415,27 +632,47 @@ fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option
     let span = Some(raw.span());
     let r = raw.get_ref();
     let name = required(&r.name, &key("name"), span.clone(), p).and_then(|n| {
-        let ok = !n.get_ref().is_empty() && n.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let ok = !n.get_ref().is_empty()
+            && n.get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !ok {
-            p.error(key("name"), Some(n.span()), "use letters, digits, '_' or '-' (it appears in URLs and metric labels)");
+            p.error(
+                key("name"),
+                Some(n.span()),
+                "use letters, digits, '_' or '-' (it appears in URLs and metric labels)",
+            );
         }
         ok.then(|| n.get_ref().clone())
     });
-    let skew = duration_field(&r.clock_skew, &key("clock_skew"), DEFAULT_CLOCK_SKEW, p).and_then(|d| {
-        if d > MAX_CLOCK_SKEW {
-            let span = r.clock_skew.as_ref().map(Spanned::span);
-            p.error(key("clock_skew"), span, format!("{} is over the maximum of {}", format_duration(d), format_duration(MAX_CLOCK_SKEW)));
-            None
-        } else {
-            Some(d)
-        }
-    });
+    let skew =
+        duration_field(&r.clock_skew, &key("clock_skew"), DEFAULT_CLOCK_SKEW, p).and_then(|d| {
+            if d > MAX_CLOCK_SKEW {
+                let span = r.clock_skew.as_ref().map(Spanned::span);
+                p.error(
+                    key("clock_skew"),
+                    span,
+                    format!(
+                        "{} is over the maximum of {}",
+                        format_duration(d),
+                        format_duration(MAX_CLOCK_SKEW)
+                    ),
+                );
+                None
+            } else {
+                Some(d)
+            }
+        });
     let mapping = r.mapping.as_ref().and_then(|m| {
         let path = resolve(base, m.get_ref());
         if path.is_file() {
             Some(path)
         } else {
-            p.error(key("mapping"), Some(m.span()), format!("mapping table {} does not exist", path.display()));
+            p.error(
+                key("mapping"),
+                Some(m.span()),
+                format!("mapping table {} does not exist", path.display()),
+            );
             None
         }
     });
@@ -460,7 +697,13 @@ fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option
     }
     for k in &meta.signing_keys {
         if let Some(cert) = &k.certificate {
-            warn_if_expiring(cert, &key("metadata"), meta_span.clone(), &format!("IdP {} metadata", meta.entity_id), p);
+            warn_if_expiring(
+                cert,
+                &key("metadata"),
+                meta_span.clone(),
+                &format!("IdP {} metadata", meta.entity_id),
+                p,
+            );
         }
     }
     let sso = meta
@@ -470,12 +713,23 @@ fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option
         .or_else(|| meta.sso.iter().find(|e| e.binding == SsoBinding::Post))
         .cloned();
     if sso.is_none() {
-        p.error(key("metadata"), meta_span, format!("IdP {} offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding", meta.entity_id));
+        p.error(
+            key("metadata"),
+            meta_span,
+            format!(
+                "IdP {} offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding",
+                meta.entity_id
+            ),
+        );
     }
     if let Some(name_id) = &r.name_id_policy
         && !name_id.get_ref().starts_with("urn:oasis:names:tc:SAML:")
     {
-        p.error(key("name_id_policy"), Some(name_id.span()), "must be a NameID format URI (urn:oasis:names:tc:SAML:...)");
+        p.error(
+            key("name_id_policy"),
+            Some(name_id.span()),
+            "must be a NameID format URI (urn:oasis:names:tc:SAML:...)",
+        );
     }
     let allow_idp_initiated = bool_of(&r.allow_idp_initiated, false);
     let mut policy = IdpPolicy::new(meta.entity_id.clone(), meta.signing_keys);
@@ -496,7 +750,10 @@ fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option
         force_authn: bool_of(&r.force_authn, false),
         is_passive: bool_of(&r.is_passive, false),
         name_id_policy: r.name_id_policy.as_ref().map(|n| n.get_ref().clone()),
-        authn_context: r.authn_context.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
+        authn_context: r
+            .authn_context
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default(),
     })
 }
-

@@ -15,11 +15,11 @@ use tower_sessions::Session;
 
 use crate::config::Idp;
 use crate::ops::audit;
+use crate::saml::VerifiedAssertion;
 use crate::saml::policy::ExpectedRequest;
-use crate::saml::rejection::{PolicyFailure, ReplayFailure, Rejection};
+use crate::saml::rejection::{PolicyFailure, Rejection, ReplayFailure};
 use crate::saml::response::validate;
 use crate::saml::time::format_instant;
-use crate::saml::VerifiedAssertion;
 use crate::store::replay::Seen;
 
 use super::cookies;
@@ -59,7 +59,9 @@ fn parse_form(body: &[u8]) -> AcsForm {
 fn refuse(state: &AppState, idp: &str, kind: &str, detail: &str) -> Response {
     let reference: String = random_token().chars().take(12).collect();
     audit::rejection(idp, kind, &reference, detail);
-    state.metrics.inc("samlgate_rejections_total", &[("idp", idp), ("kind", kind)]);
+    state
+        .metrics
+        .inc("samlgate_rejections_total", &[("idp", idp), ("kind", kind)]);
     errors::login_failed(&reference)
 }
 
@@ -67,25 +69,46 @@ fn refuse_rejection(state: &AppState, idp: &str, r: &Rejection) -> Response {
     refuse(state, idp, r.kind(), &r.to_string())
 }
 
-pub async fn acs(State(state): State<Arc<AppState>>, session: Session, headers: HeaderMap, body: Body) -> Response {
+pub async fn acs(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let bytes = match axum::body::to_bytes(body, state.config.server.max_acs_body).await {
         Ok(b) => b,
         Err(e) => {
-            let detail = format!("ACS POST body unreadable or over {} bytes: {e}", state.config.server.max_acs_body);
+            let detail = format!(
+                "ACS POST body unreadable or over {} bytes: {e}",
+                state.config.server.max_acs_body
+            );
             return refuse(&state, "unknown", "body_too_large", &detail);
         }
     };
     let form = parse_form(&bytes);
     if form.duplicated {
-        return refuse(&state, "unknown", "malformed_form", "SAMLResponse or RelayState appears more than once in the ACS form");
+        return refuse(
+            &state,
+            "unknown",
+            "malformed_form",
+            "SAMLResponse or RelayState appears more than once in the ACS form",
+        );
     }
     let Some(saml_response) = form.saml_response else {
-        return refuse(&state, "unknown", "malformed_form", "the ACS form has no SAMLResponse");
+        return refuse(
+            &state,
+            "unknown",
+            "malformed_form",
+            "the ACS form has no SAMLResponse",
+        );
     };
     let now = state.now();
 
     // Which login does this answer?
-    let browser = cookies::get(&headers, cookies::login_cookie_name(state.config.server.is_https()));
+    let browser = cookies::get(
+        &headers,
+        cookies::login_cookie_name(state.config.server.is_https()),
+    );
     let mut relay_note = "no RelayState";
     let pending: Option<PendingLogin> = match form.relay_state.as_deref() {
         Some(key) if cookies::is_token(key) => match state.pending.take(key, browser, now) {
@@ -94,7 +117,14 @@ pub async fn acs(State(state): State<Arc<AppState>>, session: Session, headers: 
                 relay_note = "RelayState unknown, expired or already used";
                 None
             }
-            Err(e) => return refuse(&state, "unknown", "relay_state_other_browser", &e.to_string()),
+            Err(e) => {
+                return refuse(
+                    &state,
+                    "unknown",
+                    "relay_state_other_browser",
+                    &e.to_string(),
+                );
+            }
         },
         Some(_) => {
             relay_note = "RelayState is not one samlgate issued";
@@ -106,9 +136,20 @@ pub async fn acs(State(state): State<Arc<AppState>>, session: Session, headers: 
     let (idp, verified, return_to) = match pending {
         Some(p) => {
             let Some(idp) = state.idp(&p.idp) else {
-                return refuse(&state, &p.idp, "unknown_idp", "the login was started for an IdP no longer configured");
+                return refuse(
+                    &state,
+                    &p.idp,
+                    "unknown_idp",
+                    "the login was started for an IdP no longer configured",
+                );
             };
-            match validate(&saml_response, &idp.policy, &state.sp, ExpectedRequest::Solicited(&p.request_id), now) {
+            match validate(
+                &saml_response,
+                &idp.policy,
+                &state.sp,
+                ExpectedRequest::Solicited(&p.request_id),
+                now,
+            ) {
                 Ok(v) => (idp, v, p.return_to),
                 Err(r) => return refuse_rejection(&state, &idp.name, &r),
             }
@@ -125,7 +166,12 @@ pub async fn acs(State(state): State<Arc<AppState>>, session: Session, headers: 
     // One Assertion, one login: atomic insert of (IdP, Assertion ID).
     match state
         .replay
-        .insert(verified.idp_entity_id(), &verified.assertion_id, verified.replay_until, now)
+        .insert(
+            verified.idp_entity_id(),
+            &verified.assertion_id,
+            verified.replay_until,
+            now,
+        )
         .await
     {
         Ok(Seen::First) => {}
@@ -147,7 +193,11 @@ pub async fn acs(State(state): State<Arc<AppState>>, session: Session, headers: 
         Err(e) => return refuse(&state, &idp.name, e.kind(), &e.to_string()),
     };
 
-    let not_after = session::not_after(now, state.config.session.absolute_timeout, verified.session_not_on_or_after);
+    let not_after = session::not_after(
+        now,
+        state.config.session.absolute_timeout,
+        verified.session_not_on_or_after,
+    );
     if not_after <= now {
         let detail = format!(
             "SessionNotOnOrAfter {} is not after now {}",
@@ -177,11 +227,16 @@ pub async fn acs(State(state): State<Arc<AppState>>, session: Session, headers: 
         &verified.assertion_id,
         &format_instant(not_after),
     );
-    state.metrics.inc("samlgate_logins_total", &[("idp", &idp.name)]);
+    state
+        .metrics
+        .inc("samlgate_logins_total", &[("idp", &idp.name)]);
     let location = HeaderValue::from_str(&return_to).unwrap_or(HeaderValue::from_static("/"));
     (
         StatusCode::SEE_OTHER,
-        [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
     )
         .into_response()
 }
@@ -195,7 +250,13 @@ fn unsolicited<'s>(
 ) -> Result<(&'s Idp, VerifiedAssertion), (String, Rejection)> {
     let mut first_error: Option<(String, Rejection)> = None;
     for idp in state.config.idps.iter().filter(|i| i.allow_idp_initiated) {
-        match validate(saml_response, &idp.policy, &state.sp, ExpectedRequest::Unsolicited, now) {
+        match validate(
+            saml_response,
+            &idp.policy,
+            &state.sp,
+            ExpectedRequest::Unsolicited,
+            now,
+        ) {
             Ok(v) => return Ok((idp, v)),
             Err(r) => {
                 if first_error.is_none() {

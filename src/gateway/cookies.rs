@@ -13,7 +13,11 @@ use super::relay_state::PENDING_LOGIN_TTL;
 
 /// Name of the binding cookie.
 pub fn login_cookie_name(https: bool) -> &'static str {
-    if https { "__Host-samlgate_login" } else { "samlgate_login" }
+    if https {
+        "__Host-samlgate_login"
+    } else {
+        "samlgate_login"
+    }
 }
 
 /// The value of cookie `name`, if the request carries exactly one well-formed value.
@@ -28,7 +32,11 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v);
     let first = found.next()?;
     // Two cookies of one name means someone planted one (e.g. from a sibling subdomain).
-    if found.next().is_some() { None } else { Some(first) }
+    if found.next().is_some() {
+        None
+    } else {
+        Some(first)
+    }
 }
 
 /// A binding value the gateway itself could have issued (32 hex digits).
@@ -40,9 +48,15 @@ pub fn is_token(value: &str) -> bool {
 pub fn login_cookie(value: &str, https: bool) -> String {
     let max_age = PENDING_LOGIN_TTL.whole_seconds();
     if https {
-        format!("{}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None", login_cookie_name(true))
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None",
+            login_cookie_name(true)
+        )
     } else {
-        format!("{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax", login_cookie_name(false))
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
+            login_cookie_name(false)
+        )
     }
 }
 

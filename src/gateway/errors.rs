@@ -57,7 +57,10 @@ pub fn unauthorized_json() -> Response {
 pub fn forbidden_json() -> Response {
     (
         StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
         r#"{"error":"forbidden","message":"this account does not have access to this resource"}"#,
     )
         .into_response()

@@ -30,16 +30,26 @@ fn original_path(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("/");
     let path = uri.split(['?', '#']).next().unwrap_or("/");
-    if path.starts_with('/') { path.to_string() } else { "/".to_string() }
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        "/".to_string()
+    }
 }
 
-pub async fn forward_auth(State(state): State<Arc<AppState>>, session: Session, headers: HeaderMap) -> Response {
+pub async fn forward_auth(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response {
     let path = original_path(&headers);
     let now = state.now();
     let identity = match session::current(&session, now, state.config.session.idle_timeout).await {
         Ok(Lookup::Valid(record)) => Some(record.identity),
         Ok(Lookup::Expired(why)) => {
-            state.metrics.inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
+            state
+                .metrics
+                .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
             None
         }
         Ok(Lookup::None) => None,
@@ -53,7 +63,9 @@ pub async fn forward_auth(State(state): State<Arc<AppState>>, session: Session, 
         Access::Allowed => match identity {
             Some(identity) => {
                 let mut response = StatusCode::OK.into_response();
-                response.headers_mut().extend(identity_headers(&state.config.headers, &identity));
+                response
+                    .headers_mut()
+                    .extend(identity_headers(&state.config.headers, &identity));
                 ("ok", response)
             }
             None => ("unauthorized", StatusCode::UNAUTHORIZED.into_response()),
@@ -64,9 +76,13 @@ pub async fn forward_auth(State(state): State<Arc<AppState>>, session: Session, 
             ("forbidden", StatusCode::FORBIDDEN.into_response())
         }
     };
-    state.metrics.inc("samlgate_forward_auth_total", &[("result", status)]);
+    state
+        .metrics
+        .inc("samlgate_forward_auth_total", &[("result", status)]);
     let mut response = response;
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -97,7 +113,10 @@ fn identity_headers(names: &HeaderNames, id: &SessionIdentity) -> HeaderMap {
         (&names.name, id.name.as_deref()),
     ];
     for (name, value) in fields {
-        if let (Ok(name), Some(value)) = (HeaderName::from_bytes(name.as_bytes()), value.and_then(encode)) {
+        if let (Ok(name), Some(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            value.and_then(encode),
+        ) {
             out.insert(name, value);
         }
     }

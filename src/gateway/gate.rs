@@ -22,7 +22,9 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
     let identity = match session::current(&session, now, state.config.session.idle_timeout).await {
         Ok(Lookup::Valid(record)) => Some(record.identity),
         Ok(Lookup::Expired(why)) => {
-            state.metrics.inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
+            state
+                .metrics
+                .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
             None
         }
         Ok(Lookup::None) => None,
@@ -45,16 +47,29 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
             login::choose_or_begin(&state, &return_to, req.headers())
         }
         Access::Denied(reason) => {
-            tracing::info!(path, user = identity.as_ref().map(|i| i.user.as_str()), "access denied: {reason}");
-            state.metrics.inc("samlgate_access_denied_total", &[("reason", reason.kind())]);
-            if api { errors::forbidden_json() } else { errors::forbidden() }
+            tracing::info!(
+                path,
+                user = identity.as_ref().map(|i| i.user.as_str()),
+                "access denied: {reason}"
+            );
+            state
+                .metrics
+                .inc("samlgate_access_denied_total", &[("reason", reason.kind())]);
+            if api {
+                errors::forbidden_json()
+            } else {
+                errors::forbidden()
+            }
         }
     }
 }
 
 /// TEMPORARY until the reverse proxy (`gateway::proxy`) lands: answers 502.
 async fn forward(_state: &AppState, req: Request, _identity: Option<&SessionIdentity>) -> Response {
-    let _client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let _client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     tracing::error!("backend proxy not available in this build");
     (StatusCode::BAD_GATEWAY, "backend proxy not available\n").into_response()
 }

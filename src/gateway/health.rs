@@ -17,11 +17,19 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     // The replay cache is on the login path; a store that cannot answer means not ready.
     // A probe insert under a reserved name, expiring at once, checks it end to end.
     let now = state.now();
-    match state.replay.insert("samlgate-readyz", "probe", now, now).await {
+    match state
+        .replay
+        .insert("samlgate-readyz", "probe", now, now)
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {
             tracing::warn!("readyz: {e}");
-            (StatusCode::SERVICE_UNAVAILABLE, "replay cache unavailable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replay cache unavailable\n",
+            )
+                .into_response()
         }
     }
 }
@@ -29,7 +37,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

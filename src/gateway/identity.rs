@@ -16,8 +16,16 @@ const EMAIL: &[&str] = &[
     "urn:oid:0.9.2342.19200300.100.1.3",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
 ];
-const NAME: &[&str] = &["displayName", "urn:oid:2.16.840.1.113730.3.1.241", "http://schemas.microsoft.com/identity/claims/displayname"];
-const GROUPS: &[&str] = &["groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"];
+const NAME: &[&str] = &[
+    "displayName",
+    "urn:oid:2.16.840.1.113730.3.1.241",
+    "http://schemas.microsoft.com/identity/claims/displayname",
+];
+const GROUPS: &[&str] = &[
+    "groups",
+    "memberOf",
+    "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+];
 
 /// Why no session may be created for a verified assertion.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +40,11 @@ impl IdentityRefusal {
 
 pub fn map(_idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, IdentityRefusal> {
     let claims = &verified.claims;
-    let first = |names: &[&str]| names.iter().find_map(|n| claims.values(n).next().map(str::to_string));
+    let first = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| claims.values(n).next().map(str::to_string))
+    };
     let mut groups: Vec<String> = Vec::new();
     for n in GROUPS {
         for g in claims.values(n) {

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::config::{Idp, SsoBinding};
-use crate::saml::request::{AuthnRequest, new_request_id, post_form, redirect_url, sign_for_post, xml_escape};
+use crate::saml::request::{
+    AuthnRequest, new_request_id, post_form, redirect_url, sign_for_post, xml_escape,
+};
 
 use super::cookies;
 use super::errors;
@@ -27,7 +29,11 @@ pub struct LoginQuery {
 /// `GET /saml/login`. The return path is `return_to`, else `X-Original-URI` (set by the nginx
 /// snippet, which cannot URL-encode a query into `return_to`); either way only a sanitized
 /// relative path is kept.
-pub async fn login(State(state): State<Arc<AppState>>, Query(q): Query<LoginQuery>, headers: HeaderMap) -> Response {
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
     let from_header = headers.get("x-original-uri").and_then(|v| v.to_str().ok());
     let return_to = sanitize_return_to(q.return_to.as_deref().or(from_header).unwrap_or("/"));
     match q.idp.as_deref() {
@@ -48,7 +54,8 @@ pub fn choose_or_begin(state: &AppState, return_to: &str, headers: &HeaderMap) -
 }
 
 fn chooser(idps: &[Idp], return_to: &str) -> Response {
-    let encoded_return: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    let encoded_return: String =
+        url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     let items: String = idps
         .iter()
         .map(|i| {
@@ -70,14 +77,15 @@ pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) 
     let now = state.now();
     let https = state.config.server.is_https();
     let cookie_name = cookies::login_cookie_name(https);
-    let (browser, set_cookie) = match cookies::get(headers, cookie_name).filter(|v| cookies::is_token(v)) {
-        Some(existing) => (existing.to_string(), None),
-        None => {
-            let fresh = random_token();
-            let cookie = cookies::login_cookie(&fresh, https);
-            (fresh, Some(cookie))
-        }
-    };
+    let (browser, set_cookie) =
+        match cookies::get(headers, cookie_name).filter(|v| cookies::is_token(v)) {
+            Some(existing) => (existing.to_string(), None),
+            None => {
+                let fresh = random_token();
+                let cookie = cookies::login_cookie(&fresh, https);
+                (fresh, Some(cookie))
+            }
+        };
     let request = AuthnRequest {
         id: new_request_id(),
         issue_instant: now,
@@ -110,7 +118,9 @@ pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) 
             let key = sign.then_some(&*state.config.sp.key.key);
             match redirect_url(&idp.sso.location, &xml, &relay_state, key) {
                 Ok(url) => match HeaderValue::from_str(&url) {
-                    Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                    Ok(location) => {
+                        (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+                    }
                     Err(e) => {
                         tracing::error!(idp = %idp.name, "IdP SSO URL cannot be a Location header: {e}");
                         return errors::unavailable();
@@ -142,7 +152,9 @@ pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) 
     if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.append(header::SET_COOKIE, cookie);
     }
-    state.metrics.inc("samlgate_login_redirects_total", &[("idp", &idp.name)]);
+    state
+        .metrics
+        .inc("samlgate_login_redirects_total", &[("idp", &idp.name)]);
     tracing::debug!(idp = %idp.name, request_id = %request.id, return_to, "sent AuthnRequest");
     response
 }

@@ -50,7 +50,11 @@ pub fn sanitize_return_to(candidate: &str) -> String {
         && !candidate.chars().any(|c| c.is_control() || c == ' ')
         && !has_encoded_separator_prefix(candidate)
         && candidate.len() <= 2048;
-    if ok { candidate.to_string() } else { "/".to_string() }
+    if ok {
+        candidate.to_string()
+    } else {
+        "/".to_string()
+    }
 }
 
 /// `/%2F%2Fevil.com` or `/%5Cevil.com` decode to a protocol-relative URL in some frameworks
@@ -59,7 +63,10 @@ pub fn sanitize_return_to(candidate: &str) -> String {
 fn has_encoded_separator_prefix(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let after = lower.trim_start_matches('/');
-    after.starts_with("%2f") || after.starts_with("%5c") || lower.starts_with("/%09") || lower.starts_with("/%0a")
+    after.starts_with("%2f")
+        || after.starts_with("%5c")
+        || lower.starts_with("/%09")
+        || lower.starts_with("/%0a")
 }
 
 /// Why a RelayState could not be used.
@@ -85,7 +92,11 @@ impl MemoryPendingLogins {
     }
 
     /// Store `login` under a fresh RelayState key and return the key.
-    pub fn insert(&self, login: PendingLogin, now: OffsetDateTime) -> Result<String, RelayStateError> {
+    pub fn insert(
+        &self,
+        login: PendingLogin,
+        now: OffsetDateTime,
+    ) -> Result<String, RelayStateError> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_PENDING_LOGINS / 2 {
             entries.retain(|_, l| now - l.created < PENDING_LOGIN_TTL);
@@ -100,14 +111,23 @@ impl MemoryPendingLogins {
 
     /// Consume the login stored under `key`, if it is fresh and was issued to `browser`.
     /// The entry is removed even when the browser does not match: a stolen RelayState is burnt.
-    pub fn take(&self, key: &str, browser: Option<&str>, now: OffsetDateTime) -> Result<PendingLogin, RelayStateError> {
+    pub fn take(
+        &self,
+        key: &str,
+        browser: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<PendingLogin, RelayStateError> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let login = entries
             .remove(key)
-            .filter(|l| now - l.created < PENDING_LOGIN_TTL && l.created <= now + Duration::minutes(1))
+            .filter(|l| {
+                now - l.created < PENDING_LOGIN_TTL && l.created <= now + Duration::minutes(1)
+            })
             .ok_or_else(|| RelayStateError::Unknown(key.chars().take(64).collect()))?;
         if browser != Some(login.browser.as_str()) {
-            return Err(RelayStateError::OtherBrowser { key: key.chars().take(64).collect() });
+            return Err(RelayStateError::OtherBrowser {
+                key: key.chars().take(64).collect(),
+            });
         }
         Ok(login)
     }
@@ -171,8 +191,14 @@ mod tests {
         let store = MemoryPendingLogins::new();
         let now = datetime!(2026-05-23 09:00 UTC);
         let key = store.insert(login("b1", now), now).unwrap();
-        assert_eq!(store.take(&key, Some("b1"), now).unwrap().request_id, "_abc");
-        assert!(matches!(store.take(&key, Some("b1"), now), Err(RelayStateError::Unknown(_))));
+        assert_eq!(
+            store.take(&key, Some("b1"), now).unwrap().request_id,
+            "_abc"
+        );
+        assert!(matches!(
+            store.take(&key, Some("b1"), now),
+            Err(RelayStateError::Unknown(_))
+        ));
     }
 
     #[test]
@@ -180,10 +206,19 @@ mod tests {
         let store = MemoryPendingLogins::new();
         let now = datetime!(2026-05-23 09:00 UTC);
         let key = store.insert(login("b1", now), now).unwrap();
-        assert!(matches!(store.take(&key, Some("b2"), now), Err(RelayStateError::OtherBrowser { .. })));
-        assert!(matches!(store.take(&key, Some("b1"), now), Err(RelayStateError::Unknown(_))));
+        assert!(matches!(
+            store.take(&key, Some("b2"), now),
+            Err(RelayStateError::OtherBrowser { .. })
+        ));
+        assert!(matches!(
+            store.take(&key, Some("b1"), now),
+            Err(RelayStateError::Unknown(_))
+        ));
         let key = store.insert(login("b1", now), now).unwrap();
-        assert!(matches!(store.take(&key, None, now), Err(RelayStateError::OtherBrowser { .. })));
+        assert!(matches!(
+            store.take(&key, None, now),
+            Err(RelayStateError::OtherBrowser { .. })
+        ));
     }
 
     #[test]
@@ -192,6 +227,9 @@ mod tests {
         let now = datetime!(2026-05-23 09:00 UTC);
         let key = store.insert(login("b1", now), now).unwrap();
         let later = now + PENDING_LOGIN_TTL + Duration::seconds(1);
-        assert!(matches!(store.take(&key, Some("b1"), later), Err(RelayStateError::Unknown(_))));
+        assert!(matches!(
+            store.take(&key, Some("b1"), later),
+            Err(RelayStateError::Unknown(_))
+        ));
     }
 }

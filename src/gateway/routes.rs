@@ -46,7 +46,10 @@ impl std::fmt::Display for DenyReason {
                 write!(f, "route {route} requires another access group than {have}")
             }
             DenyReason::NoRequiredGroup { route } => {
-                write!(f, "route {route} requires a group the operator does not hold")
+                write!(
+                    f,
+                    "route {route} requires a group the operator does not hold"
+                )
             }
         }
     }
@@ -76,7 +79,9 @@ fn covers(prefix: &str, path: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
     prefix.is_empty()
         || path == prefix
-        || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The rule for `path`: the longest matching prefix.
@@ -100,14 +105,23 @@ pub fn decide(routes: &[Route], path: &str, identity: Option<&SessionIdentity>) 
     let Some(rule) = rule else {
         return Access::Allowed;
     };
-    if !rule.require_access_group.is_empty() && !rule.require_access_group.contains(&identity.access_group) {
+    if !rule.require_access_group.is_empty()
+        && !rule.require_access_group.contains(&identity.access_group)
+    {
         return Access::Denied(DenyReason::AccessGroup {
             route: rule.path.clone(),
             have: identity.access_group.clone(),
         });
     }
-    if !rule.require_any_group.is_empty() && !identity.groups.iter().any(|g| rule.require_any_group.contains(g)) {
-        return Access::Denied(DenyReason::NoRequiredGroup { route: rule.path.clone() });
+    if !rule.require_any_group.is_empty()
+        && !identity
+            .groups
+            .iter()
+            .any(|g| rule.require_any_group.contains(g))
+    {
+        return Access::Denied(DenyReason::NoRequiredGroup {
+            route: rule.path.clone(),
+        });
     }
     Access::Allowed
 }
@@ -157,9 +171,20 @@ mod tests {
     #[test]
     fn admin_route_refuses_other_access_groups() {
         let r = routes();
-        assert_eq!(decide(&r, "/admin/users", Some(&operator("MyOrg:Administrators", &[]))), Access::Allowed);
+        assert_eq!(
+            decide(
+                &r,
+                "/admin/users",
+                Some(&operator("MyOrg:Administrators", &[]))
+            ),
+            Access::Allowed
+        );
         assert!(matches!(
-            decide(&r, "/admin/users", Some(&operator("MyOrg:RestrictedReadOnly", &[]))),
+            decide(
+                &r,
+                "/admin/users",
+                Some(&operator("MyOrg:RestrictedReadOnly", &[]))
+            ),
             Access::Denied(DenyReason::AccessGroup { .. })
         ));
     }
@@ -168,8 +193,18 @@ mod tests {
     fn encoded_dotted_and_parameter_paths_meet_the_admin_rule() {
         let r = routes();
         let viewer = operator("MyOrg:RestrictedReadOnly", &[]);
-        for path in ["/%61dmin", "/x/../admin", "/admin;jsessionid=1", "//admin/", "/./admin/x", "/public/../admin"] {
-            assert!(matches!(decide(&r, path, Some(&viewer)), Access::Denied(_)), "{path}");
+        for path in [
+            "/%61dmin",
+            "/x/../admin",
+            "/admin;jsessionid=1",
+            "//admin/",
+            "/./admin/x",
+            "/public/../admin",
+        ] {
+            assert!(
+                matches!(decide(&r, path, Some(&viewer)), Access::Denied(_)),
+                "{path}"
+            );
         }
     }
 
@@ -185,8 +220,14 @@ mod tests {
     #[test]
     fn any_group_rule_needs_one_of_the_groups() {
         let r = routes();
-        assert_eq!(decide(&r, "/reports", Some(&operator("x", &["audit"]))), Access::Allowed);
-        assert!(matches!(decide(&r, "/reports", Some(&operator("x", &["sales"]))), Access::Denied(_)));
+        assert_eq!(
+            decide(&r, "/reports", Some(&operator("x", &["audit"]))),
+            Access::Allowed
+        );
+        assert!(matches!(
+            decide(&r, "/reports", Some(&operator("x", &["sales"]))),
+            Access::Denied(_)
+        ));
     }
 
     #[test]

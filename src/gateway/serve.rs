@@ -25,7 +25,10 @@ pub enum GatewayError {
     #[error("cannot build the SP metadata: {0}")]
     Metadata(#[from] crate::saml::sp_metadata::SpMetadataError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -38,17 +41,22 @@ pub fn build(config: Config, clock: Clock) -> Result<(axum::Router, Arc<AppState
 
 /// Serve `router` on `listener` until the process ends (client addresses reach the handlers).
 pub async fn serve_on(listener: TcpListener, router: axum::Router) -> Result<(), GatewayError> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(GatewayError::Serve)
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(GatewayError::Serve)
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

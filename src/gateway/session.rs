@@ -66,7 +66,11 @@ impl Expired {
 }
 
 /// Is `record` still valid at `now`?
-pub fn check(record: &SessionRecord, now: OffsetDateTime, idle_timeout: Duration) -> Result<(), Expired> {
+pub fn check(
+    record: &SessionRecord,
+    now: OffsetDateTime,
+    idle_timeout: Duration,
+) -> Result<(), Expired> {
     if now >= record.not_after {
         return Err(Expired::Lifetime);
     }
@@ -77,7 +81,11 @@ pub fn check(record: &SessionRecord, now: OffsetDateTime, idle_timeout: Duration
 }
 
 /// The end of a session that starts at `now`.
-pub fn not_after(now: OffsetDateTime, absolute_timeout: Duration, idp_bound: Option<OffsetDateTime>) -> OffsetDateTime {
+pub fn not_after(
+    now: OffsetDateTime,
+    absolute_timeout: Duration,
+    idp_bound: Option<OffsetDateTime>,
+) -> OffsetDateTime {
     let own = now + absolute_timeout;
     match idp_bound {
         Some(b) if b < own => b,
@@ -105,7 +113,11 @@ impl From<tower_sessions::session::Error> for SessionStoreError {
 }
 
 /// Load and check the current session; an expired one is deleted.
-pub async fn current(session: &Session, now: OffsetDateTime, idle_timeout: Duration) -> Result<Lookup, SessionStoreError> {
+pub async fn current(
+    session: &Session,
+    now: OffsetDateTime,
+    idle_timeout: Duration,
+) -> Result<Lookup, SessionStoreError> {
     let Some(mut record) = session.get::<SessionRecord>(RECORD_KEY).await? else {
         return Ok(Lookup::None);
     };
@@ -161,9 +173,16 @@ mod tests {
         let now = datetime!(2026-05-23 09:00 UTC);
         let idp = datetime!(2026-05-23 10:00 UTC);
         assert_eq!(not_after(now, Duration::hours(8), Some(idp)), idp);
-        assert_eq!(not_after(now, Duration::hours(8), None), datetime!(2026-05-23 17:00 UTC));
         assert_eq!(
-            not_after(now, Duration::hours(8), Some(datetime!(2026-05-24 09:00 UTC))),
+            not_after(now, Duration::hours(8), None),
+            datetime!(2026-05-23 17:00 UTC)
+        );
+        assert_eq!(
+            not_after(
+                now,
+                Duration::hours(8),
+                Some(datetime!(2026-05-24 09:00 UTC))
+            ),
             datetime!(2026-05-23 17:00 UTC)
         );
     }
@@ -174,9 +193,15 @@ mod tests {
         let r = record(t0, t0 + Duration::hours(8));
         let idle = Duration::minutes(30);
         assert_eq!(check(&r, t0 + Duration::minutes(29), idle), Ok(()));
-        assert_eq!(check(&r, t0 + Duration::minutes(30), idle), Err(Expired::Idle));
+        assert_eq!(
+            check(&r, t0 + Duration::minutes(30), idle),
+            Err(Expired::Idle)
+        );
         let mut busy = r.clone();
         busy.last_seen = t0 + Duration::hours(8) - Duration::minutes(1);
-        assert_eq!(check(&busy, t0 + Duration::hours(8), idle), Err(Expired::Lifetime));
+        assert_eq!(
+            check(&busy, t0 + Duration::hours(8), idle),
+            Err(Expired::Lifetime)
+        );
     }
 }

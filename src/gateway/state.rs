@@ -69,7 +69,11 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
     if let Some(next) = &config.sp.next_cert {
         certificates.push(next);
     }
-    let mut name_id_formats: Vec<String> = config.idps.iter().filter_map(|i| i.name_id_policy.clone()).collect();
+    let mut name_id_formats: Vec<String> = config
+        .idps
+        .iter()
+        .filter_map(|i| i.name_id_policy.clone())
+        .collect();
     name_id_formats.sort();
     name_id_formats.dedup();
     let acs_url = config.server.acs_url();
@@ -99,13 +103,29 @@ fn record_certificate_expiry(config: &Config, metrics: &Metrics) {
     if let Some(t) = asn1_to_unix(config.sp.cert.not_after()) {
         metrics.set(name, &[("owner", "sp"), ("use", "current")], t);
     }
-    if let Some(t) = config.sp.next_cert.as_ref().and_then(|c| asn1_to_unix(c.not_after())) {
+    if let Some(t) = config
+        .sp
+        .next_cert
+        .as_ref()
+        .and_then(|c| asn1_to_unix(c.not_after()))
+    {
         metrics.set(name, &[("owner", "sp"), ("use", "next")], t);
     }
     for idp in &config.idps {
         for (i, key) in idp.policy.signing_keys.iter().enumerate() {
-            if let Some(t) = key.certificate.as_ref().and_then(|c| asn1_to_unix(c.not_after())) {
-                metrics.set(name, &[("owner", idp.name.as_str()), ("use", &format!("signing{i}"))], t);
+            if let Some(t) = key
+                .certificate
+                .as_ref()
+                .and_then(|c| asn1_to_unix(c.not_after()))
+            {
+                metrics.set(
+                    name,
+                    &[
+                        ("owner", idp.name.as_str()),
+                        ("use", &format!("signing{i}")),
+                    ],
+                    t,
+                );
             }
         }
     }

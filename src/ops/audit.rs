@@ -2,7 +2,13 @@
 //! `samlgate::audit` target so it can be routed to its own sink.
 
 /// A successful login.
-pub fn login(idp: &str, user: &str, access_group: &str, assertion_id: &str, session_not_after: &str) {
+pub fn login(
+    idp: &str,
+    user: &str,
+    access_group: &str,
+    assertion_id: &str,
+    session_not_after: &str,
+) {
     tracing::info!(
         target: "samlgate::audit",
         event = "login",

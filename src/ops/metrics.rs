@@ -7,14 +7,42 @@ use std::sync::Mutex;
 
 /// Help text and type of each metric family, in output order.
 const FAMILIES: &[(&str, &str, &str)] = &[
-    ("samlgate_logins_total", "counter", "Successful logins, by IdP."),
-    ("samlgate_rejections_total", "counter", "Refused SAML responses, by IdP and rejection kind."),
-    ("samlgate_login_redirects_total", "counter", "AuthnRequests sent to an IdP."),
+    (
+        "samlgate_logins_total",
+        "counter",
+        "Successful logins, by IdP.",
+    ),
+    (
+        "samlgate_rejections_total",
+        "counter",
+        "Refused SAML responses, by IdP and rejection kind.",
+    ),
+    (
+        "samlgate_login_redirects_total",
+        "counter",
+        "AuthnRequests sent to an IdP.",
+    ),
     ("samlgate_logouts_total", "counter", "Local logouts."),
-    ("samlgate_access_denied_total", "counter", "Requests refused by a route rule, by reason."),
-    ("samlgate_forward_auth_total", "counter", "Forward-auth answers, by status."),
-    ("samlgate_sessions_expired_total", "counter", "Sessions ended by a timeout, by reason."),
-    ("samlgate_certificate_expiry_timestamp_seconds", "gauge", "notAfter of each configured certificate, as a Unix time."),
+    (
+        "samlgate_access_denied_total",
+        "counter",
+        "Requests refused by a route rule, by reason.",
+    ),
+    (
+        "samlgate_forward_auth_total",
+        "counter",
+        "Forward-auth answers, by status.",
+    ),
+    (
+        "samlgate_sessions_expired_total",
+        "counter",
+        "Sessions ended by a timeout, by reason.",
+    ),
+    (
+        "samlgate_certificate_expiry_timestamp_seconds",
+        "gauge",
+        "notAfter of each configured certificate, as a Unix time.",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;
@@ -40,8 +68,16 @@ impl Metrics {
         self.update(name, labels, |v| *v = value);
     }
 
-    fn update(&self, name: &'static str, labels: &[(&'static str, &str)], f: impl FnOnce(&mut f64)) {
-        let key = (name, labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect());
+    fn update(
+        &self,
+        name: &'static str,
+        labels: &[(&'static str, &str)],
+        f: impl FnOnce(&mut f64),
+    ) {
+        let key = (
+            name,
+            labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+        );
         // A poisoned lock only means another thread panicked mid-update; counts stay usable.
         let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
         f(values.entry(key).or_insert(0.0));
@@ -49,7 +85,10 @@ impl Metrics {
 
     /// The current value of one series (tests and diagnostics).
     pub fn get(&self, name: &'static str, labels: &[(&'static str, &str)]) -> f64 {
-        let key: (&'static str, Labels) = (name, labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect());
+        let key: (&'static str, Labels) = (
+            name,
+            labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+        );
         let values = self.values.lock().unwrap_or_else(|p| p.into_inner());
         values.get(&key).copied().unwrap_or(0.0)
     }
@@ -82,7 +121,9 @@ impl Metrics {
 
 /// Label values escape `\`, `"` and newlines (exposition format rules).
 fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -92,13 +133,25 @@ mod tests {
     #[test]
     fn renders_counters_with_escaped_labels() {
         let m = Metrics::new();
-        m.inc("samlgate_rejections_total", &[("idp", "corp"), ("kind", "replay")]);
-        m.inc("samlgate_rejections_total", &[("idp", "corp"), ("kind", "replay")]);
+        m.inc(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "replay")],
+        );
+        m.inc(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "replay")],
+        );
         m.inc("samlgate_logins_total", &[("idp", "a\"b")]);
         let text = m.render();
         assert!(text.contains("samlgate_rejections_total{idp=\"corp\",kind=\"replay\"} 2\n"));
         assert!(text.contains("samlgate_logins_total{idp=\"a\\\"b\"} 1\n"));
         assert!(text.contains("# TYPE samlgate_logins_total counter\n"));
-        assert_eq!(m.get("samlgate_rejections_total", &[("idp", "corp"), ("kind", "replay")]), 2.0);
+        assert_eq!(
+            m.get(
+                "samlgate_rejections_total",
+                &[("idp", "corp"), ("kind", "replay")]
+            ),
+            2.0
+        );
     }
 }

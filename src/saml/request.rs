@@ -70,9 +70,20 @@ pub fn signature_algorithm_for(key: &PKeyRef<Private>) -> Result<SignatureAlgori
 }
 
 /// The request XML with an enveloped signature, for the HTTP-POST binding.
-pub fn sign_for_post(xml: &str, key: &PKeyRef<Private>, certificate: Option<&X509Ref>) -> Result<String, RequestError> {
+pub fn sign_for_post(
+    xml: &str,
+    key: &PKeyRef<Private>,
+    certificate: Option<&X509Ref>,
+) -> Result<String, RequestError> {
     let algorithm = signature_algorithm_for(key)?;
-    Ok(sign_enveloped(xml, None, key, certificate, algorithm, DigestAlgorithm::Sha256)?)
+    Ok(sign_enveloped(
+        xml,
+        None,
+        key,
+        certificate,
+        algorithm,
+        DigestAlgorithm::Sha256,
+    )?)
 }
 
 /// Escape text for an XML attribute value or text node.
@@ -114,7 +125,10 @@ impl AuthnRequest {
             xml.push_str(r#" IsPassive="true""#);
         }
         xml.push('>');
-        xml.push_str(&format!("<saml:Issuer>{}</saml:Issuer>", xml_escape(&self.sp_entity_id)));
+        xml.push_str(&format!(
+            "<saml:Issuer>{}</saml:Issuer>",
+            xml_escape(&self.sp_entity_id)
+        ));
         match &self.name_id_format {
             Some(format) => xml.push_str(&format!(
                 r#"<samlp:NameIDPolicy Format="{}" AllowCreate="true"/>"#,
@@ -138,7 +152,11 @@ impl AuthnRequest {
 }
 
 /// Characters left as they are in query values: RFC 3986 unreserved.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn enc(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
@@ -146,7 +164,8 @@ fn enc(value: &str) -> String {
 
 /// Raw DEFLATE (RFC 1951, no zlib header) then base64, as the Redirect binding requires.
 pub fn deflate_base64(xml: &str) -> Result<String, RequestError> {
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(xml.as_bytes())?;
     Ok(B64.encode(encoder.finish()?))
 }
@@ -181,7 +200,10 @@ pub fn post_form(destination: &str, xml: &str, relay_state: &str) -> String {
     let relay = if relay_state.is_empty() {
         String::new()
     } else {
-        format!(r#"<input type="hidden" name="RelayState" value="{}"/>"#, xml_escape(relay_state))
+        format!(
+            r#"<input type="hidden" name="RelayState" value="{}"/>"#,
+            xml_escape(relay_state)
+        )
     };
     format!(
         concat!(
@@ -218,17 +240,24 @@ mod tests {
             force_authn: true,
             is_passive: false,
             name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
-            authn_context: vec!["urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport".into()],
+            authn_context: vec![
+                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport".into(),
+            ],
         }
     }
 
     fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
         let query = url.split_once('?')?.1;
-        query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
     }
 
     fn decode(v: &str) -> String {
-        percent_encoding::percent_decode_str(v).decode_utf8().map(|c| c.into_owned()).unwrap()
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .unwrap()
     }
 
     #[test]
@@ -249,22 +278,46 @@ mod tests {
         assert!(root.is(crate::xml::ns::SAMLP, "AuthnRequest"));
         assert_eq!(root.attr("ID"), Some("_0123456789abcdef0123456789abcdef"));
         assert_eq!(root.attr("IssueInstant"), Some("2026-05-23T09:14:20Z"));
-        assert_eq!(root.attr("Destination"), Some("https://idp.example.com/sso?tenant=a&x=1"));
+        assert_eq!(
+            root.attr("Destination"),
+            Some("https://idp.example.com/sso?tenant=a&x=1")
+        );
         assert_eq!(root.attr("ForceAuthn"), Some("true"));
         assert_eq!(root.attr("IsPassive"), None);
-        let issuer = root.first_child_named(crate::xml::ns::SAML, "Issuer").unwrap();
-        assert_eq!(issuer.text().unwrap(), "https://app.example.com/saml/metadata");
-        let policy = root.first_child_named(crate::xml::ns::SAMLP, "NameIDPolicy").unwrap();
-        assert_eq!(policy.attr("Format"), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
-        assert!(root.first_child_named(crate::xml::ns::SAMLP, "RequestedAuthnContext").is_some());
+        let issuer = root
+            .first_child_named(crate::xml::ns::SAML, "Issuer")
+            .unwrap();
+        assert_eq!(
+            issuer.text().unwrap(),
+            "https://app.example.com/saml/metadata"
+        );
+        let policy = root
+            .first_child_named(crate::xml::ns::SAMLP, "NameIDPolicy")
+            .unwrap();
+        assert_eq!(
+            policy.attr("Format"),
+            Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+        );
+        assert!(
+            root.first_child_named(crate::xml::ns::SAMLP, "RequestedAuthnContext")
+                .is_some()
+        );
     }
 
     #[test]
     fn redirect_binding_inflates_back_to_the_request_and_keeps_the_idp_query() {
         let xml = request().to_xml();
-        let url = redirect_url("https://idp.example.com/sso?tenant=a", &xml, "r3lay/+=", None).unwrap();
+        let url = redirect_url(
+            "https://idp.example.com/sso?tenant=a",
+            &xml,
+            "r3lay/+=",
+            None,
+        )
+        .unwrap();
         assert!(url.starts_with("https://idp.example.com/sso?tenant=a&SAMLRequest="));
-        let compressed = B64.decode(decode(query_param(&url, "SAMLRequest").unwrap())).unwrap();
+        let compressed = B64
+            .decode(decode(query_param(&url, "SAMLRequest").unwrap()))
+            .unwrap();
         let mut inflated = String::new();
         flate2::read::DeflateDecoder::new(compressed.as_slice())
             .read_to_string(&mut inflated)
@@ -307,22 +360,31 @@ mod tests {
     fn post_request_signature_verifies_with_the_project_verifier() {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let signed = sign_for_post(&request().to_xml(), &key, None).unwrap();
-        let doc = crate::xml::parse(signed.as_bytes(), &crate::xml::ParseLimits::default()).unwrap();
+        let doc =
+            crate::xml::parse(signed.as_bytes(), &crate::xml::ParseLimits::default()).unwrap();
         let public = PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap();
         let vk = crate::crypto::keys::VerificationKey {
             key: public,
             certificate: None,
             description: "sp".into(),
         };
-        let verified = crate::crypto::dsig::verify(&doc, doc.root(), std::slice::from_ref(&vk), false);
+        let verified =
+            crate::crypto::dsig::verify(&doc, doc.root(), std::slice::from_ref(&vk), false);
         assert!(verified.is_ok(), "{verified:?}");
     }
 
     #[test]
     fn post_form_escapes_the_action_and_relay_state() {
-        let page = post_form("https://idp.example.com/sso?a=1&b=\"2\"", "<x/>", "<script>");
+        let page = post_form(
+            "https://idp.example.com/sso?a=1&b=\"2\"",
+            "<x/>",
+            "<script>",
+        );
         assert!(page.contains(r#"action="https://idp.example.com/sso?a=1&amp;b=&quot;2&quot;""#));
         assert!(page.contains(r#"name="RelayState" value="&lt;script&gt;""#));
-        assert!(page.contains(&format!(r#"name="SAMLRequest" value="{}""#, B64.encode("<x/>"))));
+        assert!(page.contains(&format!(
+            r#"name="SAMLRequest" value="{}""#,
+            B64.encode("<x/>")
+        )));
     }
 }

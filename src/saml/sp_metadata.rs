@@ -103,7 +103,10 @@ impl SpMetadata<'_> {
             self.name_id_formats.iter().map(String::as_str).collect()
         };
         for f in formats {
-            xml.push_str(&format!("<md:NameIDFormat>{}</md:NameIDFormat>", xml_escape(f)));
+            xml.push_str(&format!(
+                "<md:NameIDFormat>{}</md:NameIDFormat>",
+                xml_escape(f)
+            ));
         }
         xml.push_str(&format!(
             r#"<md:AssertionConsumerService Binding="{}" Location="{}" index="0" isDefault="true"/>"#,
@@ -121,7 +124,9 @@ mod tests {
     use crate::xml::{ParseLimits, ns, parse};
 
     fn cert() -> X509 {
-        use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509::X509NameBuilder};
+        use openssl::{
+            asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509::X509NameBuilder,
+        };
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let mut name = X509NameBuilder::new().unwrap();
         name.append_entry_by_text("CN", "sp").unwrap();
@@ -130,8 +135,10 @@ mod tests {
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(365).unwrap()).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
+            .unwrap();
         b.sign(&key, MessageDigest::sha256()).unwrap();
         b.build()
     }
@@ -151,16 +158,35 @@ mod tests {
         };
         let xml = md.to_xml().unwrap();
         let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
-        let sp = doc.root().first_child_named(ns::MD, "SPSSODescriptor").unwrap();
-        let kds: Vec<_> = sp.child_elements().filter(|e| e.is(ns::MD, "KeyDescriptor")).collect();
+        let sp = doc
+            .root()
+            .first_child_named(ns::MD, "SPSSODescriptor")
+            .unwrap();
+        let kds: Vec<_> = sp
+            .child_elements()
+            .filter(|e| e.is(ns::MD, "KeyDescriptor"))
+            .collect();
         assert_eq!(kds.len(), 4);
-        assert_eq!(kds.iter().filter(|k| k.attr("use") == Some("encryption")).count(), 2);
-        let acs = sp.first_child_named(ns::MD, "AssertionConsumerService").unwrap();
-        assert_eq!(acs.attr("Location"), Some("https://app.example.com/saml/acs"));
+        assert_eq!(
+            kds.iter()
+                .filter(|k| k.attr("use") == Some("encryption"))
+                .count(),
+            2
+        );
+        let acs = sp
+            .first_child_named(ns::MD, "AssertionConsumerService")
+            .unwrap();
+        assert_eq!(
+            acs.attr("Location"),
+            Some("https://app.example.com/saml/acs")
+        );
         assert_eq!(acs.attr("Binding"), Some(BINDING_POST));
         assert!(!xml.contains("rsa-1_5"));
         assert!(!xml.contains("tripledes"));
         assert!(!xml.contains("aes256-cbc"));
-        assert!(sp.first_child_named(ns::MD, "SingleLogoutService").is_none());
+        assert!(
+            sp.first_child_named(ns::MD, "SingleLogoutService")
+                .is_none()
+        );
     }
 }

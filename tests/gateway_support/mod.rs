@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use hyper::body::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -73,11 +73,21 @@ impl Gateway {
 /// Write the SP key pair, the test IdP's metadata and a configuration into a fresh folder.
 pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf, X509) {
     let sp = test_idp::make_key_pair("samlgate test SP");
-    std::fs::write(dir.join("sp.key"), sp.key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("sp.key"),
+        sp.key.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.join("sp.crt"), sp.cert.to_pem().unwrap()).unwrap();
     std::fs::write(dir.join("idp.xml"), test_idp::metadata_xml()).unwrap();
-    let backend = setup.backend.clone().unwrap_or_else(|| "http://127.0.0.1:9".to_string());
-    let public_url = setup.public_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    let backend = setup
+        .backend
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:9".to_string());
+    let public_url = setup
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
     let text = format!(
         r#"
 [server]
@@ -121,13 +131,17 @@ pub async fn start(setup: Setup) -> Gateway {
     let loaded = samlgate::config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
     let offset = Arc::new(AtomicI64::new(0));
     let o = offset.clone();
-    let clock: Clock = Arc::new(move || OffsetDateTime::now_utc() + Duration::seconds(o.load(Ordering::SeqCst)));
+    let clock: Clock =
+        Arc::new(move || OffsetDateTime::now_utc() + Duration::seconds(o.load(Ordering::SeqCst)));
     let (router, state) = samlgate::gateway::build(loaded.config, clock).unwrap();
     tokio::spawn(async move {
         let _ = samlgate::gateway::serve_on(listener, router).await;
     });
     Gateway {
-        base: setup.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        base: setup
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
         addr,
         state,
         offset,
@@ -145,7 +159,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -170,11 +187,23 @@ impl Browser {
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
-    pub async fn send(&mut self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Reply {
-        let mut req = Request::builder().method(method).uri(format!("{}{}", self.base, path));
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
         if !self.cookies.is_empty() {
             req = req.header("cookie", self.cookie_header());
         }
@@ -198,11 +227,17 @@ impl Browser {
             if attrs.to_ascii_lowercase().contains("max-age=0") {
                 self.cookies.remove(name.trim());
             } else {
-                self.cookies.insert(name.trim().to_string(), value.trim().to_string());
+                self.cookies
+                    .insert(name.trim().to_string(), value.trim().to_string());
             }
         }
-        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
-        Reply { status, headers, body }
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Reply {
@@ -219,7 +254,8 @@ impl Browser {
         if let Some(r) = relay_state {
             form.append_pair("RelayState", r);
         }
-        self.send(Method::POST, "/saml/acs", &[], Some(form.finish())).await
+        self.send(Method::POST, "/saml/acs", &[], Some(form.finish()))
+            .await
     }
 }
 
@@ -239,9 +275,13 @@ pub struct ReceivedRequest {
 }
 
 pub fn read_redirect_request(location: &str) -> ReceivedRequest {
-    let compressed = B64.decode(query_param(location, "SAMLRequest").expect("SAMLRequest")).unwrap();
+    let compressed = B64
+        .decode(query_param(location, "SAMLRequest").expect("SAMLRequest"))
+        .unwrap();
     let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(compressed.as_slice()).read_to_string(&mut xml).unwrap();
+    flate2::read::DeflateDecoder::new(compressed.as_slice())
+        .read_to_string(&mut xml)
+        .unwrap();
     let doc = samlgate::xml::parse(xml.as_bytes(), &samlgate::xml::ParseLimits::default()).unwrap();
     let id = doc.root().attr("ID").unwrap().to_string();
     ReceivedRequest {
@@ -252,13 +292,21 @@ pub fn read_redirect_request(location: &str) -> ReceivedRequest {
 }
 
 /// A Response spec answering `in_response_to` for this gateway, at the gateway's clock.
-pub fn response_spec(gw: &Gateway, in_response_to: Option<&str>, name_id: &str, groups: &[&str]) -> ResponseSpec {
+pub fn response_spec(
+    gw: &Gateway,
+    in_response_to: Option<&str>,
+    name_id: &str,
+    groups: &[&str],
+) -> ResponseSpec {
     let mut spec = ResponseSpec::new(IDP, SP_ENTITY, &gw.acs_url(), name_id, gw.now());
     spec.in_response_to = in_response_to.map(str::to_string);
     spec.attributes = vec![
         ("mail".to_string(), vec![name_id.to_string()]),
         ("displayName".to_string(), vec!["Alice Example".to_string()]),
-        ("groups".to_string(), groups.iter().map(|g| g.to_string()).collect()),
+        (
+            "groups".to_string(),
+            groups.iter().map(|g| g.to_string()).collect(),
+        ),
     ];
     spec
 }
@@ -269,12 +317,26 @@ pub fn signed_b64(spec: &ResponseSpec) -> String {
 }
 
 /// Full SP-initiated login of `browser` starting at `path`; returns the ACS reply.
-pub async fn login(gw: &Gateway, browser: &mut Browser, path: &str, name_id: &str, groups: &[&str]) -> Reply {
+pub async fn login(
+    gw: &Gateway,
+    browser: &mut Browser,
+    path: &str,
+    name_id: &str,
+    groups: &[&str],
+) -> Reply {
     let start = browser.get(path).await;
-    assert_eq!(start.status, StatusCode::FOUND, "expected a redirect to the IdP, got {}: {}", start.status, start.body);
+    assert_eq!(
+        start.status,
+        StatusCode::FOUND,
+        "expected a redirect to the IdP, got {}: {}",
+        start.status,
+        start.body
+    );
     let req = read_redirect_request(start.location());
     let spec = response_spec(gw, Some(&req.id), name_id, groups);
-    browser.post_acs(&signed_b64(&spec), req.relay_state.as_deref()).await
+    browser
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await
 }
 
 /// Does an external program exist? Under CI=true its absence is a failure, not a skip.
