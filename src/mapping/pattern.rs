@@ -108,6 +108,15 @@ pub(crate) fn glob_to_regex(glob: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// regex's syntax errors span several lines (the pattern, a caret, the error); a load error
+/// is one line, so keep the `error: ...` part.
+fn one_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map_or_else(|| text.replace('\n', " "), str::to_owned)
+}
+
 fn anchored(body: &str, ignore_case: bool) -> Result<Regex, regex::Error> {
     RegexBuilder::new(&format!("^(?:{body})$"))
         .case_insensitive(ignore_case)
@@ -163,13 +172,13 @@ impl PatternIndex {
             }
             PatternKind::Glob => {
                 let body = glob_to_regex(source)?;
-                Some(anchored(&body, self.ignore_case).map_err(|e| e.to_string())?)
+                Some(anchored(&body, self.ignore_case).map_err(|e| one_line(&e))?)
             }
             PatternKind::Regex => {
                 if source.is_empty() {
                     return Err("it is empty".to_owned());
                 }
-                Some(anchored(source, self.ignore_case).map_err(|e| e.to_string())?)
+                Some(anchored(source, self.ignore_case).map_err(|e| one_line(&e))?)
             }
         };
         if anchored.is_some() {

@@ -164,9 +164,16 @@ fn toml_problem(src: &Source<'_>, e: &toml::de::Error) -> Problem {
     } else {
         src.key_on_line(span.start)
     };
+    let key = key.unwrap_or_default();
+    // An unknown table (`[extra_header]`) is reported on its own header line.
+    let on_header = table == key || table.ends_with(&format!(".{key}"));
     Problem {
         line: src.line(span.start),
-        key: Source::join(&table, key.as_deref().unwrap_or("")),
+        key: if on_header {
+            table
+        } else {
+            Source::join(&table, &key)
+        },
         kind: ProblemKind::Toml(e.message().trim().to_owned()),
     }
 }
