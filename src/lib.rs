@@ -4,6 +4,7 @@
 //! [`saml::VerifiedAssertion`] -> [`mapping`] operator -> gateway session and headers.
 
 pub mod crypto;
+pub mod demo;
 pub mod gateway;
 pub mod mapping;
 pub mod ops;
