@@ -2,6 +2,7 @@
 //!
 //! * `GET /json`: the request headers as JSON, identity headers decoded;
 //! * `GET /ws`: a WebSocket that sends back every message it receives;
+//! * `GET /bytes/{n}`: a body of `n` bytes (a repeating pattern, see [`pattern_block`]), streamed;
 //! * `GET` (or `HEAD`) anything else: an HTML page listing every header received, the identity headers
 //!   highlighted and decoded;
 //! * `POST` / `PUT` anything: `{"bytes": n, "sha256": "<hex>"}` of the body, read as a stream (constant memory,
@@ -9,8 +10,9 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -38,6 +40,7 @@ pub fn echo_router(contract: HeaderContract) -> Router {
     Router::new()
         .route("/json", get(json))
         .route("/ws", get(websocket))
+        .route("/bytes/{n}", get(bytes))
         .fallback(echo)
         .with_state(Arc::new(contract))
 }
@@ -168,6 +171,57 @@ async fn digest(mut body: Body) -> Response {
         axum::Json(serde_json::json!({ "bytes": bytes, "sha256": sha256 })),
     )
         .into_response()
+}
+
+/// The 64 KiB block that `/bytes/{n}` repeats (byte `i` is `i % 251`, so that a shifted or dropped block
+/// changes the hash).
+pub fn pattern_block() -> Bytes {
+    (0..PATTERN_LEN)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+const PATTERN_LEN: usize = 64 * 1024;
+
+async fn bytes(Path(n): Path<u64>) -> Response {
+    let body = Body::new(Pattern {
+        block: pattern_block(),
+        remaining: n,
+    });
+    ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
+}
+
+/// `remaining` bytes of the repeated block, one block per frame, never more than one block in memory.
+struct Pattern {
+    block: Bytes,
+    remaining: u64,
+}
+
+impl http_body::Body for Pattern {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let len = usize::try_from(self.remaining).map_or(PATTERN_LEN, |r| r.min(PATTERN_LEN));
+        if len == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.remaining -= len as u64;
+        // infallible: len <= PATTERN_LEN, the length of the block, so the slice is in range
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(self.block.slice(..len)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
 }
 
 async fn websocket(upgrade: WebSocketUpgrade) -> Response {
