@@ -63,7 +63,7 @@ impl VerificationKey {
         let subject = cert
             .subject_name()
             .entries()
-            .filter_map(|e| e.data().as_utf8().ok().map(|s| s.to_string()))
+            .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
             .collect::<Vec<_>>()
             .join(",");
         Ok(VerificationKey {
@@ -92,7 +92,8 @@ impl std::fmt::Debug for DecryptionKey {
 
 impl DecryptionKey {
     pub fn from_pem(pem: &[u8], source: &str) -> Result<Self, KeyError> {
-        let key = PKey::private_key_from_pem(pem).map_err(|e| KeyError::PrivateKey(e.to_string()))?;
+        let key =
+            PKey::private_key_from_pem(pem).map_err(|e| KeyError::PrivateKey(e.to_string()))?;
         Ok(DecryptionKey {
             key,
             certificate: None,

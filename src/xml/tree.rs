@@ -249,7 +249,7 @@ impl<'a> ElementRef<'a> {
     }
 
     /// Child nodes, in order.
-    pub fn children(&self) -> impl Iterator<Item = ChildRef<'a>> + 'a {
+    pub fn children(self) -> impl Iterator<Item = ChildRef<'a>> + 'a {
         let doc = self.doc;
         self.child_ids()
             .iter()
@@ -264,7 +264,7 @@ impl<'a> ElementRef<'a> {
     }
 
     /// Child elements, in order.
-    pub fn child_elements(&self) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+    pub fn child_elements(self) -> impl Iterator<Item = ElementRef<'a>> + 'a {
         self.children().filter_map(|c| match c {
             ChildRef::Element(e) => Some(e),
             ChildRef::Text(_) => None,
@@ -287,7 +287,7 @@ impl<'a> ElementRef<'a> {
     }
 
     /// This element and all its descendant elements, in document order.
-    pub fn descendants_and_self(&self) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+    pub fn descendants_and_self(self) -> impl Iterator<Item = ElementRef<'a>> + 'a {
         let doc = self.doc;
         let mut stack = vec![self.id];
         std::iter::from_fn(move || {
