@@ -13,8 +13,10 @@ encrypts to.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from xml.sax.saxutils import quoteattr
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -116,23 +118,27 @@ def _openssl(*argv):
 
 def idp_key_and_cert(args, name):
     """The IdP's (key path, cert path): the given files, or a pair generated
-    once with the openssl CLI and cached in build/interop/<name>-idp.{key,crt}.
-    Generation writes to temporary names and renames, so parallel test runs
-    never see half a file."""
+    once with the openssl CLI and cached as build/interop/<name>-idp/{key,cert}.pem.
+    The pair is made in a fresh directory that is then renamed into place:
+    a directory rename is atomic and fails when the target exists, so parallel
+    runs never see half a pair, nor a key from one run with a cert from another."""
     if args.idp_key:
         return args.idp_key, args.idp_cert
-    os.makedirs(CACHE_DIR, exist_ok=True)
-    key = os.path.join(CACHE_DIR, f"{name}-idp.key")
-    crt = os.path.join(CACHE_DIR, f"{name}-idp.crt")
-    if not (os.path.exists(key) and os.path.exists(crt)):
-        tmp = f".{os.getpid()}.tmp"
+    final = os.path.join(CACHE_DIR, f"{name}-idp")
+    key, crt = os.path.join(final, "key.pem"), os.path.join(final, "cert.pem")
+    if not os.path.isdir(final):
+        os.makedirs(CACHE_DIR, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{name}-idp-", dir=CACHE_DIR)
         _openssl(
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
             "-subj", f"/CN={name} interop test IdP",
-            "-keyout", key + tmp, "-out", crt + tmp,
+            "-keyout", os.path.join(tmp, "key.pem"), "-out", os.path.join(tmp, "cert.pem"),
         )  # fmt: skip
-        os.replace(key + tmp, key)
-        os.replace(crt + tmp, crt)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            # Another run got there first: use its pair.
+            shutil.rmtree(tmp, ignore_errors=True)
     return key, crt
 
 

@@ -21,8 +21,8 @@
 #   NODE_XPATH    optional: start the search for the ds:Signature at this
 #                 node (xmlsec1 --node-xpath); default: the first ds:Signature
 #                 in the document, e.g. for an assertion signature inside a
-#                 signed response:
-#                 "/*[local-name()='Response']/*[local-name()='Assertion']"
+#                 signed response (also after xmlsec1 --decrypt):
+#                 "//*[local-name()='Assertion']"
 #
 # Exit status: 0 when xmlsec1 verified the signature, 1 when it did not (the
 # .c14n files are still written when xmlsec1 got as far as computing them),
@@ -36,7 +36,7 @@
 set -uo pipefail
 
 usage() {
-    sed -n '3,33p' "$0" >&2
+    sed -n '3,35p' "$0" >&2
     exit 2
 }
 [ $# -ge 4 ] && [ $# -le 5 ] || usage
