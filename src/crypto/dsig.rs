@@ -1425,4 +1425,46 @@ mod tests {
             }
         );
     }
+
+    /// The signed document and the canonical form of its signed Assertion, made once.
+    fn signed_fixture() -> &'static (String, Vec<u8>) {
+        static FIXTURE: OnceLock<(String, Vec<u8>)> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let xml = signed("_assert1");
+            let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
+            let assertion = doc
+                .elements()
+                .find(|e| e.attr("ID") == Some("_assert1"))
+                .unwrap();
+            let signature = signature_child(assertion).unwrap().unwrap();
+            let content = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
+            (xml, content)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any one-byte edit of a signed document either fails to parse, is refused, or leaves
+        /// the signed content exactly as it was; and nothing panics.
+        #[test]
+        fn a_one_byte_edit_never_changes_what_a_verified_signature_covers(
+            position in 0usize..4000,
+            byte in proptest::sample::select(b"<>/=\"'&#: \nax0_-".to_vec()),
+        ) {
+            let (xml, content) = signed_fixture();
+            let mut bytes = xml.clone().into_bytes();
+            let position = position % bytes.len();
+            bytes[position] = byte;
+            let Ok(doc) = parse(&bytes, &ParseLimits::default()) else { return Ok(()) };
+            let Some(assertion) = doc.elements().find(|e| e.attr("ID") == Some("_assert1")) else {
+                return Ok(());
+            };
+            if let Ok(verified) = verify(&doc, assertion, &idp_keys(), false) {
+                let signature = doc.element(verified.signature_element).unwrap();
+                let now = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
+                proptest::prop_assert_eq!(&now, content);
+            }
+        }
+    }
 }
