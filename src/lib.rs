@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod crypto;
+pub mod demo;
 pub mod gateway;
 pub mod mapping;
 pub mod ops;

@@ -3,6 +3,9 @@
 pub mod algorithms;
 pub mod decrypt;
 pub mod dsig;
+pub mod enc_algorithms;
+pub mod encrypt;
+pub mod keygen;
 pub mod keys;
 pub mod raw;
 pub mod sign;
