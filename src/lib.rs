@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod gateway;
 pub mod mapping;
 pub mod ops;

@@ -36,9 +36,13 @@ pub mod uri {
 pub enum AlgorithmError {
     #[error("{role} algorithm {uri} is not on the allow-list")]
     Unknown { role: AlgorithmRole, uri: String },
-    #[error("{role} algorithm {uri} is HMAC, which is never accepted (keys come from IdP metadata)")]
+    #[error(
+        "{role} algorithm {uri} is HMAC, which is never accepted (keys come from IdP metadata)"
+    )]
     Hmac { role: AlgorithmRole, uri: String },
-    #[error("{role} algorithm {uri} uses SHA-1, which this IdP's policy does not allow (allow_sha1 = false)")]
+    #[error(
+        "{role} algorithm {uri} uses SHA-1, which this IdP's policy does not allow (allow_sha1 = false)"
+    )]
     Sha1NotAllowed { role: AlgorithmRole, uri: String },
 }
 
@@ -152,10 +156,12 @@ impl SignatureAlgorithm {
         let role = AlgorithmRole::Signature;
         let found = Self::ALL.into_iter().find(|a| a.uri() == uri);
         match found {
-            Some(a) if a.hash() == HashFunction::Sha1 && !allow_sha1 => Err(AlgorithmError::Sha1NotAllowed {
-                role,
-                uri: uri.to_string(),
-            }),
+            Some(a) if a.hash() == HashFunction::Sha1 && !allow_sha1 => {
+                Err(AlgorithmError::Sha1NotAllowed {
+                    role,
+                    uri: uri.to_string(),
+                })
+            }
             Some(a) => Ok(a),
             None if is_hmac(uri) => Err(AlgorithmError::Hmac {
                 role,
@@ -186,15 +192,15 @@ impl SignatureAlgorithm {
     pub fn hash(self) -> HashFunction {
         match self {
             SignatureAlgorithm::RsaSha1 => HashFunction::Sha1,
-            SignatureAlgorithm::RsaSha256 | SignatureAlgorithm::RsaPssSha256 | SignatureAlgorithm::EcdsaSha256 => {
-                HashFunction::Sha256
-            }
-            SignatureAlgorithm::RsaSha384 | SignatureAlgorithm::RsaPssSha384 | SignatureAlgorithm::EcdsaSha384 => {
-                HashFunction::Sha384
-            }
-            SignatureAlgorithm::RsaSha512 | SignatureAlgorithm::RsaPssSha512 | SignatureAlgorithm::EcdsaSha512 => {
-                HashFunction::Sha512
-            }
+            SignatureAlgorithm::RsaSha256
+            | SignatureAlgorithm::RsaPssSha256
+            | SignatureAlgorithm::EcdsaSha256 => HashFunction::Sha256,
+            SignatureAlgorithm::RsaSha384
+            | SignatureAlgorithm::RsaPssSha384
+            | SignatureAlgorithm::EcdsaSha384 => HashFunction::Sha384,
+            SignatureAlgorithm::RsaSha512
+            | SignatureAlgorithm::RsaPssSha512
+            | SignatureAlgorithm::EcdsaSha512 => HashFunction::Sha512,
         }
     }
 
@@ -204,12 +210,12 @@ impl SignatureAlgorithm {
             | SignatureAlgorithm::RsaSha256
             | SignatureAlgorithm::RsaSha384
             | SignatureAlgorithm::RsaSha512 => SignatureScheme::RsaPkcs1,
-            SignatureAlgorithm::RsaPssSha256 | SignatureAlgorithm::RsaPssSha384 | SignatureAlgorithm::RsaPssSha512 => {
-                SignatureScheme::RsaPss
-            }
-            SignatureAlgorithm::EcdsaSha256 | SignatureAlgorithm::EcdsaSha384 | SignatureAlgorithm::EcdsaSha512 => {
-                SignatureScheme::Ecdsa
-            }
+            SignatureAlgorithm::RsaPssSha256
+            | SignatureAlgorithm::RsaPssSha384
+            | SignatureAlgorithm::RsaPssSha512 => SignatureScheme::RsaPss,
+            SignatureAlgorithm::EcdsaSha256
+            | SignatureAlgorithm::EcdsaSha384
+            | SignatureAlgorithm::EcdsaSha512 => SignatureScheme::Ecdsa,
         }
     }
 
@@ -328,15 +334,24 @@ mod tests {
     #[test]
     fn sha2_signature_uris_are_the_rfc_6931_ones() {
         assert_eq!(
-            SignatureAlgorithm::from_uri("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", false),
+            SignatureAlgorithm::from_uri(
+                "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                false
+            ),
             Ok(SignatureAlgorithm::RsaSha256)
         );
         assert_eq!(
-            SignatureAlgorithm::from_uri("http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1", false),
+            SignatureAlgorithm::from_uri(
+                "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
+                false
+            ),
             Ok(SignatureAlgorithm::RsaPssSha384)
         );
         assert_eq!(
-            SignatureAlgorithm::from_uri("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512", false),
+            SignatureAlgorithm::from_uri(
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+                false
+            ),
             Ok(SignatureAlgorithm::EcdsaSha512)
         );
         assert_eq!(
@@ -355,7 +370,10 @@ mod tests {
                 uri: uri.to_string()
             })
         );
-        assert_eq!(SignatureAlgorithm::from_uri(uri, true), Ok(SignatureAlgorithm::RsaSha1));
+        assert_eq!(
+            SignatureAlgorithm::from_uri(uri, true),
+            Ok(SignatureAlgorithm::RsaSha1)
+        );
     }
 
     #[test]
@@ -365,7 +383,10 @@ mod tests {
             DigestAlgorithm::from_uri(uri, false).map_err(|e| e.kind()),
             Err("signature_algorithm_sha1_not_allowed")
         );
-        assert_eq!(DigestAlgorithm::from_uri(uri, true), Ok(DigestAlgorithm::Sha1));
+        assert_eq!(
+            DigestAlgorithm::from_uri(uri, true),
+            Ok(DigestAlgorithm::Sha1)
+        );
     }
 
     #[test]
@@ -401,7 +422,8 @@ mod tests {
             );
             assert!(err.to_string().contains(uri));
         }
-        let err = DigestAlgorithm::from_uri("http://www.w3.org/2001/04/xmldsig-more#md5", true).unwrap_err();
+        let err = DigestAlgorithm::from_uri("http://www.w3.org/2001/04/xmldsig-more#md5", true)
+            .unwrap_err();
         assert_eq!(err.kind(), "signature_algorithm_unknown");
     }
 
@@ -414,8 +436,16 @@ mod tests {
     #[test]
     fn output_len_matches_what_openssl_produces() {
         for d in DigestAlgorithm::ALL {
-            assert_eq!(d.digest(b"abc").unwrap().len(), d.hash().output_len(), "{d}");
-            assert_eq!(d.hash().message_digest().size(), d.hash().output_len(), "{d}");
+            assert_eq!(
+                d.digest(b"abc").unwrap().len(),
+                d.hash().output_len(),
+                "{d}"
+            );
+            assert_eq!(
+                d.hash().message_digest().size(),
+                d.hash().output_len(),
+                "{d}"
+            );
         }
     }
 }

@@ -59,7 +59,10 @@ pub enum SignatureError {
     ForbiddenElement { element: String },
     #[error("<{element}> lacks its required {attribute} attribute")]
     MissingAttribute { element: String, attribute: String },
-    #[error("canonicalization {uri} is refused; only exclusive c14n without comments ({})", uri::EXC_C14N)]
+    #[error(
+        "canonicalization {uri} is refused; only exclusive c14n without comments ({})",
+        uri::EXC_C14N
+    )]
     UnsupportedCanonicalization { uri: String },
     #[error("ds:SignedInfo holds {count} ds:Reference elements; exactly one is allowed")]
     ReferenceCount { count: usize },
@@ -69,7 +72,9 @@ pub enum SignatureError {
     EmptyReferenceUri { expected_id: String },
     #[error("ds:Reference URI {uri:?} is an XPointer expression; it must be \"#{expected_id}\"")]
     XPointerReference { uri: String, expected_id: String },
-    #[error("ds:Reference URI {uri:?} does not point at the signed element, whose ID is {expected_id:?}")]
+    #[error(
+        "ds:Reference URI {uri:?} does not point at the signed element, whose ID is {expected_id:?}"
+    )]
     ReferenceMismatch { uri: String, expected_id: String },
     #[error(
         "ds:Reference has {count} transforms; exactly enveloped-signature then exclusive c14n are required"
@@ -86,8 +91,13 @@ pub enum SignatureError {
     #[error("canonicalization failed: {0}")]
     Canonicalization(String),
     #[error("signature algorithm {algorithm} needs another kind of key; this key is {key_type}")]
-    KeyTypeMismatch { algorithm: SignatureAlgorithm, key_type: String },
-    #[error("ECDSA signature value is {length} bytes; this key's curve needs exactly {expected} (raw r||s)")]
+    KeyTypeMismatch {
+        algorithm: SignatureAlgorithm,
+        key_type: String,
+    },
+    #[error(
+        "ECDSA signature value is {length} bytes; this key's curve needs exactly {expected} (raw r||s)"
+    )]
     EcdsaLength { length: usize, expected: usize },
     #[error("{algorithm} signature value does not verify with this key")]
     Invalid { algorithm: SignatureAlgorithm },
@@ -112,7 +122,9 @@ impl SignatureError {
             SignatureError::MissingElement { .. } => "signature_missing_element",
             SignatureError::ForbiddenElement { .. } => "signature_forbidden_element",
             SignatureError::MissingAttribute { .. } => "signature_missing_attribute",
-            SignatureError::UnsupportedCanonicalization { .. } => "signature_canonicalization_refused",
+            SignatureError::UnsupportedCanonicalization { .. } => {
+                "signature_canonicalization_refused"
+            }
             SignatureError::ReferenceCount { .. } => "signature_reference_count",
             SignatureError::ReferenceUriMissing { .. } => "signature_reference_uri_missing",
             SignatureError::EmptyReferenceUri { .. } => "signature_reference_uri_empty",
@@ -194,21 +206,33 @@ pub fn verify(
     let parts = SignatureParts::read(signature, allow_sha1)?;
     check_reference_uri(parts.reference_uri, id)?;
 
-    let content = canonicalize(doc, signed.id(), Some(signature.id()), &parts.reference_prefixes)
-        .map_err(|e| SignatureError::Canonicalization(e.to_string()))?;
+    let content = canonicalize(
+        doc,
+        signed.id(),
+        Some(signature.id()),
+        &parts.reference_prefixes,
+    )
+    .map_err(|e| SignatureError::Canonicalization(e.to_string()))?;
     let digest = parts
         .digest_algorithm
         .digest(&content)
         .map_err(|e| SignatureError::Crypto(e.to_string()))?;
     // memcmp::eq needs equal lengths (it panics otherwise); the length of a digest is public.
-    if digest.len() != parts.digest_value.len() || !openssl::memcmp::eq(&digest, &parts.digest_value) {
+    if digest.len() != parts.digest_value.len()
+        || !openssl::memcmp::eq(&digest, &parts.digest_value)
+    {
         return Err(SignatureError::DigestMismatch {
             reference: format!("#{id}"),
         });
     }
 
-    let signed_info = canonicalize(doc, parts.signed_info.id(), None, &parts.canonicalization_prefixes)
-        .map_err(|e| SignatureError::Canonicalization(e.to_string()))?;
+    let signed_info = canonicalize(
+        doc,
+        parts.signed_info.id(),
+        None,
+        &parts.canonicalization_prefixes,
+    )
+    .map_err(|e| SignatureError::Canonicalization(e.to_string()))?;
     let (key_index, key) = verify_with_any_key(
         parts.signature_algorithm,
         keys,
@@ -253,15 +277,18 @@ pub fn verify_with_any_key<'k>(
 /// Every `ID` attribute in the document is distinct. Signature wrapping relies on two elements
 /// answering to the same ID (one verified, the other read); with unique IDs there is no choice.
 fn check_unique_ids(doc: &Document) -> Result<(), SignatureError> {
-    let mut seen = HashSet::new();
-    for element in doc.elements() {
-        if let Some(id) = element.attr("ID")
-            && !seen.insert(id)
-        {
-            return Err(SignatureError::DuplicateId { id: id.to_string() });
-        }
+    match duplicate_id(doc) {
+        Some(id) => Err(SignatureError::DuplicateId { id: id.to_string() }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first `ID` attribute value that appears on two elements, if any.
+pub(crate) fn duplicate_id(doc: &Document) -> Option<&str> {
+    let mut seen = HashSet::new();
+    doc.elements()
+        .filter_map(|element| element.attr("ID"))
+        .find(|id| !seen.insert(*id))
 }
 
 fn check_reference_uri(reference_uri: Option<&str>, id: &str) -> Result<(), SignatureError> {
@@ -304,7 +331,9 @@ impl<'a> SignatureParts<'a> {
         // ds:Object and ds:Manifest are how signed-but-unchecked content and second Reference
         // lists get into a signature; SAML needs neither, wherever they hide (even in KeyInfo).
         for element in signature.descendants_and_self() {
-            if element.namespace() == Some(ns::DS) && matches!(element.local_name(), "Object" | "Manifest") {
+            if element.namespace() == Some(ns::DS)
+                && matches!(element.local_name(), "Object" | "Manifest")
+            {
                 return Err(SignatureError::ForbiddenElement {
                     element: element.qualified_name(),
                 });
@@ -330,7 +359,8 @@ impl<'a> SignatureParts<'a> {
         info.end()?;
 
         let canonicalization_prefixes = read_exc_c14n(canonicalization)?;
-        let signature_algorithm = SignatureAlgorithm::from_uri(algorithm_of(signature_method)?, allow_sha1)?;
+        let signature_algorithm =
+            SignatureAlgorithm::from_uri(algorithm_of(signature_method)?, allow_sha1)?;
         no_children(signature_method)?;
 
         let mut parts = Children::new(reference);
@@ -369,7 +399,8 @@ struct Children<'a> {
 
 impl<'a> Children<'a> {
     fn new(parent: ElementRef<'a>) -> Self {
-        let elements: Box<dyn Iterator<Item = ElementRef<'a>> + 'a> = Box::new(parent.child_elements());
+        let elements: Box<dyn Iterator<Item = ElementRef<'a>> + 'a> =
+            Box::new(parent.child_elements());
         Children {
             parent,
             elements: elements.peekable(),
@@ -413,10 +444,12 @@ impl<'a> Children<'a> {
 }
 
 fn algorithm_of<'a>(element: ElementRef<'a>) -> Result<&'a str, SignatureError> {
-    element.attr("Algorithm").ok_or_else(|| SignatureError::MissingAttribute {
-        element: element.qualified_name(),
-        attribute: "Algorithm".to_string(),
-    })
+    element
+        .attr("Algorithm")
+        .ok_or_else(|| SignatureError::MissingAttribute {
+            element: element.qualified_name(),
+            attribute: "Algorithm".to_string(),
+        })
 }
 
 fn no_children(element: ElementRef<'_>) -> Result<(), SignatureError> {
@@ -503,10 +536,12 @@ fn read_transforms(transforms: ElementRef<'_>) -> Result<Vec<String>, SignatureE
 /// The base64 text of DigestValue / SignatureValue; whitespace (IdPs wrap at 64 or 76 columns,
 /// some with `&#13;`) is allowed anywhere.
 fn base64_content(element: ElementRef<'_>) -> Result<Vec<u8>, SignatureError> {
-    let text = element.text().map_err(|e| SignatureError::UnexpectedElement {
-        parent: e.element,
-        element: e.child,
-    })?;
+    let text = element
+        .text()
+        .map_err(|e| SignatureError::UnexpectedElement {
+            parent: e.element,
+            element: e.child,
+        })?;
     let cleaned: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(cleaned.as_bytes())
@@ -541,7 +576,13 @@ mod tests {
         vec![verification_key(idp_key(), "idp.example.com")]
     }
 
-    fn sign_with(xml: &str, id: &str, key: &PKey<Private>, alg: SignatureAlgorithm, dig: DigestAlgorithm) -> String {
+    fn sign_with(
+        xml: &str,
+        id: &str,
+        key: &PKey<Private>,
+        alg: SignatureAlgorithm,
+        dig: DigestAlgorithm,
+    ) -> String {
         sign_enveloped(xml, Some(id), key, None, alg, dig).unwrap()
     }
 
@@ -556,7 +597,12 @@ mod tests {
         )
     }
 
-    fn check(xml: &str, id: &str, keys: &[VerificationKey], allow_sha1: bool) -> Result<VerifiedSignature, SignatureError> {
+    fn check(
+        xml: &str,
+        id: &str,
+        keys: &[VerificationKey],
+        allow_sha1: bool,
+    ) -> Result<VerifiedSignature, SignatureError> {
         let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
         let element = doc.elements().find(|e| e.attr("ID") == Some(id)).unwrap();
         verify(&doc, element, keys, allow_sha1)
@@ -567,7 +613,11 @@ mod tests {
     }
 
     fn replace_once(haystack: &str, from: &str, to: &str) -> String {
-        assert_eq!(haystack.matches(from).count(), 1, "{from:?} must occur once");
+        assert_eq!(
+            haystack.matches(from).count(),
+            1,
+            "{from:?} must occur once"
+        );
         haystack.replacen(from, to, 1)
     }
 
@@ -588,18 +638,43 @@ mod tests {
             (rsa, SignatureAlgorithm::RsaSha256, DigestAlgorithm::Sha256),
             (rsa, SignatureAlgorithm::RsaSha384, DigestAlgorithm::Sha384),
             (rsa, SignatureAlgorithm::RsaSha512, DigestAlgorithm::Sha512),
-            (rsa, SignatureAlgorithm::RsaPssSha256, DigestAlgorithm::Sha256),
-            (rsa, SignatureAlgorithm::RsaPssSha384, DigestAlgorithm::Sha384),
-            (rsa, SignatureAlgorithm::RsaPssSha512, DigestAlgorithm::Sha512),
-            (&p256, SignatureAlgorithm::EcdsaSha256, DigestAlgorithm::Sha256),
-            (&p384, SignatureAlgorithm::EcdsaSha384, DigestAlgorithm::Sha384),
-            (&p521, SignatureAlgorithm::EcdsaSha512, DigestAlgorithm::Sha512),
+            (
+                rsa,
+                SignatureAlgorithm::RsaPssSha256,
+                DigestAlgorithm::Sha256,
+            ),
+            (
+                rsa,
+                SignatureAlgorithm::RsaPssSha384,
+                DigestAlgorithm::Sha384,
+            ),
+            (
+                rsa,
+                SignatureAlgorithm::RsaPssSha512,
+                DigestAlgorithm::Sha512,
+            ),
+            (
+                &p256,
+                SignatureAlgorithm::EcdsaSha256,
+                DigestAlgorithm::Sha256,
+            ),
+            (
+                &p384,
+                SignatureAlgorithm::EcdsaSha384,
+                DigestAlgorithm::Sha384,
+            ),
+            (
+                &p521,
+                SignatureAlgorithm::EcdsaSha512,
+                DigestAlgorithm::Sha512,
+            ),
         ];
         for (key, alg, dig) in cases {
             for id in ["_resp1", "_assert1"] {
                 let xml = sign_with(RESPONSE, id, key, alg, dig);
                 let keys = [verification_key(key, "k")];
-                let verified = check(&xml, id, &keys, false).unwrap_or_else(|e| panic!("{alg}/{dig} on {id}: {e}"));
+                let verified = check(&xml, id, &keys, false)
+                    .unwrap_or_else(|e| panic!("{alg}/{dig} on {id}: {e}"));
                 assert_eq!(verified.signature_algorithm, alg);
                 assert_eq!(verified.digest_algorithm, dig);
                 assert_eq!(verified.reference_id, id);
@@ -630,7 +705,9 @@ mod tests {
         let signature = signature_text(&xml).to_string();
         let moved = xml.replacen(&signature, "", 1).replacen(
             "<saml:Issuer>https://idp.example.com</saml:Issuer>\n    <saml:Subject>",
-            &format!("<saml:Issuer>https://idp.example.com</saml:Issuer>{signature}\n    <saml:Subject>"),
+            &format!(
+                "<saml:Issuer>https://idp.example.com</saml:Issuer>{signature}\n    <saml:Subject>"
+            ),
             1,
         );
         assert_ne!(moved, xml);
@@ -658,7 +735,10 @@ mod tests {
             &format!("<samlp:Status>{signature}"),
             1,
         );
-        assert_eq!(check_idp(&nested, "_resp1").unwrap_err().kind(), "signature_missing");
+        assert_eq!(
+            check_idp(&nested, "_resp1").unwrap_err().kind(),
+            "signature_missing"
+        );
     }
 
     #[test]
@@ -675,7 +755,10 @@ mod tests {
             }
         );
         let doc = parse(doubled.as_bytes(), &ParseLimits::default()).unwrap();
-        let assertion = doc.elements().find(|e| e.attr("ID") == Some("_assert1")).unwrap();
+        let assertion = doc
+            .elements()
+            .find(|e| e.attr("ID") == Some("_assert1"))
+            .unwrap();
         assert!(signature_child(assertion).is_err());
     }
 
@@ -684,7 +767,10 @@ mod tests {
         let xml = signed("_assert1");
         let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
         assert_eq!(signature_child(doc.root()).unwrap().map(|e| e.id()), None);
-        let assertion = doc.elements().find(|e| e.attr("ID") == Some("_assert1")).unwrap();
+        let assertion = doc
+            .elements()
+            .find(|e| e.attr("ID") == Some("_assert1"))
+            .unwrap();
         let signature = signature_child(assertion).unwrap().unwrap();
         assert!(signature.is(ns::DS, "Signature"));
         assert_eq!(signature.parent().unwrap().id(), assertion.id());
@@ -702,7 +788,10 @@ mod tests {
             }
         );
         let unknown = replace_once(&xml, r##"URI="#_resp1""##, r##"URI="#nowhere""##);
-        assert_eq!(check_idp(&unknown, "_resp1").unwrap_err().kind(), "signature_reference_mismatch");
+        assert_eq!(
+            check_idp(&unknown, "_resp1").unwrap_err().kind(),
+            "signature_reference_mismatch"
+        );
     }
 
     #[test]
@@ -715,13 +804,20 @@ mod tests {
             }
         );
         let absent = replace_once(&signed("_resp1"), r##" URI="#_resp1""##, "");
-        assert_eq!(check_idp(&absent, "_resp1").unwrap_err().kind(), "signature_reference_uri_missing");
+        assert_eq!(
+            check_idp(&absent, "_resp1").unwrap_err().kind(),
+            "signature_reference_uri_missing"
+        );
     }
 
     #[test]
     fn refuses_xpointer_reference() {
         for uri in ["#xpointer(/)", "#xpointer(id('_resp1'))"] {
-            let xml = replace_once(&signed("_resp1"), r##"URI="#_resp1""##, &format!("URI=\"{uri}\""));
+            let xml = replace_once(
+                &signed("_resp1"),
+                r##"URI="#_resp1""##,
+                &format!("URI=\"{uri}\""),
+            );
             assert_eq!(
                 check_idp(&xml, "_resp1").unwrap_err(),
                 SignatureError::XPointerReference {
@@ -742,12 +838,17 @@ mod tests {
             r#"<samlp:Extensions><saml:Assertion ID="_assert1"/></samlp:Extensions><samlp:Status>"#,
         );
         let doc = parse(wrapped.as_bytes(), &ParseLimits::default()).unwrap();
-        let holders: Vec<_> = doc.elements().filter(|e| e.attr("ID") == Some("_assert1")).collect();
+        let holders: Vec<_> = doc
+            .elements()
+            .filter(|e| e.attr("ID") == Some("_assert1"))
+            .collect();
         assert_eq!(holders.len(), 2);
         for element in holders {
             assert_eq!(
                 verify(&doc, element, &idp_keys(), false).unwrap_err(),
-                SignatureError::DuplicateId { id: "_assert1".into() }
+                SignatureError::DuplicateId {
+                    id: "_assert1".into()
+                }
             );
         }
     }
@@ -758,7 +859,9 @@ mod tests {
         let twice = replace_once(&xml, "<samlp:Status>", r#"<samlp:Status ID="_resp1">"#);
         assert_eq!(
             check_idp(&twice, "_assert1").unwrap_err(),
-            SignatureError::DuplicateId { id: "_resp1".into() }
+            SignatureError::DuplicateId {
+                id: "_resp1".into()
+            }
         );
     }
 
@@ -768,10 +871,20 @@ mod tests {
         let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
         let status = doc.elements().find(|e| e.local_name() == "Status").unwrap();
         // An element with no ID and no signature: the missing signature is reported first.
-        assert_eq!(verify(&doc, status, &idp_keys(), false).unwrap_err().kind(), "signature_missing");
-        let moved = replace_once(&xml, r#"<saml:Assertion ID="_assert1" "#, "<saml:Assertion ");
+        assert_eq!(
+            verify(&doc, status, &idp_keys(), false).unwrap_err().kind(),
+            "signature_missing"
+        );
+        let moved = replace_once(
+            &xml,
+            r#"<saml:Assertion ID="_assert1" "#,
+            "<saml:Assertion ",
+        );
         let doc = parse(moved.as_bytes(), &ParseLimits::default()).unwrap();
-        let assertion = doc.elements().find(|e| e.local_name() == "Assertion").unwrap();
+        let assertion = doc
+            .elements()
+            .find(|e| e.local_name() == "Assertion")
+            .unwrap();
         assert_eq!(
             verify(&doc, assertion, &idp_keys(), false).unwrap_err(),
             SignatureError::MissingId {
@@ -781,7 +894,10 @@ mod tests {
     }
 
     fn enveloped_transform() -> String {
-        format!(r#"<ds:Transform Algorithm="{}"/>"#, uri::ENVELOPED_SIGNATURE)
+        format!(
+            r#"<ds:Transform Algorithm="{}"/>"#,
+            uri::ENVELOPED_SIGNATURE
+        )
     }
 
     fn exc_transform() -> String {
@@ -805,7 +921,10 @@ mod tests {
 
     #[test]
     fn refuses_xslt_transform() {
-        let xslt = format!(r#"{}<ds:Transform Algorithm="{XSLT}"/>"#, enveloped_transform());
+        let xslt = format!(
+            r#"{}<ds:Transform Algorithm="{XSLT}"/>"#,
+            enveloped_transform()
+        );
         let xml = replace_once(&signed("_assert1"), &enveloped_transform(), &xslt);
         let err = check_idp(&xml, "_assert1").unwrap_err();
         assert_eq!(
@@ -823,7 +942,10 @@ mod tests {
         let in_transform = replace_once(
             &signed("_assert1"),
             &exc_transform(),
-            &format!(r#"<ds:Transform Algorithm="{}"/>"#, uri::EXC_C14N_WITH_COMMENTS),
+            &format!(
+                r#"<ds:Transform Algorithm="{}"/>"#,
+                uri::EXC_C14N_WITH_COMMENTS
+            ),
         );
         assert_eq!(
             check_idp(&in_transform, "_assert1").unwrap_err(),
@@ -834,8 +956,14 @@ mod tests {
         );
         let in_signed_info = replace_once(
             &signed("_assert1"),
-            &format!(r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#, uri::EXC_C14N),
-            &format!(r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#, uri::EXC_C14N_WITH_COMMENTS),
+            &format!(
+                r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#,
+                uri::EXC_C14N
+            ),
+            &format!(
+                r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#,
+                uri::EXC_C14N_WITH_COMMENTS
+            ),
         );
         assert_eq!(
             check_idp(&in_signed_info, "_assert1").unwrap_err(),
@@ -849,7 +977,10 @@ mod tests {
     fn refuses_inclusive_canonicalization() {
         let xml = replace_once(
             &signed("_assert1"),
-            &format!(r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#, uri::EXC_C14N),
+            &format!(
+                r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#,
+                uri::EXC_C14N
+            ),
             &format!(r#"<ds:CanonicalizationMethod Algorithm="{INCLUSIVE_C14N}"/>"#),
         );
         assert_eq!(
@@ -873,7 +1004,11 @@ mod tests {
 
     #[test]
     fn refuses_missing_or_partial_transforms() {
-        let all = format!("<ds:Transforms>{}{}</ds:Transforms>", enveloped_transform(), exc_transform());
+        let all = format!(
+            "<ds:Transforms>{}{}</ds:Transforms>",
+            enveloped_transform(),
+            exc_transform()
+        );
         let none = replace_once(&signed("_assert1"), &all, "");
         assert_eq!(
             check_idp(&none, "_assert1").unwrap_err(),
@@ -887,7 +1022,11 @@ mod tests {
         let swapped = replace_once(
             &signed("_assert1"),
             &all,
-            &format!("<ds:Transforms>{}{}</ds:Transforms>", exc_transform(), enveloped_transform()),
+            &format!(
+                "<ds:Transforms>{}{}</ds:Transforms>",
+                exc_transform(),
+                enveloped_transform()
+            ),
         );
         assert_eq!(
             check_idp(&swapped, "_assert1").unwrap_err(),
@@ -1020,12 +1159,19 @@ mod tests {
         .unwrap();
         assert!(forged.contains("<ds:X509Certificate>"));
         let err = check_idp(&forged, "_assert1").unwrap_err();
-        assert!(matches!(err, SignatureError::NoKeyVerified { tried: 1, .. }), "{err:?}");
+        assert!(
+            matches!(err, SignatureError::NoKeyVerified { tried: 1, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn refuses_tampered_name_id_as_digest_mismatch() {
-        let xml = replace_once(&signed("_assert1"), "alice@example.com", "admin@example.com");
+        let xml = replace_once(
+            &signed("_assert1"),
+            "alice@example.com",
+            "admin@example.com",
+        );
         let err = check_idp(&xml, "_assert1").unwrap_err();
         assert_eq!(
             err,
@@ -1033,19 +1179,28 @@ mod tests {
                 reference: "#_assert1".into()
             }
         );
-        assert_eq!(err.to_string(), "digest mismatch for Reference #_assert1: the signed content was altered");
+        assert_eq!(
+            err.to_string(),
+            "digest mismatch for Reference #_assert1: the signed content was altered"
+        );
     }
 
     #[test]
     fn refuses_tampered_attribute_value_and_added_attribute() {
         let value = replace_once(&signed("_resp1"), ">staff<", ">admins<");
-        assert_eq!(check_idp(&value, "_resp1").unwrap_err().kind(), "signature_digest_mismatch");
+        assert_eq!(
+            check_idp(&value, "_resp1").unwrap_err().kind(),
+            "signature_digest_mismatch"
+        );
         let added = replace_once(
             &signed("_resp1"),
             "<saml:AttributeValue>staff</saml:AttributeValue>",
             "<saml:AttributeValue>staff</saml:AttributeValue><saml:AttributeValue>admins</saml:AttributeValue>",
         );
-        assert_eq!(check_idp(&added, "_resp1").unwrap_err().kind(), "signature_digest_mismatch");
+        assert_eq!(
+            check_idp(&added, "_resp1").unwrap_err().kind(),
+            "signature_digest_mismatch"
+        );
     }
 
     #[test]
@@ -1054,20 +1209,31 @@ mod tests {
         let xml = signed("_assert1");
         let tampered = replace_once(&xml, "alice@example.com", "admin@example.com");
         let doc = parse(tampered.as_bytes(), &ParseLimits::default()).unwrap();
-        let assertion = doc.elements().find(|e| e.attr("ID") == Some("_assert1")).unwrap();
+        let assertion = doc
+            .elements()
+            .find(|e| e.attr("ID") == Some("_assert1"))
+            .unwrap();
         let signature = signature_child(assertion).unwrap().unwrap();
         let content = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
-        let digest = base64::engine::general_purpose::STANDARD.encode(DigestAlgorithm::Sha256.digest(&content).unwrap());
+        let digest = base64::engine::general_purpose::STANDARD
+            .encode(DigestAlgorithm::Sha256.digest(&content).unwrap());
         let start = tampered.find("<ds:DigestValue>").unwrap() + "<ds:DigestValue>".len();
         let end = tampered.find("</ds:DigestValue>").unwrap();
         let fixed = format!("{}{}{}", &tampered[..start], digest, &tampered[end..]);
         let err = check_idp(&fixed, "_assert1").unwrap_err();
-        assert!(matches!(err, SignatureError::NoKeyVerified { tried: 1, .. }), "{err:?}");
+        assert!(
+            matches!(err, SignatureError::NoKeyVerified { tried: 1, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn refuses_tampered_signed_info() {
-        let xml = replace_once(&signed("_assert1"), "<ds:SignedInfo>", r#"<ds:SignedInfo Id="x">"#);
+        let xml = replace_once(
+            &signed("_assert1"),
+            "<ds:SignedInfo>",
+            r#"<ds:SignedInfo Id="x">"#,
+        );
         let err = check_idp(&xml, "_assert1").unwrap_err();
         assert_eq!(err.kind(), "signature_no_key_verified");
     }
@@ -1085,14 +1251,23 @@ mod tests {
         };
         assert_eq!(*tried, 2);
         assert!(failures[0].contains("old.example.com"), "{failures:?}");
-        assert!(failures[1].contains("needs another kind of key"), "{failures:?}");
-        assert!(err.to_string().starts_with("no configured key verified the SignatureValue (tried 2 keys: "));
+        assert!(
+            failures[1].contains("needs another kind of key"),
+            "{failures:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("no configured key verified the SignatureValue (tried 2 keys: ")
+        );
     }
 
     #[test]
     fn accepts_the_second_key_during_rollover() {
         let xml = signed("_assert1");
-        let keys = [verification_key(&rsa_key(), "next"), verification_key(idp_key(), "current")];
+        let keys = [
+            verification_key(&rsa_key(), "next"),
+            verification_key(idp_key(), "current"),
+        ];
         let verified = check(&xml, "_assert1", &keys, false).unwrap();
         assert_eq!(verified.key_index, 1);
         assert!(verified.key_description.contains("current"));
@@ -1101,7 +1276,10 @@ mod tests {
     #[test]
     fn refuses_everything_with_no_keys() {
         let xml = signed("_assert1");
-        assert_eq!(check(&xml, "_assert1", &[], false).unwrap_err(), SignatureError::NoKeys);
+        assert_eq!(
+            check(&xml, "_assert1", &[], false).unwrap_err(),
+            SignatureError::NoKeys
+        );
     }
 
     #[test]
@@ -1109,7 +1287,10 @@ mod tests {
         let xml = signed("_assert1");
         let a = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
         let b = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
-        let assertion = b.elements().find(|e| e.attr("ID") == Some("_assert1")).unwrap();
+        let assertion = b
+            .elements()
+            .find(|e| e.attr("ID") == Some("_assert1"))
+            .unwrap();
         assert_eq!(
             verify(&a, assertion, &idp_keys(), false).unwrap_err(),
             SignatureError::ForeignElement
@@ -1122,8 +1303,17 @@ mod tests {
         let start = xml.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
         let end = xml.find("</ds:SignatureValue>").unwrap();
         let value = &xml[start..end];
-        let wrapped: Vec<&str> = value.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-        let rewrapped = format!("{}\n{}&#13;\n{}", &xml[..start], wrapped.join("&#13;\n"), &xml[end..]);
+        let wrapped: Vec<&str> = value
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let rewrapped = format!(
+            "{}\n{}&#13;\n{}",
+            &xml[..start],
+            wrapped.join("&#13;\n"),
+            &xml[end..]
+        );
         check_idp(&rewrapped, "_assert1").unwrap();
     }
 
@@ -1131,7 +1321,10 @@ mod tests {
     fn refuses_signature_value_that_is_not_base64() {
         let xml = signed("_assert1");
         let bad = replace_once(&xml, "<ds:SignatureValue>", "<ds:SignatureValue>!!");
-        assert_eq!(check_idp(&bad, "_assert1").unwrap_err().kind(), "signature_invalid_base64");
+        assert_eq!(
+            check_idp(&bad, "_assert1").unwrap_err().kind(),
+            "signature_invalid_base64"
+        );
     }
 
     #[test]
@@ -1165,12 +1358,113 @@ mod tests {
     fn ignores_comments_inserted_into_signed_text() {
         // Comments are not signed content (c14n without comments) and the tree drops them, so
         // the NameID still reads whole: there is nothing for a comment to truncate.
-        let xml = replace_once(&signed("_assert1"), "alice@example.com", "alice@example.com<!---->.evil.com");
-        assert_eq!(check_idp(&xml, "_assert1").unwrap_err().kind(), "signature_digest_mismatch");
-        let harmless = replace_once(&signed("_assert1"), "alice@example.com", "alice@<!-- x -->example.com");
+        let xml = replace_once(
+            &signed("_assert1"),
+            "alice@example.com",
+            "alice@example.com<!---->.evil.com",
+        );
+        assert_eq!(
+            check_idp(&xml, "_assert1").unwrap_err().kind(),
+            "signature_digest_mismatch"
+        );
+        let harmless = replace_once(
+            &signed("_assert1"),
+            "alice@example.com",
+            "alice@<!-- x -->example.com",
+        );
         check_idp(&harmless, "_assert1").unwrap();
         let doc = parse(harmless.as_bytes(), &ParseLimits::default()).unwrap();
         let name_id = doc.elements().find(|e| e.local_name() == "NameID").unwrap();
         assert_eq!(name_id.text().unwrap(), "alice@example.com");
+    }
+
+    #[test]
+    fn refuses_inclusive_namespaces_outside_exclusive_c14n() {
+        let list = r#"<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/>"#;
+        let on_enveloped = replace_once(
+            &signed("_assert1"),
+            &enveloped_transform(),
+            &format!(
+                r#"<ds:Transform Algorithm="{}">{list}</ds:Transform>"#,
+                uri::ENVELOPED_SIGNATURE
+            ),
+        );
+        assert_eq!(
+            check_idp(&on_enveloped, "_assert1").unwrap_err(),
+            SignatureError::UnexpectedElement {
+                parent: "ds:Transform".into(),
+                element: "ec:InclusiveNamespaces".into()
+            }
+        );
+        let twice = replace_once(
+            &signed("_assert1"),
+            &exc_transform(),
+            &format!(
+                r#"<ds:Transform Algorithm="{}">{list}{list}</ds:Transform>"#,
+                uri::EXC_C14N
+            ),
+        );
+        assert_eq!(
+            check_idp(&twice, "_assert1").unwrap_err().kind(),
+            "signature_unexpected_element"
+        );
+    }
+
+    #[test]
+    fn refuses_missing_algorithm_attribute() {
+        let xml = replace_once(
+            &signed("_assert1"),
+            &format!(r#"<ds:DigestMethod Algorithm="{}"/>"#, uri::SHA256),
+            "<ds:DigestMethod/>",
+        );
+        assert_eq!(
+            check_idp(&xml, "_assert1").unwrap_err(),
+            SignatureError::MissingAttribute {
+                element: "ds:DigestMethod".into(),
+                attribute: "Algorithm".into()
+            }
+        );
+    }
+
+    /// The signed document and the canonical form of its signed Assertion, made once.
+    fn signed_fixture() -> &'static (String, Vec<u8>) {
+        static FIXTURE: OnceLock<(String, Vec<u8>)> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let xml = signed("_assert1");
+            let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
+            let assertion = doc
+                .elements()
+                .find(|e| e.attr("ID") == Some("_assert1"))
+                .unwrap();
+            let signature = signature_child(assertion).unwrap().unwrap();
+            let content = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
+            (xml, content)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any one-byte edit of a signed document either fails to parse, is refused, or leaves
+        /// the signed content exactly as it was; and nothing panics.
+        #[test]
+        fn a_one_byte_edit_never_changes_what_a_verified_signature_covers(
+            position in 0usize..4000,
+            byte in proptest::sample::select(b"<>/=\"'&#: \nax0_-".to_vec()),
+        ) {
+            let (xml, content) = signed_fixture();
+            let mut bytes = xml.clone().into_bytes();
+            let position = position % bytes.len();
+            bytes[position] = byte;
+            let Ok(doc) = parse(&bytes, &ParseLimits::default()) else { return Ok(()) };
+            let Some(assertion) = doc.elements().find(|e| e.attr("ID") == Some("_assert1")) else {
+                return Ok(());
+            };
+            if let Ok(verified) = verify(&doc, assertion, &idp_keys(), false) {
+                let signature = doc.element(verified.signature_element).unwrap();
+                let now = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
+                proptest::prop_assert_eq!(&now, content);
+            }
+        }
     }
 }

@@ -16,7 +16,11 @@ use super::dsig::SignatureError;
 use super::sign::SignError;
 
 /// Sign `data` with `key` under `algorithm`, in the wire format (raw `r || s` for ECDSA).
-pub fn sign_bytes(algorithm: SignatureAlgorithm, key: &PKeyRef<Private>, data: &[u8]) -> Result<Vec<u8>, SignError> {
+pub fn sign_bytes(
+    algorithm: SignatureAlgorithm,
+    key: &PKeyRef<Private>,
+    data: &[u8],
+) -> Result<Vec<u8>, SignError> {
     check_key_type(algorithm, key).map_err(|e| SignError::Key(e.to_string()))?;
     let crypto = |e: openssl::error::ErrorStack| SignError::Crypto(e.to_string());
     let md = algorithm.hash().message_digest();
@@ -34,7 +38,8 @@ pub fn sign_bytes(algorithm: SignatureAlgorithm, key: &PKeyRef<Private>, data: &
         return Ok(signature);
     }
     let half = ecdsa_half_len(key).map_err(|e| SignError::Key(e.to_string()))?;
-    let half = i32::try_from(half).map_err(|_| SignError::Key(format!("curve field size {half} is absurd")))?;
+    let half = i32::try_from(half)
+        .map_err(|_| SignError::Key(format!("curve field size {half} is absurd")))?;
     let der = EcdsaSig::from_der(&signature).map_err(crypto)?;
     let mut raw = der.r().to_vec_padded(half).map_err(crypto)?;
     raw.extend(der.s().to_vec_padded(half).map_err(crypto)?);
@@ -60,7 +65,9 @@ pub fn verify_bytes<T: HasPublic>(
     let md = algorithm.hash().message_digest();
     let mut verifier = Verifier::new(md, key).map_err(crypto)?;
     if algorithm.scheme() == SignatureScheme::RsaPss {
-        verifier.set_rsa_padding(Padding::PKCS1_PSS).map_err(crypto)?;
+        verifier
+            .set_rsa_padding(Padding::PKCS1_PSS)
+            .map_err(crypto)?;
         // DIGEST_LENGTH makes OpenSSL insist on exactly that salt length, as RFC 6931 fixes it.
         verifier
             .set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
@@ -78,7 +85,10 @@ pub fn verify_bytes<T: HasPublic>(
 
 /// The algorithm's key family must match the key: an RSA signature is never checked with an EC
 /// key or the other way round, whatever OpenSSL would make of it.
-fn check_key_type<T>(algorithm: SignatureAlgorithm, key: &PKeyRef<T>) -> Result<(), SignatureError> {
+fn check_key_type<T>(
+    algorithm: SignatureAlgorithm,
+    key: &PKeyRef<T>,
+) -> Result<(), SignatureError> {
     let id = key.id();
     let fits = match algorithm.scheme() {
         SignatureScheme::RsaPkcs1 => id == Id::RSA,
@@ -110,9 +120,12 @@ fn key_type_name(id: Id) -> String {
 /// Length in bytes of one of `r`, `s` for the key's curve: the field size, rounded up to bytes
 /// (32 for P-256, 48 for P-384, 66 for P-521).
 fn ecdsa_half_len<T: HasPublic>(key: &PKeyRef<T>) -> Result<usize, SignatureError> {
-    let ec = key.ec_key().map_err(|e| SignatureError::Crypto(e.to_string()))?;
+    let ec = key
+        .ec_key()
+        .map_err(|e| SignatureError::Crypto(e.to_string()))?;
     let bits = ec.group().degree();
-    usize::try_from(bits.div_ceil(8)).map_err(|_| SignatureError::Crypto(format!("curve degree {bits} is absurd")))
+    usize::try_from(bits.div_ceil(8))
+        .map_err(|_| SignatureError::Crypto(format!("curve degree {bits} is absurd")))
 }
 
 /// Raw `r || s` to DER. The value must be exactly twice the field size: a value cut short or
@@ -127,7 +140,13 @@ fn ecdsa_raw_to_der<T: HasPublic>(key: &PKeyRef<T>, raw: &[u8]) -> Result<Vec<u8
             expected,
         });
     }
-    let (r, s) = raw.split_at(half);
+    // infallible: the length was just checked to be exactly 2 * half.
+    let Some((r, s)) = raw.split_at_checked(half) else {
+        return Err(SignatureError::EcdsaLength {
+            length: raw.len(),
+            expected,
+        });
+    };
     let crypto = |e: openssl::error::ErrorStack| SignatureError::Crypto(e.to_string());
     let r = BigNum::from_slice(r).map_err(crypto)?;
     let s = BigNum::from_slice(s).map_err(crypto)?;
@@ -150,7 +169,8 @@ mod tests {
     }
 
     fn ec_key(nid: Nid) -> PKey<Private> {
-        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap()).unwrap()
+        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap())
+            .unwrap()
     }
 
     #[test]
@@ -158,7 +178,11 @@ mod tests {
         let rsa = rsa_key();
         let p256 = ec_key(Nid::X9_62_PRIME256V1);
         for alg in SignatureAlgorithm::ALL {
-            let key = if alg.scheme() == SignatureScheme::Ecdsa { &p256 } else { &rsa };
+            let key = if alg.scheme() == SignatureScheme::Ecdsa {
+                &p256
+            } else {
+                &rsa
+            };
             let sig = sign_bytes(alg, key, b"SAMLRequest=abc&SigAlg=x").unwrap();
             verify_bytes(alg, key, b"SAMLRequest=abc&SigAlg=x", &sig).unwrap();
             assert_eq!(
@@ -213,7 +237,10 @@ mod tests {
         let der = signer.sign_to_vec().unwrap();
         let err = verify_bytes(SignatureAlgorithm::EcdsaSha256, &key, b"data", &der).unwrap_err();
         assert!(
-            matches!(err, SignatureError::EcdsaLength { expected: 64, .. } | SignatureError::Invalid { .. }),
+            matches!(
+                err,
+                SignatureError::EcdsaLength { expected: 64, .. } | SignatureError::Invalid { .. }
+            ),
             "{err:?}"
         );
     }
@@ -279,7 +306,9 @@ mod tests {
         let md = MessageDigest::sha256();
         let mut signer = Signer::new(md, &rsa).unwrap();
         signer.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
-        signer.set_rsa_pss_saltlen(RsaPssSaltlen::custom(8)).unwrap();
+        signer
+            .set_rsa_pss_saltlen(RsaPssSaltlen::custom(8))
+            .unwrap();
         signer.set_rsa_mgf1_md(md).unwrap();
         signer.update(b"d").unwrap();
         let sig = signer.sign_to_vec().unwrap();

@@ -26,9 +26,11 @@ pub enum SignError {
     Parse(#[from] XmlError),
     #[error("no element with ID {id:?} in the document to sign")]
     TargetNotFound { id: String },
-    #[error("the root element <{element}> has no ID attribute to sign")]
-    RootWithoutId { element: String },
-    #[error("ID {id:?} appears on more than one element; such a document would be refused when verified")]
+    #[error("the element to sign, <{element}>, has no (or an empty) ID attribute")]
+    TargetWithoutId { element: String },
+    #[error(
+        "ID {id:?} appears on more than one element; such a document would be refused when verified"
+    )]
     DuplicateId { id: String },
     #[error("<{element}> already carries a ds:Signature")]
     AlreadySigned { element: String },
@@ -61,7 +63,7 @@ pub fn sign_enveloped(
     let target = find_target(&doc, target_id)?;
     let id = target
         .attr("ID")
-        .ok_or_else(|| SignError::RootWithoutId {
+        .ok_or_else(|| SignError::TargetWithoutId {
             element: target.qualified_name(),
         })?
         .to_string();
@@ -73,15 +75,24 @@ pub fn sign_enveloped(
 
     // The enveloped transform leaves the Signature out, so the digest over the unsigned text
     // equals the one the verifier computes after insertion (the self-check confirms it).
-    let content = canonicalize(&doc, target.id(), None, &[]).map_err(|e| SignError::Canonicalization(e.to_string()))?;
+    let content = canonicalize(&doc, target.id(), None, &[])
+        .map_err(|e| SignError::Canonicalization(e.to_string()))?;
     let digest = digest_algorithm
         .digest(&content)
         .map_err(|e| SignError::Crypto(e.to_string()))?;
     let certificate_b64 = match certificate {
-        Some(cert) => Some(b64(&cert.to_der().map_err(|e| SignError::Key(e.to_string()))?)),
+        Some(cert) => Some(b64(&cert
+            .to_der()
+            .map_err(|e| SignError::Key(e.to_string()))?)),
         None => None,
     };
-    let template = SignatureTemplate::new(&id, signature_algorithm, digest_algorithm, &b64(&digest), certificate_b64);
+    let template = SignatureTemplate::new(
+        &id,
+        signature_algorithm,
+        digest_algorithm,
+        &b64(&digest),
+        certificate_b64,
+    );
 
     let anchor = match target.first_child_named(ns::SAML, "Issuer") {
         Some(issuer) => Anchor::AfterEndOf(document_index(&doc, issuer.id())?),
@@ -92,11 +103,14 @@ pub fn sign_enveloped(
     // Canonicalize SignedInfo where it now stands, from the tree of the text we return.
     let placed = xml::parse(with_signature.as_bytes(), &limits)?;
     let signed_info = find_signed_info(&placed, &id)?;
-    let signed_info = canonicalize(&placed, signed_info, None, &[]).map_err(|e| SignError::Canonicalization(e.to_string()))?;
+    let signed_info = canonicalize(&placed, signed_info, None, &[])
+        .map_err(|e| SignError::Canonicalization(e.to_string()))?;
     let value = b64(&raw::sign_bytes(signature_algorithm, key, &signed_info)?);
     let mut signed = with_signature;
     if !signed.is_char_boundary(value_offset) {
-        return Err(SignError::Placement("SignatureValue offset is not a character boundary".into()));
+        return Err(SignError::Placement(
+            "SignatureValue offset is not a character boundary".into(),
+        ));
     }
     signed.insert_str(value_offset, &value);
 
@@ -104,14 +118,12 @@ pub fn sign_enveloped(
     Ok(signed)
 }
 
-fn find_target<'d>(doc: &'d Document, target_id: Option<&str>) -> Result<ElementRef<'d>, SignError> {
-    let mut seen = std::collections::HashSet::new();
-    for element in doc.elements() {
-        if let Some(id) = element.attr("ID")
-            && !seen.insert(id)
-        {
-            return Err(SignError::DuplicateId { id: id.to_string() });
-        }
+fn find_target<'d>(
+    doc: &'d Document,
+    target_id: Option<&str>,
+) -> Result<ElementRef<'d>, SignError> {
+    if let Some(id) = dsig::duplicate_id(doc) {
+        return Err(SignError::DuplicateId { id: id.to_string() });
     }
     let target = match target_id {
         None => doc.root(),
@@ -124,7 +136,7 @@ fn find_target<'d>(doc: &'d Document, target_id: Option<&str>) -> Result<Element
     };
     match target.attr("ID") {
         Some(id) if !id.is_empty() => Ok(target),
-        _ => Err(SignError::RootWithoutId {
+        _ => Err(SignError::TargetWithoutId {
             element: target.qualified_name(),
         }),
     }
@@ -136,7 +148,9 @@ fn find_signed_info(doc: &Document, id: &str) -> Result<NodeId, SignError> {
         .and_then(|target| dsig::signature_child(target).ok().flatten())
         .and_then(|signature| signature.first_child_named(ns::DS, "SignedInfo"))
         .map(|e| e.id())
-        .ok_or_else(|| SignError::Placement("inserted ds:SignedInfo not found after re-parsing".into()))
+        .ok_or_else(|| {
+            SignError::Placement("inserted ds:SignedInfo not found after re-parsing".into())
+        })
 }
 
 /// Verify what we produced with the signing key's public half, through the real verifier.
@@ -235,7 +249,11 @@ enum Anchor {
 
 /// Insert the template into `xml` at `anchor`; returns the new text and the absolute offset of
 /// the SignatureValue content.
-fn splice(xml: &str, anchor: Anchor, template: &SignatureTemplate) -> Result<(String, usize), SignError> {
+fn splice(
+    xml: &str,
+    anchor: Anchor,
+    template: &SignatureTemplate,
+) -> Result<(String, usize), SignError> {
     let (wanted, after_end) = match anchor {
         Anchor::AfterEndOf(i) => (i, true),
         Anchor::AfterStartOf(i) => (i, false),
@@ -243,7 +261,8 @@ fn splice(xml: &str, anchor: Anchor, template: &SignatureTemplate) -> Result<(St
     let mut reader = Reader::from_str(xml);
     reader.config_mut().expand_empty_elements = false;
     let position = |reader: &Reader<&[u8]>| {
-        usize::try_from(reader.buffer_position()).map_err(|_| SignError::Placement("offset overflow".into()))
+        usize::try_from(reader.buffer_position())
+            .map_err(|_| SignError::Placement("offset overflow".into()))
     };
     let mut index = 0usize;
     let mut depth = 0usize;
@@ -274,7 +293,9 @@ fn splice(xml: &str, anchor: Anchor, template: &SignatureTemplate) -> Result<(St
                     let name = start.name().into_inner().to_string();
                     let slash = end.saturating_sub(2);
                     if xml.get(slash..end) != Some("/>") {
-                        return Err(SignError::Placement("empty element does not end with />".into()));
+                        return Err(SignError::Placement(
+                            "empty element does not end with />".into(),
+                        ));
                     }
                     return insert(xml, slash, end, ">", &format!("</{name}>"), template);
                 }
@@ -304,7 +325,9 @@ fn insert(
     template: &SignatureTemplate,
 ) -> Result<(String, usize), SignError> {
     let (Some(head), Some(tail)) = (xml.get(..from), xml.get(to..)) else {
-        return Err(SignError::Placement(format!("offsets {from}..{to} do not split the text")));
+        return Err(SignError::Placement(format!(
+            "offsets {from}..{to} do not split the text"
+        )));
     };
     let mut out = String::with_capacity(
         xml.len()
@@ -344,7 +367,10 @@ mod tests {
     }
 
     fn child_names(element: ElementRef<'_>) -> Vec<String> {
-        element.child_elements().map(|e| e.qualified_name()).collect()
+        element
+            .child_elements()
+            .map(|e| e.qualified_name())
+            .collect()
     }
 
     #[test]
@@ -363,14 +389,20 @@ mod tests {
         let xml = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_m" entityID="https://sp.example.com"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>"#;
         let signed = sign(xml, None).unwrap();
         let doc = xml::parse(signed.as_bytes(), &ParseLimits::default()).unwrap();
-        assert_eq!(child_names(doc.root()), ["ds:Signature", "md:SPSSODescriptor"]);
+        assert_eq!(
+            child_names(doc.root()),
+            ["ds:Signature", "md:SPSSODescriptor"]
+        );
     }
 
     #[test]
     fn expands_a_self_closing_target() {
         let xml = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_lr" Version="2.0" />"#;
         let signed = sign(xml, None).unwrap();
-        assert!(signed.ends_with("</ds:Signature></samlp:LogoutRequest>"), "{signed}");
+        assert!(
+            signed.ends_with("</ds:Signature></samlp:LogoutRequest>"),
+            "{signed}"
+        );
         let doc = xml::parse(signed.as_bytes(), &ParseLimits::default()).unwrap();
         assert_eq!(child_names(doc.root()), ["ds:Signature"]);
     }
@@ -380,7 +412,10 @@ mod tests {
         let xml = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_ar"><saml:Issuer/><samlp:NameIDPolicy/></samlp:AuthnRequest>"#;
         let signed = sign(xml, Some("_ar")).unwrap();
         let doc = xml::parse(signed.as_bytes(), &ParseLimits::default()).unwrap();
-        assert_eq!(child_names(doc.root()), ["saml:Issuer", "ds:Signature", "samlp:NameIDPolicy"]);
+        assert_eq!(
+            child_names(doc.root()),
+            ["saml:Issuer", "ds:Signature", "samlp:NameIDPolicy"]
+        );
     }
 
     #[test]
@@ -389,7 +424,10 @@ mod tests {
         let signed = sign(&with_comment, Some("_assert1")).unwrap();
         let start = signed.find("<ds:Signature ").unwrap();
         let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
-        assert_eq!(format!("{}{}", &signed[..start], &signed[end..]), with_comment);
+        assert_eq!(
+            format!("{}{}", &signed[..start], &signed[end..]),
+            with_comment
+        );
     }
 
     #[test]
@@ -412,7 +450,9 @@ mod tests {
             .unwrap()
             .text()
             .unwrap();
-        let der = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
         assert_eq!(der, cert.to_der().unwrap());
     }
 
@@ -420,8 +460,13 @@ mod tests {
     fn writes_exactly_the_shape_the_verifier_requires() {
         let signed = sign(RESPONSE, Some("_assert1")).unwrap();
         let doc = xml::parse(signed.as_bytes(), &ParseLimits::default()).unwrap();
-        let signature = dsig::signature_child(by_id(&doc, "_assert1")).unwrap().unwrap();
-        assert_eq!(child_names(signature), ["ds:SignedInfo", "ds:SignatureValue"]);
+        let signature = dsig::signature_child(by_id(&doc, "_assert1"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            child_names(signature),
+            ["ds:SignedInfo", "ds:SignatureValue"]
+        );
         let reference = doc.elements().find(|e| e.is(ns::DS, "Reference")).unwrap();
         assert_eq!(reference.attr("URI"), Some("#_assert1"));
         let transforms: Vec<_> = doc
@@ -454,7 +499,9 @@ mod tests {
         let dup = RESPONSE.replace("<samlp:Status>", r#"<samlp:Status ID="_assert1">"#);
         assert_eq!(
             sign(&dup, Some("_resp1")).unwrap_err(),
-            SignError::DuplicateId { id: "_assert1".into() }
+            SignError::DuplicateId {
+                id: "_assert1".into()
+            }
         );
         assert_eq!(
             sign(RESPONSE, Some("_nope")).unwrap_err(),
@@ -463,7 +510,7 @@ mod tests {
         let no_id = RESPONSE.replace(r#" ID="_resp1""#, "");
         assert_eq!(
             sign(&no_id, None).unwrap_err(),
-            SignError::RootWithoutId {
+            SignError::TargetWithoutId {
                 element: "samlp:Response".into()
             }
         );

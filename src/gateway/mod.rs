@@ -3,6 +3,7 @@
 //! - [`gate`]: every proxied request: session -> route rules -> backend, or login, or refusal
 //! - [`login`]: AuthnRequest out (with [`relay_state`] and the binding [`cookies`])
 //! - [`acs`]: Response in -> validate -> replay cache -> [`identity`] -> new [`session`]
+//! - [`proxy`]: the streaming reverse proxy; [`headers`]: the identity header contract
 //! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
 //! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
 //! - [`state`]: what handlers share; [`serve`]: `samlgate serve`
@@ -12,11 +13,13 @@ pub mod cookies;
 pub mod errors;
 pub mod forward_auth;
 pub mod gate;
+pub mod headers;
 pub mod health;
 pub mod identity;
 pub mod login;
 pub mod logout;
 pub mod metadata_endpoint;
+pub mod proxy;
 pub mod relay_state;
 pub mod routes;
 pub mod serve;
