@@ -75,14 +75,12 @@ pub struct RawBackend {
     pub request_timeout: S<String>,
 }
 
+/// The header contract's section, in the format `gateway::headers::HeaderContractConfig` reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawHeaders {
-    pub user: S<String>,
-    pub email: S<String>,
-    pub preferred_username: S<String>,
-    pub groups: S<String>,
-    pub access_group: S<String>,
-    pub name: S<String>,
+    pub names: S<std::collections::BTreeMap<String, String>>,
+    pub extra: S<Vec<String>>,
+    pub also_strip: S<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

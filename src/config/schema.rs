@@ -50,14 +50,7 @@ const SESSION: &[&str] = &[
     "secure_cookies",
 ];
 const BACKEND: &[&str] = &["url", "connect_timeout", "request_timeout"];
-const HEADERS: &[&str] = &[
-    "user",
-    "email",
-    "preferred_username",
-    "groups",
-    "access_group",
-    "name",
-];
+const HEADERS: &[&str] = &["names", "extra", "also_strip"];
 const ROUTE: &[&str] = &[
     "path",
     "public",

@@ -10,6 +10,7 @@ use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError};
 use crate::store::{MemoryReplayCache, ReplayCache};
 
+use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use super::relay_state::MemoryPendingLogins;
 
 /// The time source. Production uses the system clock; tests move time forward to expire
@@ -29,10 +30,40 @@ pub struct AppState {
     pub clock: Clock,
     /// The SP metadata document, built once at startup.
     pub sp_metadata: String,
+    pub proxy: Proxy,
+}
+
+/// Why the shared state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Metadata(#[from] SpMetadataError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyConfigError),
+}
+
+/// The proxy settings for a configuration.
+pub fn proxy_config(config: &Config) -> ProxyConfig {
+    let mut p = ProxyConfig::new(config.backend.url.as_str().trim_end_matches('/'));
+    p.connect_timeout = std::time::Duration::from_secs(
+        config
+            .backend
+            .connect_timeout
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    p.response_timeout = std::time::Duration::from_secs(
+        config
+            .backend
+            .request_timeout
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    p
 }
 
 impl AppState {
-    pub fn new(config: Config, clock: Clock) -> Result<Self, SpMetadataError> {
+    pub fn new(config: Config, clock: Clock) -> Result<Self, StateError> {
         let mut decryption_keys = vec![config.sp.key.clone()];
         decryption_keys.extend(config.sp.old_keys.iter().cloned());
         let sp = SpIdentity {
@@ -43,7 +74,9 @@ impl AppState {
         let sp_metadata = sp_metadata_xml(&config)?;
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
+        let proxy = Proxy::new(&proxy_config(&config))?;
         Ok(AppState {
+            proxy,
             sp,
             pending: MemoryPendingLogins::new(),
             replay: Arc::new(MemoryReplayCache::new()),
