@@ -66,6 +66,8 @@ pub struct Sp {
     /// Still tried for decryption during a rollover.
     pub old_keys: Vec<DecryptionKey>,
     pub sign_authn_requests: bool,
+    /// Sign the published SP metadata (on by default).
+    pub sign_metadata: bool,
 }
 
 /// How an IdP accepts AuthnRequests.

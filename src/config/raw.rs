@@ -37,6 +37,7 @@ pub struct RawSp {
     pub next_cert: S<String>,
     pub old_keys: S<Vec<String>>,
     pub sign_authn_requests: S<bool>,
+    pub sign_metadata: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

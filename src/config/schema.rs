@@ -23,6 +23,7 @@ const SP: &[&str] = &[
     "next_cert",
     "old_keys",
     "sign_authn_requests",
+    "sign_metadata",
 ];
 const IDP: &[&str] = &[
     "name",

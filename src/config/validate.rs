@@ -490,6 +490,7 @@ fn sp(raw: Option<Spanned<RawSp>>, base: &Path, p: &mut Problems) -> Option<Sp> 
         next_cert,
         old_keys,
         sign_authn_requests: r.sign_authn_requests.as_ref().is_none_or(|b| *b.get_ref()),
+        sign_metadata: r.sign_metadata.as_ref().is_none_or(|b| *b.get_ref()),
     })
 }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::config::{Config, Idp};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
-use crate::saml::sp_metadata::{SpMetadata, SpMetadataError};
+use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::store::{MemoryReplayCache, ReplayCache};
 
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
@@ -110,7 +110,7 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
     name_id_formats.sort();
     name_id_formats.dedup();
     let acs_url = config.server.acs_url();
-    SpMetadata {
+    let xml = SpMetadata {
         entity_id: &config.sp.entity_id,
         acs_url: &acs_url,
         slo_url: None,
@@ -120,7 +120,12 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
         name_id_formats,
         accept_cbc: config.idps.iter().any(|i| i.policy.allow_cbc),
     }
-    .to_xml()
+    .to_xml()?;
+    if config.sp.sign_metadata {
+        sign_metadata(&xml, &config.sp.key.key, &config.sp.cert)
+    } else {
+        Ok(xml)
+    }
 }
 
 fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Option<f64> {
