@@ -41,6 +41,10 @@ pub struct Setup {
     pub public_url: Option<String>,
     /// Mapping table text (defaults to [`MAPPING`]).
     pub mapping: Option<String>,
+    /// Extra files to write next to the configuration (name, content).
+    pub files: Vec<(String, String)>,
+    /// TOML appended to the configuration (more `[[idp]]` tables...).
+    pub extra_toml: String,
 }
 
 /// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
@@ -106,6 +110,9 @@ pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf
         setup.mapping.as_deref().unwrap_or(MAPPING),
     )
     .unwrap();
+    for (name, content) in &setup.files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
     let backend = setup
         .backend
         .clone()
@@ -139,10 +146,13 @@ mapping = "mapping.toml"
 url = "{backend}"
 
 {routes}
+
+{extra_toml}
 "#,
         idp_extra = setup.idp_extra,
         session = setup.session,
         routes = setup.routes,
+        extra_toml = setup.extra_toml,
     );
     let path = dir.join("samlgate.toml");
     std::fs::write(&path, text).unwrap();
