@@ -82,11 +82,22 @@ pub fn validate_xml(
     check_in_response_to("Response", response.attr("InResponseTo"), expected)?;
 
     match placement {
-        AssertionPlacement::Plain(assertion) => {
-            verify_assertion(&doc, assertion, response_signed, None, idp, sp, expected, now)
-        }
+        AssertionPlacement::Plain(assertion) => verify_assertion(
+            &doc,
+            assertion,
+            response_signed,
+            None,
+            idp,
+            sp,
+            expected,
+            now,
+        ),
         AssertionPlacement::Encrypted(encrypted) => {
-            let decrypted = decrypt::decrypt_element(encrypted, &sp.decryption_keys, &EncryptionPolicy::for_idp(idp))?;
+            let decrypted = decrypt::decrypt_element(
+                encrypted,
+                &sp.decryption_keys,
+                &EncryptionPolicy::for_idp(idp),
+            )?;
             let inner = parse_with_context(
                 &decrypted.plaintext,
                 &limits,
@@ -204,9 +215,11 @@ fn locate_assertion<'a>(
 }
 
 fn refuse_nested_assertions(assertion: ElementRef<'_>) -> Result<(), Rejection> {
-    if let Some(stray) = assertion.descendants_and_self().skip(1).find(|e| {
-        e.is(ns::SAML, "Assertion") || e.is(ns::SAML, "EncryptedAssertion")
-    }) {
+    if let Some(stray) = assertion
+        .descendants_and_self()
+        .skip(1)
+        .find(|e| e.is(ns::SAML, "Assertion") || e.is(ns::SAML, "EncryptedAssertion"))
+    {
         return Err(Malformed::AssertionOutOfPlace {
             container: stray
                 .parent()
@@ -221,7 +234,9 @@ fn refuse_nested_assertions(assertion: ElementRef<'_>) -> Result<(), Rejection> 
 fn check_status(response: ElementRef<'_>) -> Result<(), Rejection> {
     let status = response
         .first_child_named(ns::SAMLP, "Status")
-        .ok_or(Malformed::Missing { what: "samlp:Status" })?;
+        .ok_or(Malformed::Missing {
+            what: "samlp:Status",
+        })?;
     let code_el = status
         .first_child_named(ns::SAMLP, "StatusCode")
         .ok_or(Malformed::Missing {
@@ -278,7 +293,12 @@ fn check_issuer(
     let issuers: Vec<ElementRef<'_>> = element.children_named(ns::SAML, "Issuer").collect();
     let issuer = match issuers.as_slice() {
         [] if !required => return Ok(()),
-        [] => return Err(Malformed::Missing { what: "Assertion Issuer" }.into()),
+        [] => {
+            return Err(Malformed::Missing {
+                what: "Assertion Issuer",
+            }
+            .into());
+        }
         [one] => *one,
         several => {
             return Err(Malformed::NotExactlyOne {
@@ -549,8 +569,11 @@ fn read_name_id(
     match (name_ids.as_slice(), encrypted.as_slice()) {
         ([one], []) => name_id_from(*one),
         ([], [enc]) => {
-            let decrypted =
-                decrypt::decrypt_element(*enc, &sp.decryption_keys, &EncryptionPolicy::for_idp(idp))?;
+            let decrypted = decrypt::decrypt_element(
+                *enc,
+                &sp.decryption_keys,
+                &EncryptionPolicy::for_idp(idp),
+            )?;
             let inner = parse_with_context(
                 &decrypted.plaintext,
                 &ParseLimits::default(),
@@ -640,11 +663,8 @@ fn check_one_bearer(
             .into());
         }
     }
-    let not_on_or_after = required_instant(
-        data,
-        "NotOnOrAfter",
-        "SubjectConfirmationData NotOnOrAfter",
-    )?;
+    let not_on_or_after =
+        required_instant(data, "NotOnOrAfter", "SubjectConfirmationData NotOnOrAfter")?;
     check_not_on_or_after("SubjectConfirmationData", not_on_or_after, idp, now)?;
     if let Some(not_before) =
         optional_instant(data, "NotBefore", "SubjectConfirmationData NotBefore")?
@@ -683,8 +703,7 @@ fn check_conditions(
     if let Some(not_before) = optional_instant(conditions, "NotBefore", "Conditions NotBefore")? {
         check_not_before("Conditions", not_before, idp, now)?;
     }
-    let not_on_or_after =
-        optional_instant(conditions, "NotOnOrAfter", "Conditions NotOnOrAfter")?;
+    let not_on_or_after = optional_instant(conditions, "NotOnOrAfter", "Conditions NotOnOrAfter")?;
     if let Some(t) = not_on_or_after {
         check_not_on_or_after("Conditions", t, idp, now)?;
     }
@@ -695,7 +714,7 @@ fn check_conditions(
         for audience in restriction.children_named(ns::SAML, "Audience") {
             audiences.push(audience.text()?.trim().to_string());
         }
-        if !audiences.iter().any(|a| *a == sp.entity_id) {
+        if !audiences.contains(&sp.entity_id) {
             return Err(ConditionFailure::AudienceMismatch {
                 found: if audiences.is_empty() {
                     "(none)".to_string()
