@@ -412,7 +412,8 @@ fn five_hundred_groups_are_all_kept_and_matched() {
 #[test]
 fn operator_id_normalization() {
     // (operator section, name_id, attributes, expected id)
-    let cases: &[(&str, &str, &[(&str, &[&str])], &str)] = &[
+    type Attrs<'a> = &'a [(&'a str, &'a [&'a str])];
+    let cases: &[(&str, &str, Attrs, &str)] = &[
         ("", "Jose@Example.com", &[], "Jose@Example.com"),
         (
             "lowercase = true",

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use super::fxhash::FxBuildHasher;
+
 use super::aliases::has_groups_overage;
 use super::operator::{Mapped, MatchedRule, Operator};
 use super::refusal::MappingRefusal;
@@ -108,8 +110,10 @@ fn decide(
 
 /// Every group from every group attribute, without empty values or repeats.
 fn groups(table: &MappingTable, claims: &Claims) -> Vec<String> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut out = Vec::new();
+    let capacity: usize = claims.attributes.iter().map(|a| a.values.len()).sum();
+    let mut seen: HashSet<&str, FxBuildHasher> =
+        HashSet::with_capacity_and_hasher(capacity, FxBuildHasher::default());
+    let mut out = Vec::with_capacity(capacity);
     for source in &table.groups_from {
         for v in source.values(claims) {
             if seen.insert(v) {
@@ -179,4 +183,62 @@ fn strip_domain<'a>(id: &'a str, strip: &StripDomain) -> &'a str {
         return user;
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::assertion::{NameId, SamlAttribute, Sealed, SignedParts};
+    use time::macros::datetime;
+
+    fn verified(groups: &[&str]) -> VerifiedAssertion {
+        VerifiedAssertion {
+            claims: Claims {
+                idp_entity_id: "https://idp.example.com".into(),
+                name_id: NameId {
+                    value: "jose@example.com".into(),
+                    format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
+                    name_qualifier: None,
+                    sp_name_qualifier: None,
+                },
+                attributes: vec![SamlAttribute {
+                    name: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups".into(),
+                    name_format: None,
+                    friendly_name: None,
+                    values: groups.iter().map(|g| g.to_string()).collect(),
+                }],
+            },
+            assertion_id: "_a1".into(),
+            issue_instant: datetime!(2026-11-22 09:00 UTC),
+            in_response_to: Some("_r1".into()),
+            session_index: None,
+            authn_instant: None,
+            authn_context_class_ref: None,
+            session_not_on_or_after: None,
+            replay_until: datetime!(2026-11-22 09:05 UTC),
+            signed: SignedParts {
+                response: true,
+                assertion: true,
+            },
+            was_encrypted: false,
+            _sealed: Sealed::default(),
+        }
+    }
+
+    #[test]
+    fn apply_maps_the_verified_claims_and_keeps_the_user_key() {
+        let table = MappingTable::from_toml(
+            "[access]\ndefault = \"MyOrg:RestrictedReadOnly\"\n\
+             [[access.rule]]\ngroup = \"Admins\"\naccess_group = \"MyOrg:Administrators\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let m = apply(&table, &verified(&["Staff", "Admins"])).unwrap();
+        assert_eq!(m.operator.access_group, "MyOrg:Administrators");
+        assert_eq!(m.operator.idp, "https://idp.example.com");
+        assert_eq!(m.operator.name_id, "jose@example.com");
+        assert_eq!(m.operator.groups, vec!["Staff", "Admins"]);
+        let m = apply(&table, &verified(&[])).unwrap();
+        assert_eq!(m.operator.access_group, "MyOrg:RestrictedReadOnly");
+    }
 }
