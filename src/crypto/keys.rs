@@ -92,7 +92,8 @@ impl std::fmt::Debug for DecryptionKey {
 
 impl DecryptionKey {
     pub fn from_pem(pem: &[u8], source: &str) -> Result<Self, KeyError> {
-        let key = PKey::private_key_from_pem(pem).map_err(|e| KeyError::PrivateKey(e.to_string()))?;
+        let key =
+            PKey::private_key_from_pem(pem).map_err(|e| KeyError::PrivateKey(e.to_string()))?;
         Ok(DecryptionKey {
             key,
             certificate: None,

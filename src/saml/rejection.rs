@@ -117,28 +117,48 @@ pub(crate) fn fmt_time(t: &OffsetDateTime) -> String {
 /// A time, audience, recipient or destination condition failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConditionFailure {
-    #[error("{what} NotBefore {} is after now {} (allowed skew {}s)", fmt_time(not_before), fmt_time(now), skew_secs)]
+    #[error(
+        "{what} NotBefore {} is after now {} (allowed skew {}s)",
+        fmt_time(not_before),
+        fmt_time(now),
+        skew_secs
+    )]
     NotYetValid {
         what: &'static str,
         not_before: OffsetDateTime,
         now: OffsetDateTime,
         skew_secs: i64,
     },
-    #[error("{what} NotOnOrAfter {} is before now {} (allowed skew {}s)", fmt_time(not_on_or_after), fmt_time(now), skew_secs)]
+    #[error(
+        "{what} NotOnOrAfter {} is before now {} (allowed skew {}s)",
+        fmt_time(not_on_or_after),
+        fmt_time(now),
+        skew_secs
+    )]
     Expired {
         what: &'static str,
         not_on_or_after: OffsetDateTime,
         now: OffsetDateTime,
         skew_secs: i64,
     },
-    #[error("{what} IssueInstant {} is in the future: now {} (allowed skew {}s)", fmt_time(issue_instant), fmt_time(now), skew_secs)]
+    #[error(
+        "{what} IssueInstant {} is in the future: now {} (allowed skew {}s)",
+        fmt_time(issue_instant),
+        fmt_time(now),
+        skew_secs
+    )]
     IssuedInFuture {
         what: &'static str,
         issue_instant: OffsetDateTime,
         now: OffsetDateTime,
         skew_secs: i64,
     },
-    #[error("{what} IssueInstant {} is too old: now {}, at most {}s allowed", fmt_time(issue_instant), fmt_time(now), max_age_secs)]
+    #[error(
+        "{what} IssueInstant {} is too old: now {}, at most {}s allowed",
+        fmt_time(issue_instant),
+        fmt_time(now),
+        max_age_secs
+    )]
     IssuedTooLongAgo {
         what: &'static str,
         issue_instant: OffsetDateTime,
@@ -153,7 +173,9 @@ pub enum ConditionFailure {
     DestinationMissing { expected: String },
     #[error("SubjectConfirmationData Recipient {found} does not match ACS URL {expected}")]
     RecipientMismatch { found: String, expected: String },
-    #[error("no bearer SubjectConfirmation satisfies the checks; the last one failed with: {reason}")]
+    #[error(
+        "no bearer SubjectConfirmation satisfies the checks; the last one failed with: {reason}"
+    )]
     NoValidSubjectConfirmation { reason: String },
     #[error("{what} InResponseTo {found:?} does not match the request ID {expected:?}")]
     InResponseToMismatch {
@@ -161,7 +183,9 @@ pub enum ConditionFailure {
         found: Option<String>,
         expected: String,
     },
-    #[error("{what} carries InResponseTo {found:?} but this login was not requested by us (IdP-initiated)")]
+    #[error(
+        "{what} carries InResponseTo {found:?} but this login was not requested by us (IdP-initiated)"
+    )]
     UnsolicitedWithInResponseTo { what: &'static str, found: String },
 }
 
@@ -212,6 +236,8 @@ pub enum PolicyFailure {
     NoBearerConfirmation,
     #[error("the Assertion has no Conditions with an AudienceRestriction")]
     NoAudienceRestriction,
+    #[error("the Assertion was encrypted with AES-CBC (no integrity) and no signature covers it")]
+    UnauthenticatedEncryptionUnsigned,
     #[error("the IdP has no signing key configured; refusing every response")]
     NoSigningKey,
     #[error("{0}")]
@@ -231,6 +257,7 @@ impl PolicyFailure {
             PolicyFailure::NoBearerConfirmation => "no_bearer_confirmation",
             PolicyFailure::NoAudienceRestriction => "no_audience_restriction",
             PolicyFailure::NoSigningKey => "no_signing_key",
+            PolicyFailure::UnauthenticatedEncryptionUnsigned => "cbc_without_signature",
             PolicyFailure::Unsupported(_) => "unsupported",
         }
     }

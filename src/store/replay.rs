@@ -96,8 +96,14 @@ mod tests {
         let cache = MemoryReplayCache::new();
         let now = datetime!(2026-05-23 09:00 UTC);
         let until = datetime!(2026-05-23 09:10 UTC);
-        assert_eq!(cache.insert_at("idp", "_a1", until, now).ok(), Some(Seen::First));
-        assert_eq!(cache.insert_at("idp", "_a1", until, now).ok(), Some(Seen::Again));
+        assert_eq!(
+            cache.insert_at("idp", "_a1", until, now).ok(),
+            Some(Seen::First)
+        );
+        assert_eq!(
+            cache.insert_at("idp", "_a1", until, now).ok(),
+            Some(Seen::Again)
+        );
     }
 
     #[test]
@@ -105,8 +111,14 @@ mod tests {
         let cache = MemoryReplayCache::new();
         let now = datetime!(2026-05-23 09:00 UTC);
         let until = datetime!(2026-05-23 09:10 UTC);
-        assert_eq!(cache.insert_at("idp-a", "_a1", until, now).ok(), Some(Seen::First));
-        assert_eq!(cache.insert_at("idp-b", "_a1", until, now).ok(), Some(Seen::First));
+        assert_eq!(
+            cache.insert_at("idp-a", "_a1", until, now).ok(),
+            Some(Seen::First)
+        );
+        assert_eq!(
+            cache.insert_at("idp-b", "_a1", until, now).ok(),
+            Some(Seen::First)
+        );
     }
 
     #[test]
@@ -114,8 +126,14 @@ mod tests {
         let cache = MemoryReplayCache::new();
         let now = datetime!(2026-05-23 09:00 UTC);
         let until = datetime!(2026-05-23 09:10 UTC);
-        assert_eq!(cache.insert_at("idp", "_a1", until, now).ok(), Some(Seen::First));
+        assert_eq!(
+            cache.insert_at("idp", "_a1", until, now).ok(),
+            Some(Seen::First)
+        );
         let later = datetime!(2026-05-23 09:11 UTC);
-        assert_eq!(cache.insert_at("idp", "_a1", until, later).ok(), Some(Seen::First));
+        assert_eq!(
+            cache.insert_at("idp", "_a1", until, later).ok(),
+            Some(Seen::First)
+        );
     }
 }

@@ -6,7 +6,9 @@ pub mod parse;
 pub mod tree;
 
 pub use parse::{ParseLimits, XmlError, parse, parse_with_context};
-pub use tree::{Attribute, ChildRef, Document, Element, ElementRef, NamespaceDecl, NodeId, NotTextOnly};
+pub use tree::{
+    Attribute, ChildRef, Document, Element, ElementRef, NamespaceDecl, NodeId, NotTextOnly,
+};
 
 /// Namespace URIs used across samlgate.
 pub mod ns {

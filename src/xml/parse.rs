@@ -7,7 +7,9 @@
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
-use super::tree::{Attribute, Document, Element, NamespaceDecl, NodeData, NodeId, NodeKind, XML_NAMESPACE};
+use super::tree::{
+    Attribute, Document, Element, NamespaceDecl, NodeData, NodeId, NodeKind, XML_NAMESPACE,
+};
 
 const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
 
@@ -60,7 +62,9 @@ pub enum XmlError {
     Doctype,
     #[error("processing instruction <?{0}?> is refused")]
     ProcessingInstruction(String),
-    #[error("entity reference &{0}; is refused; only the five predefined entities and character references are allowed")]
+    #[error(
+        "entity reference &{0}; is refused; only the five predefined entities and character references are allowed"
+    )]
     UnknownEntity(String),
     #[error("invalid character reference &{0};")]
     InvalidCharRef(String),
@@ -313,14 +317,19 @@ impl<'l> Builder<'l> {
                 if value == XML_NAMESPACE || value == XMLNS_NAMESPACE {
                     return Err(XmlError::InvalidNamespaceDecl(format!("xmlns=\"{value}\"")));
                 }
-                decls.push(NamespaceDecl { prefix: None, uri: value });
+                decls.push(NamespaceDecl {
+                    prefix: None,
+                    uri: value,
+                });
             } else if prefix == Some("xmlns") {
                 let valid = !value.is_empty()
                     && local != "xmlns"
                     && (local == "xml") == (value == XML_NAMESPACE)
                     && value != XMLNS_NAMESPACE;
                 if !valid {
-                    return Err(XmlError::InvalidNamespaceDecl(format!("xmlns:{local}=\"{value}\"")));
+                    return Err(XmlError::InvalidNamespaceDecl(format!(
+                        "xmlns:{local}=\"{value}\""
+                    )));
                 }
                 if local == "xml" {
                     // Declaring xml to its own URI is allowed and changes nothing.
@@ -337,18 +346,23 @@ impl<'l> Builder<'l> {
         self.scopes.push(decls.clone());
 
         let (prefix, local) = split_qname(qname);
-        let namespace = self.resolve(prefix, true).map_err(|p| XmlError::UndeclaredPrefix {
-            prefix: p,
-            element: qname.to_string(),
-        })?;
+        let namespace = self
+            .resolve(prefix, true)
+            .map_err(|p| XmlError::UndeclaredPrefix {
+                prefix: p,
+                element: qname.to_string(),
+            })?;
         let mut attributes = Vec::with_capacity(raw_attrs.len());
         for (prefix, local_name, value) in raw_attrs {
             let namespace = match prefix.as_deref() {
                 None => None,
-                Some(p) => self.resolve(Some(p), false).map_err(|p| XmlError::UndeclaredPrefix {
-                    prefix: p,
-                    element: qname.to_string(),
-                })?,
+                Some(p) => {
+                    self.resolve(Some(p), false)
+                        .map_err(|p| XmlError::UndeclaredPrefix {
+                            prefix: p,
+                            element: qname.to_string(),
+                        })?
+                }
             };
             // Two attributes with one expanded name (a:x and b:x bound to one URI) are a
             // well-formedness error under Namespaces in XML.

@@ -1,0 +1,186 @@
+//! The strict parser refuses what SECURITY.md "Parsing" lists, and reads text values whole.
+
+use samlgate::xml::{ParseLimits, XmlError, parse};
+
+fn refuse(xml: &str) -> XmlError {
+    match parse(xml.as_bytes(), &ParseLimits::default()) {
+        Ok(_) => panic!("parser accepted: {xml}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn refuses_doctype() {
+    assert_eq!(refuse("<!DOCTYPE r><r/>"), XmlError::Doctype);
+}
+
+#[test]
+fn refuses_internal_entity_payload() {
+    let billion_laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><r>&lol2;</r>"#;
+    assert_eq!(refuse(billion_laughs), XmlError::Doctype);
+}
+
+#[test]
+fn refuses_external_entity_payload() {
+    let xxe = r#"<!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:1/x">]><r>&x;</r>"#;
+    assert_eq!(refuse(xxe), XmlError::Doctype);
+}
+
+#[test]
+fn refuses_undeclared_entity_reference() {
+    assert!(matches!(refuse("<r>&nbsp;</r>"), XmlError::UnknownEntity(e) if e == "nbsp"));
+    assert!(matches!(refuse(r#"<r a="&x;"/>"#), XmlError::UnknownEntity(e) if e == "x"));
+}
+
+#[test]
+fn refuses_processing_instructions() {
+    assert!(matches!(
+        refuse(r#"<r><?xml-stylesheet href="x"?></r>"#),
+        XmlError::ProcessingInstruction(_)
+    ));
+    assert!(matches!(
+        refuse("<?pi data?><r/>"),
+        XmlError::ProcessingInstruction(_)
+    ));
+}
+
+#[test]
+fn accepts_xml_declaration_only_at_the_start() {
+    assert!(
+        parse(
+            br#"<?xml version="1.0" encoding="UTF-8"?><r/>"#,
+            &ParseLimits::default()
+        )
+        .is_ok()
+    );
+    assert!(parse(br#" <?xml version="1.0"?><r/>"#, &ParseLimits::default()).is_err());
+}
+
+#[test]
+fn refuses_non_utf8_encodings() {
+    assert!(matches!(
+        refuse(r#"<?xml version="1.0" encoding="ISO-8859-1"?><r/>"#),
+        XmlError::UnsupportedEncoding(_)
+    ));
+    let latin1: &[u8] = b"<r>caf\xe9</r>";
+    assert!(matches!(
+        parse(latin1, &ParseLimits::default()),
+        Err(XmlError::NotUtf8 { .. })
+    ));
+}
+
+#[test]
+fn refuses_several_roots_and_trailing_content() {
+    assert_eq!(refuse("<a/><b/>"), XmlError::SeveralRoots);
+    assert_eq!(refuse("<a/>trailing"), XmlError::TextOutsideRoot);
+    assert_eq!(refuse("leading<a/>"), XmlError::TextOutsideRoot);
+    assert!(parse(b"<a/>\n  <!-- ok -->\n", &ParseLimits::default()).is_ok());
+}
+
+#[test]
+fn refuses_empty_and_unclosed_documents() {
+    assert_eq!(refuse(""), XmlError::NoRoot);
+    assert!(matches!(refuse("<a><b></a>"), XmlError::Malformed { .. }));
+    assert!(matches!(refuse("<a>"), XmlError::Malformed { .. }));
+}
+
+#[test]
+fn refuses_depth_beyond_the_limit() {
+    let limits = ParseLimits::default();
+    let deep = "<a>".repeat(limits.max_depth + 1) + &"</a>".repeat(limits.max_depth + 1);
+    assert_eq!(refuse(&deep), XmlError::TooDeep(limits.max_depth));
+}
+
+#[test]
+fn refuses_documents_over_the_size_limit() {
+    let limits = ParseLimits {
+        max_bytes: 100,
+        ..ParseLimits::default()
+    };
+    let big = format!("<r>{}</r>", "x".repeat(200));
+    assert!(matches!(
+        parse(big.as_bytes(), &limits),
+        Err(XmlError::TooLarge {
+            size: 207,
+            limit: 100
+        })
+    ));
+}
+
+#[test]
+fn refuses_too_many_nodes_and_attributes() {
+    let limits = ParseLimits {
+        max_nodes: 10,
+        max_attributes_per_element: 3,
+        ..ParseLimits::default()
+    };
+    let many = format!("<r>{}</r>", "<c/>".repeat(20));
+    assert_eq!(
+        parse(many.as_bytes(), &limits).err(),
+        Some(XmlError::TooManyNodes(10))
+    );
+    let attrs = r#"<r a="1" b="2" c="3" d="4"/>"#;
+    assert!(matches!(
+        parse(attrs.as_bytes(), &limits),
+        Err(XmlError::TooManyAttributes { .. })
+    ));
+}
+
+#[test]
+fn refuses_duplicate_attributes_including_by_expanded_name() {
+    assert!(matches!(
+        refuse(r#"<r a="1" a="2"/>"#),
+        XmlError::Malformed { .. }
+    ));
+    assert!(matches!(
+        refuse(r#"<r xmlns:p="urn:x" xmlns:q="urn:x" p:a="1" q:a="2"/>"#),
+        XmlError::DuplicateAttribute { .. }
+    ));
+}
+
+#[test]
+fn refuses_undeclared_prefixes() {
+    assert!(matches!(
+        refuse("<p:r/>"),
+        XmlError::UndeclaredPrefix { .. }
+    ));
+    assert!(matches!(
+        refuse(r#"<r p:a="1"/>"#),
+        XmlError::UndeclaredPrefix { .. }
+    ));
+}
+
+#[test]
+fn refuses_control_characters() {
+    assert!(matches!(refuse("<r>\u{1}</r>"), XmlError::Malformed { .. }));
+    assert!(matches!(refuse("<r>&#0;</r>"), XmlError::InvalidCharRef(_)));
+}
+
+#[test]
+fn comment_inside_a_value_never_truncates_it() {
+    let d = parse(
+        b"<NameID>alice@example.com<!---->.evil.com</NameID>",
+        &ParseLimits::default(),
+    )
+    .expect("parses");
+    assert_eq!(d.root().text().expect("text"), "alice@example.com.evil.com");
+}
+
+#[test]
+fn element_where_text_is_expected_is_refused() {
+    let d = parse(b"<NameID>alice<b>x</b></NameID>", &ParseLimits::default()).expect("parses");
+    assert!(d.root().text().is_err());
+}
+
+#[test]
+fn namespaces_resolve_by_scope_not_by_prefix() {
+    let d = parse(
+        br#"<x:Response xmlns:x="urn:oasis:names:tc:SAML:2.0:protocol"><Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion"/></x:Response>"#,
+        &ParseLimits::default(),
+    )
+    .expect("parses");
+    let root = d.root();
+    assert!(root.is("urn:oasis:names:tc:SAML:2.0:protocol", "Response"));
+    let a = root.child_elements().next().expect("child");
+    assert!(a.is("urn:oasis:names:tc:SAML:2.0:assertion", "Assertion"));
+}
