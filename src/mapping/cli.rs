@@ -3,17 +3,25 @@
 
 use std::fmt::{self, Write as _};
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
-use super::evaluate::evaluate;
+use time::OffsetDateTime;
+
+use super::evaluate::{apply, evaluate};
 use super::operator::Mapped;
 use super::refusal::MappingRefusal;
 use super::table::MappingTable;
-use crate::saml::assertion::{Claims, NameId, SamlAttribute};
+use crate::crypto::keys::DecryptionKey;
+use crate::saml::assertion::{Claims, NameId, SamlAttribute, VerifiedAssertion};
+use crate::saml::metadata::parse_idp_metadata;
+use crate::saml::policy::{ExpectedRequest, IdpPolicy, SpIdentity};
+use crate::saml::rejection::Rejection;
+use crate::saml::response::{decode_post_binding, validate_xml};
+use crate::saml::time::parse_instant;
 
 const AFTER_HELP: &str = "\
 --attributes takes JSON inline (when it starts with '{'), '-' for standard input, or a file path:
@@ -32,7 +40,12 @@ name_id is required; idp defaults to \"mapping-test\"; name_id_format is optiona
 holds a list of strings (or one string). Attribute names are written as the IdP sends them: a
 friendly name, a urn:oid: name or a claim URI.
 
-Exit status: 0 the login maps to an operator, 1 the table refuses it, 2 bad input or bad table.";
+--response runs the whole ACS pipeline first (signature, conditions at --now, audience
+--sp-entity-id, destination --acs-url; InResponseTo is not compared), then maps the verified
+assertion exactly as the gateway would.
+
+Exit status: 0 the login maps to an operator, 1 the table or the ACS pipeline refuses it,
+2 bad input or bad table.";
 
 /// Arguments of `samlgate mapping test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,12 +62,29 @@ pub struct MappingTestArgs {
         required_unless_present = "response"
     )]
     pub attributes: Option<String>,
-    /// A SAMLResponse (base64, as posted to the ACS) to verify and then map.
-    #[arg(long, value_name = "FILE", requires = "idp_metadata")]
+    /// A SAML Response to verify with the full ACS pipeline and then map: the base64
+    /// SAMLResponse form value or the XML (auto-detected). InResponseTo is not compared.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires_all = ["idp_metadata", "sp_entity_id", "acs_url"]
+    )]
     pub response: Option<PathBuf>,
     /// The IdP's metadata, for verifying --response.
     #[arg(long, value_name = "FILE")]
     pub idp_metadata: Option<PathBuf>,
+    /// Pick this IdP out of an aggregate metadata file (--response).
+    #[arg(long, value_name = "ENTITY_ID")]
+    pub idp_entity_id: Option<String>,
+    /// Our SP entityID, the Audience the Response must name (--response).
+    #[arg(long, value_name = "ID")]
+    pub sp_entity_id: Option<String>,
+    /// Our ACS URL, the Destination and Recipient the Response must name (--response).
+    #[arg(long, value_name = "URL")]
+    pub acs_url: Option<String>,
+    /// SP private key (PEM) to decrypt an EncryptedAssertion with; repeat for rollover.
+    #[arg(long = "sp-key", value_name = "FILE")]
+    pub sp_keys: Vec<PathBuf>,
     /// The time to verify --response at (RFC 3339, e.g. 2026-11-22T09:14:52Z); default: now.
     #[arg(long, value_name = "T")]
     pub now: Option<String>,
@@ -76,15 +106,20 @@ enum TestInputError {
     },
     #[error("--attributes: not the expected JSON ({0}); see `samlgate mapping test --help`")]
     Json(#[from] serde_json::Error),
-    #[error(
-        "--response is not supported yet: this build has no ACS pipeline (saml::response::validate); use --attributes"
-    )]
-    ResponseNotSupported,
+    #[error("--response: {0}")]
+    Response(String),
+    /// The ACS pipeline refused the Response (exit status 1, like `samlgate verify`).
+    #[error("the Response is refused [{kind}]: {rejection}", kind = .0.kind(), rejection = .0)]
+    Rejected(Rejection),
 }
 
 /// Runs `samlgate mapping test`.
 pub fn run(args: MappingTestArgs) -> ExitCode {
     match outcome(&args) {
+        Err(e @ TestInputError::Rejected(_)) => {
+            eprintln!("samlgate mapping test: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("samlgate mapping test: {e}");
             ExitCode::from(2)
@@ -109,12 +144,82 @@ fn outcome(
     args: &MappingTestArgs,
 ) -> Result<(Claims, Result<Mapped, MappingRefusal>), TestInputError> {
     let table = MappingTable::load(&args.mapping)?;
-    let claims = match (&args.attributes, &args.response) {
-        (Some(attributes), _) => claims_from_json(&read_attributes(attributes)?)?,
-        (None, _) => return Err(TestInputError::ResponseNotSupported),
+    match (&args.attributes, &args.response) {
+        (Some(attributes), _) => {
+            let claims = claims_from_json(&read_attributes(attributes)?)?;
+            let result = evaluate(&table, &claims);
+            Ok((claims, result))
+        }
+        (None, Some(response)) => {
+            let verified = verify_response(args, response)?;
+            let result = apply(&table, &verified);
+            Ok((verified.claims, result))
+        }
+        (None, None) => Err(TestInputError::Response(
+            "give --attributes or --response".to_owned(),
+        )),
+    }
+}
+
+/// Runs the gateway's ACS pipeline on the Response, so the claims mapped are exactly those a
+/// login would map. InResponseTo is not compared (there is no AuthnRequest here); every other
+/// check runs.
+fn verify_response(
+    args: &MappingTestArgs,
+    response: &Path,
+) -> Result<VerifiedAssertion, TestInputError> {
+    let usage = TestInputError::Response;
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path)
+            .map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))
     };
-    let result = evaluate(&table, &claims);
-    Ok((claims, result))
+    let (Some(metadata_path), Some(sp_entity_id), Some(acs_url)) =
+        (&args.idp_metadata, &args.sp_entity_id, &args.acs_url)
+    else {
+        return Err(usage(
+            "needs --idp-metadata, --sp-entity-id and --acs-url".to_owned(),
+        ));
+    };
+    let metadata = read(metadata_path, "IdP metadata")?;
+    let idp = parse_idp_metadata(
+        &metadata,
+        &metadata_path.display().to_string(),
+        args.idp_entity_id.as_deref(),
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let policy = IdpPolicy::new(idp.entity_id, idp.signing_keys);
+    let mut decryption_keys = Vec::new();
+    for path in &args.sp_keys {
+        let pem = read(path, "SP key")?;
+        let key = DecryptionKey::from_pem(&pem, &path.display().to_string())
+            .map_err(|e| usage(format!("SP key {}: {e}", path.display())))?;
+        decryption_keys.push(key);
+    }
+    let sp = SpIdentity {
+        entity_id: sp_entity_id.clone(),
+        acs_url: acs_url.clone(),
+        decryption_keys,
+    };
+    let now = match &args.now {
+        Some(t) => parse_instant(t).ok_or_else(|| {
+            usage(format!(
+                "--now {t:?} is not an RFC 3339 / xs:dateTime instant"
+            ))
+        })?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let raw = read(response, "Response")?;
+    let trimmed = raw
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(&raw)
+        .trim_ascii_start();
+    let xml = if trimmed.first() == Some(&b'<') {
+        raw.clone()
+    } else {
+        decode_post_binding(&raw).map_err(TestInputError::Rejected)?
+    };
+    validate_xml(&xml, &policy, &sp, ExpectedRequest::NotChecked, now)
+        .map_err(TestInputError::Rejected)
 }
 
 fn read_attributes(arg: &str) -> Result<String, TestInputError> {
@@ -342,6 +447,18 @@ mod tests {
             parse(&["--mapping", "m.toml", "--response", "r"]).is_err(),
             "--response needs --idp-metadata"
         );
+        let response = [
+            "--mapping",
+            "m.toml",
+            "--response",
+            "r",
+            "--idp-metadata",
+            "x",
+        ];
+        let without_acs = [&response[..], &["--sp-entity-id", "s"]].concat();
+        assert!(parse(&without_acs).is_err(), "--response needs --acs-url");
+        let full = [&without_acs[..], &["--acs-url", "u"]].concat();
+        assert_eq!(parse(&full).unwrap().acs_url.as_deref(), Some("u"));
         let a = parse(&["--mapping", "m.toml", "--attributes", "{}"]).unwrap();
         assert_eq!(a.attributes.as_deref(), Some("{}"));
     }
@@ -398,6 +515,10 @@ mod tests {
                 attributes: Some(attributes.to_owned()),
                 response: None,
                 idp_metadata: None,
+                idp_entity_id: None,
+                sp_entity_id: None,
+                acs_url: None,
+                sp_keys: Vec::new(),
                 now: None,
                 json: true,
             })
