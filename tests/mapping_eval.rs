@@ -499,6 +499,15 @@ fn operator_id_refusals_name_the_attribute() {
 }
 
 #[test]
+fn empty_name_id_is_refused_even_when_the_id_comes_from_an_attribute() {
+    let t = table("[operator]\nid = \"mail\"\n[access]\ndefault = \"D\"\n");
+    for name_id in ["", "  "] {
+        let c = claims(name_id, &[("mail", &["a@example.com"])]);
+        assert_eq!(evaluate(&t, &c), Err(MappingRefusal::EmptyNameId));
+    }
+}
+
+#[test]
 fn user_key_is_idp_and_name_id_not_email() {
     let t = table("[operator]\nid = \"mail\"\n[access]\ndefault = \"D\"\n");
     let mut a = claims("alice-at-idp-a", &[("mail", &["same@example.com"])]);

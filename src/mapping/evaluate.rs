@@ -23,6 +23,9 @@ pub fn apply(
 
 /// Maps claims (also used by `samlgate mapping test` on hand-written attributes).
 pub fn evaluate(table: &MappingTable, claims: &Claims) -> Result<Mapped, MappingRefusal> {
+    if claims.name_id.value.trim().is_empty() {
+        return Err(MappingRefusal::EmptyNameId);
+    }
     for required in &table.required {
         if required.first_value(claims).is_none() {
             return Err(MappingRefusal::MissingRequiredAttribute {
