@@ -370,6 +370,15 @@ fn multi_valued_attributes_keep_all_groups_and_first_profile_value() {
 }
 
 #[test]
+fn one_attribute_matching_two_group_sources_is_read_once() {
+    let t = table(&format!(
+        "[access]\ngroups = [\"groups\", \"{GROUPS_URI}\"]\ndefault = \"D\"\n"
+    ));
+    let m = evaluate(&t, &claims("u", &[(GROUPS_URI, &["A", "B"])])).unwrap();
+    assert_eq!(m.operator.groups, vec!["A", "B"]);
+}
+
+#[test]
 fn non_ascii_names_and_groups_pass_through_unchanged() {
     let t = table(
         "[operator]\nlowercase = true\n[attributes]\nname = [\"displayName\", \"{givenName} {sn}\"]\n\

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::fxhash::FxBuildHasher;
+use super::fasthash::FastBuildHasher;
 
 use super::aliases::has_groups_overage;
 use super::operator::{Mapped, MatchedRule, Operator};
@@ -111,11 +111,30 @@ fn decide(
     ))
 }
 
-/// Every group from every group attribute, without empty values or repeats.
+/// Every group from the group attributes, without empty values. One attribute (the usual
+/// case: IdPs send the groups as one multi-valued attribute, a set) is taken as sent; when
+/// several attributes carry groups (`groups` and `memberOf`), repeats across them are dropped.
 fn groups(table: &MappingTable, claims: &Claims) -> Vec<String> {
+    let mut carriers = claims
+        .attributes
+        .iter()
+        .filter(|a| table.groups_from.iter().any(|s| s.is(a)));
+    match (carriers.next(), carriers.next()) {
+        (None, _) => Vec::new(),
+        (Some(only), None) => only
+            .values
+            .iter()
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect(),
+        (Some(_), Some(_)) => merged_groups(table, claims),
+    }
+}
+
+fn merged_groups(table: &MappingTable, claims: &Claims) -> Vec<String> {
     let capacity: usize = claims.attributes.iter().map(|a| a.values.len()).sum();
-    let mut seen: HashSet<&str, FxBuildHasher> =
-        HashSet::with_capacity_and_hasher(capacity, FxBuildHasher::default());
+    let mut seen: HashSet<&str, FastBuildHasher> =
+        HashSet::with_capacity_and_hasher(capacity, FastBuildHasher::default());
     let mut out = Vec::with_capacity(capacity);
     for source in &table.groups_from {
         for v in source.values(claims) {

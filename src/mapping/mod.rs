@@ -16,7 +16,7 @@ pub mod audit;
 pub mod cli;
 mod error;
 mod evaluate;
-mod fxhash;
+mod fasthash;
 mod operator;
 mod pattern;
 mod raw;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
-use super::fxhash::FxBuildHasher;
+use super::fasthash::FastBuildHasher;
 
 /// Upper bound on the compiled size of one pattern: a table is admin-written, but a regex such
 /// as `(a{1000}){1000}` should be a load error, not a gateway that eats its memory.
@@ -177,12 +177,15 @@ fn anchored(body: &str, ignore_case: bool) -> Result<Regex, regex::Error> {
 }
 
 /// All distinct patterns of a table, indexed for matching.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct PatternIndex {
     patterns: Vec<Pattern>,
     ignore_case: bool,
     /// Exact names (lowercased when `ignore_case`) -> pattern id.
-    exact: HashMap<String, usize, FxBuildHasher>,
+    exact: HashMap<String, usize, FastBuildHasher>,
+    /// Prefilter: the byte lengths of the exact names (folded), so a group of another
+    /// length skips the hash lookup. Lengths of 256 and more share the last slot.
+    exact_lengths: Box<[bool; 257]>,
     /// Globs and regexes; `set_ids[i]` is the pattern id of the set's i-th regex.
     set: Option<RegexSet>,
     set_ids: Vec<usize>,
@@ -195,8 +198,13 @@ pub(crate) struct PatternIndex {
 impl PatternIndex {
     pub fn new(ignore_case: bool) -> Self {
         PatternIndex {
+            patterns: Vec::new(),
             ignore_case,
-            ..PatternIndex::default()
+            exact: HashMap::default(),
+            exact_lengths: Box::new([false; 257]),
+            set: None,
+            set_ids: Vec::new(),
+            first_bytes: None,
         }
     }
 
@@ -222,6 +230,9 @@ impl PatternIndex {
         let anchored = match kind {
             PatternKind::Exact => {
                 let key = self.fold(source).into_owned();
+                if let Some(slot) = self.exact_lengths.get_mut(key.len().min(256)) {
+                    *slot = true;
+                }
                 self.exact.insert(key, id);
                 None
             }
@@ -322,6 +333,20 @@ impl PatternIndex {
         }
     }
 
+    fn may_match_exact(&self, group: &str) -> bool {
+        if self.exact.is_empty() {
+            return false;
+        }
+        // Folding non-ASCII text may change its length (`İ` lowercases to two characters).
+        if self.ignore_case && !group.is_ascii() {
+            return true;
+        }
+        self.exact_lengths
+            .get(group.len().min(256))
+            .copied()
+            .unwrap_or(true)
+    }
+
     fn may_match_set(&self, group: &str) -> bool {
         match (&self.first_bytes, group.as_bytes().first()) {
             (None, _) => true,
@@ -336,7 +361,7 @@ impl PatternIndex {
         let mut set_left = self.set_ids.len();
         for group in groups {
             let group = group.as_ref();
-            if !self.exact.is_empty()
+            if self.may_match_exact(group)
                 && let Some(&id) = self.exact.get(self.fold(group).as_ref())
                 && let Some(h) = hits.get_mut(id)
             {
@@ -484,6 +509,23 @@ mod tests {
         let hits = idx.hits(&["x", "Fin-EU", "Admins", "p7", "Fin-US"]);
         assert!(hits[exact] && hits[glob] && hits[regex]);
         assert!(!hits[never]);
+    }
+
+    #[test]
+    fn length_prefilter_never_hides_an_exact_match() {
+        let mut idx = PatternIndex::new(true);
+        // `İ` (2 bytes) lowercases to `i̇` (3 bytes): the folded name is longer than the group.
+        let a = idx.intern(PatternKind::Exact, "i\u{307}x").unwrap();
+        let b = idx.intern(PatternKind::Exact, "Admins").unwrap();
+        idx.finish().unwrap();
+        let hits = idx.hits(&["\u{130}x", "ADMINS", "Admins2"]);
+        assert!(hits[a] && hits[b]);
+        let mut idx = PatternIndex::new(false);
+        let long = "g".repeat(300);
+        let c = idx.intern(PatternKind::Exact, &long).unwrap();
+        idx.finish().unwrap();
+        assert!(idx.hits(&[long.as_str()])[c]);
+        assert!(!idx.hits(&["g".repeat(299).as_str()])[c]);
     }
 
     #[test]
