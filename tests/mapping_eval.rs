@@ -586,6 +586,11 @@ fn extra_headers_are_forwarded_only_when_present() {
             ("X-Cost".to_string(), "ACME/R&D".to_string())
         ]
     );
+    assert_eq!(
+        t.extra_header_names(),
+        ["X-Employee", "X-Cost", "X-Missing"],
+        "every declared header, present or not, for the gateway to strip from requests"
+    );
 }
 
 #[test]
