@@ -1,0 +1,54 @@
+//! A router that proxies every request with one fixed identity and no login at all.
+//!
+//! It exists to measure and test the proxy path on its own (`examples/proxy_only.rs`, `tests/proxy_*.rs`).
+//! It authenticates nobody: never put it in front of a real backend.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+
+use crate::gateway::headers::{HeaderContract, Identity};
+use crate::gateway::proxy::Proxy;
+
+struct Fixed {
+    proxy: Proxy,
+    contract: HeaderContract,
+    identity: Option<Identity>,
+    proto: &'static str,
+}
+
+/// Every request goes to `proxy` with `identity` (or none) as if it had been signed in. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(
+    proxy: Proxy,
+    contract: HeaderContract,
+    identity: Option<Identity>,
+    proto: &'static str,
+) -> Router {
+    Router::new().fallback(forward).with_state(Arc::new(Fixed {
+        proxy,
+        contract,
+        identity,
+        proto,
+    }))
+}
+
+async fn forward(
+    State(fixed): State<Arc<Fixed>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    fixed
+        .proxy
+        .forward(
+            request,
+            fixed.identity.as_ref(),
+            &fixed.contract,
+            client,
+            fixed.proto,
+        )
+        .await
+}

@@ -1,0 +1,689 @@
+//! The identity-header contract: which headers a backend may trust, and how their values are written.
+//!
+//! The contract is declared as data (a list of header name -> [`IdentityField`]), following oauth2-proxy's
+//! default names so that existing backends work unchanged:
+//!
+//! | header                           | value                                              |
+//! |----------------------------------|----------------------------------------------------|
+//! | `X-Forwarded-User`               | the operator id                                    |
+//! | `X-Forwarded-Email`              | email, when known                                  |
+//! | `X-Forwarded-Preferred-Username` | preferred username, when known                     |
+//! | `X-Forwarded-Groups`             | the groups, comma-joined (absent when there are none) |
+//! | `X-Forwarded-Access-Group`       | the access group chosen by the mapping table       |
+//! | `X-Forwarded-Name`               | display name, when known                           |
+//!
+//! Names are configurable, and extra headers (e.g. `X-Forwarded-Department`) can be declared.
+//!
+//! # Stripping
+//!
+//! Before anything is added, [`strip`] removes from the incoming request every header of the contract (and every
+//! name in the configured `also_strip` list) under any letter case and also with `_` in place of `-`
+//! (`X_Forwarded_User`): several backend stacks (CGI, PHP, WSGI, some Node frameworks) fold `_` and `-` into the
+//! same variable, so a client-sent `X_Forwarded_User` would otherwise shadow ours. `Connection` tokens naming a
+//! contract header are dropped too, so that no later hop can be told to remove the header we add.
+//!
+//! # Value encoding
+//!
+//! Header values are ASCII-only, in exactly one documented encoding:
+//!
+//! * A value made only of printable ASCII (`0x20`..=`0x7E`), that neither starts nor ends with a space, and that
+//!   does not start with the marker `UTF-8''` (any case) passes **unchanged**: `X-Forwarded-User: jdoe`.
+//! * Any other value (non-ASCII, control characters, leading or trailing space, or a value that itself starts with
+//!   the marker) is sent as `UTF-8''` followed by its UTF-8 bytes percent-encoded, in the style of an RFC 8187
+//!   `ext-value`: every byte outside RFC 8187 `attr-char` (`A-Z a-z 0-9 ! # $ & + - . ^ _ ` | ~`) is written
+//!   `%XX` with upper-case hex. Example: `X-Forwarded-Name: UTF-8''Jos%C3%A9%20M%C3%BCller`.
+//! * `X-Forwarded-Groups` is the comma-join of the groups, each encoded on its own by the rule above; a group
+//!   whose name contains a comma (or is empty) is always encoded, so splitting the header on `,` is unambiguous:
+//!   `X-Forwarded-Groups: admins,UTF-8''Sales%2C%20EMEA,UTF-8''Z%C3%BCrich`.
+//!
+//! A backend decodes a value by checking for the `UTF-8''` prefix and percent-decoding the rest
+//! ([`decode_value`], [`decode_list`] do exactly that).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+
+/// The prefix that marks an encoded value.
+pub const ENCODED_MARKER: &str = "UTF-8''";
+
+/// Who the gateway says the user is: filled by the gateway from the mapped operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub email: Option<String>,
+    pub preferred_username: Option<String>,
+    pub groups: Vec<String>,
+    pub access_group: String,
+    pub name: Option<String>,
+    /// Extra headers (header name, value). Only names declared in the contract's `extra` list are sent,
+    /// because only those are stripped from incoming requests.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Where a contract header takes its value from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityField {
+    User,
+    Email,
+    PreferredUsername,
+    /// Comma-joined, each group encoded on its own.
+    Groups,
+    AccessGroup,
+    Name,
+}
+
+impl IdentityField {
+    const ALL: [(IdentityField, &'static str, &'static str); 6] = [
+        (IdentityField::User, "user", "x-forwarded-user"),
+        (IdentityField::Email, "email", "x-forwarded-email"),
+        (
+            IdentityField::PreferredUsername,
+            "preferred_username",
+            "x-forwarded-preferred-username",
+        ),
+        (IdentityField::Groups, "groups", "x-forwarded-groups"),
+        (
+            IdentityField::AccessGroup,
+            "access_group",
+            "x-forwarded-access-group",
+        ),
+        (IdentityField::Name, "name", "x-forwarded-name"),
+    ];
+
+    /// The config key naming this field (`user`, `email`, `preferred_username`, `groups`, `access_group`, `name`).
+    pub fn config_key(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(field, _, _)| *field == self)
+            .map_or("", |(_, key, _)| key)
+    }
+}
+
+/// The `[headers]` configuration section, as deserialized from TOML.
+///
+/// ```toml
+/// [headers]
+/// names = { user = "X-Remote-User" }        # override a default name
+/// extra = ["X-Forwarded-Department"]       # extra identity headers the gateway may set
+/// also_strip = ["X-Remote-Groups"]         # more names to remove from every incoming request
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderContractConfig {
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
+    #[serde(default)]
+    pub extra: Vec<String>,
+    #[serde(default)]
+    pub also_strip: Vec<String>,
+}
+
+/// A configuration of the header contract that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HeaderContractError {
+    #[error(
+        "headers.names: unknown identity field {key:?} (expected one of user, email, preferred_username, groups, access_group, name)"
+    )]
+    UnknownField { key: String },
+    #[error("headers: {name:?} is not a valid HTTP header name")]
+    InvalidName { name: String },
+    #[error(
+        "headers: {name:?} is declared twice (names are compared ignoring case and treating '_' as '-')"
+    )]
+    Duplicate { name: String },
+    #[error(
+        "headers: {name:?} cannot be an identity header: the proxy manages it (hop-by-hop or request framing)"
+    )]
+    Reserved { name: String },
+}
+
+/// One declared header: its name and where its value comes from.
+#[derive(Debug, Clone)]
+struct Rule {
+    name: HeaderName,
+    source: IdentityField,
+}
+
+/// The declared identity headers (see the module documentation for the contract and the value encoding).
+#[derive(Debug, Clone)]
+pub struct HeaderContract {
+    rules: Vec<Rule>,
+    extra: Vec<HeaderName>,
+    /// Every name to strip, normalized (lower case, `_` -> `-`): rules, extras and `also_strip`.
+    strip_names: Vec<String>,
+}
+
+impl Default for HeaderContract {
+    /// The oauth2-proxy default names, no extras.
+    fn default() -> Self {
+        let rules = IdentityField::ALL
+            .iter()
+            .map(|(source, _, name)| Rule {
+                name: HeaderName::from_static(name),
+                source: *source,
+            })
+            .collect();
+        Self::assemble(rules, Vec::new(), Vec::new())
+    }
+}
+
+/// Headers a contract may not claim: the proxy itself manages them.
+const RESERVED: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+];
+
+impl HeaderContract {
+    /// Build the contract from the `[headers]` section, reporting the first unusable entry.
+    pub fn from_config(config: &HeaderContractConfig) -> Result<Self, HeaderContractError> {
+        for key in config.names.keys() {
+            if !IdentityField::ALL.iter().any(|(_, k, _)| k == key) {
+                return Err(HeaderContractError::UnknownField { key: key.clone() });
+            }
+        }
+        let mut rules = Vec::with_capacity(IdentityField::ALL.len());
+        for (source, key, default_name) in IdentityField::ALL {
+            let name = match config.names.get(key) {
+                Some(configured) => parse_name(configured)?,
+                None => HeaderName::from_static(default_name),
+            };
+            rules.push(Rule { name, source });
+        }
+        let extra = config
+            .extra
+            .iter()
+            .map(|n| parse_name(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let also_strip = config
+            .also_strip
+            .iter()
+            .map(|n| parse_name(n).map(|h| normalize(h.as_str())))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut seen: Vec<String> = Vec::new();
+        for name in rules.iter().map(|r| &r.name).chain(extra.iter()) {
+            let norm = normalize(name.as_str());
+            if seen.contains(&norm) {
+                return Err(HeaderContractError::Duplicate {
+                    name: name.as_str().to_owned(),
+                });
+            }
+            seen.push(norm);
+        }
+        Ok(Self::assemble(rules, extra, also_strip))
+    }
+
+    fn assemble(rules: Vec<Rule>, extra: Vec<HeaderName>, also_strip: Vec<String>) -> Self {
+        let mut strip_names: Vec<String> = rules
+            .iter()
+            .map(|r| &r.name)
+            .chain(extra.iter())
+            .map(|n| normalize(n.as_str()))
+            .chain(also_strip)
+            .collect();
+        strip_names.sort();
+        strip_names.dedup();
+        Self {
+            rules,
+            extra,
+            strip_names,
+        }
+    }
+
+    /// The header that carries `field`.
+    pub fn header_for(&self, field: IdentityField) -> Option<&HeaderName> {
+        self.rules
+            .iter()
+            .find(|r| r.source == field)
+            .map(|r| &r.name)
+    }
+
+    /// Every declared identity header name (contract rules, then extras), for display and diagnostics.
+    pub fn header_names(&self) -> impl Iterator<Item = &HeaderName> {
+        self.rules.iter().map(|r| &r.name).chain(self.extra.iter())
+    }
+
+    /// Whether `name` is one this contract strips (ignoring case, `_` taken as `-`).
+    pub fn is_stripped(&self, name: &str) -> bool {
+        self.strip_names
+            .iter()
+            .any(|s| eq_folded(s.as_bytes(), name.as_bytes()))
+    }
+}
+
+fn parse_name(name: &str) -> Result<HeaderName, HeaderContractError> {
+    let parsed =
+        HeaderName::from_bytes(name.as_bytes()).map_err(|_| HeaderContractError::InvalidName {
+            name: name.to_owned(),
+        })?;
+    let norm = normalize(parsed.as_str());
+    if RESERVED.contains(&norm.as_str()) || norm.starts_with("proxy-") {
+        return Err(HeaderContractError::Reserved {
+            name: name.to_owned(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Lower case, `_` -> `-`: the form under which two header names are "the same" for stripping.
+fn normalize(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b == b'_' {
+                '-'
+            } else {
+                char::from(b.to_ascii_lowercase())
+            }
+        })
+        .collect()
+}
+
+/// `normalized` (already folded) equals `name` once folded; no allocation, this runs on every request header.
+fn eq_folded(normalized: &[u8], name: &[u8]) -> bool {
+    normalized.len() == name.len()
+        && normalized.iter().zip(name).all(|(a, b)| {
+            let b = if *b == b'_' {
+                b'-'
+            } else {
+                b.to_ascii_lowercase()
+            };
+            *a == b
+        })
+}
+
+/// Remove every contract header (any case, `_` form, `also_strip` list) from an incoming request, and every
+/// `Connection` token that names one of them.
+pub fn strip(contract: &HeaderContract, headers: &mut HeaderMap) {
+    // Collected first because a HeaderMap cannot be changed while iterated; the Vec stays unallocated in the
+    // usual case where the client sent none of them.
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if contract.is_stripped(name.as_str()) {
+            doomed.push(name.clone());
+        }
+    }
+    for name in &doomed {
+        headers.remove(name);
+    }
+
+    if headers.contains_key(CONNECTION) {
+        strip_connection_tokens(contract, headers);
+    }
+}
+
+fn strip_connection_tokens(contract: &HeaderContract, headers: &mut HeaderMap) {
+    let names_one = headers.get_all(CONNECTION).iter().any(|v| {
+        v.to_str().map_or(true, |s| {
+            s.split(',').any(|t| contract.is_stripped(t.trim()))
+        })
+    });
+    if !names_one {
+        return;
+    }
+    let kept: Vec<String> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !contract.is_stripped(t))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(CONNECTION);
+    if !kept.is_empty()
+        && let Ok(value) = HeaderValue::try_from(kept.join(", "))
+    {
+        headers.insert(CONNECTION, value);
+    }
+}
+
+/// Add the identity headers, replacing any value already present under the same name.
+///
+/// Call [`strip`] first: `inject` only replaces the exact names, not their case or `_` variants.
+pub fn inject(contract: &HeaderContract, identity: &Identity, headers: &mut HeaderMap) {
+    for rule in &contract.rules {
+        let value = match rule.source {
+            IdentityField::User => Some(encode_value(&identity.user)),
+            IdentityField::AccessGroup => Some(encode_value(&identity.access_group)),
+            IdentityField::Email => identity.email.as_deref().map(encode_value),
+            IdentityField::PreferredUsername => {
+                identity.preferred_username.as_deref().map(encode_value)
+            }
+            IdentityField::Name => identity.name.as_deref().map(encode_value),
+            IdentityField::Groups if identity.groups.is_empty() => None,
+            IdentityField::Groups => Some(encode_list(&identity.groups)),
+        };
+        match value {
+            Some(v) => insert_ascii(headers, &rule.name, v),
+            None => {
+                headers.remove(&rule.name);
+            }
+        }
+    }
+    for (name, value) in &identity.extra {
+        match contract
+            .extra
+            .iter()
+            .find(|h| h.as_str().eq_ignore_ascii_case(name))
+        {
+            Some(header) => insert_ascii(headers, header, encode_value(value)),
+            None => tracing::warn!(
+                header = %name,
+                "identity carries extra header {name:?} that the header contract does not declare; not sent \
+                 (declare it under [headers] extra so that client-sent copies are stripped)"
+            ),
+        }
+    }
+}
+
+fn insert_ascii(headers: &mut HeaderMap, name: &HeaderName, value: String) {
+    match HeaderValue::try_from(value) {
+        Ok(v) => {
+            headers.insert(name.clone(), v);
+        }
+        // infallible in practice: encode_value only produces printable ASCII; kept as a refusal, not a panic.
+        Err(_) => {
+            headers.remove(name);
+            tracing::warn!(header = %name, "identity header value was not valid after encoding; not sent");
+        }
+    }
+}
+
+/// RFC 8187 `attr-char`: the bytes an encoded value keeps as they are.
+fn is_attr_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        )
+}
+
+fn starts_with_marker(value: &str) -> bool {
+    value
+        .get(..ENCODED_MARKER.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(ENCODED_MARKER))
+}
+
+fn passes_plain(value: &str) -> bool {
+    value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !starts_with_marker(value)
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(ENCODED_MARKER.len() + value.len() * 3);
+    out.push_str(ENCODED_MARKER);
+    for b in value.bytes() {
+        if is_attr_char(b) {
+            out.push(char::from(b));
+        } else {
+            // infallible: writing to a String cannot fail
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Encode one header value by the contract's rule (see the module documentation).
+pub fn encode_value(value: &str) -> String {
+    if passes_plain(value) {
+        value.to_owned()
+    } else {
+        percent_encode(value)
+    }
+}
+
+/// Encode a list (the groups): each item by [`encode_value`], an item holding a comma or empty always encoded,
+/// then joined with `,`.
+pub fn encode_list(items: &[String]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if item.is_empty() || item.contains(',') || !passes_plain(item) {
+            out.push_str(&percent_encode(item));
+        } else {
+            out.push_str(item);
+        }
+    }
+    out
+}
+
+/// A header value that does not follow the contract's encoding.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HeaderDecodeError {
+    #[error("encoded header value has a bad percent escape at byte {at}")]
+    BadEscape { at: usize },
+    #[error("encoded header value does not decode to UTF-8")]
+    NotUtf8,
+}
+
+/// Decode one header value written by [`encode_value`]: values without the `UTF-8''` marker are returned as they
+/// are; marked values are percent-decoded and must be UTF-8.
+pub fn decode_value(value: &str) -> Result<String, HeaderDecodeError> {
+    let Some(encoded) = value.strip_prefix(ENCODED_MARKER) else {
+        return Ok(value.to_owned());
+    };
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
+            let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
+                return Err(HeaderDecodeError::BadEscape {
+                    at: ENCODED_MARKER.len() + i,
+                });
+            };
+            // infallible: hi and lo are single hex digits, so hi * 16 + lo <= 255
+            out.push(u8::try_from(hi * 16 + lo).unwrap_or(0));
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| HeaderDecodeError::NotUtf8)
+}
+
+/// Decode a list header written by [`encode_list`] (e.g. `X-Forwarded-Groups`).
+pub fn decode_list(value: &str) -> Result<Vec<String>, HeaderDecodeError> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|item| decode_value(item.trim()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            user: "jdoe".into(),
+            email: Some("jdoe@example.com".into()),
+            preferred_username: None,
+            groups: vec!["admins".into(), "Sales, EMEA".into(), "Zürich".into()],
+            access_group: "MyOrg:Administrators".into(),
+            name: Some("José Müller".into()),
+            extra: vec![],
+        }
+    }
+
+    #[test]
+    fn encodes_non_ascii_name_in_the_documented_form() {
+        assert_eq!(
+            encode_value("José Müller"),
+            "UTF-8''Jos%C3%A9%20M%C3%BCller"
+        );
+    }
+
+    #[test]
+    fn jose_mueller_round_trips_through_encode_and_decode() {
+        let encoded = encode_value("José Müller");
+        assert!(encoded.is_ascii());
+        assert_eq!(decode_value(&encoded).unwrap(), "José Müller");
+    }
+
+    #[test]
+    fn printable_ascii_passes_unchanged() {
+        for v in ["jdoe", "MyOrg:Administrators", "a b", "50% off, really"] {
+            assert_eq!(encode_value(v), v);
+            assert_eq!(decode_value(v).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn value_that_looks_encoded_is_itself_encoded() {
+        let tricky = "UTF-8''Jos%C3%A9";
+        let encoded = encode_value(tricky);
+        assert_eq!(encoded, "UTF-8''UTF-8%27%27Jos%25C3%25A9");
+        assert_eq!(decode_value(&encoded).unwrap(), tricky);
+        assert_ne!(encode_value("utf-8''x"), "utf-8''x");
+    }
+
+    #[test]
+    fn control_characters_and_edge_spaces_are_encoded() {
+        assert_eq!(
+            encode_value("a\r\nX-Forwarded-User: root"),
+            "UTF-8''a%0D%0AX-Forwarded-User%3A%20root"
+        );
+        assert_eq!(encode_value(" padded "), "UTF-8''%20padded%20");
+    }
+
+    #[test]
+    fn groups_with_commas_are_encoded_so_the_join_splits_back() {
+        let groups = identity().groups;
+        let joined = encode_list(&groups);
+        assert_eq!(joined, "admins,UTF-8''Sales%2C%20EMEA,UTF-8''Z%C3%BCrich");
+        assert_eq!(decode_list(&joined).unwrap(), groups);
+    }
+
+    #[test]
+    fn refuses_bad_escapes_and_non_utf8() {
+        assert_eq!(
+            decode_value("UTF-8''ab%G1"),
+            Err(HeaderDecodeError::BadEscape { at: 9 })
+        );
+        assert_eq!(
+            decode_value("UTF-8''%4"),
+            Err(HeaderDecodeError::BadEscape { at: 7 })
+        );
+        assert_eq!(decode_value("UTF-8''%FF"), Err(HeaderDecodeError::NotUtf8));
+    }
+
+    #[test]
+    fn strips_every_case_and_underscore_form_then_injects() {
+        let contract = HeaderContract::default();
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-user", HeaderValue::from_static("evil1"));
+        h.append("X_Forwarded_User", HeaderValue::from_static("evil2"));
+        h.append("x_forwarded_groups", HeaderValue::from_static("admins"));
+        h.append("x-FORWARDED-access_GROUP", HeaderValue::from_static("root"));
+        h.append("accept", HeaderValue::from_static("text/html"));
+        strip(&contract, &mut h);
+        assert_eq!(h.len(), 1, "only accept is left: {h:?}");
+        inject(&contract, &identity(), &mut h);
+        assert_eq!(h["x-forwarded-user"], "jdoe");
+        assert_eq!(h["x-forwarded-access-group"], "MyOrg:Administrators");
+        assert_eq!(h["x-forwarded-name"], "UTF-8''Jos%C3%A9%20M%C3%BCller");
+        assert!(!h.contains_key("x-forwarded-preferred-username"));
+    }
+
+    #[test]
+    fn drops_connection_tokens_naming_identity_headers() {
+        let contract = HeaderContract::default();
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Forwarded-User, x_forwarded_email"),
+        );
+        strip(&contract, &mut h);
+        assert_eq!(h[CONNECTION], "keep-alive");
+
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("X-Forwarded-User"));
+        strip(&contract, &mut h);
+        assert!(!h.contains_key(CONNECTION));
+    }
+
+    #[test]
+    fn configured_names_extras_and_also_strip_are_honoured() {
+        let config: HeaderContractConfig = toml::from_str(
+            r#"
+            names = { user = "X-Remote-User" }
+            extra = ["X-Forwarded-Department"]
+            also_strip = ["X-Remote-Groups"]
+            "#,
+        )
+        .unwrap();
+        let contract = HeaderContract::from_config(&config).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x_remote_user", HeaderValue::from_static("evil"));
+        h.insert("x-remote-groups", HeaderValue::from_static("evil"));
+        h.insert("X_FORWARDED_DEPARTMENT", HeaderValue::from_static("evil"));
+        strip(&contract, &mut h);
+        assert!(h.is_empty(), "{h:?}");
+        let mut id = identity();
+        id.extra = vec![
+            ("X-Forwarded-Department".into(), "R&D".into()),
+            ("X-Undeclared".into(), "nope".into()),
+        ];
+        inject(&contract, &id, &mut h);
+        assert_eq!(h["x-remote-user"], "jdoe");
+        assert!(!h.contains_key("x-forwarded-user"));
+        assert_eq!(h["x-forwarded-department"], "R&D");
+        assert!(!h.contains_key("x-undeclared"));
+    }
+
+    #[test]
+    fn refuses_unusable_configurations() {
+        let cfg = |names: &[(&str, &str)], extra: &[&str]| HeaderContractConfig {
+            names: names
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            also_strip: vec![],
+        };
+        assert_eq!(
+            HeaderContract::from_config(&cfg(&[("uid", "X-Uid")], &[])).unwrap_err(),
+            HeaderContractError::UnknownField { key: "uid".into() }
+        );
+        assert_eq!(
+            HeaderContract::from_config(&cfg(&[("user", "bad header")], &[])).unwrap_err(),
+            HeaderContractError::InvalidName {
+                name: "bad header".into()
+            }
+        );
+        assert_eq!(
+            HeaderContract::from_config(&cfg(&[("email", "X_Forwarded_User")], &[])).unwrap_err(),
+            HeaderContractError::Duplicate {
+                name: "x_forwarded_user".into()
+            }
+        );
+        assert_eq!(
+            HeaderContract::from_config(&cfg(&[("user", "Host")], &[])).unwrap_err(),
+            HeaderContractError::Reserved {
+                name: "Host".into()
+            }
+        );
+    }
+}

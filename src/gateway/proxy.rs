@@ -1,0 +1,593 @@
+//! The reverse proxy: one pooled HTTP/1.1 client to the backend, bodies streamed both ways, WebSocket upgrades
+//! tunnelled, identity headers stripped and injected per the [`HeaderContract`].
+//!
+//! What the backend receives, for every request:
+//! * the original method, path and query (below the backend URL's path, if it has one) and, by default, the
+//!   original `Host` (as oauth2-proxy's `pass_host_header`);
+//! * no hop-by-hop header (`Connection` and every header it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
+//!   `Transfer-Encoding`, `Upgrade`), except `Connection: upgrade` + `Upgrade: websocket` for a WebSocket handshake;
+//! * no client-sent identity header (any case, `_` form), then ours;
+//! * `X-Forwarded-For` (the client address appended), `X-Forwarded-Proto`, `X-Forwarded-Host` (set by us).
+//!
+//! Failures answer a small generic page: 502 when the backend cannot be reached or answers garbage, 504 when it
+//! does not answer in time. The precise cause goes to the log, never to the browser.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::header::{
+    CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
+use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::oneshot;
+
+use super::headers::{self, HeaderContract, Identity};
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// How to reach the backend. Build with [`ProxyConfig::new`] and adjust the fields.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// `http://host:port` with an optional path prefix (`http://127.0.0.1:9000/app`).
+    pub backend: String,
+    /// TCP connect to the backend; beyond it the browser gets 504.
+    pub connect_timeout: Duration,
+    /// From the end of the request body to the backend's response headers; beyond it the browser gets 504.
+    /// (Counted from the end of the body so that a long upload is not cut by it.)
+    pub response_timeout: Duration,
+    /// How long an idle pooled backend connection is kept.
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per backend; size it to the expected concurrency.
+    pub pool_max_idle_per_host: usize,
+    /// Send the browser's `Host` to the backend (true, as oauth2-proxy) or the backend URL's authority (false).
+    pub pass_host_header: bool,
+}
+
+impl ProxyConfig {
+    /// Defaults: connect 5 s, response 60 s, idle connections kept 90 s, up to 512 of them, `Host` passed.
+    pub fn new(backend: impl Into<String>) -> Self {
+        Self {
+            backend: backend.into(),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(60),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 512,
+            pass_host_header: true,
+        }
+    }
+}
+
+/// A backend URL the proxy cannot use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProxyConfigError {
+    #[error("backend.url {url:?} is not a valid absolute URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error(
+        "backend.url {url:?}: scheme {scheme:?} is not supported (only http; put TLS to the backend on loopback or a sidecar)"
+    )]
+    UnsupportedScheme { url: String, scheme: String },
+    #[error("backend.url {url:?} must not carry a query or fragment")]
+    HasQuery { url: String },
+}
+
+/// The reverse proxy to one backend. Cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct Proxy {
+    client: Client<HttpConnector, Body>,
+    scheme: Scheme,
+    authority: Authority,
+    /// Path prefix without its trailing `/`; `None` when the backend URL has no path.
+    base_path: Option<String>,
+    response_timeout: Duration,
+    pass_host_header: bool,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field(
+                "backend",
+                &format_args!("{}://{}", self.scheme, self.authority),
+            )
+            .field("base_path", &self.base_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// Validate the backend URL and build the pooled client. Must be called inside a Tokio runtime's context
+    /// only when requests are sent, not to build it.
+    pub fn new(config: &ProxyConfig) -> Result<Self, ProxyConfigError> {
+        let invalid = |reason: String| ProxyConfigError::InvalidUrl {
+            url: config.backend.clone(),
+            reason,
+        };
+        let uri: Uri = config
+            .backend
+            .parse()
+            .map_err(|e: axum::http::uri::InvalidUri| invalid(e.to_string()))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| invalid("no scheme".into()))?;
+        if scheme != Scheme::HTTP {
+            return Err(ProxyConfigError::UnsupportedScheme {
+                url: config.backend.clone(),
+                scheme: scheme.to_string(),
+            });
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| invalid("no host".into()))?;
+        if uri.query().is_some() || config.backend.contains('#') {
+            return Err(ProxyConfigError::HasQuery {
+                url: config.backend.clone(),
+            });
+        }
+        let path = uri.path().trim_end_matches('/');
+        let base_path = (!path.is_empty()).then(|| path.to_owned());
+
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        // Small requests and responses must not wait for Nagle: this is what keeps p99 low on loopback.
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .build(connector);
+        Ok(Self {
+            client,
+            scheme,
+            authority,
+            base_path,
+            response_timeout: config.response_timeout,
+            pass_host_header: config.pass_host_header,
+        })
+    }
+
+    /// Forward one request to the backend and return its response, streaming both bodies.
+    ///
+    /// `identity` is `None` on routes that need no login: identity headers are still stripped.
+    /// `proto` is the scheme the browser used (`http` or `https`), for `X-Forwarded-Proto`.
+    pub async fn forward(
+        &self,
+        mut req: Request<Body>,
+        identity: Option<&Identity>,
+        contract: &HeaderContract,
+        client_addr: SocketAddr,
+        proto: &str,
+    ) -> Response<Body> {
+        let websocket = is_websocket_upgrade(req.headers());
+        let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+
+        let original_host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        parts.uri = match self.backend_uri(&parts.uri) {
+            Ok(uri) => uri,
+            Err(e) => {
+                tracing::warn!(error = %e, path = %parts.uri, "cannot build the backend URI for this request");
+                return error_page(StatusCode::BAD_GATEWAY);
+            }
+        };
+        parts.version = Version::HTTP_11;
+
+        let h = &mut parts.headers;
+        remove_hop_by_hop(h);
+        headers::strip(contract, h);
+        if let Some(identity) = identity {
+            headers::inject(contract, identity, h);
+        }
+        set_forwarded(h, client_addr, proto, original_host.as_ref());
+        match (self.pass_host_header, original_host) {
+            (true, Some(host)) => {
+                h.insert(HOST, host);
+            }
+            // hyper's client sets Host from the backend URI when none is present.
+            _ => {
+                h.remove(HOST);
+            }
+        }
+        if websocket {
+            h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        }
+
+        let response = match self.send(Request::from_parts(parts, body)).await {
+            Ok(response) => response,
+            Err(failure) => return failure.into_page(&self.authority),
+        };
+
+        match client_upgrade {
+            Some(client_upgrade) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                tunnel(client_upgrade, response)
+            }
+            _ => {
+                let (mut parts, body) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, Body::new(body))
+            }
+        }
+    }
+
+    /// Send, with the response timeout counted from the end of the request body.
+    async fn send(&self, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, Failure> {
+        use http_body::Body as _;
+        if req.body().is_end_stream() {
+            // The common GET: no body to wait for, no extra allocation.
+            return match tokio::time::timeout(self.response_timeout, self.client.request(req)).await
+            {
+                Ok(result) => result.map_err(Failure::Client),
+                Err(_) => Err(Failure::Timeout(self.response_timeout)),
+            };
+        }
+        let (parts, body) = req.into_parts();
+        let (done_tx, done_rx) = oneshot::channel();
+        let body = Body::new(EndSignal {
+            inner: body,
+            done: Some(done_tx),
+        });
+        let request = self.client.request(Request::from_parts(parts, body));
+        tokio::pin!(request);
+        tokio::select! {
+            result = &mut request => result.map_err(Failure::Client),
+            // Resolves when the body ended or was dropped (e.g. the backend answered early).
+            _ = done_rx => match tokio::time::timeout(self.response_timeout, request).await {
+                Ok(result) => result.map_err(Failure::Client),
+                Err(_) => Err(Failure::Timeout(self.response_timeout)),
+            },
+        }
+    }
+
+    fn backend_uri(&self, original: &Uri) -> Result<Uri, axum::http::Error> {
+        let path_and_query = match (&self.base_path, original.path_and_query()) {
+            // No prefix: reuse the request's own path (a cheap reference-counted clone).
+            (None, Some(pq)) => pq.clone(),
+            (None, None) => PathAndQuery::from_static("/"),
+            (Some(base), pq) => {
+                let pq = pq.map_or("/", PathAndQuery::as_str);
+                PathAndQuery::try_from(format!("{base}{pq}"))?
+            }
+        };
+        Ok(Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()?)
+    }
+}
+
+/// Why the backend gave no response.
+enum Failure {
+    Client(hyper_util::client::legacy::Error),
+    Timeout(Duration),
+}
+
+impl Failure {
+    fn into_page(self, backend: &Authority) -> Response<Body> {
+        match self {
+            Failure::Timeout(after) => {
+                tracing::warn!(%backend, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
+                error_page(StatusCode::GATEWAY_TIMEOUT)
+            }
+            Failure::Client(e) if e.is_connect() && caused_by_timeout(&e) => {
+                tracing::warn!(%backend, error = %chain(&e), "backend connect timed out: 504");
+                error_page(StatusCode::GATEWAY_TIMEOUT)
+            }
+            Failure::Client(e) if e.is_connect() => {
+                tracing::warn!(%backend, error = %chain(&e), "cannot connect to the backend: 502");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
+            Failure::Client(e) => {
+                tracing::warn!(%backend, error = %chain(&e), "backend request failed: 502");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
+        }
+    }
+}
+
+fn caused_by_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The error and its causes on one line: hyper's top-level messages alone ("client error (Connect)") do not
+/// tell an admin what happened.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(err) = source {
+        out.push_str(": ");
+        out.push_str(&err.to_string());
+        source = err.source();
+    }
+    out
+}
+
+/// The page the browser sees when the backend fails: no backend detail in it.
+pub fn error_page(status: StatusCode) -> Response<Body> {
+    let (title, text) = match status {
+        StatusCode::GATEWAY_TIMEOUT => (
+            "504 Gateway Timeout",
+            "The application behind this gateway did not answer in time. Please try again in a moment.",
+        ),
+        _ => (
+            "502 Bad Gateway",
+            "The application behind this gateway cannot be reached right now. Please try again in a moment.",
+        ),
+    };
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    );
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    has_token(headers, CONNECTION, "upgrade") && has_token(headers, UPGRADE, "websocket")
+}
+
+/// Remove the hop-by-hop headers (RFC 9110 7.6.1): the fixed list, `Proxy-*`, and every header that
+/// `Connection` names, except `Host`, which a client must not be able to make us drop.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+                && name != HOST
+            {
+                doomed.push(name);
+            }
+        }
+    }
+    for name in headers.keys() {
+        if name.as_str().starts_with("proxy-") {
+            doomed.push(name.clone());
+        }
+    }
+    for name in doomed.iter().chain(&[
+        CONNECTION,
+        KEEP_ALIVE,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ]) {
+        headers.remove(name);
+    }
+}
+
+fn set_forwarded(
+    headers: &mut HeaderMap,
+    client_addr: SocketAddr,
+    proto: &str,
+    host: Option<&HeaderValue>,
+) {
+    let ip = client_addr.ip();
+    // Append to what earlier proxies (or the client) sent, as nginx's $proxy_add_x_forwarded_for does: the
+    // backend must take the rightmost entries it trusts, never the leftmost.
+    let mut xff = String::new();
+    for prior in headers.get_all(&X_FORWARDED_FOR) {
+        if let Ok(prior) = prior.to_str() {
+            xff.push_str(prior);
+            xff.push_str(", ");
+        }
+    }
+    let value = if xff.is_empty() {
+        HeaderValue::try_from(ip.to_string())
+    } else {
+        xff.push_str(&ip.to_string());
+        HeaderValue::try_from(xff)
+    };
+    headers.remove(&X_FORWARDED_FOR);
+    if let Ok(value) = value {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+
+    let proto = match proto {
+        "https" => Ok(HeaderValue::from_static("https")),
+        "http" => Ok(HeaderValue::from_static("http")),
+        other => HeaderValue::from_str(other),
+    };
+    match proto {
+        Ok(proto) => headers.insert(X_FORWARDED_PROTO, proto),
+        Err(_) => headers.remove(X_FORWARDED_PROTO),
+    };
+    match host {
+        Some(host) => headers.insert(X_FORWARDED_HOST, host.clone()),
+        None => headers.remove(X_FORWARDED_HOST),
+    };
+}
+
+/// Answer the browser's upgrade with the backend's 101 and copy bytes both ways once both sides switched.
+fn tunnel(
+    client_upgrade: hyper::upgrade::OnUpgrade,
+    mut response: Response<hyper::body::Incoming>,
+) -> Response<Body> {
+    let backend_upgrade = hyper::upgrade::on(&mut response);
+    tokio::spawn(async move {
+        let (client, backend) = match tokio::try_join!(client_upgrade, backend_upgrade) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %chain(&e), "WebSocket upgrade did not complete on both sides");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(client);
+        let mut backend = TokioIo::new(backend);
+        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+            tracing::debug!(error = %e, "WebSocket tunnel closed with an error");
+        }
+    });
+    let (mut parts, _) = response.into_parts();
+    // Keep `Connection: upgrade` and `Upgrade`; drop the other hop-by-hop headers.
+    let connection = parts.headers.remove(CONNECTION);
+    let upgrade = parts.headers.remove(UPGRADE);
+    remove_hop_by_hop(&mut parts.headers);
+    if let Some(v) = connection {
+        parts.headers.insert(CONNECTION, v);
+    }
+    if let Some(v) = upgrade {
+        parts.headers.insert(UPGRADE, v);
+    }
+    Response::from_parts(parts, Body::empty())
+}
+
+/// A request body that drops its `done` sender when it ends (or is dropped), so that the response timeout can
+/// start then and not at the start of a long upload.
+struct EndSignal {
+    inner: Body,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl http_body::Body for EndSignal {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None | Some(Err(_))) = polled {
+            self.done = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(url: &str) -> Result<Proxy, ProxyConfigError> {
+        Proxy::new(&ProxyConfig::new(url))
+    }
+
+    #[test]
+    fn refuses_backend_urls_it_cannot_serve() {
+        assert!(matches!(
+            proxy("https://10.0.0.1"),
+            Err(ProxyConfigError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            proxy("127.0.0.1:9000"),
+            Err(ProxyConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            proxy("http://127.0.0.1:9000/?a=b"),
+            Err(ProxyConfigError::HasQuery { .. })
+        ));
+    }
+
+    #[test]
+    fn rewrites_the_uri_below_the_backend_prefix() {
+        let plain = proxy("http://127.0.0.1:9000").unwrap();
+        let uri: Uri = "/app/x?y=1".parse().unwrap();
+        assert_eq!(
+            plain.backend_uri(&uri).unwrap(),
+            "http://127.0.0.1:9000/app/x?y=1"
+        );
+        let prefixed = proxy("http://127.0.0.1:9000/base/").unwrap();
+        assert_eq!(
+            prefixed.backend_uri(&uri).unwrap(),
+            "http://127.0.0.1:9000/base/app/x?y=1"
+        );
+    }
+
+    #[test]
+    fn removes_hop_by_hop_headers_and_those_connection_names_but_never_host() {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, HeaderValue::from_static("app.example.com"));
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("close, X-Secret, Host"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
+        h.insert(KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert("accept", HeaderValue::from_static("*/*"));
+        remove_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["host", "accept"]);
+    }
+
+    #[test]
+    fn appends_the_client_to_x_forwarded_for() {
+        let mut h = HeaderMap::new();
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("10.1.1.1"));
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
+        let host = HeaderValue::from_static("app.example.com");
+        set_forwarded(
+            &mut h,
+            "192.0.2.9:4711".parse().unwrap(),
+            "https",
+            Some(&host),
+        );
+        assert_eq!(h.get_all(X_FORWARDED_FOR).iter().count(), 1);
+        assert_eq!(h[X_FORWARDED_FOR], "203.0.113.7, 10.1.1.1, 192.0.2.9");
+        assert_eq!(h[X_FORWARDED_PROTO], "https");
+        assert_eq!(h[X_FORWARDED_HOST], "app.example.com");
+    }
+
+    #[test]
+    fn error_pages_name_no_backend_detail() {
+        for status in [StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT] {
+            let page = error_page(status);
+            assert_eq!(page.status(), status);
+            assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        }
+    }
+}
