@@ -11,7 +11,7 @@ use samlgate::crypto::encrypt::{
     EncryptedElementKind, EncryptionOptions, KeyPlacement, encrypt_assertion, encrypt_element,
 };
 use samlgate::crypto::keys::DecryptionKey;
-use samlgate::saml::issue::{ResponseSpec, SignParts};
+use samlgate::saml::issue::ResponseSpec;
 use samlgate::saml::response::validate_xml;
 use samlgate::saml::{ExpectedRequest, IdpPolicy, Rejection, SpIdentity, VerifiedAssertion};
 
@@ -64,22 +64,24 @@ fn encrypted_response(
     let encrypted = encrypt_assertion(assertion.as_bytes(), &to.cert, options).expect("encrypt");
     let response = spec.response_xml_around(&encrypted);
     if sign_response {
-        samlgate::crypto::sign::sign_enveloped(
-            &response,
-            Some(&spec.response_id),
-            &idp_keys().key,
-            None,
-            samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-            samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-        )
-        .expect("sign response")
+        sign_element(&response, &spec.response_id)
     } else {
         response
     }
 }
 
-fn check_with(xml: &str, policy: &IdpPolicy, sp: &SpIdentity) -> Result<VerifiedAssertion, Rejection> {
-    validate_xml(xml.as_bytes(), policy, sp, ExpectedRequest::Solicited(REQUEST_ID), NOW)
+fn check_with(
+    xml: &str,
+    policy: &IdpPolicy,
+    sp: &SpIdentity,
+) -> Result<VerifiedAssertion, Rejection> {
+    validate_xml(
+        xml.as_bytes(),
+        policy,
+        sp,
+        ExpectedRequest::Solicited(REQUEST_ID),
+        NOW,
+    )
 }
 
 fn check(xml: &str) -> Result<VerifiedAssertion, Rejection> {
@@ -111,7 +113,13 @@ fn accepts_signed_assertion_encrypted_with_aes_gcm() {
 
 #[test]
 fn accepts_unsigned_assertion_encrypted_inside_a_signed_response() {
-    let xml = encrypted_response(&spec(), false, true, sp_keys(), &EncryptionOptions::default());
+    let xml = encrypted_response(
+        &spec(),
+        false,
+        true,
+        sp_keys(),
+        &EncryptionOptions::default(),
+    );
     let v = check(&xml).expect("valid");
     assert!(v.signed.response && !v.signed.assertion && v.was_encrypted);
 }
@@ -119,9 +127,24 @@ fn accepts_unsigned_assertion_encrypted_inside_a_signed_response() {
 #[test]
 fn accepts_cbc_only_under_a_signature() {
     let s = spec();
-    let xml = encrypted_response(&s, true, false, sp_keys(), &opts(ContentAlgorithm::Aes256Cbc));
-    assert!(check(&xml).is_ok(), "CBC with a signed Assertion is accepted");
-    let xml = encrypted_response(&s, false, false, sp_keys(), &opts(ContentAlgorithm::Aes256Cbc));
+    let xml = encrypted_response(
+        &s,
+        true,
+        false,
+        sp_keys(),
+        &opts(ContentAlgorithm::Aes256Cbc),
+    );
+    assert!(
+        check(&xml).is_ok(),
+        "CBC with a signed Assertion is accepted"
+    );
+    let xml = encrypted_response(
+        &s,
+        false,
+        false,
+        sp_keys(),
+        &opts(ContentAlgorithm::Aes256Cbc),
+    );
     let (k, _) = kind(check(&xml));
     assert!(k == "unsigned" || k == "cbc_without_signature", "{k}");
 }
@@ -130,14 +153,30 @@ fn accepts_cbc_only_under_a_signature() {
 fn refuses_cbc_when_the_idp_policy_forbids_it() {
     let mut p = policy();
     p.allow_cbc = false;
-    let xml = encrypted_response(&spec(), true, true, sp_keys(), &opts(ContentAlgorithm::Aes128Cbc));
-    let (k, _) = kind(check_with(&xml, &p, &sp_with(vec![dk(sp_keys(), "sp.key")])));
+    let xml = encrypted_response(
+        &spec(),
+        true,
+        true,
+        sp_keys(),
+        &opts(ContentAlgorithm::Aes128Cbc),
+    );
+    let (k, _) = kind(check_with(
+        &xml,
+        &p,
+        &sp_with(vec![dk(sp_keys(), "sp.key")]),
+    ));
     assert_eq!(k, "decryption_failed");
 }
 
 #[test]
 fn refuses_3des_unless_the_idp_opts_in() {
-    let xml = encrypted_response(&spec(), true, true, sp_keys(), &opts(ContentAlgorithm::TripleDesCbc));
+    let xml = encrypted_response(
+        &spec(),
+        true,
+        true,
+        sp_keys(),
+        &opts(ContentAlgorithm::TripleDesCbc),
+    );
     let (k, _) = kind(check(&xml));
     assert_eq!(k, "decryption_failed");
     let mut p = policy();
@@ -154,13 +193,25 @@ fn refuses_rsa_1_5_key_transport_saying_why() {
     let xml = encrypted_response(&spec(), true, true, sp_keys(), &o);
     let (k, line) = kind(check(&xml));
     assert_eq!(k, "decryption_failed");
-    assert!(line.to_lowercase().contains("rsa-1_5") || line.contains("RSA1_5"), "{line}");
+    assert!(
+        line.to_lowercase().contains("rsa-1_5") || line.contains("RSA1_5"),
+        "{line}"
+    );
 }
 
 #[test]
 fn decrypts_with_the_old_key_during_rollover() {
-    let xml = encrypted_response(&spec(), true, false, old_sp_keys(), &EncryptionOptions::default());
-    let sp = sp_with(vec![dk(sp_keys(), "sp.key"), dk(old_sp_keys(), "sp-old.key")]);
+    let xml = encrypted_response(
+        &spec(),
+        true,
+        false,
+        old_sp_keys(),
+        &EncryptionOptions::default(),
+    );
+    let sp = sp_with(vec![
+        dk(sp_keys(), "sp.key"),
+        dk(old_sp_keys(), "sp-old.key"),
+    ]);
     assert!(check_with(&xml, &policy(), &sp).is_ok());
     // Without the old key, the same Response fails as any other decryption failure.
     let (k, _) = kind(check(&xml));
@@ -171,8 +222,15 @@ fn decrypts_with_the_old_key_during_rollover() {
 fn every_decryption_failure_has_one_outward_kind() {
     let s = spec();
     let good = encrypted_response(&s, true, false, sp_keys(), &EncryptionOptions::default());
-    let unknown_key = encrypted_response(&s, true, false, old_sp_keys(), &EncryptionOptions::default());
-    let cipher_start = good.rfind("<xenc:CipherValue>").expect("cipher") + "<xenc:CipherValue>".len();
+    let unknown_key = encrypted_response(
+        &s,
+        true,
+        false,
+        old_sp_keys(),
+        &EncryptionOptions::default(),
+    );
+    let cipher_start =
+        good.rfind("<xenc:CipherValue>").expect("cipher") + "<xenc:CipherValue>".len();
     let mut tampered_body = good.clone().into_bytes();
     let i = cipher_start + 40;
     tampered_body[i] = if tampered_body[i] == b'A' { b'B' } else { b'A' };
@@ -214,11 +272,18 @@ fn decrypted_assertion_is_held_to_its_own_signature() {
     let s = spec();
     let signed_assertion = signer().signed_assertion(&s).expect("sign");
     let forged = signed_assertion.replace(">Admins<", ">Domain Admins<");
-    let encrypted = encrypt_assertion(forged.as_bytes(), &sp_keys().cert, &EncryptionOptions::default())
-        .expect("encrypt");
+    let encrypted = encrypt_assertion(
+        forged.as_bytes(),
+        &sp_keys().cert,
+        &EncryptionOptions::default(),
+    )
+    .expect("encrypt");
     let xml = s.response_xml_around(&encrypted);
     let (k, line) = kind(check(&xml));
-    assert!(k.starts_with("digest") || line.contains("igest"), "[{k}] {line}");
+    assert!(
+        k.starts_with("digest") || line.contains("igest"),
+        "[{k}] {line}"
+    );
 }
 
 #[test]
@@ -237,7 +302,13 @@ fn refuses_assertion_hidden_in_advice_of_the_decrypted_one() {
     let mut outer = s.clone();
     outer.assertion_id = "_outer".to_string();
     outer.assertion_extra = format!("<saml:Advice>{inner}</saml:Advice>");
-    let xml = encrypted_response(&outer, true, false, sp_keys(), &EncryptionOptions::default());
+    let xml = encrypted_response(
+        &outer,
+        true,
+        false,
+        sp_keys(),
+        &EncryptionOptions::default(),
+    );
     let (k, _) = kind(check(&xml));
     assert_eq!(k, "assertion_out_of_place");
 }
@@ -260,15 +331,7 @@ fn reads_an_encrypted_name_id() {
     let assertion = s.assertion_xml().replacen(&plain, &encrypted_id, 1);
     assert_ne!(assertion, s.assertion_xml(), "NameID was replaced");
     let response = s.response_xml_around(&assertion);
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &response,
-        Some(&s.response_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&response, &s.response_id);
     let v = check(&xml).expect("valid");
     assert_eq!(v.name_id().value, "bob-7731");
     assert_eq!(
@@ -279,7 +342,13 @@ fn reads_an_encrypted_name_id() {
 
 #[test]
 fn encrypted_response_without_any_sp_key_is_a_decryption_failure() {
-    let xml = encrypted_response(&spec(), true, true, sp_keys(), &EncryptionOptions::default());
+    let xml = encrypted_response(
+        &spec(),
+        true,
+        true,
+        sp_keys(),
+        &EncryptionOptions::default(),
+    );
     let (k, _) = kind(check_with(&xml, &policy(), &sp_with(Vec::new())));
     assert_eq!(k, "decryption_failed");
 }

@@ -421,3 +421,57 @@ fn refuses_xpath_transform_that_xmlsec1_itself_accepts() {
         }
     );
 }
+
+#[test]
+fn we_verify_xmlsec1_signatures_with_inclusive_namespaces_on_signed_info() {
+    // The PrefixList on CanonicalizationMethod pulls in-scope declarations (here xs, xsi, saml
+    // from the Response) into the canonical SignedInfo, so both sides must agree on it.
+    let Some(xmlsec) = xmlsec1() else { return };
+    let key = rsa_key();
+    let cert = self_signed(&key);
+    let tmpl = template("_assert1", SignatureAlgorithm::RsaSha256, DigestAlgorithm::Sha256, "xs").replace(
+        r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+        r##"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs xsi saml #default"/></ds:CanonicalizationMethod>"##,
+    );
+    let signed = xmlsec_sign(&xmlsec, &tmpl, &key, &cert, ASSERTION_NODE);
+    our_verify(&signed, "_assert1", &cert).unwrap_or_else(|e| panic!("{e}\n{signed}"));
+    // Without the list the canonical SignedInfo differs, so the signature no longer verifies.
+    let unlisted = signed.replace(r#"PrefixList="xs xsi saml #default""#, r#"PrefixList="""#);
+    assert_eq!(
+        our_verify(&unlisted, "_assert1", &cert).unwrap_err().kind(),
+        "signature_no_key_verified"
+    );
+}
+
+#[test]
+fn xmlsec1_verifies_our_signed_sp_metadata() {
+    let Some(xmlsec) = xmlsec1() else { return };
+    let key = ec_key(Nid::X9_62_PRIME256V1);
+    let cert = self_signed(&key);
+    let metadata = r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_sp-metadata" entityID="https://sp.example.com">
+  <md:SPSSODescriptor AuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example.com/saml/acs" index="0"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#;
+    let signed = sign_enveloped(
+        metadata,
+        None,
+        &key,
+        Some(&cert),
+        SignatureAlgorithm::EcdsaSha256,
+        DigestAlgorithm::Sha256,
+    )
+    .unwrap();
+    let (ok, output) = xmlsec_verifies(
+        &xmlsec,
+        &signed,
+        &cert,
+        "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+    );
+    assert!(
+        ok,
+        "xmlsec1 refused our signed metadata: {output}\n{signed}"
+    );
+}

@@ -277,15 +277,18 @@ pub fn verify_with_any_key<'k>(
 /// Every `ID` attribute in the document is distinct. Signature wrapping relies on two elements
 /// answering to the same ID (one verified, the other read); with unique IDs there is no choice.
 fn check_unique_ids(doc: &Document) -> Result<(), SignatureError> {
-    let mut seen = HashSet::new();
-    for element in doc.elements() {
-        if let Some(id) = element.attr("ID")
-            && !seen.insert(id)
-        {
-            return Err(SignatureError::DuplicateId { id: id.to_string() });
-        }
+    match duplicate_id(doc) {
+        Some(id) => Err(SignatureError::DuplicateId { id: id.to_string() }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first `ID` attribute value that appears on two elements, if any.
+pub(crate) fn duplicate_id(doc: &Document) -> Option<&str> {
+    let mut seen = HashSet::new();
+    doc.elements()
+        .filter_map(|element| element.attr("ID"))
+        .find(|id| !seen.insert(*id))
 }
 
 fn check_reference_uri(reference_uri: Option<&str>, id: &str) -> Result<(), SignatureError> {
@@ -1373,5 +1376,95 @@ mod tests {
         let doc = parse(harmless.as_bytes(), &ParseLimits::default()).unwrap();
         let name_id = doc.elements().find(|e| e.local_name() == "NameID").unwrap();
         assert_eq!(name_id.text().unwrap(), "alice@example.com");
+    }
+
+    #[test]
+    fn refuses_inclusive_namespaces_outside_exclusive_c14n() {
+        let list = r#"<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/>"#;
+        let on_enveloped = replace_once(
+            &signed("_assert1"),
+            &enveloped_transform(),
+            &format!(
+                r#"<ds:Transform Algorithm="{}">{list}</ds:Transform>"#,
+                uri::ENVELOPED_SIGNATURE
+            ),
+        );
+        assert_eq!(
+            check_idp(&on_enveloped, "_assert1").unwrap_err(),
+            SignatureError::UnexpectedElement {
+                parent: "ds:Transform".into(),
+                element: "ec:InclusiveNamespaces".into()
+            }
+        );
+        let twice = replace_once(
+            &signed("_assert1"),
+            &exc_transform(),
+            &format!(
+                r#"<ds:Transform Algorithm="{}">{list}{list}</ds:Transform>"#,
+                uri::EXC_C14N
+            ),
+        );
+        assert_eq!(
+            check_idp(&twice, "_assert1").unwrap_err().kind(),
+            "signature_unexpected_element"
+        );
+    }
+
+    #[test]
+    fn refuses_missing_algorithm_attribute() {
+        let xml = replace_once(
+            &signed("_assert1"),
+            &format!(r#"<ds:DigestMethod Algorithm="{}"/>"#, uri::SHA256),
+            "<ds:DigestMethod/>",
+        );
+        assert_eq!(
+            check_idp(&xml, "_assert1").unwrap_err(),
+            SignatureError::MissingAttribute {
+                element: "ds:DigestMethod".into(),
+                attribute: "Algorithm".into()
+            }
+        );
+    }
+
+    /// The signed document and the canonical form of its signed Assertion, made once.
+    fn signed_fixture() -> &'static (String, Vec<u8>) {
+        static FIXTURE: OnceLock<(String, Vec<u8>)> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let xml = signed("_assert1");
+            let doc = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
+            let assertion = doc
+                .elements()
+                .find(|e| e.attr("ID") == Some("_assert1"))
+                .unwrap();
+            let signature = signature_child(assertion).unwrap().unwrap();
+            let content = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
+            (xml, content)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any one-byte edit of a signed document either fails to parse, is refused, or leaves
+        /// the signed content exactly as it was; and nothing panics.
+        #[test]
+        fn a_one_byte_edit_never_changes_what_a_verified_signature_covers(
+            position in 0usize..4000,
+            byte in proptest::sample::select(b"<>/=\"'&#: \nax0_-".to_vec()),
+        ) {
+            let (xml, content) = signed_fixture();
+            let mut bytes = xml.clone().into_bytes();
+            let position = position % bytes.len();
+            bytes[position] = byte;
+            let Ok(doc) = parse(&bytes, &ParseLimits::default()) else { return Ok(()) };
+            let Some(assertion) = doc.elements().find(|e| e.attr("ID") == Some("_assert1")) else {
+                return Ok(());
+            };
+            if let Ok(verified) = verify(&doc, assertion, &idp_keys(), false) {
+                let signature = doc.element(verified.signature_element).unwrap();
+                let now = canonicalize(&doc, assertion.id(), Some(signature.id()), &[]).unwrap();
+                proptest::prop_assert_eq!(&now, content);
+            }
+        }
     }
 }

@@ -140,7 +140,13 @@ fn ecdsa_raw_to_der<T: HasPublic>(key: &PKeyRef<T>, raw: &[u8]) -> Result<Vec<u8
             expected,
         });
     }
-    let (r, s) = raw.split_at(half);
+    // infallible: the length was just checked to be exactly 2 * half.
+    let Some((r, s)) = raw.split_at_checked(half) else {
+        return Err(SignatureError::EcdsaLength {
+            length: raw.len(),
+            expected,
+        });
+    };
     let crypto = |e: openssl::error::ErrorStack| SignatureError::Crypto(e.to_string());
     let r = BigNum::from_slice(r).map_err(crypto)?;
     let s = BigNum::from_slice(s).map_err(crypto)?;

@@ -26,8 +26,8 @@ pub enum SignError {
     Parse(#[from] XmlError),
     #[error("no element with ID {id:?} in the document to sign")]
     TargetNotFound { id: String },
-    #[error("the root element <{element}> has no ID attribute to sign")]
-    RootWithoutId { element: String },
+    #[error("the element to sign, <{element}>, has no (or an empty) ID attribute")]
+    TargetWithoutId { element: String },
     #[error(
         "ID {id:?} appears on more than one element; such a document would be refused when verified"
     )]
@@ -63,7 +63,7 @@ pub fn sign_enveloped(
     let target = find_target(&doc, target_id)?;
     let id = target
         .attr("ID")
-        .ok_or_else(|| SignError::RootWithoutId {
+        .ok_or_else(|| SignError::TargetWithoutId {
             element: target.qualified_name(),
         })?
         .to_string();
@@ -122,13 +122,8 @@ fn find_target<'d>(
     doc: &'d Document,
     target_id: Option<&str>,
 ) -> Result<ElementRef<'d>, SignError> {
-    let mut seen = std::collections::HashSet::new();
-    for element in doc.elements() {
-        if let Some(id) = element.attr("ID")
-            && !seen.insert(id)
-        {
-            return Err(SignError::DuplicateId { id: id.to_string() });
-        }
+    if let Some(id) = dsig::duplicate_id(doc) {
+        return Err(SignError::DuplicateId { id: id.to_string() });
     }
     let target = match target_id {
         None => doc.root(),
@@ -141,7 +136,7 @@ fn find_target<'d>(
     };
     match target.attr("ID") {
         Some(id) if !id.is_empty() => Ok(target),
-        _ => Err(SignError::RootWithoutId {
+        _ => Err(SignError::TargetWithoutId {
             element: target.qualified_name(),
         }),
     }
@@ -515,7 +510,7 @@ mod tests {
         let no_id = RESPONSE.replace(r#" ID="_resp1""#, "");
         assert_eq!(
             sign(&no_id, None).unwrap_err(),
-            SignError::RootWithoutId {
+            SignError::TargetWithoutId {
                 element: "samlp:Response".into()
             }
         );
