@@ -30,8 +30,8 @@
 //!   does not start with the marker `UTF-8''` (any case) passes **unchanged**: `X-Forwarded-User: jdoe`.
 //! * Any other value (non-ASCII, control characters, leading or trailing space, or a value that itself starts with
 //!   the marker) is sent as `UTF-8''` followed by its UTF-8 bytes percent-encoded, in the style of an RFC 8187
-//!   `ext-value`: every byte outside RFC 8187 `attr-char` (`A-Z a-z 0-9 ! # $ & + - . ^ _ ` | ~`) is written
-//!   `%XX` with upper-case hex. Example: `X-Forwarded-Name: UTF-8''Jos%C3%A9%20M%C3%BCller`.
+//!   `ext-value`: every byte outside RFC 8187 `attr-char` (ASCII letters and digits, ``!#$&+-.^_`|~``) is
+//!   written `%XX` with upper-case hex. Example: `X-Forwarded-Name: UTF-8''Jos%C3%A9%20M%C3%BCller`.
 //! * `X-Forwarded-Groups` is the comma-join of the groups, each encoded on its own by the rule above; a group
 //!   whose name contains a comma (or is empty) is always encoded, so splitting the header on `,` is unambiguous:
 //!   `X-Forwarded-Groups: admins,UTF-8''Sales%2C%20EMEA,UTF-8''Z%C3%BCrich`.

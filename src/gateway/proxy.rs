@@ -105,8 +105,8 @@ impl std::fmt::Debug for Proxy {
 }
 
 impl Proxy {
-    /// Validate the backend URL and build the pooled client. Must be called inside a Tokio runtime's context
-    /// only when requests are sent, not to build it.
+    /// Validate the backend URL and build the pooled client (no connection is made yet). Building needs no
+    /// runtime; [`Proxy::forward`] must run inside a Tokio runtime.
     pub fn new(config: &ProxyConfig) -> Result<Self, ProxyConfigError> {
         let invalid = |reason: String| ProxyConfigError::InvalidUrl {
             url: config.backend.clone(),
