@@ -3,6 +3,7 @@
 //! Trust flows one way through the types: raw bytes -> [`xml::Document`] ->
 //! [`saml::VerifiedAssertion`] -> [`mapping`] operator -> gateway session and headers.
 
+pub mod cli;
 pub mod crypto;
 pub mod demo;
 pub mod gateway;

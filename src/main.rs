@@ -1,4 +1,44 @@
-fn main() {
-    eprintln!("samlgate: the command line is being built");
-    std::process::exit(2);
+//! The samlgate command line. Each subcommand's arguments and logic live in the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "samlgate", version, about = "SAML 2.0 single-sign-on gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate one SAML Response with the ACS pipeline (exit 0 accepted, 1 refused, 2 usage).
+    Verify(samlgate::cli::verify::VerifyArgs),
+    /// Run the gateway with a development IdP and an echo backend on localhost.
+    Demo,
+    /// Write a new SP private key and self-signed certificate (never overwrites without --force).
+    Keygen(samlgate::crypto::keygen::KeygenArgs),
+    /// Work with mapping tables.
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+}
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Show the operator and access group a mapping table gives for some attributes or a Response.
+    Test(samlgate::mapping::cli::MappingTestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Verify(args) => samlgate::cli::verify::run(args),
+        Command::Keygen(args) => samlgate::crypto::keygen::run(args),
+        Command::Mapping(MappingCommand::Test(args)) => samlgate::mapping::cli::run(args),
+        Command::Demo => {
+            eprintln!("samlgate demo: not yet available (the gateway is being built)");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,9 +1,20 @@
 //! SAML-profile XML-DSig (verify and sign) and XML-Enc (decrypt), over the strict tree.
 
+pub mod algorithms;
 pub mod decrypt;
 pub mod dsig;
+pub mod enc_algorithms;
+pub mod encrypt;
+pub mod keygen;
 pub mod keys;
+pub mod raw;
+pub mod sign;
 
+pub use algorithms::{AlgorithmError, DigestAlgorithm, SignatureAlgorithm};
 pub use decrypt::DecryptionError;
-pub use dsig::SignatureError;
+pub use dsig::{SignatureError, VerifiedSignature};
 pub use keys::{DecryptionKey, VerificationKey};
+pub use sign::SignError;
+
+#[cfg(test)]
+pub(crate) mod test_fixtures;

@@ -1,6 +1,7 @@
 //! SAML 2.0 Web Browser SSO, SP side: metadata in and out, requests out, responses in.
 
 pub mod assertion;
+pub mod issue;
 pub mod metadata;
 pub mod policy;
 pub mod rejection;

@@ -236,6 +236,8 @@ pub enum PolicyFailure {
     NoBearerConfirmation,
     #[error("the Assertion has no Conditions with an AudienceRestriction")]
     NoAudienceRestriction,
+    #[error("the Assertion was encrypted with AES-CBC (no integrity) and no signature covers it")]
+    UnauthenticatedEncryptionUnsigned,
     #[error("the IdP has no signing key configured; refusing every response")]
     NoSigningKey,
     #[error("{0}")]
@@ -255,6 +257,7 @@ impl PolicyFailure {
             PolicyFailure::NoBearerConfirmation => "no_bearer_confirmation",
             PolicyFailure::NoAudienceRestriction => "no_audience_restriction",
             PolicyFailure::NoSigningKey => "no_signing_key",
+            PolicyFailure::UnauthenticatedEncryptionUnsigned => "cbc_without_signature",
             PolicyFailure::Unsupported(_) => "unsupported",
         }
     }

@@ -1,0 +1,3 @@
+//! Command-line entry points that live in the library, so tests can call them directly.
+
+pub mod verify;

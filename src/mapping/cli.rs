@@ -1,0 +1,281 @@
+//! `samlgate mapping test`: shows the operator a login would become and which rule decided,
+//! without an IdP. Exit status: 0 mapped, 1 refused by the table, 2 bad input or bad table.
+
+use std::fmt::{self, Write as _};
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+
+use super::evaluate::evaluate;
+use super::operator::Mapped;
+use super::refusal::MappingRefusal;
+use super::table::MappingTable;
+use crate::saml::assertion::{Claims, NameId, SamlAttribute};
+
+const AFTER_HELP: &str = "\
+--attributes takes JSON inline (when it starts with '{'), '-' for standard input, or a file path:
+
+  {
+    \"name_id\": \"jose@example.com\",
+    \"idp\": \"https://idp.example.com/metadata\",
+    \"attributes\": {
+      \"mail\": [\"jose@example.com\"],
+      \"displayName\": \"José Müller\",
+      \"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups\": [\"Admins\", \"Staff\"]
+    }
+  }
+
+name_id is required; idp defaults to \"mapping-test\"; name_id_format is optional. Each attribute
+holds a list of strings (or one string). Attribute names are written as the IdP sends them: a
+friendly name, a urn:oid: name or a claim URI.
+
+Exit status: 0 the login maps to an operator, 1 the table refuses it, 2 bad input or bad table.";
+
+/// Arguments of `samlgate mapping test`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct MappingTestArgs {
+    /// The mapping table (TOML) to test.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: PathBuf,
+    /// The login's NameID and attributes as JSON: inline, '-' for stdin, or a file (see --help).
+    #[arg(
+        long,
+        value_name = "JSON",
+        conflicts_with = "response",
+        required_unless_present = "response"
+    )]
+    pub attributes: Option<String>,
+    /// A SAMLResponse (base64, as posted to the ACS) to verify and then map.
+    #[arg(long, value_name = "FILE", requires = "idp_metadata")]
+    pub response: Option<PathBuf>,
+    /// The IdP's metadata, for verifying --response.
+    #[arg(long, value_name = "FILE")]
+    pub idp_metadata: Option<PathBuf>,
+    /// The time to verify --response at (RFC 3339, e.g. 2026-11-22T09:14:52Z); default: now.
+    #[arg(long, value_name = "T")]
+    pub now: Option<String>,
+    /// Print the outcome as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why `mapping test` could not produce an outcome (exit status 2).
+#[derive(Debug, thiserror::Error)]
+enum TestInputError {
+    #[error(transparent)]
+    Table(#[from] super::error::MappingLoadError),
+    #[error("--attributes: cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--attributes: not the expected JSON ({0}); see `samlgate mapping test --help`")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "--response is not supported yet: this build has no ACS pipeline (saml::response::validate); use --attributes"
+    )]
+    ResponseNotSupported,
+}
+
+/// Runs `samlgate mapping test`.
+pub fn run(args: MappingTestArgs) -> ExitCode {
+    match outcome(&args) {
+        Err(e) => {
+            eprintln!("samlgate mapping test: {e}");
+            ExitCode::from(2)
+        }
+        Ok((claims, result)) => {
+            let refused = result.is_err();
+            if args.json {
+                println!("{}", render_json(&claims, &result));
+            } else {
+                print!("{}", render_text(&claims, &result));
+            }
+            if refused {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+fn outcome(
+    args: &MappingTestArgs,
+) -> Result<(Claims, Result<Mapped, MappingRefusal>), TestInputError> {
+    let table = MappingTable::load(&args.mapping)?;
+    let claims = match (&args.attributes, &args.response) {
+        (Some(attributes), _) => claims_from_json(&read_attributes(attributes)?)?,
+        (None, _) => return Err(TestInputError::ResponseNotSupported),
+    };
+    let result = evaluate(&table, &claims);
+    Ok((claims, result))
+}
+
+fn read_attributes(arg: &str) -> Result<String, TestInputError> {
+    if arg.trim_start().starts_with('{') {
+        return Ok(arg.to_owned());
+    }
+    let read_err = |source| TestInputError::Read {
+        path: arg.to_owned(),
+        source,
+    };
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(read_err)?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(arg).map_err(read_err)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttributesInput {
+    name_id: String,
+    #[serde(default)]
+    name_id_format: Option<String>,
+    #[serde(default)]
+    idp: Option<String>,
+    #[serde(default)]
+    attributes: OrderedAttributes,
+}
+
+/// Attributes in the order written (a JSON object read into a list, not a sorted map: the
+/// order decides which attribute's value comes first, as in an assertion).
+#[derive(Default)]
+struct OrderedAttributes(Vec<(String, Vec<String>)>);
+
+impl<'de> Deserialize<'de> for OrderedAttributes {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedAttributes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of attribute name -> list of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Values>()? {
+                    out.push((k, v.0));
+                }
+                Ok(OrderedAttributes(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct Values(Vec<String>);
+
+impl<'de> Deserialize<'de> for Values {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Values;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Values, E> {
+                Ok(Values(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Values, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    out.push(v);
+                }
+                Ok(Values(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Claims from the `--attributes` JSON (public for tests and for `samlgate explain`).
+pub fn claims_from_json(json: &str) -> Result<Claims, serde_json::Error> {
+    let input: AttributesInput = serde_json::from_str(json)?;
+    Ok(Claims {
+        idp_entity_id: input.idp.unwrap_or_else(|| "mapping-test".to_owned()),
+        name_id: NameId {
+            value: input.name_id,
+            format: input.name_id_format,
+            name_qualifier: None,
+            sp_name_qualifier: None,
+        },
+        attributes: input
+            .attributes
+            .0
+            .into_iter()
+            .map(|(name, values)| SamlAttribute {
+                name,
+                name_format: None,
+                friendly_name: None,
+                values,
+            })
+            .collect(),
+    })
+}
+
+/// The text report: one `label: value` per line.
+pub fn render_text(claims: &Claims, result: &Result<Mapped, MappingRefusal>) -> String {
+    let mut out = String::new();
+    // infallible: writing to a String cannot fail.
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "{label:<15}{value}");
+    };
+    match result {
+        Err(refusal) => {
+            line("outcome:", "REFUSED");
+            line("reason:", &refusal.to_string());
+            line("idp:", &claims.idp_entity_id);
+            line("name_id:", &claims.name_id.value);
+        }
+        Ok(m) => {
+            let op = &m.operator;
+            let none = "(none)";
+            line("outcome:", "mapped");
+            line("operator:", &op.id);
+            line("access group:", &op.access_group);
+            line("matched:", &m.matched_rule.to_string());
+            if m.overage {
+                line(
+                    "overage:",
+                    "yes: Entra ID sent groups.link instead of the groups; rules were skipped",
+                );
+            }
+            line("idp:", &op.idp);
+            line("name_id:", &op.name_id);
+            line("email:", op.email.as_deref().unwrap_or(none));
+            line("name:", op.name.as_deref().unwrap_or(none));
+            line("department:", op.department.as_deref().unwrap_or(none));
+            line(
+                &format!("groups ({}):", op.groups.len()),
+                &op.groups.join(", "),
+            );
+            for (header, value) in &op.extra {
+                line("header:", &format!("{header}: {value}"));
+            }
+        }
+    }
+    out
+}
+
+/// The JSON report: `{"outcome": "mapped", "mapped": {...}}` or
+/// `{"outcome": "refused", "reason": "...", "kind": "...", "idp": ..., "name_id": ...}`.
+pub fn render_json(claims: &Claims, result: &Result<Mapped, MappingRefusal>) -> String {
+    let value = match result {
+        Ok(m) => serde_json::json!({ "outcome": "mapped", "mapped": m }),
+        Err(r) => serde_json::json!({
+            "outcome": "refused",
+            "kind": r.kind(),
+            "reason": r.to_string(),
+            "idp": claims.idp_entity_id,
+            "name_id": claims.name_id.value,
+        }),
+    };
+    value.to_string()
+}

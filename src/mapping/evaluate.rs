@@ -1,0 +1,182 @@
+//! Claims -> operator: the pure heart of the mapping. Steps, in order:
+//! required attributes, operator id, profile fields, groups, access decision.
+
+use std::collections::HashSet;
+
+use super::aliases::has_groups_overage;
+use super::operator::{Mapped, MatchedRule, Operator};
+use super::refusal::MappingRefusal;
+use super::source::first_single;
+use super::table::{Fallback, MappingTable, OperatorIdSource, StripDomain};
+use crate::saml::assertion::{Claims, VerifiedAssertion};
+
+/// Maps a verified assertion. The only entry point the gateway uses: it takes the verified
+/// type, so unverified claims cannot reach a session by mistake.
+pub fn apply(
+    table: &MappingTable,
+    assertion: &VerifiedAssertion,
+) -> Result<Mapped, MappingRefusal> {
+    evaluate(table, &assertion.claims)
+}
+
+/// Maps claims (also used by `samlgate mapping test` on hand-written attributes).
+pub fn evaluate(table: &MappingTable, claims: &Claims) -> Result<Mapped, MappingRefusal> {
+    for required in &table.required {
+        if required.first_value(claims).is_none() {
+            return Err(MappingRefusal::MissingRequiredAttribute {
+                attribute: required.written().to_owned(),
+            });
+        }
+    }
+
+    let id = operator_id(table, claims)?;
+    let email = first_single(&table.email, claims);
+    let name = first_single(&table.name, claims);
+    let department = first_single(&table.department, claims);
+    let extra = table
+        .extra
+        .iter()
+        .filter_map(|(header, sources)| {
+            sources
+                .iter()
+                .find_map(|s| s.joined(claims))
+                .map(|v| (header.clone(), v))
+        })
+        .collect();
+    let groups = groups(table, claims);
+
+    // Entra ID's overage link means "more groups than fit": the list we have is not the
+    // user's groups, so no rule may be tested on it (a rule like "not in Contractors" would
+    // otherwise be decided on missing data). Only the fallback applies.
+    let overage = has_groups_overage(claims);
+    let decided = if overage {
+        None
+    } else {
+        decide(table, &groups, claims)
+    };
+
+    let (access_group, matched_rule) = match decided {
+        Some((group, rule)) => (group, rule),
+        None => match &table.fallback {
+            Fallback::Default(g) => (g.clone(), MatchedRule::Default),
+            Fallback::Deny if overage => return Err(MappingRefusal::DeniedGroupsOverage),
+            Fallback::Deny => return Err(MappingRefusal::Denied),
+        },
+    };
+
+    Ok(Mapped {
+        operator: Operator {
+            id,
+            email,
+            name,
+            department,
+            access_group,
+            groups,
+            extra,
+            idp: claims.idp_entity_id.clone(),
+            name_id: claims.name_id.value.clone(),
+        },
+        matched_rule,
+        overage,
+    })
+}
+
+/// The first rule that holds: its access group and which rule it was.
+fn decide(
+    table: &MappingTable,
+    groups: &[String],
+    claims: &Claims,
+) -> Option<(String, MatchedRule)> {
+    let hits = if table.rules_use_groups {
+        table.patterns.hits(groups)
+    } else {
+        Vec::new()
+    };
+    let rule = table
+        .rules
+        .iter()
+        .find(|r| r.holds(&hits, claims, table.ignore_case))?;
+    Some((
+        rule.access_group.clone(),
+        MatchedRule::Rule {
+            index: rule.index,
+            name: rule.name.clone(),
+            line: rule.line,
+        },
+    ))
+}
+
+/// Every group from every group attribute, without empty values or repeats.
+fn groups(table: &MappingTable, claims: &Claims) -> Vec<String> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    for source in &table.groups_from {
+        for v in source.values(claims) {
+            if seen.insert(v) {
+                out.push(v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+fn operator_id(table: &MappingTable, claims: &Claims) -> Result<String, MappingRefusal> {
+    let (raw, source_name) = match &table.operator_id {
+        OperatorIdSource::NameId => (claims.name_id.value.as_str(), "the NameID".to_owned()),
+        OperatorIdSource::Attribute(name) => {
+            let mut distinct: Vec<&str> = Vec::new();
+            for v in name.values(claims).map(str::trim).filter(|v| !v.is_empty()) {
+                if !distinct.contains(&v) {
+                    distinct.push(v);
+                }
+            }
+            match distinct.as_slice() {
+                [] => {
+                    return Err(MappingRefusal::MissingOperatorId {
+                        attribute: name.written().to_owned(),
+                    });
+                }
+                [one] => (*one, format!("attribute `{}`", name.written())),
+                many => {
+                    return Err(MappingRefusal::AmbiguousOperatorId {
+                        attribute: name.written().to_owned(),
+                        count: many.len(),
+                    });
+                }
+            }
+        }
+    };
+    let mut id = strip_domain(raw.trim(), &table.strip_domain)
+        .trim()
+        .to_owned();
+    if table.lowercase_id {
+        id = id.to_lowercase();
+    }
+    if id.is_empty() {
+        return Err(MappingRefusal::EmptyOperatorId { source_name });
+    }
+    Ok(id)
+}
+
+/// `jose@example.com` -> `jose`, `CORP\jose` -> `jose` (any domain, or only listed ones).
+fn strip_domain<'a>(id: &'a str, strip: &StripDomain) -> &'a str {
+    let listed = |domain: &str| match strip {
+        StripDomain::None => false,
+        StripDomain::Any => true,
+        StripDomain::Only(domains) => {
+            let domain = domain.to_lowercase();
+            domains.contains(&domain)
+        }
+    };
+    if let Some((user, domain)) = id.rsplit_once('@')
+        && listed(domain)
+    {
+        return user;
+    }
+    if let Some((domain, user)) = id.split_once('\\')
+        && listed(domain)
+    {
+        return user;
+    }
+    id
+}
