@@ -135,3 +135,17 @@ pub fn metadata_xml() -> String {
         cert = b64
     )
 }
+
+/// Sign the element with ID `id` inside `xml` with the test IdP's key (RSA-SHA256), for tests
+/// that edit a document before signing it.
+pub fn sign_element(xml: &str, id: &str) -> String {
+    samlgate::crypto::sign::sign_enveloped(
+        xml,
+        Some(id),
+        &idp_keys().key,
+        None,
+        SignatureAlgorithm::RsaSha256,
+        DigestAlgorithm::Sha256,
+    )
+    .expect("sign")
+}
