@@ -104,6 +104,12 @@ const CBC_OFF: Setup = Setup {
     allow_cbc: false,
     ..DEFAULTS
 };
+const THREE_DES_WITH_CBC_OFF: Setup = Setup {
+    name: "allow_3des, allow_cbc=false",
+    allow_3des: true,
+    allow_cbc: false,
+    ..DEFAULTS
+};
 const ROLLOVER: Setup = Setup {
     name: "keys [new, old]",
     sp_keys: SpKeys::Rollover,
@@ -168,6 +174,11 @@ fn is_aes_cbc(data: DataEncryption) -> bool {
     )
 }
 
+/// 3DES is a CBC cipher too.
+fn is_cbc(data: DataEncryption) -> bool {
+    is_aes_cbc(data) || data == DataEncryption::TripleDesCbc
+}
+
 /// AES-GCM is the only content cipher with integrity of its own.
 fn is_authenticated(data: DataEncryption) -> bool {
     matches!(data, DataEncryption::Aes128Gcm | DataEncryption::Aes256Gcm)
@@ -193,8 +204,8 @@ fn expected(cell: &Cell) -> Expect {
         if data == DataEncryption::TripleDesCbc && !setup.allow_3des {
             return refuse(DECRYPTION_FAILED);
         }
-        // "AES-CBC accepted per IdP."
-        if is_aes_cbc(data) && !setup.allow_cbc {
+        // "AES-CBC accepted per IdP"; 3DES, a CBC cipher, needs that opt-in as well.
+        if is_cbc(data) && !setup.allow_cbc {
             return refuse(DECRYPTION_FAILED);
         }
         // "Several SP decryption keys may be configured (rollover)"; a key the SP does not
@@ -256,6 +267,9 @@ fn matrix(peer: Peer) -> Vec<(Wire, Vec<Setup>)> {
                 let mut setups = vec![DEFAULTS];
                 if data == DataEncryption::TripleDesCbc {
                     setups.push(LEGACY_OPT_IN);
+                    if transport == KeyTransport::RsaOaepMgf1p {
+                        setups.push(THREE_DES_WITH_CBC_OFF);
+                    }
                 }
                 if is_aes_cbc(data) && transport == KeyTransport::RsaOaepMgf1p {
                     setups.push(CBC_OFF);
