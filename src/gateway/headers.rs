@@ -92,14 +92,6 @@ impl IdentityField {
         ),
         (IdentityField::Name, "name", "x-forwarded-name"),
     ];
-
-    /// The config key naming this field (`user`, `email`, `preferred_username`, `groups`, `access_group`, `name`).
-    pub fn config_key(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(field, _, _)| *field == self)
-            .map_or("", |(_, key, _)| key)
-    }
 }
 
 /// The `[headers]` configuration section, as deserialized from TOML.
