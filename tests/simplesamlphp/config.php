@@ -23,6 +23,10 @@ $config = [
     // Fresh for every setup: a known salt would make NameIDs and tokens guessable.
     'secretsalt' => '@SECRETSALT@',
     'auth.adminpassword' => '@ADMINPASSWORD@',
+    // Loopback services on any port (the SP under test) may be a ReturnTo or RelayState URL.
+    'trusted.url.domains' => ['127\.0\.0\.1(:[0-9]+)?'],
+    'trusted.url.regex' => true,
+
     'admin.protectindexpage' => false,
     'admin.protectmetadata' => false,
     'admin.checkforupdates' => false,
