@@ -199,15 +199,7 @@ fn refuses_element_inside_name_id() {
         "alice<saml:X xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">@evil</saml:X></saml:NameID>",
     );
     // Signed after the edit, so the refusal comes from the text rule, not the signature.
-    let signed_xml = samlgate::crypto::sign::sign_enveloped(
-        &xml,
-        Some(&s.assertion_id),
-        &idp_keys().key,
-        Some(&idp_keys().cert),
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let signed_xml = sign_element(&xml, &s.assertion_id);
     assert_kind(check(&signed_xml), "element_in_text");
 }
 
@@ -540,15 +532,7 @@ fn refuses_signed_response_without_destination() {
     let response =
         s.response_xml_around(&unsigned)
             .replacen(&format!(" Destination=\"{ACS}\""), "", 1);
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &response,
-        Some(&s.response_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&response, &s.response_id);
     assert_kind(check(&xml), "destination_missing");
 }
 
@@ -560,15 +544,7 @@ fn refuses_recipient_other_than_the_acs() {
         "Recipient=\"https://other.example.com/saml/acs\"",
         1,
     );
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &xml,
-        Some(&s.assertion_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&xml, &s.assertion_id);
     assert_kind(check(&xml), "recipient_mismatch");
 }
 
@@ -722,15 +698,7 @@ fn refuses_assertion_without_authn_statement() {
         assertion.find("</saml:AuthnStatement>").expect("end") + "</saml:AuthnStatement>".len();
     let stripped = format!("{}{}", &assertion[..start], &assertion[end..]);
     let response = s.response_xml_around(&stripped);
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &response,
-        Some(&s.response_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&response, &s.response_id);
     assert_kind(check(&xml), "no_authn_statement");
 }
 

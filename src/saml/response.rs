@@ -93,30 +93,21 @@ pub fn validate_xml(
             now,
         ),
         AssertionPlacement::Encrypted(encrypted) => {
-            let decrypted = decrypt::decrypt_element(
+            let (inner, needs_signature) = decrypt_and_parse(
                 encrypted,
-                &sp.decryption_keys,
-                &EncryptionPolicy::for_idp(idp),
-            )?;
-            let inner = parse_with_context(
-                &decrypted.plaintext,
-                &limits,
-                &encrypted.in_scope_namespaces(),
+                "Assertion",
+                "saml:Assertion inside EncryptedAssertion",
+                sp,
+                idp,
             )?;
             let assertion = inner.root();
-            if !assertion.is(ns::SAML, "Assertion") {
-                return Err(Malformed::Missing {
-                    what: "saml:Assertion inside EncryptedAssertion",
-                }
-                .into());
-            }
             check_unique_ids(&inner)?;
             refuse_nested_assertions(assertion)?;
             verify_assertion(
                 &inner,
                 assertion,
                 response_signed,
-                Some(decrypted.needs_covering_signature()),
+                Some(needs_signature),
                 idp,
                 sp,
                 expected,
@@ -124,6 +115,32 @@ pub fn validate_xml(
             )
         }
     }
+}
+
+/// Decrypt an EncryptedAssertion / EncryptedID / EncryptedAttribute and parse the plaintext with
+/// the same strict parser, in the namespace context where it stood. The root must be the
+/// expected `saml:` element. Returns the tree and whether a signature must cover it (CBC).
+fn decrypt_and_parse(
+    encrypted: ElementRef<'_>,
+    expected_root: &str,
+    what: &'static str,
+    sp: &SpIdentity,
+    idp: &IdpPolicy,
+) -> Result<(Document, bool), Rejection> {
+    let decrypted = decrypt::decrypt_element(
+        encrypted,
+        &sp.decryption_keys,
+        &EncryptionPolicy::for_idp(idp),
+    )?;
+    let inner = parse_with_context(
+        &decrypted.plaintext,
+        &ParseLimits::default(),
+        &encrypted.in_scope_namespaces(),
+    )?;
+    if !inner.root().is(ns::SAML, expected_root) {
+        return Err(Malformed::Missing { what }.into());
+    }
+    Ok((inner, decrypted.needs_covering_signature()))
 }
 
 enum AssertionPlacement<'a> {
@@ -569,24 +586,9 @@ fn read_name_id(
     match (name_ids.as_slice(), encrypted.as_slice()) {
         ([one], []) => name_id_from(*one),
         ([], [enc]) => {
-            let decrypted = decrypt::decrypt_element(
-                *enc,
-                &sp.decryption_keys,
-                &EncryptionPolicy::for_idp(idp),
-            )?;
-            let inner = parse_with_context(
-                &decrypted.plaintext,
-                &ParseLimits::default(),
-                &enc.in_scope_namespaces(),
-            )?;
-            let root = inner.root();
-            if !root.is(ns::SAML, "NameID") {
-                return Err(Malformed::Missing {
-                    what: "saml:NameID inside EncryptedID",
-                }
-                .into());
-            }
-            name_id_from(root)
+            let (inner, _) =
+                decrypt_and_parse(*enc, "NameID", "saml:NameID inside EncryptedID", sp, idp)?;
+            name_id_from(inner.root())
         }
         ([], []) => Err(Malformed::Missing {
             what: "Subject NameID",
@@ -781,24 +783,14 @@ fn read_attributes(
             if child.is(ns::SAML, "Attribute") {
                 out.push(read_attribute(child)?);
             } else if child.is(ns::SAML, "EncryptedAttribute") {
-                let decrypted = decrypt::decrypt_element(
+                let (inner, _) = decrypt_and_parse(
                     child,
-                    &sp.decryption_keys,
-                    &EncryptionPolicy::for_idp(idp),
+                    "Attribute",
+                    "saml:Attribute inside EncryptedAttribute",
+                    sp,
+                    idp,
                 )?;
-                let inner = parse_with_context(
-                    &decrypted.plaintext,
-                    &ParseLimits::default(),
-                    &child.in_scope_namespaces(),
-                )?;
-                let root = inner.root();
-                if !root.is(ns::SAML, "Attribute") {
-                    return Err(Malformed::Missing {
-                        what: "saml:Attribute inside EncryptedAttribute",
-                    }
-                    .into());
-                }
-                out.push(read_attribute(root)?);
+                out.push(read_attribute(inner.root())?);
             }
         }
     }

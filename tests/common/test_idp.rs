@@ -1,6 +1,5 @@
 //! The project's own test IdP: an RSA-2048 key and self-signed certificate (made once per test
 //! binary), policies, and signed Responses built with `samlgate::saml::issue`.
-#![allow(dead_code)]
 
 use std::sync::OnceLock;
 
@@ -134,4 +133,18 @@ pub fn metadata_xml() -> String {
         idp = IDP,
         cert = b64
     )
+}
+
+/// Sign the element with ID `id` inside `xml` with the test IdP's key (RSA-SHA256), for tests
+/// that edit a document before signing it.
+pub fn sign_element(xml: &str, id: &str) -> String {
+    samlgate::crypto::sign::sign_enveloped(
+        xml,
+        Some(id),
+        &idp_keys().key,
+        None,
+        SignatureAlgorithm::RsaSha256,
+        DigestAlgorithm::Sha256,
+    )
+    .expect("sign")
 }
