@@ -4,6 +4,7 @@
 //! [`saml::VerifiedAssertion`] -> [`mapping`] operator -> gateway session and headers.
 
 pub mod cli;
+pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod gateway;

@@ -15,8 +15,14 @@ struct Cli {
 enum Command {
     /// Validate one SAML Response with the ACS pipeline (exit 0 accepted, 1 refused, 2 usage).
     Verify(samlgate::cli::verify::VerifyArgs),
+    /// Run the gateway in front of the configured backend.
+    Serve(samlgate::gateway::ServeArgs),
+    /// Validate a configuration without serving: every problem with file, key and line.
+    Check(samlgate::config::CheckArgs),
+    /// Write the SP metadata (entityID, ACS, certificates) to hand to the IdP.
+    Metadata(samlgate::gateway::MetadataArgs),
     /// Run the gateway with a development IdP and an echo backend on localhost.
-    Demo,
+    Demo(samlgate::demo::run::DemoArgs),
     /// Write a new SP private key and self-signed certificate (never overwrites without --force).
     Keygen(samlgate::crypto::keygen::KeygenArgs),
     /// Work with mapping tables.
@@ -36,9 +42,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => samlgate::cli::verify::run(args),
         Command::Keygen(args) => samlgate::crypto::keygen::run(args),
         Command::Mapping(MappingCommand::Test(args)) => samlgate::mapping::cli::run(args),
-        Command::Demo => {
-            eprintln!("samlgate demo: not yet available (the gateway is being built)");
-            ExitCode::from(2)
-        }
+        Command::Serve(args) => samlgate::gateway::run_serve(args),
+        Command::Check(args) => samlgate::config::run_check(args),
+        Command::Metadata(args) => samlgate::gateway::run_metadata(args),
+        Command::Demo(args) => samlgate::demo::run::run(args),
     }
 }

@@ -1,3 +1,64 @@
-//! The axum gateway: login, ACS, sessions, reverse proxy, header contract (to be written).
+//! The axum gateway. Follow one login from here:
+//!
+//! - [`gate`]: every proxied request: session -> route rules -> backend, or login, or refusal
+//! - [`login`]: AuthnRequest out (with [`relay_state`] and the binding [`cookies`])
+//! - [`acs`]: Response in -> validate -> replay cache -> [`identity`] -> new [`session`]
+//! - [`proxy`]: the streaming reverse proxy; [`headers`]: the identity header contract
+//! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
+//! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
+//! - [`state`]: what handlers share; [`serve`]: `samlgate serve`
+
+pub mod acs;
+pub mod cookies;
+pub mod errors;
+pub mod forward_auth;
+pub mod gate;
 pub mod headers;
+pub mod health;
+pub mod identity;
+pub mod login;
+pub mod logout;
+pub mod metadata_endpoint;
 pub mod proxy;
+pub mod relay_state;
+pub mod routes;
+pub mod serve;
+pub mod session;
+pub mod session_store;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get, post};
+use tower_sessions::SessionManagerLayer;
+use tower_sessions::cookie::SameSite;
+
+pub use metadata_endpoint::{MetadataArgs, run_metadata};
+pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on};
+pub use state::{AppState, Clock, system_clock};
+
+/// The gateway's routes over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let session = &state.config.session;
+    // The cookie carries only the session ID. `__Host-` (set in the name by config when the
+    // public URL is https) requires Secure, Path=/ and no Domain, which this layer gives.
+    let sessions = SessionManagerLayer::new(session_store::SweepingMemoryStore::new())
+        .with_name(session.cookie_name.clone())
+        .with_secure(session.secure_cookies)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/");
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/saml/login", get(login::login))
+        .route("/saml/acs", post(acs::acs))
+        .route("/saml/logout", get(logout::logout).post(logout::logout))
+        .route("/saml/metadata", get(metadata_endpoint::metadata))
+        .route("/saml/auth", any(forward_auth::forward_auth))
+        .fallback(gate::gate)
+        .layer(sessions)
+        .with_state(state)
+}

@@ -1,1 +1,7 @@
-//! Operations: metrics, health, audit log, diagnostics (to be written).
+//! Operations: Prometheus metrics, log setup, the audit log line.
+
+pub mod audit;
+pub mod logging;
+pub mod metrics;
+
+pub use metrics::Metrics;

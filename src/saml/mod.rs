@@ -5,7 +5,9 @@ pub mod issue;
 pub mod metadata;
 pub mod policy;
 pub mod rejection;
+pub mod request;
 pub mod response;
+pub mod sp_metadata;
 pub mod time;
 
 pub use assertion::{Claims, NameId, SamlAttribute, SignedParts, VerifiedAssertion};

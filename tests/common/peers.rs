@@ -590,3 +590,28 @@ pub fn xmlsec1_c14n(
         verified,
     })
 }
+
+/// samlgate's policy for the IdP that produced `out`: its metadata, as the peer wrote it, read
+/// by `samlgate::saml::metadata::parse_idp_metadata`, with SECURITY.md's defaults.
+pub fn idp_policy(out: &PeerOutput) -> Result<samlgate::saml::IdpPolicy, String> {
+    let xml = std::fs::read(&out.idp_metadata)
+        .map_err(|e| format!("{}: {e}", out.idp_metadata.display()))?;
+    let md = samlgate::saml::metadata::parse_idp_metadata(
+        &xml,
+        &out.idp_metadata.display().to_string(),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(samlgate::saml::IdpPolicy::new(
+        md.entity_id,
+        md.signing_keys,
+    ))
+}
+
+/// The private half of [`sp_key_pair`] as samlgate's decryption key.
+pub fn sp_decryption_key() -> Result<samlgate::crypto::DecryptionKey, String> {
+    let (key, _) = sp_key_pair()?;
+    let pem = std::fs::read(&key).map_err(|e| format!("{}: {e}", key.display()))?;
+    samlgate::crypto::DecryptionKey::from_pem(&pem, &key.display().to_string())
+        .map_err(|e| e.to_string())
+}

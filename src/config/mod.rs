@@ -1,0 +1,82 @@
+//! Configuration: the TOML file, read once and validated up front. Every problem is reported
+//! together with file, key and line; a configuration that would fail open is refused.
+//!
+//! - [`raw`]: the file as written (spanned, all optional)
+//! - [`schema`]: unknown keys
+//! - [`validate`]: raw -> [`Config`], fail-open refusals, certificate expiry warnings
+//! - [`model`]: the validated [`Config`] the gateway runs on
+//! - [`cli`]: `samlgate check`
+
+pub mod cli;
+pub mod duration;
+pub mod idp_metadata;
+pub mod model;
+pub mod problems;
+pub mod raw;
+pub mod schema;
+pub mod validate;
+
+use std::path::Path;
+
+pub use cli::{CheckArgs, run_check};
+pub use model::*;
+pub use problems::{ConfigError, Problem, Severity};
+
+/// A usable configuration and the warnings found while reading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Problem>,
+}
+
+/// Read and validate the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        problems: vec![Problem {
+            severity: Severity::Error,
+            file: path.to_path_buf(),
+            key: String::new(),
+            line: None,
+            message: format!("cannot read the configuration file: {e}"),
+        }],
+    })?;
+    load_str(&text, path)
+}
+
+/// Validate configuration `text` as if read from `path` (relative paths resolve against its folder).
+pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+    let mut p = problems::Problems::new(path, text);
+    let doc = match toml::de::DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            p.error("", e.span(), format!("not valid TOML: {}", e.message()));
+            return Err(ConfigError {
+                problems: p.into_vec(),
+            });
+        }
+    };
+    schema::check_unknown_keys(doc.get_ref(), &mut p);
+    if p.has_errors() {
+        return Err(ConfigError {
+            problems: p.into_vec(),
+        });
+    }
+    let raw: raw::RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            p.error("", e.span(), e.message().to_string());
+            return Err(ConfigError {
+                problems: p.into_vec(),
+            });
+        }
+    };
+    match validate::validate(raw, path, &mut p) {
+        Some(config) if !p.has_errors() => Ok(Loaded {
+            config,
+            warnings: p.into_vec(),
+        }),
+        _ => Err(ConfigError {
+            problems: p.into_vec(),
+        }),
+    }
+}

@@ -1,0 +1,136 @@
+//! The validated configuration. Once [`super::load`] returns one, the running code trusts it:
+//! keys are loaded, IdP metadata is parsed, durations are in range, nothing is left to check.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use openssl::x509::X509;
+use time::Duration;
+use url::Url;
+
+use crate::crypto::keys::DecryptionKey;
+use crate::gateway::headers::HeaderContract;
+use crate::mapping::MappingTable;
+use crate::saml::policy::IdpPolicy;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file this came from; relative paths in it were resolved against its folder.
+    pub file: PathBuf,
+    pub server: Server,
+    pub sp: Sp,
+    pub idps: Vec<Idp>,
+    pub session: SessionConfig,
+    pub backend: Backend,
+    /// Which identity headers are stripped from requests and set from the session.
+    pub headers: HeaderContract,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// Scheme, host and port the browser sees, without a trailing slash in its path.
+    pub public_url: Url,
+    /// Requests under these path prefixes are API calls: 401 JSON instead of a login redirect.
+    pub api_prefixes: Vec<String>,
+    /// Largest accepted POST body on `/saml/acs`.
+    pub max_acs_body: usize,
+    pub log_json: bool,
+}
+
+impl Server {
+    /// `public_url` + `path` (path starts with `/`).
+    pub fn url_for(&self, path: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    pub fn acs_url(&self) -> String {
+        self.url_for("/saml/acs")
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Sp {
+    pub entity_id: String,
+    /// Signs AuthnRequests and is the first decryption key.
+    pub key: DecryptionKey,
+    pub cert: X509,
+    /// Published in metadata before a rollover, so IdPs learn it ahead of time.
+    pub next_cert: Option<X509>,
+    /// Still tried for decryption during a rollover.
+    pub old_keys: Vec<DecryptionKey>,
+    pub sign_authn_requests: bool,
+    /// Sign the published SP metadata (on by default).
+    pub sign_metadata: bool,
+}
+
+/// How an IdP accepts AuthnRequests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsoBinding {
+    Redirect,
+    Post,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoEndpoint {
+    pub binding: SsoBinding,
+    pub location: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Idp {
+    /// The admin's short name (`?idp=corp`, metrics labels, logs).
+    pub name: String,
+    pub metadata_file: PathBuf,
+    pub policy: IdpPolicy,
+    /// The SSO endpoint we send AuthnRequests to: Redirect preferred, else POST.
+    pub sso: SsoEndpoint,
+    pub want_authn_requests_signed: bool,
+    /// The mapping table: verified assertion -> operator and access group.
+    pub mapping: MappingTable,
+    pub allow_idp_initiated: bool,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    pub name_id_policy: Option<String>,
+    pub authn_context: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    Memory,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub store: SessionStoreKind,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    /// Final cookie name, `__Host-` prefixed when served over HTTPS.
+    pub cookie_name: String,
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Backend {
+    pub url: Url,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+/// Rules for a path prefix. The longest matching prefix wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub path: String,
+    /// No login needed (health pages, static assets). Identity headers are still stripped.
+    pub public: bool,
+    /// The operator's access group must be one of these.
+    pub require_access_group: Vec<String>,
+    /// The operator must hold at least one of these groups.
+    pub require_any_group: Vec<String>,
+}

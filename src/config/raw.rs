@@ -1,0 +1,93 @@
+//! The file as written: every field optional and spanned, so validation can name the line of a
+//! bad value and report every missing key at once. Unknown keys are caught before this by
+//! [`super::schema`], which knows the same names.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    pub server: Option<Spanned<RawServer>>,
+    pub sp: Option<Spanned<RawSp>>,
+    #[serde(default)]
+    pub idp: Vec<Spanned<RawIdp>>,
+    pub session: Option<Spanned<RawSession>>,
+    pub backend: Option<Spanned<RawBackend>>,
+    pub headers: Option<Spanned<RawHeaders>>,
+    #[serde(default)]
+    pub route: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub listen: S<String>,
+    pub public_url: S<String>,
+    pub api_prefixes: S<Vec<String>>,
+    pub max_acs_body: S<u64>,
+    pub log_format: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSp {
+    pub entity_id: S<String>,
+    pub key: S<String>,
+    pub cert: S<String>,
+    pub next_cert: S<String>,
+    pub old_keys: S<Vec<String>>,
+    pub sign_authn_requests: S<bool>,
+    pub sign_metadata: S<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawIdp {
+    pub name: S<String>,
+    pub metadata: S<String>,
+    pub entity_id: S<String>,
+    pub mapping: S<String>,
+    pub clock_skew: S<String>,
+    pub allow_idp_initiated: S<bool>,
+    pub allow_sha1: S<bool>,
+    pub require_signed_assertion: S<bool>,
+    pub require_signed_response: S<bool>,
+    pub force_authn: S<bool>,
+    pub is_passive: S<bool>,
+    pub name_id_policy: S<String>,
+    pub authn_context: S<Vec<String>>,
+    pub allow_cbc: S<bool>,
+    pub allow_3des: S<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSession {
+    pub store: S<String>,
+    pub url: S<String>,
+    pub idle_timeout: S<String>,
+    pub absolute_timeout: S<String>,
+    pub cookie_name: S<String>,
+    pub secure_cookies: S<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawBackend {
+    pub url: S<String>,
+    pub connect_timeout: S<String>,
+    pub request_timeout: S<String>,
+}
+
+/// The header contract's section, in the format `gateway::headers::HeaderContractConfig` reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHeaders {
+    pub names: S<std::collections::BTreeMap<String, String>>,
+    pub extra: S<Vec<String>>,
+    pub also_strip: S<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRoute {
+    pub path: S<String>,
+    pub public: S<bool>,
+    pub require_access_group: S<Vec<String>>,
+    pub require_any_group: S<Vec<String>>,
+}

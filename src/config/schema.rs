@@ -1,0 +1,115 @@
+//! Unknown keys are refused: a misspelt `alow_idp_initiated` silently meaning "default" is how
+//! fail-open configurations happen. This walk reports every unknown key with its line, before
+//! serde (which would stop at the first one) sees the file.
+
+use toml::de::{DeTable, DeValue};
+
+use super::problems::Problems;
+
+const TOP: &[&str] = &[
+    "server", "sp", "idp", "session", "backend", "headers", "route",
+];
+const SERVER: &[&str] = &[
+    "listen",
+    "public_url",
+    "api_prefixes",
+    "max_acs_body",
+    "log_format",
+];
+const SP: &[&str] = &[
+    "entity_id",
+    "key",
+    "cert",
+    "next_cert",
+    "old_keys",
+    "sign_authn_requests",
+    "sign_metadata",
+];
+const IDP: &[&str] = &[
+    "name",
+    "metadata",
+    "entity_id",
+    "mapping",
+    "clock_skew",
+    "allow_idp_initiated",
+    "allow_sha1",
+    "require_signed_assertion",
+    "require_signed_response",
+    "force_authn",
+    "is_passive",
+    "name_id_policy",
+    "authn_context",
+    "allow_cbc",
+    "allow_3des",
+];
+const SESSION: &[&str] = &[
+    "store",
+    "url",
+    "idle_timeout",
+    "absolute_timeout",
+    "cookie_name",
+    "secure_cookies",
+];
+const BACKEND: &[&str] = &["url", "connect_timeout", "request_timeout"];
+const HEADERS: &[&str] = &["names", "extra", "also_strip"];
+const ROUTE: &[&str] = &[
+    "path",
+    "public",
+    "require_access_group",
+    "require_any_group",
+];
+
+fn section_keys(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "server" => SERVER,
+        "sp" => SP,
+        "idp" => IDP,
+        "session" => SESSION,
+        "backend" => BACKEND,
+        "headers" => HEADERS,
+        "route" => ROUTE,
+        _ => return None,
+    })
+}
+
+/// Report every key the configuration format does not know.
+pub fn check_unknown_keys(doc: &DeTable<'_>, problems: &mut Problems) {
+    for (key, value) in doc.iter() {
+        let name: &str = key.get_ref();
+        if !TOP.contains(&name) {
+            problems.error(
+                name.to_string(),
+                Some(key.span()),
+                format!("unknown section or key (known: {})", TOP.join(", ")),
+            );
+            continue;
+        }
+        let Some(known) = section_keys(name) else {
+            continue;
+        };
+        match value.get_ref() {
+            DeValue::Table(table) => check_table(name, table, known, problems),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let DeValue::Table(table) = item.get_ref() {
+                        check_table(&format!("{name}[{i}]"), table, known, problems);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_table(prefix: &str, table: &DeTable<'_>, known: &[&str], problems: &mut Problems) {
+    for (key, _) in table.iter() {
+        let k: &str = key.get_ref();
+        if !known.contains(&k) {
+            problems.error(
+                format!("{prefix}.{k}"),
+                Some(key.span()),
+                format!("unknown key (known: {})", known.join(", ")),
+            );
+        }
+    }
+}

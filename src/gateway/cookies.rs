@@ -1,0 +1,83 @@
+//! The browser-binding cookie of a login in progress. (The session cookie itself is written by
+//! tower-sessions.)
+//!
+//! It must come back on the IdP's cross-site POST to the ACS, which SameSite=Lax cookies do not:
+//! over HTTPS it is `SameSite=None; Secure` with the `__Host-` prefix. Over plain HTTP (allowed
+//! on loopback only) browsers refuse `SameSite=None` without Secure, so it is Lax there, which
+//! works because a loopback IdP is same-site.
+
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+
+use super::relay_state::PENDING_LOGIN_TTL;
+
+/// Name of the binding cookie.
+pub fn login_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-samlgate_login"
+    } else {
+        "samlgate_login"
+    }
+}
+
+/// The value of cookie `name`, if the request carries exactly one well-formed value.
+pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut found = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let first = found.next()?;
+    // Two cookies of one name means someone planted one (e.g. from a sibling subdomain).
+    if found.next().is_some() {
+        None
+    } else {
+        Some(first)
+    }
+}
+
+/// A binding value the gateway itself could have issued (32 hex digits).
+pub fn is_token(value: &str) -> bool {
+    value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `Set-Cookie` value for the binding cookie.
+pub fn login_cookie(value: &str, https: bool) -> String {
+    let max_age = PENDING_LOGIN_TTL.whole_seconds();
+    if https {
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None",
+            login_cookie_name(true)
+        )
+    } else {
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
+            login_cookie_name(false)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicated_cookie_counts_as_absent() {
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, "a=1; samlgate_login=x".parse().unwrap());
+        assert_eq!(get(&h, "samlgate_login"), Some("x"));
+        h.append(COOKIE, "samlgate_login=y".parse().unwrap());
+        assert_eq!(get(&h, "samlgate_login"), None);
+    }
+
+    #[test]
+    fn https_binding_cookie_is_host_prefixed_secure_and_cross_site() {
+        let c = login_cookie("ab", true);
+        assert!(c.starts_with("__Host-samlgate_login=ab; Path=/;"));
+        assert!(c.contains("Secure") && c.contains("SameSite=None") && c.contains("HttpOnly"));
+        assert!(!c.contains("Domain"));
+    }
+}

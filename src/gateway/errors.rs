@@ -1,0 +1,94 @@
+//! What the browser sees when something is refused. Every SAML rejection gets the same page
+//! and status, whatever failed: the detail goes to the log under a reference the user can
+//! quote, never to the sender of a forged message.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;color:#222}code{background:#eee;padding:.1em .3em}";
+
+fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head><body><h1>{title}</h1>{body_html}</body></html>\n"
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// The one page for every failed login. `reference` is random and appears in the log line.
+pub fn login_failed(reference: &str) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Sign-in failed",
+        &format!(
+            "<p>The sign-in could not be completed. Please try again from the start page.</p><p>If this keeps happening, give your administrator this reference: <code>{}</code></p>",
+            crate::saml::request::xml_escape(reference)
+        ),
+    )
+}
+
+/// A route rule refused the operator.
+pub fn forbidden() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Access denied",
+        "<p>You are signed in, but your account does not have access to this page.</p>",
+    )
+}
+
+/// An API client without a valid session.
+pub fn unauthorized_json() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+        r#"{"error":"unauthorized","message":"no valid session; sign in through the browser first"}"#,
+    )
+        .into_response()
+}
+
+/// An API client whose operator a route rule refused.
+pub fn forbidden_json() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        r#"{"error":"forbidden","message":"this account does not have access to this resource"}"#,
+    )
+        .into_response()
+}
+
+/// A store or internal failure: fail closed.
+pub fn unavailable() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "<p>The sign-in service is temporarily unavailable. Please try again in a moment.</p>",
+    )
+}
+
+/// A request the gateway cannot make sense of (bad query, unknown IdP name).
+pub fn bad_request(message: &str) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Bad request",
+        &format!("<p>{}</p>", crate::saml::request::xml_escape(message)),
+    )
+}
+
+/// After a local logout.
+pub fn signed_out() -> Response {
+    page(
+        StatusCode::OK,
+        "Signed out",
+        "<p>You are signed out of this application.</p><p><a href=\"/\">Sign in again</a></p>",
+    )
+}

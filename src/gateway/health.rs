@@ -1,0 +1,47 @@
+//! `/healthz` (the process answers), `/readyz` (it can serve logins: stores reachable),
+//! `/metrics` (Prometheus text).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::state::AppState;
+
+pub async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    // The replay cache is on the login path; a store that cannot answer means not ready.
+    // A probe insert under a reserved name, expiring at once, checks it end to end.
+    let now = state.now();
+    match state
+        .replay
+        .insert("samlgate-readyz", "probe", now, now)
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!("readyz: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replay cache unavailable\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,160 @@
+//! SP-initiated login: remember the request, send the browser to the IdP.
+//!
+//! `GET /saml/login?idp=NAME&return_to=/path` starts a login explicitly; the gate calls
+//! [`begin`] for any unauthenticated browser request. With several IdPs and no choice made, a
+//! small chooser page lists them.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+
+use crate::config::{Idp, SsoBinding};
+use crate::saml::request::{
+    AuthnRequest, new_request_id, post_form, redirect_url, sign_for_post, xml_escape,
+};
+
+use super::cookies;
+use super::errors;
+use super::relay_state::{PendingLogin, random_token, sanitize_return_to};
+use super::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    pub idp: Option<String>,
+    pub return_to: Option<String>,
+}
+
+/// `GET /saml/login`. The return path is `return_to`, else `X-Original-URI` (set by the nginx
+/// snippet, which cannot URL-encode a query into `return_to`); either way only a sanitized
+/// relative path is kept.
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let from_header = headers.get("x-original-uri").and_then(|v| v.to_str().ok());
+    let return_to = sanitize_return_to(q.return_to.as_deref().or(from_header).unwrap_or("/"));
+    match q.idp.as_deref() {
+        Some(name) => match state.idp(name) {
+            Some(idp) => begin(&state, idp, &return_to, &headers),
+            None => errors::bad_request("Unknown identity provider."),
+        },
+        None => choose_or_begin(&state, &return_to, &headers),
+    }
+}
+
+/// One IdP: go there. Several: show the chooser.
+pub fn choose_or_begin(state: &AppState, return_to: &str, headers: &HeaderMap) -> Response {
+    match state.config.idps.as_slice() {
+        [only] => begin(state, only, return_to, headers),
+        idps => chooser(idps, return_to),
+    }
+}
+
+fn chooser(idps: &[Idp], return_to: &str) -> Response {
+    let encoded_return: String =
+        url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    let items: String = idps
+        .iter()
+        .map(|i| {
+            format!(
+                "<li><a href=\"/saml/login?idp={name}&amp;return_to={ret}\">{name}</a></li>",
+                name = xml_escape(&i.name),
+                ret = xml_escape(&encoded_return)
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign in</title></head><body><h1>Sign in with</h1><ul>{items}</ul></body></html>\n"
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+}
+
+/// Send the browser to `idp` with a fresh AuthnRequest; come back to `return_to` (already sanitized).
+pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) -> Response {
+    let now = state.now();
+    let https = state.config.server.is_https();
+    let cookie_name = cookies::login_cookie_name(https);
+    let (browser, set_cookie) =
+        match cookies::get(headers, cookie_name).filter(|v| cookies::is_token(v)) {
+            Some(existing) => (existing.to_string(), None),
+            None => {
+                let fresh = random_token();
+                let cookie = cookies::login_cookie(&fresh, https);
+                (fresh, Some(cookie))
+            }
+        };
+    let request = AuthnRequest {
+        id: new_request_id(),
+        issue_instant: now,
+        destination: idp.sso.location.clone(),
+        acs_url: state.config.server.acs_url(),
+        sp_entity_id: state.config.sp.entity_id.clone(),
+        force_authn: idp.force_authn,
+        is_passive: idp.is_passive,
+        name_id_format: idp.name_id_policy.clone(),
+        authn_context: idp.authn_context.clone(),
+    };
+    let pending = PendingLogin {
+        request_id: request.id.clone(),
+        return_to: return_to.to_string(),
+        idp: idp.name.clone(),
+        created: now,
+        browser,
+    };
+    let relay_state = match state.pending.insert(pending, now) {
+        Ok(key) => key,
+        Err(e) => {
+            tracing::error!(idp = %idp.name, "cannot start login: {e}");
+            return errors::unavailable();
+        }
+    };
+    let sign = state.config.sp.sign_authn_requests || idp.want_authn_requests_signed;
+    let xml = request.to_xml();
+    let mut response = match idp.sso.binding {
+        SsoBinding::Redirect => {
+            let key = sign.then_some(&*state.config.sp.key.key);
+            match redirect_url(&idp.sso.location, &xml, &relay_state, key) {
+                Ok(url) => match HeaderValue::from_str(&url) {
+                    Ok(location) => {
+                        (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+                    }
+                    Err(e) => {
+                        tracing::error!(idp = %idp.name, "IdP SSO URL cannot be a Location header: {e}");
+                        return errors::unavailable();
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(idp = %idp.name, "cannot build the AuthnRequest: {e}");
+                    return errors::unavailable();
+                }
+            }
+        }
+        SsoBinding::Post => {
+            let xml = if sign {
+                match sign_for_post(&xml, &state.config.sp.key.key, Some(&state.config.sp.cert)) {
+                    Ok(signed) => signed,
+                    Err(e) => {
+                        tracing::error!(idp = %idp.name, "cannot sign the AuthnRequest: {e}");
+                        return errors::unavailable();
+                    }
+                }
+            } else {
+                xml
+            };
+            Html(post_form(&idp.sso.location, &xml, &relay_state)).into_response()
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.append(header::SET_COOKIE, cookie);
+    }
+    state
+        .metrics
+        .inc("samlgate_login_redirects_total", &[("idp", &idp.name)]);
+    tracing::debug!(idp = %idp.name, request_id = %request.id, return_to, "sent AuthnRequest");
+    response
+}

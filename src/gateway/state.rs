@@ -1,0 +1,170 @@
+//! Everything the handlers share: the validated configuration, the stores, metrics, the clock.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::config::{Config, Idp};
+use crate::ops::Metrics;
+use crate::saml::policy::SpIdentity;
+use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
+use crate::store::{MemoryReplayCache, ReplayCache};
+
+use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
+use super::relay_state::MemoryPendingLogins;
+
+/// The time source. Production uses the system clock; tests move time forward to expire
+/// sessions without sleeping.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub sp: SpIdentity,
+    pub pending: MemoryPendingLogins,
+    pub replay: Arc<dyn ReplayCache>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    /// The SP metadata document, built once at startup.
+    pub sp_metadata: String,
+    pub proxy: Proxy,
+}
+
+/// Why the shared state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Metadata(#[from] SpMetadataError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyConfigError),
+}
+
+/// The proxy settings for a configuration.
+pub fn proxy_config(config: &Config) -> ProxyConfig {
+    let mut p = ProxyConfig::new(config.backend.url.as_str().trim_end_matches('/'));
+    p.connect_timeout = std::time::Duration::from_secs(
+        config
+            .backend
+            .connect_timeout
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    p.response_timeout = std::time::Duration::from_secs(
+        config
+            .backend
+            .request_timeout
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    p
+}
+
+impl AppState {
+    pub fn new(config: Config, clock: Clock) -> Result<Self, StateError> {
+        let mut decryption_keys = vec![config.sp.key.clone()];
+        decryption_keys.extend(config.sp.old_keys.iter().cloned());
+        let sp = SpIdentity {
+            entity_id: config.sp.entity_id.clone(),
+            acs_url: config.server.acs_url(),
+            decryption_keys,
+        };
+        let sp_metadata = sp_metadata_xml(&config)?;
+        let metrics = Arc::new(Metrics::new());
+        record_certificate_expiry(&config, &metrics);
+        let proxy = Proxy::new(&proxy_config(&config))?;
+        Ok(AppState {
+            proxy,
+            sp,
+            pending: MemoryPendingLogins::new(),
+            replay: Arc::new(MemoryReplayCache::new()),
+            metrics,
+            clock,
+            sp_metadata,
+            config,
+        })
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    pub fn idp(&self, name: &str) -> Option<&Idp> {
+        self.config.idps.iter().find(|i| i.name == name)
+    }
+}
+
+/// The SP metadata for `config`.
+pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
+    let mut certificates = vec![&config.sp.cert];
+    if let Some(next) = &config.sp.next_cert {
+        certificates.push(next);
+    }
+    let mut name_id_formats: Vec<String> = config
+        .idps
+        .iter()
+        .filter_map(|i| i.name_id_policy.clone())
+        .collect();
+    name_id_formats.sort();
+    name_id_formats.dedup();
+    let acs_url = config.server.acs_url();
+    let xml = SpMetadata {
+        entity_id: &config.sp.entity_id,
+        acs_url: &acs_url,
+        slo_url: None,
+        certificates,
+        authn_requests_signed: config.sp.sign_authn_requests,
+        want_assertions_signed: true,
+        name_id_formats,
+        accept_cbc: config.idps.iter().any(|i| i.policy.allow_cbc),
+    }
+    .to_xml()?;
+    if config.sp.sign_metadata {
+        sign_metadata(&xml, &config.sp.key.key, &config.sp.cert)
+    } else {
+        Ok(xml)
+    }
+}
+
+fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Option<f64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(t).ok()?;
+    Some(f64::from(d.days) * 86_400.0 + f64::from(d.secs))
+}
+
+/// Certificate notAfter gauges, so expiry can be alerted on (SECURITY.md: expiry is reported,
+/// it never gates verification).
+fn record_certificate_expiry(config: &Config, metrics: &Metrics) {
+    let name = "samlgate_certificate_expiry_timestamp_seconds";
+    if let Some(t) = asn1_to_unix(config.sp.cert.not_after()) {
+        metrics.set(name, &[("owner", "sp"), ("use", "current")], t);
+    }
+    if let Some(t) = config
+        .sp
+        .next_cert
+        .as_ref()
+        .and_then(|c| asn1_to_unix(c.not_after()))
+    {
+        metrics.set(name, &[("owner", "sp"), ("use", "next")], t);
+    }
+    for idp in &config.idps {
+        for (i, key) in idp.policy.signing_keys.iter().enumerate() {
+            if let Some(t) = key
+                .certificate
+                .as_ref()
+                .and_then(|c| asn1_to_unix(c.not_after()))
+            {
+                metrics.set(
+                    name,
+                    &[
+                        ("owner", idp.name.as_str()),
+                        ("use", &format!("signing{i}")),
+                    ],
+                    t,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! `samlgate check` and configuration loading: every problem listed with file, key and line;
+//! fail-open configurations refused.
+
+mod common;
+mod gateway_support;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use gateway_support::{Setup, write_config};
+use samlgate::config::{self, CheckArgs, Severity};
+
+fn base_config(dir: &Path) -> String {
+    let (path, _) = write_config(dir, 8080, &Setup::default());
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn problems_of(dir: &Path, text: &str) -> Vec<samlgate::config::Problem> {
+    let path = dir.join("samlgate.toml");
+    std::fs::write(&path, text).unwrap();
+    match config::load(&path) {
+        Ok(loaded) => loaded.warnings,
+        Err(e) => e.problems,
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn the_test_configuration_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let problems = problems_of(dir.path(), &text);
+    assert!(
+        problems.iter().all(|p| p.severity == Severity::Warning),
+        "{problems:?}"
+    );
+    let loaded = config::load(&dir.path().join("samlgate.toml")).unwrap();
+    assert_eq!(
+        loaded.config.idps[0].policy.entity_id,
+        common::test_idp::IDP
+    );
+    assert_eq!(
+        loaded.config.idps[0].policy.clock_skew,
+        time::Duration::seconds(180)
+    );
+    assert!(!loaded.config.idps[0].allow_idp_initiated);
+    assert_eq!(loaded.config.session.cookie_name, "samlgate_session");
+}
+
+#[test]
+fn every_unknown_key_is_reported_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path())
+        .replace(
+            "name = \"corp\"",
+            "name = \"corp\"\nalow_idp_initiated = true",
+        )
+        .replace("[session]", "[session]\nidle_timout = \"5m\"");
+    let problems = problems_of(dir.path(), &text);
+    let errors: Vec<_> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].key, "idp[0].alow_idp_initiated");
+    assert_eq!(errors[0].line, Some(line_of(&text, "alow_idp_initiated")));
+    assert_eq!(errors[1].key, "session.idle_timout");
+    assert_eq!(errors[1].line, Some(line_of(&text, "idle_timout")));
+    assert!(errors[0].to_string().contains("samlgate.toml:"));
+}
+
+#[test]
+fn several_value_problems_are_reported_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path())
+        .replace("name = \"corp\"", "name = \"corp\"\nclock_skew = \"600s\"")
+        .replace(
+            "[session]",
+            "[session]\nstore = \"redis\"\nidle_timeout = \"30\"",
+        );
+    let problems = problems_of(dir.path(), &text);
+    let keys: Vec<(&str, Option<usize>)> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| (p.key.as_str(), p.line))
+        .collect();
+    assert!(
+        keys.contains(&("idp[0].clock_skew", Some(line_of(&text, "clock_skew")))),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("session.store", Some(line_of(&text, "store = ")))),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("session.idle_timeout", Some(line_of(&text, "idle_timeout")))),
+        "{keys:?}"
+    );
+    let redis = problems.iter().find(|p| p.key == "session.store").unwrap();
+    assert!(
+        redis.message.contains("not supported yet"),
+        "{}",
+        redis.message
+    );
+    let skew = problems
+        .iter()
+        .find(|p| p.key == "idp[0].clock_skew")
+        .unwrap();
+    assert!(
+        skew.message.contains("over the maximum of 5m"),
+        "{}",
+        skew.message
+    );
+}
+
+#[test]
+fn refuses_plain_http_on_a_public_host_without_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace(
+        "public_url = \"http://127.0.0.1:8080\"",
+        "public_url = \"http://app.example.com\"",
+    );
+    let problems = problems_of(dir.path(), &text);
+    let p = problems
+        .iter()
+        .find(|p| p.key == "session.secure_cookies")
+        .expect("refusal");
+    assert_eq!(p.severity, Severity::Error);
+    assert!(p.message.contains("in clear"));
+}
+
+#[test]
+fn https_public_url_gets_host_prefixed_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace(
+        "public_url = \"http://127.0.0.1:8080\"",
+        "public_url = \"https://app.example.com\"",
+    );
+    std::fs::write(dir.path().join("samlgate.toml"), &text).unwrap();
+    let loaded = config::load(&dir.path().join("samlgate.toml")).unwrap();
+    assert_eq!(loaded.config.session.cookie_name, "__Host-samlgate_session");
+    assert!(loaded.config.session.secure_cookies);
+    let off = text.replace("[session]", "[session]\nsecure_cookies = false");
+    let problems = problems_of(dir.path(), &off);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "session.secure_cookies" && p.severity == Severity::Error)
+    );
+}
+
+#[test]
+fn refuses_an_idp_without_a_signing_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let metadata = std::fs::read_to_string(dir.path().join("idp.xml")).unwrap();
+    let start = metadata.find("<md:KeyDescriptor").unwrap();
+    let end = metadata.find("</md:KeyDescriptor>").unwrap() + "</md:KeyDescriptor>".len();
+    let stripped = format!("{}{}", &metadata[..start], &metadata[end..]);
+    std::fs::write(dir.path().join("idp.xml"), stripped).unwrap();
+    let problems = problems_of(dir.path(), &text);
+    let p = problems
+        .iter()
+        .find(|p| p.key == "idp[0].metadata")
+        .expect("refusal");
+    assert_eq!(p.severity, Severity::Error);
+    assert_eq!(p.line, Some(line_of(&text, "metadata = ")));
+    assert!(p.message.contains("signing"), "{}", p.message);
+}
+
+#[test]
+fn missing_files_and_sections_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace("cert = \"sp.crt\"", "cert = \"missing.crt\"");
+    let problems = problems_of(dir.path(), &text);
+    let p = problems
+        .iter()
+        .find(|p| p.key == "sp.cert")
+        .expect("missing cert");
+    assert!(p.message.contains("missing.crt"));
+    let problems = problems_of(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"http://127.0.0.1:1\"\n",
+    );
+    for key in ["sp", "backend", "idp"] {
+        assert!(
+            problems.iter().any(|p| p.key == key),
+            "{key} missing not reported: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn a_certificate_expiring_soon_is_a_warning_not_an_error() {
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::x509::{X509, X509NameBuilder};
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let key = openssl::pkey::PKey::private_key_from_pem(
+        &std::fs::read(dir.path().join("sp.key")).unwrap(),
+    )
+    .unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "soon").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(10).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    std::fs::write(dir.path().join("sp.crt"), b.build().to_pem().unwrap()).unwrap();
+    let path = dir.path().join("samlgate.toml");
+    std::fs::write(&path, &text).unwrap();
+    let loaded = config::load(&path).expect("a warning does not stop the gateway");
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "sp.cert")
+        .expect("expiry warning");
+    assert!(w.message.contains("expires"), "{}", w.message);
+}
+
+#[test]
+fn check_exits_0_for_a_good_file_and_1_for_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let path = dir.path().join("samlgate.toml");
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(
+        config::run_check(CheckArgs {
+            config: path.clone()
+        }),
+        ExitCode::SUCCESS
+    );
+    std::fs::write(&path, text.replace("[session]", "[session]\nbogus = 1")).unwrap();
+    assert_eq!(
+        config::run_check(CheckArgs { config: path }),
+        ExitCode::FAILURE
+    );
+}
+
+#[test]
+fn invalid_toml_is_reported_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = problems_of(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \n",
+    );
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].line, Some(3));
+    assert!(problems[0].message.contains("TOML"));
+}
+
+#[test]
+fn mapping_table_problems_point_into_the_mapping_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    std::fs::write(dir.path().join("mapping.toml"), "[access]\ngroups = [\"groups\"]\ndefault = \"X\"\n\n[[access.rule]]\ngroup_regex = \"([\"\naccess_group = \"Y\"\n").unwrap();
+    let problems = problems_of(dir.path(), &text);
+    let p = problems
+        .iter()
+        .find(|p| p.file.ends_with("mapping.toml"))
+        .expect("mapping problem");
+    assert_eq!(p.severity, Severity::Error);
+    assert_eq!(p.line, Some(6));
+}
+
+#[test]
+fn an_idp_without_a_mapping_table_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace("mapping = \"mapping.toml\"\n", "");
+    let problems = problems_of(dir.path(), &text);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "idp[0].mapping" && p.severity == Severity::Error),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn header_contract_and_backend_errors_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace(
+        "url = \"http://127.0.0.1:9\"",
+        "url = \"https://backend.internal\"",
+    ) + "\n[headers]\nnames = { usr = \"X-User\" }\n";
+    let problems = problems_of(dir.path(), &text);
+    let backend = problems
+        .iter()
+        .find(|p| p.key == "backend.url")
+        .expect("backend refusal");
+    assert_eq!(
+        backend.line,
+        Some(line_of(&text, "https://backend.internal"))
+    );
+    let headers = problems
+        .iter()
+        .find(|p| p.key == "headers")
+        .expect("headers refusal");
+    assert!(headers.message.contains("usr"), "{}", headers.message);
+}
+
+#[test]
+fn expired_idp_metadata_is_reported_as_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let metadata = std::fs::read_to_string(dir.path().join("idp.xml")).unwrap();
+    let dated = metadata.replacen(
+        "<md:EntityDescriptor ",
+        "<md:EntityDescriptor validUntil=\"2020-01-01T00:00:00Z\" ",
+        1,
+    );
+    std::fs::write(dir.path().join("idp.xml"), dated).unwrap();
+    let path = dir.path().join("samlgate.toml");
+    std::fs::write(&path, &text).unwrap();
+    let loaded = config::load(&path).expect("expired metadata warns, it does not stop the gateway");
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "idp[0].metadata")
+        .expect("validUntil warning");
+    assert!(w.message.contains("expired"), "{}", w.message);
+}

@@ -1,0 +1,525 @@
+//! The whole SP-initiated login over real HTTP on loopback, with the project's test IdP
+//! signing Responses with the project's signer.
+
+mod common;
+mod gateway_support;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use gateway_support::*;
+use hyper::StatusCode;
+use openssl::hash::MessageDigest;
+use openssl::sign::Verifier;
+use time::Duration;
+
+fn session_cookie(b: &Browser) -> Option<String> {
+    b.cookies.get("samlgate_session").cloned()
+}
+
+#[tokio::test]
+async fn full_login_returns_to_the_requested_path_with_a_session() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+
+    let start = browser.get("/app/reports?year=2026").await;
+    assert_eq!(start.status, StatusCode::FOUND);
+    let location = start.location().to_string();
+    assert!(
+        location.starts_with("https://idp.example.org/sso?SAMLRequest="),
+        "{location}"
+    );
+    assert_eq!(start.header("cache-control"), Some("no-store"));
+    let req = read_redirect_request(&location);
+    assert!(req.id.starts_with('_') && req.id.len() == 33);
+    assert!(
+        req.xml
+            .contains(&format!("AssertionConsumerServiceURL=\"{}\"", gw.acs_url()))
+    );
+    let relay = req.relay_state.clone().expect("RelayState");
+    assert!(
+        !relay.contains('/'),
+        "RelayState must be an opaque key, not a URL: {relay}"
+    );
+
+    // The IdP checks the Redirect signature against the SP certificate from our metadata.
+    let query = location.split_once('?').unwrap().1;
+    let (signed_part, signature) = query.split_once("&Signature=").unwrap();
+    let signature = B64
+        .decode(
+            percent_encoding::percent_decode_str(signature)
+                .decode_utf8()
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+    let public = gw.sp_cert.public_key().unwrap();
+    let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
+    verifier.update(signed_part.as_bytes()).unwrap();
+    assert!(
+        verifier.verify(&signature).unwrap(),
+        "Redirect binding signature must verify with the SP certificate"
+    );
+
+    let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &["Staff"]);
+    let done = browser.post_acs(&signed_b64(&spec), Some(&relay)).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/app/reports?year=2026");
+    let cookie = done.header("set-cookie").expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(session_cookie(&browser).is_some());
+
+    let auth = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app/reports")])
+        .await;
+    assert_eq!(auth.status, StatusCode::OK);
+    assert_eq!(auth.header("x-forwarded-user"), Some("alice@example.com"));
+    assert_eq!(auth.header("x-forwarded-email"), Some("alice@example.com"));
+    assert_eq!(auth.header("x-forwarded-groups"), Some("Staff"));
+    assert_eq!(gw.metric("samlgate_logins_total", &[("idp", "corp")]), 1.0);
+}
+
+#[tokio::test]
+async fn after_login_the_backend_sees_the_mapped_identity_and_never_a_spoofed_one() {
+    let backend = echo_backend().await;
+    let gw = start(Setup {
+        backend: Some(backend),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let done = login(
+        &gw,
+        &mut browser,
+        "/json",
+        "alice@example.com",
+        &["Admins", "Staff"],
+    )
+    .await;
+    assert_eq!(done.location(), "/json");
+    let page = browser
+        .get_with(
+            "/json",
+            &[
+                ("x-forwarded-user", "mallory"),
+                ("X_Forwarded_Access_Group", "root"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(json["identity"]["x-forwarded-user"], "alice@example.com");
+    assert_eq!(
+        json["identity"]["x-forwarded-access-group"],
+        "MyOrg:Administrators"
+    );
+    assert_eq!(json["identity"]["x-forwarded-name"], "Alice Example");
+    let headers = json["headers"].as_array().unwrap();
+    let users: Vec<_> = headers
+        .iter()
+        .filter(|h| {
+            h[0].as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("x-forwarded-user")
+        })
+        .collect();
+    assert_eq!(users.len(), 1);
+    assert!(!headers.iter().any(|h| h[0] == "x_forwarded_access_group"));
+}
+
+#[tokio::test]
+async fn an_access_group_rule_refuses_the_default_group_with_403() {
+    let gw = start(Setup {
+        routes: "[[route]]\npath = \"/admin\"\nrequire_access_group = [\"MyOrg:Administrators\"]\n"
+            .into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut viewer = Browser::new(&gw.base);
+    login(&gw, &mut viewer, "/app", "carol@example.com", &["Staff"]).await;
+    assert_eq!(
+        viewer.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let api = viewer
+        .get_with("/admin/users", &[("accept", "application/json")])
+        .await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
+    assert_eq!(api.header("content-type"), Some("application/json"));
+    let mut admin = Browser::new(&gw.base);
+    login(&gw, &mut admin, "/app", "alice@example.com", &["Admins"]).await;
+    let auth = admin
+        .get_with("/saml/auth", &[("x-original-uri", "/admin/users")])
+        .await;
+    assert_eq!(auth.status, StatusCode::OK);
+    assert_eq!(
+        auth.header("x-forwarded-access-group"),
+        Some("MyOrg:Administrators")
+    );
+}
+
+#[tokio::test]
+async fn a_login_the_mapping_denies_gets_the_generic_page_and_no_session() {
+    let gw = start(Setup {
+        mapping: Some("[access]\ngroups = [\"groups\"]\ndeny = true\n[[access.rule]]\ngroup = \"Admins\"\naccess_group = \"A\"\n".into()),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let done = login(&gw, &mut browser, "/app", "eve@example.com", &["Staff"]).await;
+    assert_eq!(done.status, StatusCode::BAD_REQUEST);
+    assert!(done.body.contains("Sign-in failed"));
+    assert!(!browser.cookies.contains_key("samlgate_session"));
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "mapping_denied")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn open_redirect_attempts_through_the_return_path_land_on_root() {
+    let gw = start(Setup::default()).await;
+    for attempt in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "/a//b",
+    ] {
+        let mut browser = Browser::new(&gw.base);
+        let encoded: String = url::form_urlencoded::byte_serialize(attempt.as_bytes()).collect();
+        let start = browser
+            .get(&format!("/saml/login?return_to={encoded}"))
+            .await;
+        let req = read_redirect_request(start.location());
+        let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &[]);
+        let done = browser
+            .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+            .await;
+        assert_eq!(
+            done.status,
+            StatusCode::SEE_OTHER,
+            "{attempt}: {}",
+            done.body
+        );
+        assert_eq!(done.location(), "/", "{attempt}");
+    }
+}
+
+#[tokio::test]
+async fn a_relay_state_that_names_a_url_is_not_followed() {
+    let gw = start(Setup {
+        idp_extra: "allow_idp_initiated = true".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let spec = response_spec(&gw, None, "alice@example.com", &[]);
+    let done = browser
+        .post_acs(&signed_b64(&spec), Some("https://evil.example/phish"))
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/");
+}
+
+#[tokio::test]
+async fn relay_state_used_from_another_browser_is_refused() {
+    let gw = start(Setup::default()).await;
+    let mut victim = Browser::new(&gw.base);
+    let start = victim.get("/app").await;
+    let req = read_redirect_request(start.location());
+    let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &[]);
+    let mut attacker = Browser::new(&gw.base);
+    let done = attacker
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await;
+    assert_eq!(done.status, StatusCode::BAD_REQUEST);
+    assert!(done.body.contains("Sign-in failed"));
+    assert!(!attacker.cookies.contains_key("samlgate_session"));
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "relay_state_other_browser")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn replayed_response_is_refused() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let start = browser.get("/app").await;
+    let req = read_redirect_request(start.location());
+    let response = signed_b64(&response_spec(&gw, Some(&req.id), "alice@example.com", &[]));
+    let first = browser
+        .post_acs(&response, req.relay_state.as_deref())
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+
+    // Same RelayState again: it was single-use.
+    let mut thief = Browser::new(&gw.base);
+    thief.cookies = browser.cookies.clone();
+    thief.cookies.remove("samlgate_session");
+    let again = thief.post_acs(&response, req.relay_state.as_deref()).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    // With a fresh RelayState of the thief's own login: InResponseTo no longer matches.
+    let fresh = thief.get("/app").await;
+    let fresh_req = read_redirect_request(fresh.location());
+    let again = thief
+        .post_acs(&response, fresh_req.relay_state.as_deref())
+        .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(!thief.cookies.contains_key("samlgate_session"));
+}
+
+#[tokio::test]
+async fn replayed_idp_initiated_response_is_caught_by_the_replay_cache() {
+    let gw = start(Setup {
+        idp_extra: "allow_idp_initiated = true".into(),
+        ..Setup::default()
+    })
+    .await;
+    let response = signed_b64(&response_spec(&gw, None, "alice@example.com", &[]));
+    let mut first = Browser::new(&gw.base);
+    assert_eq!(
+        first.post_acs(&response, None).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut second = Browser::new(&gw.base);
+    let replay = second.post_acs(&response, None).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(!second.cookies.contains_key("samlgate_session"));
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "replay")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn idp_initiated_login_is_refused_unless_enabled() {
+    let gw = start(Setup::default()).await;
+    let response = signed_b64(&response_spec(&gw, None, "alice@example.com", &[]));
+    let mut browser = Browser::new(&gw.base);
+    let reply = browser.post_acs(&response, None).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!browser.cookies.contains_key("samlgate_session"));
+}
+
+#[tokio::test]
+async fn every_rejection_shows_the_same_page_and_is_counted_by_kind() {
+    let gw = start(Setup::default()).await;
+    // A Response signed by a key no metadata trusts.
+    let mut browser = Browser::new(&gw.base);
+    let start = browser.get("/app").await;
+    let req = read_redirect_request(start.location());
+    let spec = response_spec(&gw, Some(&req.id), "alice@example.com", &[]);
+    let forged = common::test_idp::signer_with(common::test_idp::attacker_keys())
+        .response(&spec, samlgate::saml::issue::SignParts::Both)
+        .unwrap();
+    let bad_signature = browser
+        .post_acs(&B64.encode(forged), req.relay_state.as_deref())
+        .await;
+    // An expired Response.
+    let start = browser.get("/app").await;
+    let req = read_redirect_request(start.location());
+    let mut spec = response_spec(&gw, Some(&req.id), "alice@example.com", &[]);
+    spec.issue_instant -= Duration::hours(2);
+    spec.not_before -= Duration::hours(2);
+    spec.not_on_or_after -= Duration::hours(2);
+    let expired = browser
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await;
+
+    assert_eq!(bad_signature.status, StatusCode::BAD_REQUEST);
+    assert_eq!(expired.status, bad_signature.status);
+    let strip_reference = |body: &str| body.split("<code>").next().unwrap_or("").to_string();
+    assert_eq!(
+        strip_reference(&bad_signature.body),
+        strip_reference(&expired.body)
+    );
+    assert!(!bad_signature.body.to_lowercase().contains("signature"));
+    let text = gw.state.metrics.render();
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("samlgate_rejections_total{") && l.ends_with(" 1"))
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        2,
+        "two rejections of two different kinds expected:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_cookie_set_before_login_does_not_survive_it() {
+    let gw = start(Setup::default()).await;
+    // The attacker logs in and plants their own session cookie in the victim's browser.
+    let mut attacker = Browser::new(&gw.base);
+    login(&gw, &mut attacker, "/app", "mallory@example.com", &[]).await;
+    let planted = session_cookie(&attacker).expect("attacker session");
+
+    let mut victim = Browser::new(&gw.base);
+    victim
+        .cookies
+        .insert("samlgate_session".into(), planted.clone());
+    let done = login(
+        &gw,
+        &mut victim,
+        "/saml/login?return_to=/app",
+        "alice@example.com",
+        &[],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let victims = session_cookie(&victim).expect("victim session");
+    assert_ne!(victims, planted, "login must issue a new session ID");
+
+    // The planted ID no longer names any session: the attacker does not see the victim.
+    let mut replay = Browser::new(&gw.base);
+    replay.cookies.insert("samlgate_session".into(), planted);
+    let auth = replay
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(auth.status, StatusCode::UNAUTHORIZED);
+    let auth = victim
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(auth.header("x-forwarded-user"), Some("alice@example.com"));
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_the_browser_goes_back_to_login() {
+    let gw = start(Setup {
+        session: "idle_timeout = \"10m\"\nabsolute_timeout = \"8h\"".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
+    let ok = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+
+    gw.advance(Duration::minutes(11));
+    let again = browser.get("/app").await;
+    assert_eq!(again.status, StatusCode::FOUND);
+    assert!(again.location().starts_with("https://idp.example.org/sso?"));
+    assert_eq!(
+        gw.metric("samlgate_sessions_expired_total", &[("reason", "idle")]),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_the_absolute_timeout_even_when_busy() {
+    let gw = start(Setup {
+        session: "idle_timeout = \"30m\"\nabsolute_timeout = \"1h\"".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
+    for _ in 0..2 {
+        gw.advance(Duration::minutes(25));
+        let r = browser
+            .get_with("/saml/auth", &[("x-original-uri", "/app")])
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    gw.advance(Duration::minutes(11));
+    let r = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        gw.metric("samlgate_sessions_expired_total", &[("reason", "lifetime")]),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_group_rule_refuses_with_403() {
+    let gw = start(Setup {
+        routes: "[[route]]\npath = \"/finance\"\nrequire_any_group = [\"Finance\"]\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    login(&gw, &mut browser, "/app", "alice@example.com", &["Staff"]).await;
+    let denied = browser.get("/finance/q3").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("Access denied"));
+    let denied = browser.get("/%66inance/q3").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let auth = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/finance/q3")])
+        .await;
+    assert_eq!(auth.status, StatusCode::FORBIDDEN);
+
+    let mut finance = Browser::new(&gw.base);
+    login(&gw, &mut finance, "/app", "bob@example.com", &["Finance"]).await;
+    let auth = finance
+        .get_with("/saml/auth", &[("x-original-uri", "/finance/q3")])
+        .await;
+    assert_eq!(auth.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unauthenticated_api_request_gets_401_json() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let by_accept = browser
+        .get_with("/app/data", &[("accept", "application/json")])
+        .await;
+    assert_eq!(by_accept.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(by_accept.header("content-type"), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&by_accept.body).unwrap();
+    assert_eq!(json["error"], "unauthorized");
+    let by_prefix = browser.get("/api/v1/items").await;
+    assert_eq!(by_prefix.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn forward_auth_answers_401_without_a_session_and_200_on_public_routes() {
+    let gw = start(Setup {
+        routes: "[[route]]\npath = \"/static\"\npublic = true\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let none = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    let public = browser
+        .get_with("/saml/auth", &[("x-forwarded-uri", "/static/app.css")])
+        .await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert!(public.header("x-forwarded-user").is_none());
+}
+
+#[tokio::test]
+async fn logout_deletes_the_session_server_side() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
+    let copied = session_cookie(&browser).unwrap();
+    let out = browser.get("/saml/logout").await;
+    assert_eq!(out.status, StatusCode::OK);
+    let mut copy = Browser::new(&gw.base);
+    copy.cookies.insert("samlgate_session".into(), copied);
+    let auth = copy
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(auth.status, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,402 @@
+//! A gateway on loopback, a cookie-keeping browser, and the project's test IdP answering
+//! AuthnRequests with Responses signed by the project's own signer.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use openssl::x509::X509;
+use samlgate::gateway::{AppState, Clock};
+use samlgate::saml::issue::{ResponseSpec, SignParts};
+use time::{Duration, OffsetDateTime};
+
+use crate::common::test_idp::{self, IDP};
+
+pub const SP_ENTITY: &str = "https://app.example.com/saml/metadata";
+
+/// What to put in the configuration besides the fixed parts.
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    /// Extra keys for the `[[idp]]` table.
+    pub idp_extra: String,
+    /// Keys for `[session]`.
+    pub session: String,
+    /// `[[route]]` tables.
+    pub routes: String,
+    /// Backend URL (defaults to a closed port).
+    pub backend: Option<String>,
+    /// The public URL when a proxy sits in front (defaults to the gateway's own address).
+    pub public_url: Option<String>,
+    /// Mapping table text (defaults to [`MAPPING`]).
+    pub mapping: Option<String>,
+    /// Extra files to write next to the configuration (name, content).
+    pub files: Vec<(String, String)>,
+    /// TOML appended to the configuration (more `[[idp]]` tables...).
+    pub extra_toml: String,
+}
+
+/// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
+/// else is read-only.
+pub const MAPPING: &str = r#"
+[operator]
+id = "NameID"
+
+[attributes]
+email = "mail"
+name = "displayName"
+
+[access]
+groups = ["groups"]
+default = "MyOrg:RestrictedReadOnly"
+
+[[access.rule]]
+group = "Admins"
+access_group = "MyOrg:Administrators"
+"#;
+
+pub struct Gateway {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    /// Seconds added to the real clock: tests move time forward with it.
+    pub offset: Arc<AtomicI64>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub sp_cert: X509,
+}
+
+impl Gateway {
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + Duration::seconds(self.offset.load(Ordering::SeqCst))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.offset.fetch_add(by.whole_seconds(), Ordering::SeqCst);
+    }
+
+    pub fn acs_url(&self) -> String {
+        format!("{}/saml/acs", self.base)
+    }
+
+    pub fn metric(&self, name: &'static str, labels: &[(&'static str, &str)]) -> f64 {
+        self.state.metrics.get(name, labels)
+    }
+}
+
+/// Write the SP key pair, the test IdP's metadata and a configuration into a fresh folder.
+pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf, X509) {
+    let sp = test_idp::make_key_pair("samlgate test SP");
+    std::fs::write(
+        dir.join("sp.key"),
+        sp.key.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("sp.crt"), sp.cert.to_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("idp.xml"), test_idp::metadata_xml()).unwrap();
+    std::fs::write(
+        dir.join("mapping.toml"),
+        setup.mapping.as_deref().unwrap_or(MAPPING),
+    )
+    .unwrap();
+    for (name, content) in &setup.files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    let backend = setup
+        .backend
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:9".to_string());
+    let public_url = setup
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "{public_url}"
+api_prefixes = ["/api"]
+
+[sp]
+entity_id = "{SP_ENTITY}"
+key = "sp.key"
+cert = "sp.crt"
+
+[[idp]]
+name = "corp"
+metadata = "idp.xml"
+mapping = "mapping.toml"
+{idp_extra}
+
+[session]
+{session}
+
+[backend]
+url = "{backend}"
+
+{routes}
+
+{extra_toml}
+"#,
+        idp_extra = setup.idp_extra,
+        session = setup.session,
+        routes = setup.routes,
+        extra_toml = setup.extra_toml,
+    );
+    let path = dir.join("samlgate.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, sp.cert)
+}
+
+/// Start a gateway on a free loopback port.
+pub async fn start(setup: Setup) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, sp_cert) = write_config(dir.path(), addr.port(), &setup);
+    let loaded = samlgate::config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    let offset = Arc::new(AtomicI64::new(0));
+    let o = offset.clone();
+    let clock: Clock =
+        Arc::new(move || OffsetDateTime::now_utc() + Duration::seconds(o.load(Ordering::SeqCst)));
+    let (router, state) = samlgate::gateway::build(loaded.config, clock).unwrap();
+    tokio::spawn(async move {
+        let _ = samlgate::gateway::serve_on(listener, router).await;
+    });
+    Gateway {
+        base: setup
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        addr,
+        state,
+        offset,
+        dir,
+        config_path,
+        sp_cert,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A browser: follows nothing by itself, keeps cookies.
+pub struct Browser {
+    pub base: String,
+    pub cookies: HashMap<String, String>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Browser {
+            base: base.to_string(),
+            cookies: HashMap::new(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(b)))
+                .unwrap(),
+            None => req.body(Full::new(Bytes::new())).unwrap(),
+        };
+        let resp = self.client.request(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        for sc in headers.get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (pair, attrs) = sc.split_once(';').unwrap_or((sc, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.to_ascii_lowercase().contains("max-age=0") {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies
+                    .insert(name.trim().to_string(), value.trim().to_string());
+            }
+        }
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], None).await
+    }
+
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::GET, path, headers, None).await
+    }
+
+    pub async fn post_acs(&mut self, saml_response_b64: &str, relay_state: Option<&str>) -> Reply {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("SAMLResponse", saml_response_b64);
+        if let Some(r) = relay_state {
+            form.append_pair("RelayState", r);
+        }
+        self.send(Method::POST, "/saml/acs", &[], Some(form.finish()))
+            .await
+    }
+}
+
+/// A query parameter of a URL, percent-decoded.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// What the IdP reads from an HTTP-Redirect AuthnRequest.
+pub struct ReceivedRequest {
+    pub id: String,
+    pub relay_state: Option<String>,
+    pub xml: String,
+}
+
+pub fn read_redirect_request(location: &str) -> ReceivedRequest {
+    let compressed = B64
+        .decode(query_param(location, "SAMLRequest").expect("SAMLRequest"))
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(compressed.as_slice())
+        .read_to_string(&mut xml)
+        .unwrap();
+    let doc = samlgate::xml::parse(xml.as_bytes(), &samlgate::xml::ParseLimits::default()).unwrap();
+    let id = doc.root().attr("ID").unwrap().to_string();
+    ReceivedRequest {
+        id,
+        relay_state: query_param(location, "RelayState"),
+        xml,
+    }
+}
+
+/// A Response spec answering `in_response_to` for this gateway, at the gateway's clock.
+pub fn response_spec(
+    gw: &Gateway,
+    in_response_to: Option<&str>,
+    name_id: &str,
+    groups: &[&str],
+) -> ResponseSpec {
+    let mut spec = ResponseSpec::new(IDP, SP_ENTITY, &gw.acs_url(), name_id, gw.now());
+    spec.in_response_to = in_response_to.map(str::to_string);
+    spec.attributes = vec![
+        ("mail".to_string(), vec![name_id.to_string()]),
+        ("displayName".to_string(), vec!["Alice Example".to_string()]),
+        (
+            "groups".to_string(),
+            groups.iter().map(|g| g.to_string()).collect(),
+        ),
+    ];
+    spec
+}
+
+/// The form value of a Response signed (Response and Assertion) by the test IdP.
+pub fn signed_b64(spec: &ResponseSpec) -> String {
+    B64.encode(test_idp::signed(spec, SignParts::Both))
+}
+
+/// Full SP-initiated login of `browser` starting at `path`; returns the ACS reply.
+pub async fn login(
+    gw: &Gateway,
+    browser: &mut Browser,
+    path: &str,
+    name_id: &str,
+    groups: &[&str],
+) -> Reply {
+    let start = browser.get(path).await;
+    assert_eq!(
+        start.status,
+        StatusCode::FOUND,
+        "expected a redirect to the IdP, got {}: {}",
+        start.status,
+        start.body
+    );
+    let req = read_redirect_request(start.location());
+    let spec = response_spec(gw, Some(&req.id), name_id, groups);
+    browser
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await
+}
+
+/// The project's echo backend on a free loopback port; returns its URL.
+pub async fn echo_backend() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(samlgate::demo::echo::serve_echo(listener));
+    format!("http://{addr}")
+}
+
+/// Does an external program exist? Under CI=true its absence is a failure, not a skip.
+pub fn require_tool(name: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{name} is required under CI=true but is not installed");
+        }
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
