@@ -1,5 +1,13 @@
 //! Logins in a real browser against a real third-party IdP with a login form: Debian's
 //! chromium (headless, driven over WebDriver) and SimpleSAMLphp 1.19 served by PHP on loopback.
+//!
+//! - `browser_logs_in_through_simplesamlphp_and_out_again`: the whole login through the
+//!   gateway (in this process, in front of the echo backend), logout, and the access rules;
+//! - `simplesamlphp_login_form_yields_responses_samlgate_verifies`: SimpleSAMLphp's signed,
+//!   encrypted and unsigned Responses posted by the browser to a tiny ACS stub running
+//!   `samlgate::saml::response::validate`, then each first-login misconfiguration replayed on
+//!   them (docs/connecting-your-idp.md quotes the messages).
+//!
 //! Every process is started by the test on a free port and stopped at its end; each step is
 //! saved as a PNG under build/browser/<test>/.
 //!
@@ -28,7 +36,7 @@ use samlgate::saml::{Rejection, VerifiedAssertion};
 use time::OffsetDateTime;
 
 use browser::Browser;
-use simplesamlphp::{ADMIN_USER, SimpleSamlPhp};
+use simplesamlphp::{ADMIN_USER, STAFF_USER, SimpleSamlPhp};
 
 /// Whether the browser and the IdP can run; prints why not (and fails under CI=true).
 fn peers_present(test: &str) -> bool {
@@ -427,4 +435,240 @@ fn refuses_each_misconfiguration(
         now,
         "decryption_failed",
     );
+}
+
+/// The mapping the gateway applies to SimpleSAMLphp's users: NameID (uid) is the operator,
+/// `Admins` are administrators, everyone else is read-only.
+const MAPPING: &str = r#"
+[operator]
+id = "NameID"
+
+[attributes]
+email = "mail"
+name = "displayName"
+
+[access]
+groups = ["groups"]
+default = "MyOrg:RestrictedReadOnly"
+
+[[access.rule]]
+group = "Admins"
+access_group = "MyOrg:Administrators"
+"#;
+
+/// A gateway in this process on a free port, in front of the echo backend, trusting `idp`.
+struct Gateway {
+    base: String,
+    state: Arc<samlgate::gateway::AppState>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_gateway(idp: &SimpleSamlPhp) -> Gateway {
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo_addr = echo.local_addr().unwrap();
+    tokio::spawn(samlgate::demo::echo::serve_echo(echo));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (sp_key, sp_cert) = key_pair("samlgate browser test SP");
+    std::fs::write(dir.path().join("sp.key"), sp_key).unwrap();
+    std::fs::write(dir.path().join("sp.crt"), sp_cert.to_pem().unwrap()).unwrap();
+    std::fs::write(dir.path().join("idp.xml"), &idp.metadata_xml).unwrap();
+    std::fs::write(dir.path().join("mapping.toml"), MAPPING).unwrap();
+    let config = format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "{base}"
+
+[sp]
+entity_id = "{base}/saml/metadata"
+key = "sp.key"
+cert = "sp.crt"
+
+[[idp]]
+name = "simplesamlphp"
+metadata = "idp.xml"
+mapping = "mapping.toml"
+
+[backend]
+url = "http://{echo_addr}"
+
+[[route]]
+path = "/admin"
+require_access_group = ["MyOrg:Administrators"]
+"#,
+        listen = listener.local_addr().unwrap(),
+    );
+    let path = dir.path().join("samlgate.toml");
+    std::fs::write(&path, config).unwrap();
+    let loaded = samlgate::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (router, state) =
+        samlgate::gateway::build(loaded.config, samlgate::gateway::system_clock()).unwrap();
+    tokio::spawn(async move { samlgate::gateway::serve_on(listener, router).await });
+    Gateway {
+        base,
+        state,
+        _dir: dir,
+    }
+}
+
+/// The identity rows of the echo backend's page: header name -> decoded value. Every value as
+/// sent must be ASCII (the header contract encodes the rest).
+async fn identity_headers(b: &Browser) -> HashMap<String, String> {
+    let rows = b
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('tr.identity'))
+                 .map(r => [r.cells[0].innerText, r.cells[1].innerText, r.cells[2].innerText]);",
+            vec![],
+        )
+        .await
+        .expect("read the echo page");
+    serde_json::from_value::<Vec<(String, String, String)>>(rows)
+        .expect("rows of [name, as sent, decoded]")
+        .into_iter()
+        .map(|(name, sent, decoded)| {
+            assert!(sent.is_ascii(), "{name} was sent as non-ASCII: {sent:?}");
+            (name.to_ascii_lowercase(), decoded)
+        })
+        .collect()
+}
+
+/// The whole login in a browser: a protected page sends the browser to SimpleSAMLphp's login
+/// form, the IdP posts back through samlgate's ACS, and the echo backend shows the mapped
+/// identity headers (UTF-8 name decoded); logout ends the session, so the protected page goes
+/// to the IdP again; with the IdP session ended too, the IdP asks for a password again, and a
+/// user without `Admins` gets the default access group and is kept out of /admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_logs_in_through_simplesamlphp_and_out_again() {
+    const TEST: &str = "browser_logs_in_through_simplesamlphp_and_out_again";
+    if !peers_present(TEST) {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("samlgate=debug")
+        .with_test_writer()
+        .try_init();
+    let idp = SimpleSamlPhp::start();
+    let gw = start_gateway(&idp).await;
+    // The admin's step: hand samlgate's SP metadata to the IdP.
+    let port = gw.state.config.server.listen.port();
+    let (status, sp_metadata) =
+        tokio::task::spawn_blocking(move || simplesamlphp::http_get(port, "/saml/metadata"))
+            .await
+            .unwrap()
+            .expect("GET /saml/metadata");
+    assert_eq!(status, 200, "{sp_metadata}");
+    idp.add_sp(&sp_metadata, r#"{"simplesaml.nameidattribute": "uid"}"#);
+    let metric = |name: &'static str| gw.state.metrics.get(name, &[("idp", "simplesamlphp")]);
+    let login_form = format!("{}/module.php/core/loginuserpass.php", idp.base_url());
+    let app = format!("{}/app/hello?lang=de", gw.base);
+
+    let b = Browser::start(TEST).await;
+    // 1. A protected page without a session: to the IdP's login form.
+    b.goto(&app).await;
+    b.wait_for_url(&login_form).await;
+    b.wait_for_text("Enter your username and password").await;
+    b.screenshot("idp-login-form").await;
+    b.fill("#username", ADMIN_USER.0).await;
+    b.fill("#password", ADMIN_USER.1).await;
+    b.screenshot("credentials-typed").await;
+    b.click("#submit_button").await;
+
+    // 2. Back through the ACS to the page first asked for, with the identity headers.
+    b.wait_for_url(&app).await;
+    b.wait_for_text("What the backend received").await;
+    let ids = identity_headers(&b).await;
+    // Wide enough for the long cookie and accept values, so the decoded column shows.
+    b.client.set_window_size(2000, 900).await.expect("resize");
+    b.client
+        .execute(
+            "document.querySelector('tr.identity').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .expect("scroll to the identity headers");
+    b.screenshot("backend-sees-identity").await;
+    b.client.set_window_size(1100, 900).await.expect("resize");
+    assert_eq!(
+        ids.get("x-forwarded-user").map(String::as_str),
+        Some("student"),
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.get("x-forwarded-email").map(String::as_str),
+        Some("student@example.org"),
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.get("x-forwarded-name").map(String::as_str),
+        Some("José Müller"),
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.get("x-forwarded-access-group").map(String::as_str),
+        Some("MyOrg:Administrators"),
+        "{ids:?}"
+    );
+    let groups = ids.get("x-forwarded-groups").cloned().unwrap_or_default();
+    assert!(
+        groups.contains("Admins") && groups.contains("Students"),
+        "{ids:?}"
+    );
+    assert_eq!(metric("samlgate_logins_total"), 1.0);
+
+    b.goto(&format!("{}/admin/", gw.base)).await;
+    b.wait_for_text("What the backend received").await;
+
+    // 3. Logout: the session is gone ...
+    b.goto(&format!("{}/saml/logout", gw.base)).await;
+    b.wait_for_text("signed out").await;
+    b.screenshot("signed-out").await;
+    // ... so the protected page goes to the IdP again, which still knows the browser (local
+    // logout leaves the IdP session) and answers without a form: a second login.
+    b.goto(&app).await;
+    b.wait_for_url(&app).await;
+    b.wait_for_text("What the backend received").await;
+    b.screenshot("back-through-the-idp").await;
+    // A new session comes only out of the ACS: a second login went through the IdP. (Login
+    // redirects are not counted: chromium's /favicon.ico request starts one of its own.)
+    assert_eq!(metric("samlgate_logins_total"), 2.0);
+
+    // 4. Logout at samlgate and at the IdP: now the IdP asks for a password again.
+    b.goto(&format!("{}/saml/logout", gw.base)).await;
+    b.wait_for_text("signed out").await;
+    let return_to: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
+    b.goto(&format!(
+        "{}/saml2/idp/SingleLogoutService.php?ReturnTo={return_to}",
+        idp.base_url()
+    ))
+    .await;
+    b.wait_for_url(&login_form).await;
+    b.wait_for_text("Enter your username and password").await;
+    b.screenshot("idp-login-form-after-logout").await;
+
+    // 5. Someone without Admins: the mapping's default access group, and /admin refused.
+    b.fill("#username", STAFF_USER.0).await;
+    b.fill("#password", STAFF_USER.1).await;
+    b.click("#submit_button").await;
+    b.wait_for_url(&app).await;
+    b.wait_for_text("What the backend received").await;
+    let ids = identity_headers(&b).await;
+    assert_eq!(
+        ids.get("x-forwarded-user").map(String::as_str),
+        Some("employee"),
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.get("x-forwarded-access-group").map(String::as_str),
+        Some("MyOrg:RestrictedReadOnly"),
+        "{ids:?}"
+    );
+    b.goto(&format!("{}/admin/", gw.base)).await;
+    let page = b.wait_for_text("Access denied").await;
+    b.screenshot("admin-refused").await;
+    assert!(page.contains("does not have access"), "{page}");
+    b.close().await;
 }
