@@ -714,3 +714,20 @@ fn rejection_log_line_names_the_check_and_the_values() {
     assert!(line.contains("2026-05-23T09:19:20Z"), "{line}");
     assert!(line.contains("2026-05-23T09:22:21Z"), "{line}");
 }
+
+#[test]
+fn in_response_to_mismatch_reads_as_plain_values() {
+    let mut s = spec();
+    s.in_response_to = Some("_other".to_string());
+    let e = refused(check(&signed(&s, SignParts::Both)));
+    assert_eq!(
+        e.to_string(),
+        format!("Response InResponseTo _other does not match the request ID {REQUEST_ID}")
+    );
+    s.in_response_to = None;
+    let e = refused(check(&signed(&s, SignParts::Both)));
+    assert_eq!(
+        e.to_string(),
+        format!("Response InResponseTo (absent) does not match the request ID {REQUEST_ID}")
+    );
+}

@@ -127,6 +127,12 @@ async fn after_login_the_backend_sees_the_mapped_identity_and_never_a_spoofed_on
         .collect();
     assert_eq!(users.len(), 1);
     assert!(!headers.iter().any(|h| h[0] == "x_forwarded_access_group"));
+    // The session cookie is a bearer credential: the backend never receives it.
+    let session = session_cookie(&browser).expect("session cookie");
+    assert!(
+        !page.body.contains(&session),
+        "the backend received the gateway's session cookie"
+    );
 }
 
 #[tokio::test]

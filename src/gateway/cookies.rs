@@ -39,6 +39,37 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     }
 }
 
+/// Remove the gateway's own cookies (`names`: the session cookie and the login-binding cookie)
+/// from the request before it goes to the backend. The session ID is a bearer credential: a
+/// backend, or anything that logs its request headers, must never receive it. Other cookies
+/// (the application's own) pass unchanged; a Cookie header left empty is removed.
+pub fn strip_own(headers: &mut HeaderMap, names: &[&str]) {
+    let values: Vec<String> = headers
+        .get_all(COOKIE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    let ours = |pair: &str| {
+        let name = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
+        names.contains(&name)
+    };
+    let kept: Vec<&str> = values
+        .iter()
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && !ours(pair))
+        .collect();
+    headers.remove(COOKIE);
+    if !kept.is_empty()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&kept.join("; "))
+    {
+        headers.insert(COOKIE, value);
+    }
+}
+
 /// A binding value the gateway itself could have issued (32 hex digits).
 pub fn is_token(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
@@ -63,6 +94,26 @@ pub fn login_cookie(value: &str, https: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_cookies_never_reach_the_backend_and_others_do() {
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            "app=1; samlgate_session=SECRET; theme=dark"
+                .parse()
+                .unwrap(),
+        );
+        h.append(COOKIE, "samlgate_login=abc".parse().unwrap());
+        strip_own(&mut h, &["samlgate_session", "samlgate_login"]);
+        let all: Vec<_> = h.get_all(COOKIE).iter().collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0], "app=1; theme=dark");
+        let mut only_ours = HeaderMap::new();
+        only_ours.insert(COOKIE, "samlgate_session=SECRET".parse().unwrap());
+        strip_own(&mut only_ours, &["samlgate_session", "samlgate_login"]);
+        assert!(only_ours.get(COOKIE).is_none());
+    }
 
     #[test]
     fn a_duplicated_cookie_counts_as_absent() {

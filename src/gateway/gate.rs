@@ -66,7 +66,19 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
 
 /// Hand the request to the reverse proxy, which strips every client-sent identity header and
 /// sets ours from the session.
-async fn forward(state: &AppState, req: Request, identity: Option<&SessionIdentity>) -> Response {
+async fn forward(
+    state: &AppState,
+    mut req: Request,
+    identity: Option<&SessionIdentity>,
+) -> Response {
+    let https = state.config.server.is_https();
+    super::cookies::strip_own(
+        req.headers_mut(),
+        &[
+            state.config.session.cookie_name.as_str(),
+            super::cookies::login_cookie_name(https),
+        ],
+    );
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

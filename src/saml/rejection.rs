@@ -177,7 +177,7 @@ pub enum ConditionFailure {
         "no bearer SubjectConfirmation satisfies the checks; the last one failed with: {reason}"
     )]
     NoValidSubjectConfirmation { reason: String },
-    #[error("{what} InResponseTo {found:?} does not match the request ID {expected:?}")]
+    #[error("{what} InResponseTo {} does not match the request ID {expected}", found.as_deref().unwrap_or("(absent)"))]
     InResponseToMismatch {
         what: &'static str,
         found: Option<String>,
