@@ -1,4 +1,5 @@
-//! Validate a ~5 KB Response signed on both Response and Assertion with RSA-2048/SHA-256.
+//! Validate a Response signed on both Response and Assertion with RSA-2048/SHA-256 (6.3 KB:
+//! two signatures, each with the IdP certificate in KeyInfo, as IdPs send them).
 //! Issue target: at least 10,000 validations per second on one core.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -11,14 +12,7 @@ use samlgate::saml::response::validate_xml;
 mod test_idp;
 
 fn bench(c: &mut Criterion) {
-    let mut spec = test_idp::spec();
-    // Pad the attribute statement to the size of a typical corporate assertion (~5 KB).
-    for i in 0..20 {
-        spec.attributes.push((
-            format!("http://schemas.microsoft.com/ws/2008/06/identity/claims/groups/{i}"),
-            vec![format!("3f1c9a2e-0b7d-4e8a-9c55-{i:012}")],
-        ));
-    }
+    let spec = test_idp::spec();
     let xml = test_idp::signed(&spec, SignParts::Both);
     let policy = test_idp::policy();
     let sp = test_idp::sp();

@@ -185,28 +185,39 @@ fn push_qname(out: &mut Vec<u8>, prefix: Option<&str>, local: &str) {
     out.extend_from_slice(local.as_bytes());
 }
 
-fn escape_text(out: &mut Vec<u8>, text: &str) {
-    for b in text.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
+/// Copy `value` into `out`, replacing each byte that `escape` maps; runs of ordinary bytes are
+/// copied in one go (this is the hot loop of every signature check).
+fn escape_with(out: &mut Vec<u8>, value: &str, escape: fn(u8) -> Option<&'static [u8]>) {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if let Some(replacement) = escape(*b) {
+            out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+            out.extend_from_slice(replacement);
+            start = i + 1;
         }
     }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+}
+
+fn escape_text(out: &mut Vec<u8>, text: &str) {
+    escape_with(out, text, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
 }
 
 fn escape_attr(out: &mut Vec<u8>, value: &str) {
-    for b in value.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\t' => out.extend_from_slice(b"&#x9;"),
-            b'\n' => out.extend_from_slice(b"&#xA;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
-        }
-    }
+    escape_with(out, value, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
 }

@@ -4,6 +4,8 @@
 //! every entity trick), processing instructions, several roots, trailing text, non-UTF-8 input,
 //! undeclared prefixes, duplicate attributes. It never touches the network or the file system.
 
+use std::sync::Arc;
+
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
@@ -123,8 +125,10 @@ struct Builder<'l> {
     /// Open elements, innermost last.
     stack: Vec<NodeId>,
     /// Namespace scopes: one frame per open element, plus the inherited frame at index 0.
-    scopes: Vec<Vec<NamespaceDecl>>,
+    /// URIs are shared (`Arc<str>`), so resolving a name never copies its namespace.
+    scopes: Vec<Vec<(Option<String>, Arc<str>)>>,
     root: Option<NodeId>,
+    inherited: Vec<NamespaceDecl>,
     seen_event: bool,
     /// Text accumulated for the current parent; flushed at the next element boundary so that
     /// text split by comments, references or CDATA becomes one node.
@@ -137,7 +141,13 @@ impl<'l> Builder<'l> {
             limits,
             nodes: Vec::new(),
             stack: Vec::new(),
-            scopes: vec![inherited.to_vec()],
+            scopes: vec![
+                inherited
+                    .iter()
+                    .map(|d| (d.prefix.clone(), Arc::from(d.uri.as_str())))
+                    .collect(),
+            ],
+            inherited: inherited.to_vec(),
             root: None,
             seen_event: false,
             pending_text: String::new(),
@@ -152,7 +162,6 @@ impl<'l> Builder<'l> {
         config.expand_empty_elements = false;
         config.allow_dangling_amp = false;
         config.allow_unmatched_ends = false;
-        let inherited = self.scopes.first().cloned().unwrap_or_default();
         loop {
             let offset = reader.buffer_position();
             let event = reader.read_event().map_err(|e| XmlError::Malformed {
@@ -233,7 +242,7 @@ impl<'l> Builder<'l> {
         Ok(Document {
             nodes: self.nodes,
             root,
-            inherited_namespaces: inherited,
+            inherited_namespaces: self.inherited,
         })
     }
 
@@ -343,7 +352,12 @@ impl<'l> Builder<'l> {
                 raw_attrs.push((prefix.map(str::to_string), local.to_string(), value));
             }
         }
-        self.scopes.push(decls.clone());
+        self.scopes.push(
+            decls
+                .iter()
+                .map(|d| (d.prefix.clone(), Arc::from(d.uri.as_str())))
+                .collect(),
+        );
 
         let (prefix, local) = split_qname(qname);
         let namespace = self
@@ -419,16 +433,16 @@ impl<'l> Builder<'l> {
 
     /// Resolve a prefix against the open scopes. Unprefixed attributes never take the default
     /// namespace; unprefixed elements do. Returns the undeclared prefix on failure.
-    fn resolve(&self, prefix: Option<&str>, is_element: bool) -> Result<Option<String>, String> {
+    fn resolve(&self, prefix: Option<&str>, is_element: bool) -> Result<Option<Arc<str>>, String> {
         match prefix {
-            Some("xml") => Ok(Some(XML_NAMESPACE.to_string())),
+            Some("xml") => Ok(Some(Arc::from(XML_NAMESPACE))),
             Some(p) => self
                 .scopes
                 .iter()
                 .rev()
                 .flat_map(|frame| frame.iter().rev())
-                .find(|d| d.prefix.as_deref() == Some(p))
-                .map(|d| Some(d.uri.clone()))
+                .find(|(dp, _)| dp.as_deref() == Some(p))
+                .map(|(_, uri)| Some(Arc::clone(uri)))
                 .ok_or_else(|| p.to_string()),
             None if !is_element => Ok(None),
             None => Ok(self
@@ -436,8 +450,8 @@ impl<'l> Builder<'l> {
                 .iter()
                 .rev()
                 .flat_map(|frame| frame.iter().rev())
-                .find(|d| d.prefix.is_none())
-                .and_then(|d| (!d.uri.is_empty()).then(|| d.uri.clone()))),
+                .find(|(dp, _)| dp.is_none())
+                .and_then(|(_, uri)| (!uri.is_empty()).then(|| Arc::clone(uri)))),
         }
     }
 
@@ -463,6 +477,16 @@ fn is_xml_whitespace(c: char) -> bool {
 
 /// XML NameStartChar / NameChar, restricted to what the spec allows.
 fn is_name(s: &str) -> bool {
+    // Fast path: the ASCII names every SAML message uses.
+    let bytes = s.as_bytes();
+    if let Some(first) = bytes.first()
+        && s.is_ascii()
+    {
+        return (first.is_ascii_alphabetic() || *first == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
     let mut chars = s.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -522,6 +546,12 @@ fn predefined_entity(name: &str) -> Option<char> {
 /// `\n`, then literal tab/newline become spaces, then references are resolved (so `&#13;` stays
 /// a carriage return, as canonicalization requires).
 fn normalize_attribute_value(raw: &str) -> Result<String, XmlError> {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'\r' | b'\n' | b'\t' | b'<' | b'&'))
+    {
+        return Ok(raw.to_string());
+    }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {

@@ -9,6 +9,7 @@
 //! or truncate a value (`alice@example.com<!---->.evil.com` reads as one string).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Index of a node in its [`Document`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,7 +30,8 @@ pub struct NamespaceDecl {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
     pub prefix: Option<String>,
-    pub namespace: Option<String>,
+    /// Shared with every other node in the same namespace (one allocation per declaration).
+    pub namespace: Option<Arc<str>>,
     pub local_name: String,
     /// The normalized, unescaped value.
     pub value: String,
@@ -49,7 +51,8 @@ impl Attribute {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {
     pub prefix: Option<String>,
-    pub namespace: Option<String>,
+    /// Shared with every other node in the same namespace (one allocation per declaration).
+    pub namespace: Option<Arc<str>>,
     pub local_name: String,
     /// Namespace declarations written on this element, in source order.
     pub namespace_decls: Vec<NamespaceDecl>,
