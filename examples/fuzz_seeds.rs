@@ -7,6 +7,8 @@ use std::path::Path;
 use openssl::pkey::PKey;
 use openssl::x509::X509;
 use samlgate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
+use samlgate::crypto::enc_algorithms::ContentAlgorithm;
+use samlgate::crypto::encrypt::{EncryptionOptions, KeyPlacement, encrypt_assertion};
 use samlgate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +43,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("unsigned.xml", SignParts::None),
     ] {
         std::fs::write(out.join(name), signer.response(&spec, parts)?)?;
+    }
+    // Encrypted to fuzz/keys/sp.crt, so mutations reach the decryptor (GCM and CBC, key inside
+    // KeyInfo and Okta's key-beside-data shape).
+    let sp_cert = X509::from_pem(&std::fs::read(root.join("keys/sp.crt"))?)?;
+    let signed_assertion = signer.signed_assertion(&spec)?;
+    for (name, options) in [
+        ("encrypted-gcm.xml", EncryptionOptions::default()),
+        (
+            "encrypted-cbc-beside.xml",
+            EncryptionOptions {
+                content: ContentAlgorithm::Aes256Cbc,
+                placement: KeyPlacement::BesideWithRetrievalMethod,
+                ..EncryptionOptions::default()
+            },
+        ),
+    ] {
+        let encrypted = encrypt_assertion(signed_assertion.as_bytes(), &sp_cert, &options)?;
+        std::fs::write(out.join(name), spec.response_xml_around(&encrypted))?;
     }
     let original = signer.signed_assertion(&spec)?;
     let mut evil = spec.clone();

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use samlgate::crypto::keys::VerificationKey;
+use samlgate::crypto::keys::{DecryptionKey, VerificationKey};
 use samlgate::saml::response::{validate, validate_xml};
 use samlgate::saml::{ExpectedRequest, IdpPolicy, SpIdentity};
 
@@ -19,7 +19,10 @@ fn setup() -> (IdpPolicy, SpIdentity) {
     let sp = SpIdentity {
         entity_id: "https://app.example.com/saml/metadata".into(),
         acs_url: "https://app.example.com/saml/acs".into(),
-        decryption_keys: Vec::new(),
+        decryption_keys: vec![
+            DecryptionKey::from_pem(&std::fs::read(root.join("sp.key")).expect("sp key"), "fuzz")
+                .expect("key"),
+        ],
     };
     (policy, sp)
 }
@@ -116,7 +119,7 @@ fn valid_seeds_are_accepted_and_attack_seeds_refused() {
             now,
         );
         match name.as_str() {
-            n if n.starts_with("signed-") => {
+            n if n.starts_with("signed-") || n.starts_with("encrypted-") => {
                 let v = r.unwrap_or_else(|e| panic!("{name} refused: {e}"));
                 assert_eq!(v.name_id().value, NAME_ID);
             }
