@@ -31,7 +31,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{any, get, post};
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{MemoryStore, SessionManagerLayer};
+use tower_sessions::SessionManagerLayer;
 
 pub use metadata_endpoint::{MetadataArgs, run_metadata};
 pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on};
@@ -42,7 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let session = &state.config.session;
     // The cookie carries only the session ID. `__Host-` (set in the name by config when the
     // public URL is https) requires Secure, Path=/ and no Domain, which this layer gives.
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
+    let sessions = SessionManagerLayer::new(state.stores.sessions.clone())
         .with_name(session.cookie_name.clone())
         .with_secure(session.secure_cookies)
         .with_http_only(true)

@@ -22,8 +22,8 @@ pub struct ServeArgs {
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("cannot build the SP metadata: {0}")]
-    Metadata(#[from] crate::saml::sp_metadata::SpMetadataError),
+    #[error("{0}")]
+    State(#[from] super::state::StateError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
