@@ -101,7 +101,7 @@ fn several_value_problems_are_reported_together() {
     );
     let redis = problems.iter().find(|p| p.key == "session.store").unwrap();
     assert!(
-        redis.message.contains("not supported yet"),
+        redis.message.contains("needs url"),
         "{}",
         redis.message
     );
