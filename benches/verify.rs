@@ -53,15 +53,16 @@ fn bench(c: &mut Criterion) {
     // For scale: one RSA-2048 public-key verify, the floor of the cost per signature.
     let keys = test_idp::idp_keys();
     let data = b"signed info";
-    let mut signer =
-        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &keys.key).expect("signer");
+    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &keys.key)
+        .expect("signer");
     signer.update(data).expect("update");
     let sig = signer.sign_to_vec().expect("sign");
     let public = keys.cert.public_key().expect("public key");
     c.bench_function("rsa2048_sha256_verify_only", |b| {
         b.iter(|| {
-            let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public)
-                .expect("verifier");
+            let mut v =
+                openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public)
+                    .expect("verifier");
             v.update(data).expect("update");
             v.verify(std::hint::black_box(&sig)).expect("verify")
         })

@@ -64,15 +64,7 @@ fn encrypted_response(
     let encrypted = encrypt_assertion(assertion.as_bytes(), &to.cert, options).expect("encrypt");
     let response = spec.response_xml_around(&encrypted);
     if sign_response {
-        samlgate::crypto::sign::sign_enveloped(
-            &response,
-            Some(&spec.response_id),
-            &idp_keys().key,
-            None,
-            samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-            samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-        )
-        .expect("sign response")
+        sign_element(&response, &spec.response_id)
     } else {
         response
     }
@@ -339,15 +331,7 @@ fn reads_an_encrypted_name_id() {
     let assertion = s.assertion_xml().replacen(&plain, &encrypted_id, 1);
     assert_ne!(assertion, s.assertion_xml(), "NameID was replaced");
     let response = s.response_xml_around(&assertion);
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &response,
-        Some(&s.response_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&response, &s.response_id);
     let v = check(&xml).expect("valid");
     assert_eq!(v.name_id().value, "bob-7731");
     assert_eq!(

@@ -43,7 +43,11 @@ fn refused(result: Result<VerifiedAssertion, Rejection>) -> Rejection {
 #[track_caller]
 fn refused_by_a_rule(result: Result<VerifiedAssertion, Rejection>) -> Rejection {
     let e = refused(result);
-    assert_ne!(e.kind(), "bad_xml", "attack fixture is not well-formed: {e}");
+    assert_ne!(
+        e.kind(),
+        "bad_xml",
+        "attack fixture is not well-formed: {e}"
+    );
     eprintln!("refused as expected: [{}] {e}", e.kind());
     e
 }
@@ -121,7 +125,13 @@ fn refuses_doctype_in_a_response() {
 
 #[test]
 fn refuses_bad_base64_and_oversized_form_values() {
-    let r = validate(b"%%%not base64", &policy(), &sp(), ExpectedRequest::NotChecked, NOW);
+    let r = validate(
+        b"%%%not base64",
+        &policy(),
+        &sp(),
+        ExpectedRequest::NotChecked,
+        NOW,
+    );
     assert_kind(r, "bad_base64");
     let huge = vec![b'A'; 2 * 1024 * 1024];
     let r = validate(&huge, &policy(), &sp(), ExpectedRequest::NotChecked, NOW);
@@ -152,7 +162,10 @@ fn refuses_when_no_signing_key_is_configured() {
 
 #[test]
 fn refuses_signed_name_id_changed_after_signing() {
-    let xml = signed(&spec(), SignParts::Assertion).replace("alice@example.com</saml:NameID>", "admin@example.com</saml:NameID>");
+    let xml = signed(&spec(), SignParts::Assertion).replace(
+        "alice@example.com</saml:NameID>",
+        "admin@example.com</saml:NameID>",
+    );
     let e = refused(check(&xml));
     assert_eq!(e.category(), "signature", "{e}");
 }
@@ -186,15 +199,7 @@ fn refuses_element_inside_name_id() {
         "alice<saml:X xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">@evil</saml:X></saml:NameID>",
     );
     // Signed after the edit, so the refusal comes from the text rule, not the signature.
-    let signed_xml = samlgate::crypto::sign::sign_enveloped(
-        &xml,
-        Some(&s.assertion_id),
-        &idp_keys().key,
-        Some(&idp_keys().cert),
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let signed_xml = sign_element(&xml, &s.assertion_id);
     assert_kind(check(&signed_xml), "element_in_text");
 }
 
@@ -234,7 +239,13 @@ fn refuses_sha1_unless_the_idp_policy_allows_it() {
     assert_eq!(e.category(), "signature", "{e}");
     let mut p = policy();
     p.allow_sha1 = true;
-    let r = validate_xml(xml.as_bytes(), &p, &sp(), ExpectedRequest::Solicited(REQUEST_ID), NOW);
+    let r = validate_xml(
+        xml.as_bytes(),
+        &p,
+        &sp(),
+        ExpectedRequest::Solicited(REQUEST_ID),
+        NOW,
+    );
     assert!(r.is_ok(), "{:?}", r.err().map(|e| e.to_string()));
 }
 
@@ -244,7 +255,10 @@ fn refuses_xpath_transform() {
         "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
         "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>not(ancestor-or-self::ds:Signature)</ds:XPath></ds:Transform>",
     );
-    assert!(xml.contains("REC-xpath"), "fixture must contain the XPath transform");
+    assert!(
+        xml.contains("REC-xpath"),
+        "fixture must contain the XPath transform"
+    );
     let e = refused(check(&xml));
     assert_eq!(e.category(), "signature", "{e}");
 }
@@ -285,7 +299,13 @@ fn signing_policy_can_require_a_signed_assertion() {
     let mut p = policy();
     p.require_signed_assertion = true;
     let xml = signed(&spec(), SignParts::Response);
-    let r = validate_xml(xml.as_bytes(), &p, &sp(), ExpectedRequest::Solicited(REQUEST_ID), NOW);
+    let r = validate_xml(
+        xml.as_bytes(),
+        &p,
+        &sp(),
+        ExpectedRequest::Solicited(REQUEST_ID),
+        NOW,
+    );
     assert_kind(r, "assertion_not_signed");
 }
 
@@ -294,7 +314,13 @@ fn signing_policy_can_require_a_signed_response() {
     let mut p = policy();
     p.require_signed_response = true;
     let xml = signed(&spec(), SignParts::Assertion);
-    let r = validate_xml(xml.as_bytes(), &p, &sp(), ExpectedRequest::Solicited(REQUEST_ID), NOW);
+    let r = validate_xml(
+        xml.as_bytes(),
+        &p,
+        &sp(),
+        ExpectedRequest::Solicited(REQUEST_ID),
+        NOW,
+    );
     assert_kind(r, "response_not_signed");
 }
 
@@ -325,7 +351,11 @@ fn refuses_xsw1_signed_response_copied_into_its_own_signature() {
     let start = original.find("<ds:Signature").expect("sig");
     let end = original.find("</ds:Signature>").expect("end");
     let sig_with_copy = format!("{}{}</ds:Signature>", &original[start..end], original);
-    let xsw = evil.replacen("<samlp:Status>", &format!("{sig_with_copy}<samlp:Status>"), 1);
+    let xsw = evil.replacen(
+        "<samlp:Status>",
+        &format!("{sig_with_copy}<samlp:Status>"),
+        1,
+    );
     refused_by_a_rule(check(&xsw));
 }
 
@@ -340,7 +370,11 @@ fn refuses_xsw2_signed_response_placed_beside_the_signature() {
     let start = original.find("<ds:Signature").expect("sig");
     let end = original.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
     let sig = &original[start..end];
-    let xsw = evil.replacen("<samlp:Status>", &format!("{original}{sig}<samlp:Status>"), 1);
+    let xsw = evil.replacen(
+        "<samlp:Status>",
+        &format!("{original}{sig}<samlp:Status>"),
+        1,
+    );
     refused_by_a_rule(check(&xsw));
 }
 
@@ -357,7 +391,11 @@ fn refuses_xsw3_evil_assertion_before_the_signed_one() {
 #[test]
 fn refuses_xsw4_signed_assertion_wrapped_inside_the_evil_one() {
     let (s, original, evil) = xsw_parts(false);
-    let wrapped = evil.replacen("</saml:Assertion>", &format!("{original}</saml:Assertion>"), 1);
+    let wrapped = evil.replacen(
+        "</saml:Assertion>",
+        &format!("{original}</saml:Assertion>"),
+        1,
+    );
     let xml = s.response_xml_around(&wrapped);
     assert_kind(check(&xml), "assertion_out_of_place");
 }
@@ -379,7 +417,11 @@ fn refuses_xsw6_original_assertion_inside_the_signature_of_the_evil_one() {
     let start = original.find("<ds:Signature").expect("sig");
     let end = original.find("</ds:Signature>").expect("end");
     let sig_with_copy = format!("{}{}</ds:Signature>", &original[start..end], original);
-    let evil_signed = evil.replacen("</saml:Issuer>", &format!("</saml:Issuer>{sig_with_copy}"), 1);
+    let evil_signed = evil.replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{sig_with_copy}"),
+        1,
+    );
     let xml = s.response_xml_around(&evil_signed);
     assert_kind(check(&xml), "assertion_out_of_place");
 }
@@ -387,22 +429,18 @@ fn refuses_xsw6_original_assertion_inside_the_signature_of_the_evil_one() {
 #[test]
 fn refuses_xsw7_signed_assertion_hidden_in_extensions() {
     let (s, original, evil) = xsw_parts(true);
-    let xml = s
-        .response_xml_around(&evil)
-        .replacen(
-            "<samlp:Status>",
-            &format!("<samlp:Extensions>{original}</samlp:Extensions><samlp:Status>"),
-            1,
-        );
+    let xml = s.response_xml_around(&evil).replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{original}</samlp:Extensions><samlp:Status>"),
+        1,
+    );
     refused_by_a_rule(check(&xml));
     let (s, original, evil) = xsw_parts(false);
-    let xml = s
-        .response_xml_around(&evil)
-        .replacen(
-            "<samlp:Status>",
-            &format!("<samlp:Extensions>{original}</samlp:Extensions><samlp:Status>"),
-            1,
-        );
+    let xml = s.response_xml_around(&evil).replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{original}</samlp:Extensions><samlp:Status>"),
+        1,
+    );
     assert_kind(check(&xml), "assertion_out_of_place");
 }
 
@@ -416,8 +454,11 @@ fn refuses_xsw8_signed_assertion_hidden_in_a_signature_object() {
         &original[start..end],
         original
     );
-    let evil_signed =
-        evil.replacen("</saml:Issuer>", &format!("</saml:Issuer>{sig_with_object}"), 1);
+    let evil_signed = evil.replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{sig_with_object}"),
+        1,
+    );
     let xml = s.response_xml_around(&evil_signed);
     assert_kind(check(&xml), "assertion_out_of_place");
 }
@@ -439,7 +480,10 @@ fn refuses_two_assertions() {
     let mut s2 = s.clone();
     s2.assertion_id = "_second".to_string();
     let b = signer().signed_assertion(&s2).expect("sign");
-    assert_kind(check(&s.response_xml_around(&format!("{a}{b}"))), "not_exactly_one");
+    assert_kind(
+        check(&s.response_xml_around(&format!("{a}{b}"))),
+        "not_exactly_one",
+    );
 }
 
 #[test]
@@ -485,18 +529,10 @@ fn refuses_destination_other_than_the_acs() {
 fn refuses_signed_response_without_destination() {
     let s = spec();
     let unsigned = signer().signed_assertion(&s).expect("sign");
-    let response = s
-        .response_xml_around(&unsigned)
-        .replacen(&format!(" Destination=\"{ACS}\""), "", 1);
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &response,
-        Some(&s.response_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let response =
+        s.response_xml_around(&unsigned)
+            .replacen(&format!(" Destination=\"{ACS}\""), "", 1);
+    let xml = sign_element(&response, &s.response_id);
     assert_kind(check(&xml), "destination_missing");
 }
 
@@ -508,15 +544,7 @@ fn refuses_recipient_other_than_the_acs() {
         "Recipient=\"https://other.example.com/saml/acs\"",
         1,
     );
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &xml,
-        Some(&s.assertion_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&xml, &s.assertion_id);
     assert_kind(check(&xml), "recipient_mismatch");
 }
 
@@ -537,26 +565,44 @@ fn refuses_audience_that_differs_by_a_trailing_slash() {
 fn refuses_response_to_another_request() {
     let mut s = spec();
     s.in_response_to = Some("_someone-elses-request".to_string());
-    assert_kind(check(&signed(&s, SignParts::Both)), "in_response_to_mismatch");
+    assert_kind(
+        check(&signed(&s, SignParts::Both)),
+        "in_response_to_mismatch",
+    );
 }
 
 #[test]
 fn refuses_unsolicited_response_when_a_request_is_expected() {
     let mut s = spec();
     s.in_response_to = None;
-    assert_kind(check(&signed(&s, SignParts::Both)), "in_response_to_mismatch");
+    assert_kind(
+        check(&signed(&s, SignParts::Both)),
+        "in_response_to_mismatch",
+    );
 }
 
 #[test]
 fn idp_initiated_response_must_not_carry_in_response_to() {
     let xml = signed(&spec(), SignParts::Both);
-    let r = validate_xml(xml.as_bytes(), &policy(), &sp(), ExpectedRequest::Unsolicited, NOW);
+    let r = validate_xml(
+        xml.as_bytes(),
+        &policy(),
+        &sp(),
+        ExpectedRequest::Unsolicited,
+        NOW,
+    );
     assert_kind(r, "unsolicited_in_response_to");
     let mut s = spec();
     s.in_response_to = None;
     let xml = signed(&s, SignParts::Both);
-    let v = validate_xml(xml.as_bytes(), &policy(), &sp(), ExpectedRequest::Unsolicited, NOW)
-        .expect("IdP-initiated shape is valid when the caller allows it");
+    let v = validate_xml(
+        xml.as_bytes(),
+        &policy(),
+        &sp(),
+        ExpectedRequest::Unsolicited,
+        NOW,
+    )
+    .expect("IdP-initiated shape is valid when the caller allows it");
     assert_eq!(v.in_response_to, None);
 }
 
@@ -565,7 +611,13 @@ fn verify_without_request_id_still_checks_everything_else() {
     let mut s = spec();
     s.sp_entity_id = "https://wrong.example.com".to_string();
     let xml = signed(&s, SignParts::Both);
-    let r = validate_xml(xml.as_bytes(), &policy(), &sp(), ExpectedRequest::NotChecked, NOW);
+    let r = validate_xml(
+        xml.as_bytes(),
+        &policy(),
+        &sp(),
+        ExpectedRequest::NotChecked,
+        NOW,
+    );
     assert_kind(r, "audience_mismatch");
 }
 
@@ -606,7 +658,10 @@ fn not_before_is_refused_just_outside_the_skew() {
     s.issue_instant = s.not_before;
     let xml = signed(&s, SignParts::Both);
     let e = refused(check_at(&xml, s.not_before - SKEW - Duration::seconds(1)));
-    assert!(matches!(e.kind(), "not_yet_valid" | "issued_in_future"), "{e}");
+    assert!(
+        matches!(e.kind(), "not_yet_valid" | "issued_in_future"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -639,18 +694,11 @@ fn refuses_assertion_without_authn_statement() {
     let s = spec();
     let assertion = s.assertion_xml();
     let start = assertion.find("<saml:AuthnStatement").expect("authn");
-    let end = assertion.find("</saml:AuthnStatement>").expect("end") + "</saml:AuthnStatement>".len();
+    let end =
+        assertion.find("</saml:AuthnStatement>").expect("end") + "</saml:AuthnStatement>".len();
     let stripped = format!("{}{}", &assertion[..start], &assertion[end..]);
     let response = s.response_xml_around(&stripped);
-    let xml = samlgate::crypto::sign::sign_enveloped(
-        &response,
-        Some(&s.response_id),
-        &idp_keys().key,
-        None,
-        samlgate::crypto::algorithms::SignatureAlgorithm::RsaSha256,
-        samlgate::crypto::algorithms::DigestAlgorithm::Sha256,
-    )
-    .expect("sign");
+    let xml = sign_element(&response, &s.response_id);
     assert_kind(check(&xml), "no_authn_statement");
 }
 

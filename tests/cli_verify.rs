@@ -32,7 +32,14 @@ fn verify(f: &Files, extra: &[&str]) -> std::process::Output {
         .arg("verify")
         .arg("--idp-metadata")
         .arg(&f.metadata)
-        .args(["--sp-entity-id", SP, "--acs-url", ACS, "--now", "2026-05-23T09:14:20Z"])
+        .args([
+            "--sp-entity-id",
+            SP,
+            "--acs-url",
+            ACS,
+            "--now",
+            "2026-05-23T09:14:20Z",
+        ])
         .args(extra)
         .arg(&f.response)
         .output()
@@ -46,11 +53,19 @@ fn accepted_response_prints_json_and_exits_0() {
     for body in [xml.as_bytes(), b64.as_bytes()] {
         let f = files(body);
         let out = verify(&f, &["--request-id", REQUEST_ID]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(json["name_id"], "alice@example.com");
         assert_eq!(json["issuer"], IDP);
-        assert_eq!(json["attributes"]["groups"], serde_json::json!(["Admins", "Staff"]));
+        assert_eq!(
+            json["attributes"]["groups"],
+            serde_json::json!(["Admins", "Staff"])
+        );
         assert!(json["session_not_on_or_after"].is_string());
     }
 }
@@ -69,7 +84,12 @@ fn refused_response_exits_1_with_the_reason_on_stderr() {
 fn without_request_id_in_response_to_is_not_compared() {
     let f = files(signed(&spec(), SignParts::Both).as_bytes());
     let out = verify(&f, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

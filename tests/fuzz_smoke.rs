@@ -50,7 +50,11 @@ impl Rng {
         self.0
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -104,7 +108,13 @@ fn valid_seeds_are_accepted_and_attack_seeds_refused() {
     let (policy, sp) = setup();
     let now = time::macros::datetime!(2026-05-23 09:14:20 UTC);
     for (name, bytes) in seeds() {
-        let r = validate_xml(&bytes, &policy, &sp, ExpectedRequest::Solicited("_req"), now);
+        let r = validate_xml(
+            &bytes,
+            &policy,
+            &sp,
+            ExpectedRequest::Solicited("_req"),
+            now,
+        );
         match name.as_str() {
             n if n.starts_with("signed-") => {
                 let v = r.unwrap_or_else(|e| panic!("{name} refused: {e}"));
@@ -126,7 +136,10 @@ fn mutations_never_panic_and_never_change_the_signed_identity() {
         for _ in 0..400 {
             let m = mutate(&seed, &mut rng);
             total += 1;
-            for expected in [ExpectedRequest::Solicited("_req"), ExpectedRequest::NotChecked] {
+            for expected in [
+                ExpectedRequest::Solicited("_req"),
+                ExpectedRequest::NotChecked,
+            ] {
                 if let Ok(v) = validate_xml(&m, &policy, &sp, expected, now) {
                     accepted += 1;
                     assert_eq!(

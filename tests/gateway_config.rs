@@ -258,3 +258,53 @@ fn invalid_toml_is_reported_with_its_line() {
     assert_eq!(problems[0].line, Some(3));
     assert!(problems[0].message.contains("TOML"));
 }
+
+#[test]
+fn mapping_table_problems_point_into_the_mapping_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    std::fs::write(dir.path().join("mapping.toml"), "[access]\ngroups = [\"groups\"]\ndefault = \"X\"\n\n[[access.rule]]\ngroup_regex = \"([\"\naccess_group = \"Y\"\n").unwrap();
+    let problems = problems_of(dir.path(), &text);
+    let p = problems
+        .iter()
+        .find(|p| p.file.ends_with("mapping.toml"))
+        .expect("mapping problem");
+    assert_eq!(p.severity, Severity::Error);
+    assert_eq!(p.line, Some(6));
+}
+
+#[test]
+fn an_idp_without_a_mapping_table_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace("mapping = \"mapping.toml\"\n", "");
+    let problems = problems_of(dir.path(), &text);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "idp[0].mapping" && p.severity == Severity::Error),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn header_contract_and_backend_errors_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace(
+        "url = \"http://127.0.0.1:9\"",
+        "url = \"https://backend.internal\"",
+    ) + "\n[headers]\nnames = { usr = \"X-User\" }\n";
+    let problems = problems_of(dir.path(), &text);
+    let backend = problems
+        .iter()
+        .find(|p| p.key == "backend.url")
+        .expect("backend refusal");
+    assert_eq!(
+        backend.line,
+        Some(line_of(&text, "https://backend.internal"))
+    );
+    let headers = problems
+        .iter()
+        .find(|p| p.key == "headers")
+        .expect("headers refusal");
+    assert!(headers.message.contains("usr"), "{}", headers.message);
+}

@@ -82,6 +82,106 @@ async fn full_login_returns_to_the_requested_path_with_a_session() {
 }
 
 #[tokio::test]
+async fn after_login_the_backend_sees_the_mapped_identity_and_never_a_spoofed_one() {
+    let backend = echo_backend().await;
+    let gw = start(Setup {
+        backend: Some(backend),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let done = login(
+        &gw,
+        &mut browser,
+        "/json",
+        "alice@example.com",
+        &["Admins", "Staff"],
+    )
+    .await;
+    assert_eq!(done.location(), "/json");
+    let page = browser
+        .get_with(
+            "/json",
+            &[
+                ("x-forwarded-user", "mallory"),
+                ("X_Forwarded_Access_Group", "root"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(json["identity"]["x-forwarded-user"], "alice@example.com");
+    assert_eq!(
+        json["identity"]["x-forwarded-access-group"],
+        "MyOrg:Administrators"
+    );
+    assert_eq!(json["identity"]["x-forwarded-name"], "Alice Example");
+    let headers = json["headers"].as_array().unwrap();
+    let users: Vec<_> = headers
+        .iter()
+        .filter(|h| {
+            h[0].as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("x-forwarded-user")
+        })
+        .collect();
+    assert_eq!(users.len(), 1);
+    assert!(!headers.iter().any(|h| h[0] == "x_forwarded_access_group"));
+}
+
+#[tokio::test]
+async fn an_access_group_rule_refuses_the_default_group_with_403() {
+    let gw = start(Setup {
+        routes: "[[route]]\npath = \"/admin\"\nrequire_access_group = [\"MyOrg:Administrators\"]\n"
+            .into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut viewer = Browser::new(&gw.base);
+    login(&gw, &mut viewer, "/app", "carol@example.com", &["Staff"]).await;
+    assert_eq!(
+        viewer.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let api = viewer
+        .get_with("/admin/users", &[("accept", "application/json")])
+        .await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
+    assert_eq!(api.header("content-type"), Some("application/json"));
+    let mut admin = Browser::new(&gw.base);
+    login(&gw, &mut admin, "/app", "alice@example.com", &["Admins"]).await;
+    let auth = admin
+        .get_with("/saml/auth", &[("x-original-uri", "/admin/users")])
+        .await;
+    assert_eq!(auth.status, StatusCode::OK);
+    assert_eq!(
+        auth.header("x-forwarded-access-group"),
+        Some("MyOrg:Administrators")
+    );
+}
+
+#[tokio::test]
+async fn a_login_the_mapping_denies_gets_the_generic_page_and_no_session() {
+    let gw = start(Setup {
+        mapping: Some("[access]\ngroups = [\"groups\"]\ndeny = true\n[[access.rule]]\ngroup = \"Admins\"\naccess_group = \"A\"\n".into()),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let done = login(&gw, &mut browser, "/app", "eve@example.com", &["Staff"]).await;
+    assert_eq!(done.status, StatusCode::BAD_REQUEST);
+    assert!(done.body.contains("Sign-in failed"));
+    assert!(!browser.cookies.contains_key("samlgate_session"));
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "mapping_denied")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
 async fn open_redirect_attempts_through_the_return_path_land_on_root() {
     let gw = start(Setup::default()).await;
     for attempt in [

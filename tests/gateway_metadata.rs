@@ -115,3 +115,24 @@ fn the_schema_check_itself_refuses_a_broken_descriptor() {
     let (ok, _) = xmllint_validates(&file);
     assert!(!ok, "the XSD check must be able to fail");
 }
+
+#[tokio::test]
+async fn served_metadata_is_signed_with_the_sp_key() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let xml = browser.get("/saml/metadata").await.body;
+    let doc = samlgate::xml::parse(xml.as_bytes(), &samlgate::xml::ParseLimits::default()).unwrap();
+    let key = samlgate::crypto::keys::VerificationKey::from_certificate(gw.sp_cert.clone(), "sp")
+        .unwrap();
+    let verified =
+        samlgate::crypto::dsig::verify(&doc, doc.root(), std::slice::from_ref(&key), false);
+    assert!(verified.is_ok(), "{verified:?}");
+    // Another key does not verify it.
+    let other = common::test_idp::make_key_pair("other");
+    let other =
+        samlgate::crypto::keys::VerificationKey::from_certificate(other.cert, "other").unwrap();
+    assert!(
+        samlgate::crypto::dsig::verify(&doc, doc.root(), std::slice::from_ref(&other), false)
+            .is_err()
+    );
+}

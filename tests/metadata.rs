@@ -42,11 +42,13 @@ fn reads_entity_id_keys_and_endpoints() {
     assert_eq!(md.entity_id, IDP);
     assert_eq!(md.signing_keys.len(), 1);
     assert_eq!(
-        md.sso_endpoint(&Binding::HttpRedirect).map(|e| e.location.as_str()),
+        md.sso_endpoint(&Binding::HttpRedirect)
+            .map(|e| e.location.as_str()),
         Some("https://idp/sso")
     );
     assert_eq!(
-        md.sso_endpoint(&Binding::HttpPost).map(|e| e.location.as_str()),
+        md.sso_endpoint(&Binding::HttpPost)
+            .map(|e| e.location.as_str()),
         Some("https://idp/sso-post")
     );
     assert_eq!(md.slo_endpoints.len(), 1);
@@ -65,7 +67,11 @@ fn keeps_every_signing_key_for_rollover_and_skips_encryption_keys() {
         key_descriptor(Some("encryption"), &make_key_pair("enc"))
     );
     let md = parse_idp_metadata(entity(IDP, &kds).as_bytes(), "corp.xml", None).expect("metadata");
-    assert_eq!(md.signing_keys.len(), 2, "use=signing and no-use keys sign; use=encryption does not");
+    assert_eq!(
+        md.signing_keys.len(),
+        2,
+        "use=signing and no-use keys sign; use=encryption does not"
+    );
 }
 
 #[test]
@@ -80,17 +86,27 @@ fn refuses_idp_without_signing_certificate() {
 #[test]
 fn picks_one_idp_out_of_an_aggregate() {
     let a = entity("https://a.example/idp", &key_descriptor(None, idp_keys()));
-    let b = entity("https://b.example/idp", &key_descriptor(None, attacker_keys()));
+    let b = entity(
+        "https://b.example/idp",
+        &key_descriptor(None, attacker_keys()),
+    );
     let agg = format!(
         "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">{a}{b}</md:EntitiesDescriptor>"
     );
-    let md = parse_idp_metadata(agg.as_bytes(), "fed.xml", Some("https://b.example/idp")).expect("b");
+    let md =
+        parse_idp_metadata(agg.as_bytes(), "fed.xml", Some("https://b.example/idp")).expect("b");
     assert_eq!(md.entity_id, "https://b.example/idp");
     let err = parse_idp_metadata(agg.as_bytes(), "fed.xml", None).unwrap_err();
-    assert!(matches!(err, MetadataError::SeveralIdps { ref available, .. } if available.len() == 2));
-    let err = parse_idp_metadata(agg.as_bytes(), "fed.xml", Some("https://c.example/idp")).unwrap_err();
+    assert!(
+        matches!(err, MetadataError::SeveralIdps { ref available, .. } if available.len() == 2)
+    );
+    let err =
+        parse_idp_metadata(agg.as_bytes(), "fed.xml", Some("https://c.example/idp")).unwrap_err();
     let line = err.to_string();
-    assert!(line.contains("https://a.example/idp") && line.contains("https://b.example/idp"), "{line}");
+    assert!(
+        line.contains("https://a.example/idp") && line.contains("https://b.example/idp"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -14,7 +14,8 @@ use samlgate::store::{
 };
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
-use tower_sessions::{MemoryStore, SessionStore};
+use samlgate::gateway::session_store::SweepingMemoryStore;
+use tower_sessions::SessionStore;
 
 use redis_support::RedisServer;
 
@@ -238,7 +239,7 @@ async fn memory_stores_pass_the_contract() {
     pending_contract(&MemoryPendingStore::new()).await;
     pending_race_contract(Arc::new(MemoryPendingStore::new())).await;
     session_index_contract(&MemorySessionIndex::new()).await;
-    session_store_contract(&MemoryStore::default()).await;
+    session_store_contract(&SweepingMemoryStore::new()).await;
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ use time::Duration;
 use url::Url;
 
 use crate::crypto::keys::DecryptionKey;
+use crate::gateway::headers::HeaderContract;
+use crate::mapping::MappingTable;
 use crate::saml::policy::IdpPolicy;
 
 #[derive(Clone, Debug)]
@@ -20,7 +22,8 @@ pub struct Config {
     pub idps: Vec<Idp>,
     pub session: SessionConfig,
     pub backend: Backend,
-    pub headers: HeaderNames,
+    /// Which identity headers are stripped from requests and set from the session.
+    pub headers: HeaderContract,
     pub routes: Vec<Route>,
 }
 
@@ -63,6 +66,8 @@ pub struct Sp {
     /// Still tried for decryption during a rollover.
     pub old_keys: Vec<DecryptionKey>,
     pub sign_authn_requests: bool,
+    /// Sign the published SP metadata (on by default).
+    pub sign_metadata: bool,
 }
 
 /// How an IdP accepts AuthnRequests.
@@ -87,7 +92,8 @@ pub struct Idp {
     /// The SSO endpoint we send AuthnRequests to: Redirect preferred, else POST.
     pub sso: SsoEndpoint,
     pub want_authn_requests_signed: bool,
-    pub mapping: Option<PathBuf>,
+    /// The mapping table: verified assertion -> operator and access group.
+    pub mapping: MappingTable,
     pub allow_idp_initiated: bool,
     pub force_authn: bool,
     pub is_passive: bool,
@@ -118,30 +124,6 @@ pub struct Backend {
     pub url: Url,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
-}
-
-/// Identity header names (defaults follow oauth2-proxy).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeaderNames {
-    pub user: String,
-    pub email: String,
-    pub preferred_username: String,
-    pub groups: String,
-    pub access_group: String,
-    pub name: String,
-}
-
-impl Default for HeaderNames {
-    fn default() -> Self {
-        HeaderNames {
-            user: "X-Forwarded-User".into(),
-            email: "X-Forwarded-Email".into(),
-            preferred_username: "X-Forwarded-Preferred-Username".into(),
-            groups: "X-Forwarded-Groups".into(),
-            access_group: "X-Forwarded-Access-Group".into(),
-            name: "X-Forwarded-Name".into(),
-        }
-    }
 }
 
 /// Rules for a path prefix. The longest matching prefix wins.

@@ -94,6 +94,24 @@ impl Problems {
         });
     }
 
+    /// A problem located in another file (a mapping table), with its own line.
+    pub fn external(
+        &mut self,
+        severity: Severity,
+        file: &Path,
+        line: usize,
+        key: String,
+        message: String,
+    ) {
+        self.list.push(Problem {
+            severity,
+            file: file.to_path_buf(),
+            key,
+            line: Some(line),
+            message,
+        });
+    }
+
     pub fn has_errors(&self) -> bool {
         self.list.iter().any(|p| p.severity == Severity::Error)
     }

@@ -37,6 +37,7 @@ pub struct RawSp {
     pub next_cert: S<String>,
     pub old_keys: S<Vec<String>>,
     pub sign_authn_requests: S<bool>,
+    pub sign_metadata: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,14 +80,12 @@ pub struct RawBackend {
     pub request_timeout: S<String>,
 }
 
+/// The header contract's section, in the format `gateway::headers::HeaderContractConfig` reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawHeaders {
-    pub user: S<String>,
-    pub email: S<String>,
-    pub preferred_username: S<String>,
-    pub groups: S<String>,
-    pub access_group: S<String>,
-    pub name: S<String>,
+    pub names: S<std::collections::BTreeMap<String, String>>,
+    pub extra: S<Vec<String>>,
+    pub also_strip: S<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

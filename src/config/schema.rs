@@ -23,6 +23,7 @@ const SP: &[&str] = &[
     "next_cert",
     "old_keys",
     "sign_authn_requests",
+    "sign_metadata",
 ];
 const IDP: &[&str] = &[
     "name",
@@ -54,14 +55,7 @@ const SESSION: &[&str] = &[
     "secure_cookies",
 ];
 const BACKEND: &[&str] = &["url", "connect_timeout", "request_timeout"];
-const HEADERS: &[&str] = &[
-    "user",
-    "email",
-    "preferred_username",
-    "groups",
-    "access_group",
-    "name",
-];
+const HEADERS: &[&str] = &["names", "extra", "also_strip"];
 const ROUTE: &[&str] = &[
     "path",
     "public",

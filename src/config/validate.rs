@@ -18,8 +18,11 @@ use crate::saml::policy::{DEFAULT_CLOCK_SKEW, IdpPolicy, MAX_CLOCK_SKEW};
 use super::duration::{format_duration, parse_duration};
 use super::idp_metadata;
 use super::model::*;
-use super::problems::Problems;
+use super::problems::{Problems, Severity};
 use super::raw::*;
+use crate::gateway::headers::{HeaderContract, HeaderContractConfig};
+use crate::gateway::proxy::{Proxy, ProxyConfig};
+use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 
 /// Certificates expiring sooner than this are reported.
 pub const EXPIRY_WARNING_DAYS: u32 = 30;
@@ -34,6 +37,10 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     let backend = backend(raw.backend, p);
     let headers = headers(raw.headers, p);
     let routes = routes(&raw.route, p);
+    let route_groups: Vec<&str> = routes
+        .iter()
+        .flat_map(|r| r.require_access_group.iter().map(String::as_str))
+        .collect();
     if raw.idp.is_empty() {
         p.error(
             "idp",
@@ -43,7 +50,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     }
     let mut idps = Vec::new();
     for (i, r) in raw.idp.iter().enumerate() {
-        if let Some(idp) = idp(i, r, &base, p) {
+        if let Some(idp) = idp(i, r, &base, &route_groups, p) {
             if idps.iter().any(|o: &Idp| o.name == idp.name) {
                 p.error(
                     format!("idp[{i}].name"),
@@ -54,7 +61,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
             idps.push(idp);
         }
     }
-    let (server, sp, session, backend) = (server?, sp?, session?, backend?);
+    let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     if p.has_errors() {
         return None;
     }
@@ -482,6 +489,7 @@ fn sp(raw: Option<Spanned<RawSp>>, base: &Path, p: &mut Problems) -> Option<Sp> 
         next_cert,
         old_keys,
         sign_authn_requests: r.sign_authn_requests.as_ref().is_none_or(|b| *b.get_ref()),
+        sign_metadata: r.sign_metadata.as_ref().is_none_or(|b| *b.get_ref()),
     })
 }
 
@@ -494,18 +502,16 @@ fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Option<Backend
     let r = raw.get_ref();
     let url =
         required(&r.url, "backend.url", span, p).and_then(|u| match Url::parse(u.get_ref()) {
-            Ok(url)
-                if (url.scheme() == "http" || url.scheme() == "https") && url.host().is_some() =>
-            {
-                Some(url)
-            }
-            Ok(_) => {
-                p.error(
-                    "backend.url",
-                    Some(u.span()),
-                    "must be an http or https URL with a host",
-                );
-                None
+            // The proxy's own check (http only, no query) is the one that counts.
+            Ok(url) => {
+                let proxy = ProxyConfig::new(u.get_ref().trim_end_matches('/'));
+                match Proxy::new(&proxy) {
+                    Ok(_) => Some(url),
+                    Err(e) => {
+                        p.error("backend.url", Some(u.span()), e.to_string());
+                        None
+                    }
+                }
             }
             Err(e) => {
                 p.error(
@@ -535,40 +541,20 @@ fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Option<Backend
     })
 }
 
-fn headers(raw: Option<Spanned<RawHeaders>>, p: &mut Problems) -> HeaderNames {
-    let mut names = HeaderNames::default();
-    let Some(raw) = raw else { return names };
-    let r = raw.get_ref();
-    let fields: [(&S<String>, &mut String, &str); 6] = [
-        (&r.user, &mut names.user, "headers.user"),
-        (&r.email, &mut names.email, "headers.email"),
-        (
-            &r.preferred_username,
-            &mut names.preferred_username,
-            "headers.preferred_username",
-        ),
-        (&r.groups, &mut names.groups, "headers.groups"),
-        (
-            &r.access_group,
-            &mut names.access_group,
-            "headers.access_group",
-        ),
-        (&r.name, &mut names.name, "headers.name"),
-    ];
-    for (field, slot, key) in fields {
-        if let Some(v) = field {
-            if axum::http::HeaderName::from_bytes(v.get_ref().as_bytes()).is_err() {
-                p.error(
-                    key,
-                    Some(v.span()),
-                    format!("\"{}\" is not a valid header name", v.get_ref()),
-                );
-            } else {
-                *slot = v.get_ref().clone();
-            }
-        }
-    }
-    names
+fn headers(raw: Option<Spanned<RawHeaders>>, p: &mut Problems) -> Option<HeaderContract> {
+    let Some(raw) = raw else {
+        return Some(HeaderContract::default());
+    };
+    let span = Some(raw.span());
+    let r = raw.into_inner();
+    let config = HeaderContractConfig {
+        names: r.names.map(Spanned::into_inner).unwrap_or_default(),
+        extra: r.extra.map(Spanned::into_inner).unwrap_or_default(),
+        also_strip: r.also_strip.map(Spanned::into_inner).unwrap_or_default(),
+    };
+    HeaderContract::from_config(&config)
+        .map_err(|e| p.error("headers", span, e.to_string()))
+        .ok()
 }
 
 fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
@@ -626,7 +612,55 @@ fn bool_of(field: &S<bool>, default: bool) -> bool {
     field.as_ref().map_or(default, |b| *b.get_ref())
 }
 
-fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option<Idp> {
+/// Load a mapping table; its own problems are reported against its own file and lines.
+fn mapping_table(
+    base: &Path,
+    field: &Spanned<String>,
+    key: &str,
+    route_groups: &[&str],
+    p: &mut Problems,
+) -> Option<MappingTable> {
+    let path = resolve(base, field.get_ref());
+    match MappingTable::load(&path) {
+        Ok(table) => {
+            // Without routes that restrict by access group, the group only informs the
+            // backend; the "not mentioned by any route" warnings would be noise.
+            let warnings = if route_groups.is_empty() {
+                Vec::new()
+            } else {
+                validate_against_routes(&table, route_groups)
+            };
+            for w in warnings {
+                p.external(Severity::Warning, &w.file, w.line, w.key, w.message);
+            }
+            Some(table)
+        }
+        Err(MappingLoadError::Invalid { file, problems }) => {
+            for problem in problems {
+                p.external(
+                    Severity::Error,
+                    &file,
+                    problem.line,
+                    problem.key,
+                    problem.kind.to_string(),
+                );
+            }
+            None
+        }
+        Err(e) => {
+            p.error(key, Some(field.span()), e.to_string());
+            None
+        }
+    }
+}
+
+fn idp(
+    i: usize,
+    raw: &Spanned<RawIdp>,
+    base: &Path,
+    route_groups: &[&str],
+    p: &mut Problems,
+) -> Option<Idp> {
     let key = |k: &str| format!("idp[{i}].{k}");
     let span = Some(raw.span());
     let r = raw.get_ref();
@@ -662,19 +696,8 @@ fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option
                 Some(d)
             }
         });
-    let mapping = r.mapping.as_ref().and_then(|m| {
-        let path = resolve(base, m.get_ref());
-        if path.is_file() {
-            Some(path)
-        } else {
-            p.error(
-                key("mapping"),
-                Some(m.span()),
-                format!("mapping table {} does not exist", path.display()),
-            );
-            None
-        }
-    });
+    let mapping = required(&r.mapping, &key("mapping"), span.clone(), p)
+        .and_then(|m| mapping_table(base, m, &key("mapping"), route_groups, p));
     let metadata_field = required(&r.metadata, &key("metadata"), span, p)?;
     let (metadata_file, bytes) = read_file(base, metadata_field, &key("metadata"), p)?;
     let meta_span = Some(metadata_field.span());
@@ -744,7 +767,7 @@ fn idp(i: usize, raw: &Spanned<RawIdp>, base: &Path, p: &mut Problems) -> Option
         policy,
         sso: sso?,
         want_authn_requests_signed: meta.want_authn_requests_signed,
-        mapping,
+        mapping: mapping?,
         allow_idp_initiated,
         force_authn: bool_of(&r.force_authn, false),
         is_passive: bool_of(&r.is_passive, false),

@@ -6,3 +6,5 @@
 
 pub mod echo;
 pub mod fixed_identity;
+pub mod idp;
+pub mod run;

@@ -195,7 +195,10 @@ pub async fn acs(
 
     let identity = match identity::map(idp, &verified) {
         Ok(i) => i,
-        Err(e) => return refuse(&state, &idp.name, e.kind(), &e.to_string()),
+        Err(e) => {
+            let kind = format!("mapping_{}", e.kind());
+            return refuse(&state, &idp.name, &kind, &e.to_string());
+        }
     };
 
     let not_after = session::not_after(

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::errors;
+use super::headers::{self, Identity};
 use super::routes::{self, Access};
-use super::session::{self, Lookup, SessionIdentity};
+use super::session::{self, Lookup};
 use super::state::AppState;
-use crate::config::HeaderNames;
 
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
@@ -63,9 +63,11 @@ pub async fn forward_auth(
         Access::Allowed => match identity {
             Some(identity) => {
                 let mut response = StatusCode::OK.into_response();
-                response
-                    .headers_mut()
-                    .extend(identity_headers(&state.config.headers, &identity));
+                headers::inject(
+                    &state.config.headers,
+                    &Identity::from(&identity),
+                    response.headers_mut(),
+                );
                 ("ok", response)
             }
             None => ("unauthorized", StatusCode::UNAUTHORIZED.into_response()),
@@ -84,41 +86,4 @@ pub async fn forward_auth(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// TEMPORARY until the header contract (`gateway::headers`) lands: ASCII values as they are,
-/// anything else as `UTF-8''` + percent-encoded UTF-8.
-fn encode(value: &str) -> Option<HeaderValue> {
-    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b)) && !value.starts_with("UTF-8''");
-    let text = if plain {
-        value.to_string()
-    } else {
-        format!(
-            "UTF-8''{}",
-            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
-        )
-    };
-    HeaderValue::from_str(&text).ok()
-}
-
-fn identity_headers(names: &HeaderNames, id: &SessionIdentity) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    let groups = id.groups.join(",");
-    let fields: [(&str, Option<&str>); 6] = [
-        (&names.user, Some(&id.user)),
-        (&names.email, id.email.as_deref()),
-        (&names.preferred_username, id.preferred_username.as_deref()),
-        (&names.groups, Some(&groups)),
-        (&names.access_group, Some(&id.access_group)),
-        (&names.name, id.name.as_deref()),
-    ];
-    for (name, value) in fields {
-        if let (Ok(name), Some(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            value.and_then(encode),
-        ) {
-            out.insert(name, value);
-        }
-    }
-    out
 }

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 use super::errors;
+use super::headers::Identity;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::routes::{self, Access};
@@ -64,12 +64,24 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
     }
 }
 
-/// TEMPORARY until the reverse proxy (`gateway::proxy`) lands: answers 502.
-async fn forward(_state: &AppState, req: Request, _identity: Option<&SessionIdentity>) -> Response {
-    let _client = req
+/// Hand the request to the reverse proxy, which strips every client-sent identity header and
+/// sets ours from the session.
+async fn forward(state: &AppState, req: Request, identity: Option<&SessionIdentity>) -> Response {
+    let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    tracing::error!("backend proxy not available in this build");
-    (StatusCode::BAD_GATEWAY, "backend proxy not available\n").into_response()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let proto = state.config.server.public_url.scheme().to_string();
+    let identity = identity.map(Identity::from);
+    state
+        .proxy
+        .forward(
+            req,
+            identity.as_ref(),
+            &state.config.headers,
+            client,
+            &proto,
+        )
+        .await
 }

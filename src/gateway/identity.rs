@@ -1,69 +1,45 @@
-//! VerifiedAssertion -> the identity kept in the session.
-//!
-//! TEMPORARY: a minimal fallback (NameID as the user, well-known attribute names for email,
-//! name and groups, no access group) until `mapping::apply` lands on main; then this file
-//! calls the mapping table and converts its `Operator`.
+//! VerifiedAssertion -> the identity kept in the session, through the IdP's mapping table.
 
 use crate::config::Idp;
+use crate::mapping::{self, MappingRefusal};
 use crate::saml::VerifiedAssertion;
 
+use super::headers::Identity;
 use super::session::SessionIdentity;
 
-const EMAIL: &[&str] = &[
-    "email",
-    "mail",
-    "emailAddress",
-    "urn:oid:0.9.2342.19200300.100.1.3",
-    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-];
-const NAME: &[&str] = &[
-    "displayName",
-    "urn:oid:2.16.840.1.113730.3.1.241",
-    "http://schemas.microsoft.com/identity/claims/displayname",
-];
-const GROUPS: &[&str] = &[
-    "groups",
-    "memberOf",
-    "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
-];
-
-/// Why no session may be created for a verified assertion.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct IdentityRefusal(pub String);
-
-impl IdentityRefusal {
-    pub fn kind(&self) -> &'static str {
-        "mapping_refused"
+/// Map a verified login, writing the mapping's audit line (or its refusal's).
+pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, MappingRefusal> {
+    match mapping::apply(&idp.mapping, verified) {
+        Ok(mapped) => {
+            mapping::audit(&mapped);
+            let op = mapped.operator;
+            Ok(SessionIdentity {
+                preferred_username: Some(op.id.clone()),
+                user: op.id,
+                email: op.email,
+                name: op.name,
+                access_group: op.access_group,
+                groups: op.groups,
+                extra: op.extra,
+            })
+        }
+        Err(refusal) => {
+            mapping::audit_refusal(&verified.claims, &refusal);
+            Err(refusal)
+        }
     }
 }
 
-pub fn map(_idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, IdentityRefusal> {
-    let claims = &verified.claims;
-    let first = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| claims.values(n).next().map(str::to_string))
-    };
-    let mut groups: Vec<String> = Vec::new();
-    for n in GROUPS {
-        for g in claims.values(n) {
-            if !groups.iter().any(|x| x == g) {
-                groups.push(g.to_string());
-            }
+impl From<&SessionIdentity> for Identity {
+    fn from(s: &SessionIdentity) -> Self {
+        Identity {
+            user: s.user.clone(),
+            email: s.email.clone(),
+            preferred_username: s.preferred_username.clone(),
+            groups: s.groups.clone(),
+            access_group: s.access_group.clone(),
+            name: s.name.clone(),
+            extra: s.extra.clone(),
         }
     }
-    let user = verified.name_id().value.clone();
-    if user.is_empty() {
-        return Err(IdentityRefusal("the assertion's NameID is empty".into()));
-    }
-    Ok(SessionIdentity {
-        preferred_username: Some(user.clone()),
-        user,
-        email: first(EMAIL),
-        name: first(NAME),
-        access_group: String::new(),
-        groups,
-        extra: Vec::new(),
-    })
 }

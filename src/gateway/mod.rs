@@ -24,14 +24,15 @@ pub mod relay_state;
 pub mod routes;
 pub mod serve;
 pub mod session;
+pub mod session_store;
 pub mod state;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{any, get, post};
-use tower_sessions::cookie::SameSite;
 use tower_sessions::SessionManagerLayer;
+use tower_sessions::cookie::SameSite;
 
 pub use metadata_endpoint::{MetadataArgs, run_metadata};
 pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on};

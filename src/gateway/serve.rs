@@ -22,7 +22,7 @@ pub struct ServeArgs {
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("{0}")]
+    #[error("cannot start: {0}")]
     State(#[from] super::state::StateError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
-use crate::saml::sp_metadata::{SpMetadata, SpMetadataError};
+use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::store::{ReplayCache, SessionIndex, StoreError, Stores};
 
+use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use super::relay_state::PendingLogins;
 
 /// The time source. Production uses the system clock; tests move time forward to expire
@@ -33,15 +34,38 @@ pub struct AppState {
     pub clock: Clock,
     /// The SP metadata document, built once at startup.
     pub sp_metadata: String,
+    pub proxy: Proxy,
 }
 
 /// Why the shared state could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot build the SP metadata: {0}")]
+    #[error(transparent)]
     Metadata(#[from] SpMetadataError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyConfigError),
     #[error("cannot open the session store: {0}")]
     Store(#[from] StoreError),
+}
+
+/// The proxy settings for a configuration.
+pub fn proxy_config(config: &Config) -> ProxyConfig {
+    let mut p = ProxyConfig::new(config.backend.url.as_str().trim_end_matches('/'));
+    p.connect_timeout = std::time::Duration::from_secs(
+        config
+            .backend
+            .connect_timeout
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    p.response_timeout = std::time::Duration::from_secs(
+        config
+            .backend
+            .request_timeout
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    p
 }
 
 impl AppState {
@@ -51,15 +75,11 @@ impl AppState {
             SessionStoreKind::Memory => Stores::memory(),
             SessionStoreKind::Redis(settings) => Stores::redis(settings)?,
         };
-        Ok(Self::with_stores(config, clock, stores)?)
+        Self::with_stores(config, clock, stores)
     }
 
     /// The state for `config` over the given stores.
-    pub fn with_stores(
-        config: Config,
-        clock: Clock,
-        stores: Stores,
-    ) -> Result<Self, SpMetadataError> {
+    pub fn with_stores(config: Config, clock: Clock, stores: Stores) -> Result<Self, StateError> {
         let mut decryption_keys = vec![config.sp.key.clone()];
         decryption_keys.extend(config.sp.old_keys.iter().cloned());
         let sp = SpIdentity {
@@ -70,7 +90,9 @@ impl AppState {
         let sp_metadata = sp_metadata_xml(&config)?;
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
+        let proxy = Proxy::new(&proxy_config(&config))?;
         Ok(AppState {
+            proxy,
             sp,
             pending: PendingLogins::new(stores.pending.clone()),
             replay: stores.replay.clone(),
@@ -106,7 +128,7 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
     name_id_formats.sort();
     name_id_formats.dedup();
     let acs_url = config.server.acs_url();
-    SpMetadata {
+    let xml = SpMetadata {
         entity_id: &config.sp.entity_id,
         acs_url: &acs_url,
         slo_url: None,
@@ -116,7 +138,12 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
         name_id_formats,
         accept_cbc: config.idps.iter().any(|i| i.policy.allow_cbc),
     }
-    .to_xml()
+    .to_xml()?;
+    if config.sp.sign_metadata {
+        sign_metadata(&xml, &config.sp.key.key, &config.sp.cert)
+    } else {
+        Ok(xml)
+    }
 }
 
 fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Option<f64> {

@@ -74,8 +74,13 @@ impl IdpMetadata {
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
     #[error("IdP metadata {source_name}: XML refused: {error}")]
-    Xml { source_name: String, error: XmlError },
-    #[error("IdP metadata {source_name}: root element is <{found}>, expected md:EntityDescriptor or md:EntitiesDescriptor")]
+    Xml {
+        source_name: String,
+        error: XmlError,
+    },
+    #[error(
+        "IdP metadata {source_name}: root element is <{found}>, expected md:EntityDescriptor or md:EntitiesDescriptor"
+    )]
     NotMetadata { source_name: String, found: String },
     #[error("IdP metadata {source_name}: no entity with an IDPSSODescriptor for SAML 2.0")]
     NoIdp { source_name: String },
@@ -90,7 +95,9 @@ pub enum MetadataError {
         source_name: String,
         available: Vec<String>,
     },
-    #[error("IdP metadata {source_name}: entity {entity_id} has no signing certificate (KeyDescriptor use=\"signing\" with ds:X509Certificate); samlgate refuses an IdP whose signatures it cannot check")]
+    #[error(
+        "IdP metadata {source_name}: entity {entity_id} has no signing certificate (KeyDescriptor use=\"signing\" with ds:X509Certificate); samlgate refuses an IdP whose signatures it cannot check"
+    )]
     NoSigningKey {
         source_name: String,
         entity_id: String,
@@ -206,15 +213,13 @@ fn read_idp(
                 entity_id: entity_id.clone(),
                 detail: e.to_string(),
             })?;
-            let key = VerificationKey::from_base64_certificate(
-                &b64,
-                &format!("metadata {source_name}"),
-            )
-            .map_err(|e| MetadataError::BadCertificate {
-                source_name: source_name.to_string(),
-                entity_id: entity_id.clone(),
-                detail: e.to_string(),
-            })?;
+            let key =
+                VerificationKey::from_base64_certificate(&b64, &format!("metadata {source_name}"))
+                    .map_err(|e| MetadataError::BadCertificate {
+                        source_name: source_name.to_string(),
+                        entity_id: entity_id.clone(),
+                        detail: e.to_string(),
+                    })?;
             signing_keys.push(key);
         }
     }

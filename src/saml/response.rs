@@ -82,30 +82,32 @@ pub fn validate_xml(
     check_in_response_to("Response", response.attr("InResponseTo"), expected)?;
 
     match placement {
-        AssertionPlacement::Plain(assertion) => {
-            verify_assertion(&doc, assertion, response_signed, None, idp, sp, expected, now)
-        }
+        AssertionPlacement::Plain(assertion) => verify_assertion(
+            &doc,
+            assertion,
+            response_signed,
+            None,
+            idp,
+            sp,
+            expected,
+            now,
+        ),
         AssertionPlacement::Encrypted(encrypted) => {
-            let decrypted = decrypt::decrypt_element(encrypted, &sp.decryption_keys, &EncryptionPolicy::for_idp(idp))?;
-            let inner = parse_with_context(
-                &decrypted.plaintext,
-                &limits,
-                &encrypted.in_scope_namespaces(),
+            let (inner, needs_signature) = decrypt_and_parse(
+                encrypted,
+                "Assertion",
+                "saml:Assertion inside EncryptedAssertion",
+                sp,
+                idp,
             )?;
             let assertion = inner.root();
-            if !assertion.is(ns::SAML, "Assertion") {
-                return Err(Malformed::Missing {
-                    what: "saml:Assertion inside EncryptedAssertion",
-                }
-                .into());
-            }
             check_unique_ids(&inner)?;
             refuse_nested_assertions(assertion)?;
             verify_assertion(
                 &inner,
                 assertion,
                 response_signed,
-                Some(decrypted.needs_covering_signature()),
+                Some(needs_signature),
                 idp,
                 sp,
                 expected,
@@ -113,6 +115,32 @@ pub fn validate_xml(
             )
         }
     }
+}
+
+/// Decrypt an EncryptedAssertion / EncryptedID / EncryptedAttribute and parse the plaintext with
+/// the same strict parser, in the namespace context where it stood. The root must be the
+/// expected `saml:` element. Returns the tree and whether a signature must cover it (CBC).
+fn decrypt_and_parse(
+    encrypted: ElementRef<'_>,
+    expected_root: &str,
+    what: &'static str,
+    sp: &SpIdentity,
+    idp: &IdpPolicy,
+) -> Result<(Document, bool), Rejection> {
+    let decrypted = decrypt::decrypt_element(
+        encrypted,
+        &sp.decryption_keys,
+        &EncryptionPolicy::for_idp(idp),
+    )?;
+    let inner = parse_with_context(
+        &decrypted.plaintext,
+        &ParseLimits::default(),
+        &encrypted.in_scope_namespaces(),
+    )?;
+    if !inner.root().is(ns::SAML, expected_root) {
+        return Err(Malformed::Missing { what }.into());
+    }
+    Ok((inner, decrypted.needs_covering_signature()))
 }
 
 enum AssertionPlacement<'a> {
@@ -204,9 +232,11 @@ fn locate_assertion<'a>(
 }
 
 fn refuse_nested_assertions(assertion: ElementRef<'_>) -> Result<(), Rejection> {
-    if let Some(stray) = assertion.descendants_and_self().skip(1).find(|e| {
-        e.is(ns::SAML, "Assertion") || e.is(ns::SAML, "EncryptedAssertion")
-    }) {
+    if let Some(stray) = assertion
+        .descendants_and_self()
+        .skip(1)
+        .find(|e| e.is(ns::SAML, "Assertion") || e.is(ns::SAML, "EncryptedAssertion"))
+    {
         return Err(Malformed::AssertionOutOfPlace {
             container: stray
                 .parent()
@@ -221,7 +251,9 @@ fn refuse_nested_assertions(assertion: ElementRef<'_>) -> Result<(), Rejection> 
 fn check_status(response: ElementRef<'_>) -> Result<(), Rejection> {
     let status = response
         .first_child_named(ns::SAMLP, "Status")
-        .ok_or(Malformed::Missing { what: "samlp:Status" })?;
+        .ok_or(Malformed::Missing {
+            what: "samlp:Status",
+        })?;
     let code_el = status
         .first_child_named(ns::SAMLP, "StatusCode")
         .ok_or(Malformed::Missing {
@@ -278,7 +310,12 @@ fn check_issuer(
     let issuers: Vec<ElementRef<'_>> = element.children_named(ns::SAML, "Issuer").collect();
     let issuer = match issuers.as_slice() {
         [] if !required => return Ok(()),
-        [] => return Err(Malformed::Missing { what: "Assertion Issuer" }.into()),
+        [] => {
+            return Err(Malformed::Missing {
+                what: "Assertion Issuer",
+            }
+            .into());
+        }
         [one] => *one,
         several => {
             return Err(Malformed::NotExactlyOne {
@@ -549,21 +586,9 @@ fn read_name_id(
     match (name_ids.as_slice(), encrypted.as_slice()) {
         ([one], []) => name_id_from(*one),
         ([], [enc]) => {
-            let decrypted =
-                decrypt::decrypt_element(*enc, &sp.decryption_keys, &EncryptionPolicy::for_idp(idp))?;
-            let inner = parse_with_context(
-                &decrypted.plaintext,
-                &ParseLimits::default(),
-                &enc.in_scope_namespaces(),
-            )?;
-            let root = inner.root();
-            if !root.is(ns::SAML, "NameID") {
-                return Err(Malformed::Missing {
-                    what: "saml:NameID inside EncryptedID",
-                }
-                .into());
-            }
-            name_id_from(root)
+            let (inner, _) =
+                decrypt_and_parse(*enc, "NameID", "saml:NameID inside EncryptedID", sp, idp)?;
+            name_id_from(inner.root())
         }
         ([], []) => Err(Malformed::Missing {
             what: "Subject NameID",
@@ -640,11 +665,8 @@ fn check_one_bearer(
             .into());
         }
     }
-    let not_on_or_after = required_instant(
-        data,
-        "NotOnOrAfter",
-        "SubjectConfirmationData NotOnOrAfter",
-    )?;
+    let not_on_or_after =
+        required_instant(data, "NotOnOrAfter", "SubjectConfirmationData NotOnOrAfter")?;
     check_not_on_or_after("SubjectConfirmationData", not_on_or_after, idp, now)?;
     if let Some(not_before) =
         optional_instant(data, "NotBefore", "SubjectConfirmationData NotBefore")?
@@ -683,8 +705,7 @@ fn check_conditions(
     if let Some(not_before) = optional_instant(conditions, "NotBefore", "Conditions NotBefore")? {
         check_not_before("Conditions", not_before, idp, now)?;
     }
-    let not_on_or_after =
-        optional_instant(conditions, "NotOnOrAfter", "Conditions NotOnOrAfter")?;
+    let not_on_or_after = optional_instant(conditions, "NotOnOrAfter", "Conditions NotOnOrAfter")?;
     if let Some(t) = not_on_or_after {
         check_not_on_or_after("Conditions", t, idp, now)?;
     }
@@ -695,7 +716,7 @@ fn check_conditions(
         for audience in restriction.children_named(ns::SAML, "Audience") {
             audiences.push(audience.text()?.trim().to_string());
         }
-        if !audiences.iter().any(|a| *a == sp.entity_id) {
+        if !audiences.contains(&sp.entity_id) {
             return Err(ConditionFailure::AudienceMismatch {
                 found: if audiences.is_empty() {
                     "(none)".to_string()
@@ -762,24 +783,14 @@ fn read_attributes(
             if child.is(ns::SAML, "Attribute") {
                 out.push(read_attribute(child)?);
             } else if child.is(ns::SAML, "EncryptedAttribute") {
-                let decrypted = decrypt::decrypt_element(
+                let (inner, _) = decrypt_and_parse(
                     child,
-                    &sp.decryption_keys,
-                    &EncryptionPolicy::for_idp(idp),
+                    "Attribute",
+                    "saml:Attribute inside EncryptedAttribute",
+                    sp,
+                    idp,
                 )?;
-                let inner = parse_with_context(
-                    &decrypted.plaintext,
-                    &ParseLimits::default(),
-                    &child.in_scope_namespaces(),
-                )?;
-                let root = inner.root();
-                if !root.is(ns::SAML, "Attribute") {
-                    return Err(Malformed::Missing {
-                        what: "saml:Attribute inside EncryptedAttribute",
-                    }
-                    .into());
-                }
-                out.push(read_attribute(root)?);
+                out.push(read_attribute(inner.root())?);
             }
         }
     }

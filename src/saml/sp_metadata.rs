@@ -6,9 +6,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use openssl::x509::X509;
+use openssl::pkey::{PKeyRef, Private};
+use openssl::x509::{X509, X509Ref};
 
-use super::request::{BINDING_POST, xml_escape};
+use super::request::{BINDING_POST, new_request_id, signature_algorithm_for, xml_escape};
+use crate::crypto::algorithms::DigestAlgorithm;
+use crate::crypto::sign::{SignError, sign_enveloped};
 
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 
@@ -44,8 +47,32 @@ pub struct SpMetadata<'a> {
 
 /// Why metadata could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot encode the SP certificate as DER: {0}")]
-pub struct SpMetadataError(#[from] openssl::error::ErrorStack);
+pub enum SpMetadataError {
+    #[error("cannot encode the SP certificate as DER: {0}")]
+    Certificate(#[from] openssl::error::ErrorStack),
+    #[error("cannot sign the SP metadata: {0}")]
+    Signing(String),
+}
+
+/// Sign `xml` (from [`SpMetadata::to_xml`]) with an enveloped signature, so an IdP that checks
+/// metadata signatures can pin the SP certificate.
+pub fn sign_metadata(
+    xml: &str,
+    key: &PKeyRef<Private>,
+    certificate: &X509Ref,
+) -> Result<String, SpMetadataError> {
+    let algorithm =
+        signature_algorithm_for(key).map_err(|e| SpMetadataError::Signing(e.to_string()))?;
+    sign_enveloped(
+        xml,
+        None,
+        key,
+        Some(certificate),
+        algorithm,
+        DigestAlgorithm::Sha256,
+    )
+    .map_err(|e: SignError| SpMetadataError::Signing(e.to_string()))
+}
 
 fn key_descriptor(usage: &str, cert_b64: &str, methods: &[&str]) -> String {
     let mut out = format!(
@@ -72,10 +99,11 @@ impl SpMetadata<'_> {
         xml.push_str(&format!(
             concat!(
                 r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" "#,
-                r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{}">"#,
+                r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="{}" entityID="{}">"#,
                 r#"<md:SPSSODescriptor AuthnRequestsSigned="{}" WantAssertionsSigned="{}" "#,
                 r#"protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#
             ),
+            new_request_id(),
             xml_escape(self.entity_id),
             self.authn_requests_signed,
             self.want_assertions_signed

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
-use tower_sessions::{MemoryStore, SessionStore, session_store};
+use tower_sessions::{SessionStore, session_store};
+
+use crate::gateway::session_store::SweepingMemoryStore;
 
 use super::{
     MemoryPendingStore, MemoryReplayCache, MemorySessionIndex, PendingStore, RedisSessionStore,
@@ -30,7 +32,7 @@ impl Stores {
             replay: Arc::new(MemoryReplayCache::new()),
             pending: Arc::new(MemoryPendingStore::new()),
             session_index: Arc::new(MemorySessionIndex::new()),
-            sessions: AnySessionStore::Memory(MemoryStore::default()),
+            sessions: AnySessionStore::Memory(SweepingMemoryStore::new()),
             redis: None,
         }
     }
@@ -68,7 +70,7 @@ impl Stores {
 /// The session store the tower-sessions layer uses.
 #[derive(Clone, Debug)]
 pub enum AnySessionStore {
-    Memory(MemoryStore),
+    Memory(SweepingMemoryStore),
     Redis(RedisSessionStore),
 }
 

@@ -38,13 +38,17 @@ pub fn make_key_pair(cn: &str) -> KeyPair {
     let name = name.build();
     let mut b = X509::builder().expect("builder");
     b.set_version(2).expect("version");
-    let serial = BigNum::from_u32(1).and_then(|n| n.to_asn1_integer()).expect("serial");
+    let serial = BigNum::from_u32(1)
+        .and_then(|n| n.to_asn1_integer())
+        .expect("serial");
     b.set_serial_number(&serial).expect("serial");
     b.set_subject_name(&name).expect("subject");
     b.set_issuer_name(&name).expect("issuer");
     b.set_pubkey(&key).expect("pubkey");
-    b.set_not_before(&Asn1Time::days_from_now(0).expect("t")).expect("nb");
-    b.set_not_after(&Asn1Time::days_from_now(365).expect("t")).expect("na");
+    b.set_not_before(&Asn1Time::days_from_now(0).expect("t"))
+        .expect("nb");
+    b.set_not_after(&Asn1Time::days_from_now(365).expect("t"))
+        .expect("na");
     b.sign(&key, MessageDigest::sha256()).expect("sign");
     KeyPair {
         key,
@@ -130,4 +134,18 @@ pub fn metadata_xml() -> String {
         idp = IDP,
         cert = b64
     )
+}
+
+/// Sign the element with ID `id` inside `xml` with the test IdP's key (RSA-SHA256), for tests
+/// that edit a document before signing it.
+pub fn sign_element(xml: &str, id: &str) -> String {
+    samlgate::crypto::sign::sign_enveloped(
+        xml,
+        Some(id),
+        &idp_keys().key,
+        None,
+        SignatureAlgorithm::RsaSha256,
+        DigestAlgorithm::Sha256,
+    )
+    .expect("sign")
 }

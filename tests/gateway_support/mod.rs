@@ -39,7 +39,32 @@ pub struct Setup {
     pub backend: Option<String>,
     /// The public URL when a proxy sits in front (defaults to the gateway's own address).
     pub public_url: Option<String>,
+    /// Mapping table text (defaults to [`MAPPING`]).
+    pub mapping: Option<String>,
+    /// Extra files to write next to the configuration (name, content).
+    pub files: Vec<(String, String)>,
+    /// TOML appended to the configuration (more `[[idp]]` tables...).
+    pub extra_toml: String,
 }
+
+/// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
+/// else is read-only.
+pub const MAPPING: &str = r#"
+[operator]
+id = "NameID"
+
+[attributes]
+email = "mail"
+name = "displayName"
+
+[access]
+groups = ["groups"]
+default = "MyOrg:RestrictedReadOnly"
+
+[[access.rule]]
+group = "Admins"
+access_group = "MyOrg:Administrators"
+"#;
 
 pub struct Gateway {
     pub base: String,
@@ -80,6 +105,14 @@ pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf
     .unwrap();
     std::fs::write(dir.join("sp.crt"), sp.cert.to_pem().unwrap()).unwrap();
     std::fs::write(dir.join("idp.xml"), test_idp::metadata_xml()).unwrap();
+    std::fs::write(
+        dir.join("mapping.toml"),
+        setup.mapping.as_deref().unwrap_or(MAPPING),
+    )
+    .unwrap();
+    for (name, content) in &setup.files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
     let backend = setup
         .backend
         .clone()
@@ -103,6 +136,7 @@ cert = "sp.crt"
 [[idp]]
 name = "corp"
 metadata = "idp.xml"
+mapping = "mapping.toml"
 {idp_extra}
 
 [session]
@@ -112,10 +146,13 @@ metadata = "idp.xml"
 url = "{backend}"
 
 {routes}
+
+{extra_toml}
 "#,
         idp_extra = setup.idp_extra,
         session = setup.session,
         routes = setup.routes,
+        extra_toml = setup.extra_toml,
     );
     let path = dir.join("samlgate.toml");
     std::fs::write(&path, text).unwrap();
@@ -337,6 +374,14 @@ pub async fn login(
     browser
         .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
         .await
+}
+
+/// The project's echo backend on a free loopback port; returns its URL.
+pub async fn echo_backend() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(samlgate::demo::echo::serve_echo(listener));
+    format!("http://{addr}")
 }
 
 /// Does an external program exist? Under CI=true its absence is a failure, not a skip.
