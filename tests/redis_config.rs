@@ -57,7 +57,10 @@ fn redis_store_with_url_prefix_pool_and_timeouts_is_accepted() {
     assert_eq!(settings.connect_timeout, Duration::from_secs(3));
     assert_eq!(settings.command_timeout, Duration::from_secs(2));
     let shown = format!("{settings:?}");
-    assert!(!shown.contains("s3cret"), "password must not reach logs: {shown}");
+    assert!(
+        !shown.contains("s3cret"),
+        "password must not reach logs: {shown}"
+    );
     assert!(
         loaded.warnings.iter().all(|w| w.key != "session.url"),
         "TLS to another host needs no warning: {:?}",
@@ -105,7 +108,11 @@ fn refuses_bad_urls_without_echoing_the_password() {
         let (text, errs) = errors(&format!("store = \"redis\"\nurl = \"{url}\""));
         assert_eq!(errs.len(), 1, "{url}: {errs:?}");
         assert_eq!(errs[0].key, "session.url", "{url}");
-        assert_eq!(errs[0].line, Some(line_of(&text, &format!("url = \"{url}\""))), "{url}");
+        assert_eq!(
+            errs[0].line,
+            Some(line_of(&text, &format!("url = \"{url}\""))),
+            "{url}"
+        );
         assert!(errs[0].message.contains(why), "{url}: {}", errs[0].message);
         assert!(!errs[0].message.contains("pw1234"), "{}", errs[0].message);
     }
@@ -155,8 +162,7 @@ fn refuses_pool_sizes_and_timeouts_out_of_range() {
 #[test]
 fn redis_settings_with_the_memory_store_are_refused() {
     let (text, errs) = errors("store = \"memory\"\nurl = \"redis://127.0.0.1\"\npool_size = 4");
-    let keys: Vec<(&str, Option<usize>)> =
-        errs.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    let keys: Vec<(&str, Option<usize>)> = errs.iter().map(|p| (p.key.as_str(), p.line)).collect();
     assert_eq!(
         keys,
         vec![

@@ -112,7 +112,12 @@ async fn cluster(idp_extra: &str) -> Option<Cluster> {
     })
 }
 
-fn spec(public: &str, in_response_to: Option<&str>, name_id: &str, groups: &[String]) -> ResponseSpec {
+fn spec(
+    public: &str,
+    in_response_to: Option<&str>,
+    name_id: &str,
+    groups: &[String],
+) -> ResponseSpec {
     let mut spec = ResponseSpec::new(
         IDP,
         SP_ENTITY,
@@ -149,11 +154,21 @@ fn signed(spec: &ResponseSpec) -> String {
 }
 
 /// SP-initiated login of `browser` (pointed at some node) for `name_id`; returns the spec used.
-async fn login(c: &Cluster, browser: &mut Browser, name_id: &str, groups: &[String]) -> ResponseSpec {
+async fn login(
+    c: &Cluster,
+    browser: &mut Browser,
+    name_id: &str,
+    groups: &[String],
+) -> ResponseSpec {
     login_via(&c.public, browser, name_id, groups).await
 }
 
-async fn login_via(public: &str, browser: &mut Browser, name_id: &str, groups: &[String]) -> ResponseSpec {
+async fn login_via(
+    public: &str,
+    browser: &mut Browser,
+    name_id: &str,
+    groups: &[String],
+) -> ResponseSpec {
     let start = browser.get("/app/page").await;
     assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
     let req = read_redirect_request(start.location());
@@ -204,7 +219,10 @@ async fn login_through_node_a_is_a_session_on_node_b() {
     // Another user's cookie never meets alice's session.
     let mut bob_on_b = c.b.browser();
     login(&c, &mut bob_on_b, "bob@example.com", &[]).await;
-    assert_eq!(whoami(&mut bob_on_b).await, Ok("bob@example.com".to_string()));
+    assert_eq!(
+        whoami(&mut bob_on_b).await,
+        Ok("bob@example.com".to_string())
+    );
     assert_eq!(whoami(&mut on_b).await, Ok("alice@example.com".to_string()));
 
     // The session is indexed under IdP + NameID (+ Format) + SessionIndex for single logout.
@@ -218,7 +236,13 @@ async fn login_through_node_a_is_a_session_on_node_b() {
     };
     let indexed = c
         .redis
-        .cli(&["--raw", "ZRANGE", &key.store_key(&KeySpace::new(PREFIX)), "0", "-1"])
+        .cli(&[
+            "--raw",
+            "ZRANGE",
+            &key.store_key(&KeySpace::new(PREFIX)),
+            "0",
+            "-1",
+        ])
         .unwrap();
     let cookie = on_a.cookies.get(COOKIE).unwrap();
     assert_eq!(indexed, *cookie, "the index names alice's session ID");
@@ -241,7 +265,10 @@ async fn a_relay_state_created_on_a_completes_on_b() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), "/app/reports?q=1");
     let mut back_on_a = move_to(&on_b, &c.a);
-    assert_eq!(whoami(&mut back_on_a).await, Ok("alice@example.com".to_string()));
+    assert_eq!(
+        whoami(&mut back_on_a).await,
+        Ok("alice@example.com".to_string())
+    );
 }
 
 #[tokio::test]
@@ -251,7 +278,10 @@ async fn a_response_consumed_on_a_is_refused_as_a_replay_on_b() {
     };
     let response = signed(&spec(&c.public, None, "alice@example.com", &[]));
     let mut first = c.a.browser();
-    assert_eq!(first.post_acs(&response, None).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        first.post_acs(&response, None).await.status,
+        StatusCode::SEE_OTHER
+    );
     let mut second = c.b.browser();
     let replay = second.post_acs(&response, None).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
@@ -321,11 +351,19 @@ async fn redis_down_means_503_never_a_login_and_recovery_without_restart() {
     assert!(t.elapsed() < StdDuration::from_secs(5), "{:?}", t.elapsed());
     let page = alice_on_b.get("/app/page").await;
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(page.body.contains("temporarily unavailable"), "{}", page.body);
+    assert!(
+        page.body.contains("temporarily unavailable"),
+        "{}",
+        page.body
+    );
 
     let mut newcomer = c.a.browser();
     let start = newcomer.get("/saml/login?idp=corp").await;
-    assert_eq!(start.status, StatusCode::SERVICE_UNAVAILABLE, "no AuthnRequest without stored state");
+    assert_eq!(
+        start.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no AuthnRequest without stored state"
+    );
 
     // Fail closed: a valid IdP-initiated Response cannot log in without the replay check.
     let response = signed(&spec(&c.public, None, "mallory@example.com", &[]));
@@ -336,7 +374,10 @@ async fn redis_down_means_503_never_a_login_and_recovery_without_restart() {
 
     for node in [&c.a, &c.b] {
         let mut probe = node.browser();
-        assert_eq!(probe.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            probe.get("/readyz").await.status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(probe.get("/healthz").await.status, StatusCode::OK);
     }
 
@@ -345,7 +386,10 @@ async fn redis_down_means_503_never_a_login_and_recovery_without_restart() {
         let deadline = Instant::now() + StdDuration::from_secs(15);
         let mut probe = node.browser();
         while probe.get("/readyz").await.status != StatusCode::OK {
-            assert!(Instant::now() < deadline, "node did not recover within 15 s");
+            assert!(
+                Instant::now() < deadline,
+                "node did not recover within 15 s"
+            );
             tokio::time::sleep(StdDuration::from_millis(100)).await;
         }
     }
@@ -356,9 +400,15 @@ async fn redis_down_means_503_never_a_login_and_recovery_without_restart() {
     assert_eq!(whoami(&mut on_a).await, Ok("alice@example.com".to_string()));
     // The Response refused while Redis was down was never recorded; it works once now.
     let mut retry = c.a.browser();
-    assert_eq!(retry.post_acs(&response, None).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        retry.post_acs(&response, None).await.status,
+        StatusCode::SEE_OTHER
+    );
     let mut replay = c.b.browser();
-    assert_eq!(replay.post_acs(&response, None).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        replay.post_acs(&response, None).await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -379,7 +429,10 @@ async fn the_same_response_posted_50_times_across_both_nodes_makes_one_session()
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    let created = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
     assert_eq!(created, 1, "{statuses:?}");
     assert!(
         statuses
@@ -428,12 +481,20 @@ async fn a_user_with_150_groups_costs_a_few_kb_in_redis_and_nothing_in_the_cooki
     let mut browser = c.a.browser();
     login(&c, &mut browser, "alice@example.com", &groups).await;
     let cookie = browser.cookies.get(COOKIE).unwrap();
-    assert!(cookie.len() <= 32, "the cookie holds only the session ID: {cookie}");
+    assert!(
+        cookie.len() <= 32,
+        "the cookie holds only the session ID: {cookie}"
+    );
     let keys = session_keys(&c).await;
     assert_eq!(keys.len(), 1);
     let bytes: usize = c.redis.cli(&["STRLEN", &keys[0]]).unwrap().parse().unwrap();
     let groups_bytes: usize = groups.iter().map(String::len).sum();
-    eprintln!("session record with 150 groups: {bytes} bytes in Redis ({groups_bytes} bytes of group names)");
-    assert!(bytes >= groups_bytes, "the groups are in the record ({bytes} bytes)");
+    eprintln!(
+        "session record with 150 groups: {bytes} bytes in Redis ({groups_bytes} bytes of group names)"
+    );
+    assert!(
+        bytes >= groups_bytes,
+        "the groups are in the record ({bytes} bytes)"
+    );
     assert!(bytes < 8 * 1024, "{bytes} bytes");
 }

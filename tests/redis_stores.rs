@@ -7,15 +7,15 @@ mod redis_support;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use samlgate::gateway::session_store::SweepingMemoryStore;
 use samlgate::store::replay::Seen;
 use samlgate::store::{
     MemoryPendingStore, MemoryReplayCache, MemorySessionIndex, PendingStore, RedisSettings,
     RedisStore, ReplayCache, SessionIndex, SessionIndexKey, StoreError,
 };
 use time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
-use samlgate::gateway::session_store::SweepingMemoryStore;
 use tower_sessions::SessionStore;
+use tower_sessions::session::{Id, Record};
 
 use redis_support::RedisServer;
 
@@ -29,29 +29,57 @@ const PAST_SHORT: StdDuration = StdDuration::from_millis(450);
 async fn replay_contract(cache: &dyn ReplayCache) {
     let t = now();
     let until = t + Duration::minutes(5);
-    let first = cache.insert("https://idp-a", "_a1", until, t).await.unwrap();
+    let first = cache
+        .insert("https://idp-a", "_a1", until, t)
+        .await
+        .unwrap();
     assert_eq!(first, Seen::First);
-    let again = cache.insert("https://idp-a", "_a1", until, t).await.unwrap();
-    assert_eq!(again, Seen::Again, "second use of one Assertion is a replay");
+    let again = cache
+        .insert("https://idp-a", "_a1", until, t)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Seen::Again,
+        "second use of one Assertion is a replay"
+    );
 
     // Another IdP, another Assertion: never the same entry.
     assert_eq!(
-        cache.insert("https://idp-b", "_a1", until, t).await.unwrap(),
+        cache
+            .insert("https://idp-b", "_a1", until, t)
+            .await
+            .unwrap(),
         Seen::First
     );
     assert_eq!(
-        cache.insert("https://idp-a", "_a2", until, t).await.unwrap(),
+        cache
+            .insert("https://idp-a", "_a2", until, t)
+            .await
+            .unwrap(),
         Seen::First
     );
     // Separators inside fields cannot make two pairs meet.
-    assert_eq!(cache.insert("x:y", "z", until, t).await.unwrap(), Seen::First);
-    assert_eq!(cache.insert("x", "y:z", until, t).await.unwrap(), Seen::First);
-    assert_eq!(cache.insert("x,1:y", "", until, t).await.unwrap(), Seen::First);
+    assert_eq!(
+        cache.insert("x:y", "z", until, t).await.unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        cache.insert("x", "y:z", until, t).await.unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        cache.insert("x,1:y", "", until, t).await.unwrap(),
+        Seen::First
+    );
 
     // Kept until its expiry, forgotten after.
     let t = now();
     assert_eq!(
-        cache.insert("https://idp-a", "_short", t + SHORT, t).await.unwrap(),
+        cache
+            .insert("https://idp-a", "_short", t + SHORT, t)
+            .await
+            .unwrap(),
         Seen::First
     );
     tokio::time::sleep(PAST_SHORT).await;
@@ -86,11 +114,23 @@ async fn replay_race_contract(cache: Arc<dyn ReplayCache>) {
 async fn pending_contract(store: &dyn PendingStore) {
     let t = now();
     let until = t + Duration::minutes(10);
-    store.put("k1", b"login one".to_vec(), until, t).await.unwrap();
-    store.put("k2", b"login two".to_vec(), until, t).await.unwrap();
-    assert_eq!(store.take("k1", t).await.unwrap().as_deref(), Some(&b"login one"[..]));
+    store
+        .put("k1", b"login one".to_vec(), until, t)
+        .await
+        .unwrap();
+    store
+        .put("k2", b"login two".to_vec(), until, t)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take("k1", t).await.unwrap().as_deref(),
+        Some(&b"login one"[..])
+    );
     assert_eq!(store.take("k1", t).await.unwrap(), None, "single use");
-    assert_eq!(store.take("k2", t).await.unwrap().as_deref(), Some(&b"login two"[..]));
+    assert_eq!(
+        store.take("k2", t).await.unwrap().as_deref(),
+        Some(&b"login two"[..])
+    );
     assert_eq!(store.take("unknown", t).await.unwrap(), None);
 
     // A live key is never overwritten.
@@ -99,11 +139,17 @@ async fn pending_contract(store: &dyn PendingStore) {
         store.put("k3", b"second".to_vec(), until, t).await,
         Err(StoreError::Collision)
     ));
-    assert_eq!(store.take("k3", t).await.unwrap().as_deref(), Some(&b"first"[..]));
+    assert_eq!(
+        store.take("k3", t).await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
 
     // Expired entries are gone.
     let t = now();
-    store.put("k4", b"short".to_vec(), t + SHORT, t).await.unwrap();
+    store
+        .put("k4", b"short".to_vec(), t + SHORT, t)
+        .await
+        .unwrap();
     tokio::time::sleep(PAST_SHORT).await;
     assert_eq!(store.take("k4", now()).await.unwrap(), None);
 }
@@ -156,7 +202,10 @@ async fn session_index_contract(index: &dyn SessionIndex) {
     index.add(&alice_2, "s2", until, t).await.unwrap();
     index.add(&alice_other_idp, "s3", until, t).await.unwrap();
     index.add(&bob, "s4", until, t).await.unwrap();
-    index.add(&alice_email_format, "s5", until, t).await.unwrap();
+    index
+        .add(&alice_email_format, "s5", until, t)
+        .await
+        .unwrap();
     index.add(&alice_qualified, "s6", until, t).await.unwrap();
 
     assert_eq!(index.take(&alice_1, t).await.unwrap(), vec!["s1"]);
@@ -168,14 +217,20 @@ async fn session_index_contract(index: &dyn SessionIndex) {
     );
     assert_eq!(index.take(&alice_other_idp, t).await.unwrap(), vec!["s3"]);
     assert_eq!(index.take(&bob, t).await.unwrap(), vec!["s4"]);
-    assert_eq!(index.take(&alice_email_format, t).await.unwrap(), vec!["s5"]);
+    assert_eq!(
+        index.take(&alice_email_format, t).await.unwrap(),
+        vec!["s5"]
+    );
     assert_eq!(index.take(&alice_qualified, t).await.unwrap(), vec!["s6"]);
 
     // Expired sessions are not returned.
     let t = now();
     let carol = key("https://idp-a", "carol", Some("si-1"));
     index.add(&carol, "s7", t + SHORT, t).await.unwrap();
-    index.add(&carol, "s8", t + Duration::hours(1), t).await.unwrap();
+    index
+        .add(&carol, "s8", t + Duration::hours(1), t)
+        .await
+        .unwrap();
     tokio::time::sleep(PAST_SHORT).await;
     assert_eq!(index.take(&carol, now()).await.unwrap(), vec!["s8"]);
 }
@@ -266,10 +321,18 @@ async fn two_deployments_sharing_one_redis_never_see_each_others_entries() {
     let t = now();
     let until = t + Duration::minutes(5);
 
-    assert_eq!(a.insert("https://idp", "_x", until, t).await.unwrap(), Seen::First);
-    assert_eq!(b.insert("https://idp", "_x", until, t).await.unwrap(), Seen::First);
+    assert_eq!(
+        a.insert("https://idp", "_x", until, t).await.unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        b.insert("https://idp", "_x", until, t).await.unwrap(),
+        Seen::First
+    );
 
-    PendingStore::put(&a, "relay", b"a".to_vec(), until, t).await.unwrap();
+    PendingStore::put(&a, "relay", b"a".to_vec(), until, t)
+        .await
+        .unwrap();
     assert_eq!(PendingStore::take(&b, "relay", t).await.unwrap(), None);
     assert_eq!(
         PendingStore::take(&a, "relay", t).await.unwrap().as_deref(),
@@ -295,12 +358,23 @@ async fn redis_keys_carry_the_prefix_and_every_identifying_field() {
     let store = redis(&server, "sg-test:").await;
     let t = now();
     store
-        .insert("https://idp.example.org", "_assertion1", t + Duration::minutes(5), t)
+        .insert(
+            "https://idp.example.org",
+            "_assertion1",
+            t + Duration::minutes(5),
+            t,
+        )
         .await
         .unwrap();
-    PendingStore::put(&store, "0123abcd", b"{}".to_vec(), t + Duration::minutes(5), t)
-        .await
-        .unwrap();
+    PendingStore::put(
+        &store,
+        "0123abcd",
+        b"{}".to_vec(),
+        t + Duration::minutes(5),
+        t,
+    )
+    .await
+    .unwrap();
     SessionIndex::add(
         &store,
         &key("https://idp.example.org", "alice", Some("si-9")),
@@ -361,12 +435,18 @@ async fn redis_unreachable_is_an_error_not_a_verdict() {
     server.stop();
     let t = now();
     let started = std::time::Instant::now();
-    let replay = store.insert("https://idp", "_down", t + Duration::minutes(5), t).await;
+    let replay = store
+        .insert("https://idp", "_down", t + Duration::minutes(5), t)
+        .await;
     assert!(
         matches!(replay, Err(StoreError::Unavailable(_))),
         "{replay:?}"
     );
-    assert!(started.elapsed() < StdDuration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < StdDuration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(matches!(
         PendingStore::take(&store, "k", t).await,
         Err(StoreError::Unavailable(_))
@@ -376,12 +456,18 @@ async fn redis_unreachable_is_an_error_not_a_verdict() {
     server.resume();
     let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
     while store.ping().await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "no reconnect within 10 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconnect within 10 s"
+        );
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
     let t = now();
     assert_eq!(
-        store.insert("https://idp", "_down", t + Duration::minutes(5), t).await.unwrap(),
+        store
+            .insert("https://idp", "_down", t + Duration::minutes(5), t)
+            .await
+            .unwrap(),
         Seen::First,
         "the restarted Redis is empty; the store works again without a restart"
     );

@@ -44,10 +44,7 @@ pub fn redis_settings(
             p.error(
                 "session.pool_size",
                 Some(n.span()),
-                format!(
-                    "{} connections: use 1 to {MAX_POOL_SIZE}",
-                    n.get_ref()
-                ),
+                format!("{} connections: use 1 to {MAX_POOL_SIZE}", n.get_ref()),
             );
             None
         }
@@ -78,10 +75,19 @@ pub fn redis_settings(
 pub fn refuse_redis_keys_for_memory(r: &RawSession, p: &mut Problems) {
     let spans = [
         ("session.url", r.url.as_ref().map(Spanned::span)),
-        ("session.key_prefix", r.key_prefix.as_ref().map(Spanned::span)),
+        (
+            "session.key_prefix",
+            r.key_prefix.as_ref().map(Spanned::span),
+        ),
         ("session.pool_size", r.pool_size.as_ref().map(Spanned::span)),
-        ("session.connect_timeout", r.connect_timeout.as_ref().map(Spanned::span)),
-        ("session.command_timeout", r.command_timeout.as_ref().map(Spanned::span)),
+        (
+            "session.connect_timeout",
+            r.connect_timeout.as_ref().map(Spanned::span),
+        ),
+        (
+            "session.command_timeout",
+            r.command_timeout.as_ref().map(Spanned::span),
+        ),
     ];
     for (key, span) in spans {
         if let Some(span) = span {
@@ -100,7 +106,11 @@ fn redis_url(u: &Spanned<String>, p: &mut Problems) -> Option<String> {
     let parsed = match Url::parse(text) {
         Ok(parsed) => parsed,
         Err(e) => {
-            p.error("session.url", span, format!("{} is not a URL: {e}", redact(text)));
+            p.error(
+                "session.url",
+                span,
+                format!("{} is not a URL: {e}", redact(text)),
+            );
             return None;
         }
     };
@@ -167,7 +177,12 @@ fn key_prefix(k: &Spanned<String>, p: &mut Problems) -> Option<String> {
     }
 }
 
-fn timeout(field: &S<String>, key: &str, default: StdDuration, p: &mut Problems) -> Option<StdDuration> {
+fn timeout(
+    field: &S<String>,
+    key: &str,
+    default: StdDuration,
+    p: &mut Problems,
+) -> Option<StdDuration> {
     let Some(s) = field else {
         return Some(default);
     };

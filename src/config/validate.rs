@@ -264,12 +264,10 @@ fn session(
     let store = match &r.store {
         None => SessionStoreKind::Memory,
         Some(s) if s.get_ref() == "memory" => SessionStoreKind::Memory,
-        Some(s) if s.get_ref() == "redis" => {
-            match super::store::redis_settings(&r, s.span(), p) {
-                Some(settings) => SessionStoreKind::Redis(settings),
-                None => SessionStoreKind::Memory,
-            }
-        }
+        Some(s) if s.get_ref() == "redis" => match super::store::redis_settings(&r, s.span(), p) {
+            Some(settings) => SessionStoreKind::Redis(settings),
+            None => SessionStoreKind::Memory,
+        },
         Some(s) => {
             p.error(
                 "session.store",

@@ -15,8 +15,10 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use fred::clients::Pool;
 use fred::interfaces::{ClientLike, KeysInterface, SortedSetsInterface, TransactionInterface};
-use fred::types::config::{Config as FredConfig, ConnectionConfig, PerformanceConfig, ReconnectPolicy};
-use fred::types::{ExpireOptions, Expiration, SetOptions, Value};
+use fred::types::config::{
+    Config as FredConfig, ConnectionConfig, PerformanceConfig, ReconnectPolicy,
+};
+use fred::types::{Expiration, ExpireOptions, SetOptions, Value};
 use time::OffsetDateTime;
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
@@ -153,7 +155,8 @@ impl RedisStore {
             settings.pool_size.max(1),
         )
         .map_err(|e| unavailable("pool", e))?;
-        let _ = pool.connect();
+        // The connection tasks run by themselves; their handle is not needed.
+        drop(pool.connect());
         Ok(RedisStore {
             pool,
             keys: KeySpace::new(&settings.key_prefix),
@@ -206,10 +209,7 @@ impl RedisStore {
         let found: Vec<String> = self
             .pool
             .next()
-            .custom(
-                fred::cmd!("KEYS"),
-                vec![Value::from(pattern.as_str())],
-            )
+            .custom(fred::cmd!("KEYS"), vec![Value::from(pattern.as_str())])
             .await
             .map_err(|e| unavailable("KEYS", e))?;
         if !found.is_empty() {
@@ -224,10 +224,7 @@ impl RedisStore {
 
     /// The raw value under `key` (tests inspecting what is stored).
     pub async fn raw_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.pool
-            .get(key)
-            .await
-            .map_err(|e| unavailable("GET", e))
+        self.pool.get(key).await.map_err(|e| unavailable("GET", e))
     }
 }
 
@@ -368,7 +365,13 @@ impl SessionIndex for RedisStore {
             let k = key.store_key(&self.keys);
             let trx = self.pool.multi();
             let _: Value = trx
-                .zrangebyscore(&k, format!("({}", unix_ms(now)), "+inf".to_string(), false, None)
+                .zrangebyscore(
+                    &k,
+                    format!("({}", unix_ms(now)),
+                    "+inf".to_string(),
+                    false,
+                    None,
+                )
                 .await
                 .map_err(|e| unavailable("ZRANGEBYSCORE (session index)", e))?;
             let _: Value = trx
@@ -412,13 +415,9 @@ impl RedisSessionStore {
         self.keys.key(Kind::Session, &[Some(&id.to_string())])
     }
 
-    async fn save_with(
-        &self,
-        record: &Record,
-        option: SetOptions,
-    ) -> session_store::Result<bool> {
-        let bytes = rmp_serde::to_vec(record)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    async fn save_with(&self, record: &Record, option: SetOptions) -> session_store::Result<bool> {
+        let bytes =
+            rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let reply: Value = self
             .pool
             .set(
