@@ -150,3 +150,34 @@ async fn health_readiness_and_metrics_answer() {
         )
     );
 }
+
+#[tokio::test]
+async fn an_encrypted_assertion_is_decrypted_with_the_configured_sp_key() {
+    use samlgate::crypto::encrypt::{EncryptionOptions, encrypt_assertion};
+    use samlgate::saml::issue::SignParts;
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let start = browser.get("/app").await;
+    let req = read_redirect_request(start.location());
+    let spec = response_spec(&gw, Some(&req.id), "erin@example.com", &[]);
+    let signer = common::test_idp::signer();
+    let assertion = signer.signed_assertion(&spec).unwrap();
+    let encrypted = encrypt_assertion(
+        assertion.as_bytes(),
+        &gw.sp_cert,
+        &EncryptionOptions::default(),
+    )
+    .unwrap();
+    let response = signer.response(&spec, SignParts::None).unwrap();
+    let plain_assertion = spec.assertion_xml();
+    assert!(response.contains(&plain_assertion));
+    let response = response.replace(&plain_assertion, &encrypted);
+    let done = browser
+        .post_acs(&B64.encode(response), req.relay_state.as_deref())
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let auth = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(auth.header("x-forwarded-user"), Some("erin@example.com"));
+}

@@ -304,3 +304,25 @@ fn header_contract_and_backend_errors_are_reported() {
         .expect("headers refusal");
     assert!(headers.message.contains("usr"), "{}", headers.message);
 }
+
+#[test]
+fn expired_idp_metadata_is_reported_as_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let metadata = std::fs::read_to_string(dir.path().join("idp.xml")).unwrap();
+    let dated = metadata.replacen(
+        "<md:EntityDescriptor ",
+        "<md:EntityDescriptor validUntil=\"2020-01-01T00:00:00Z\" ",
+        1,
+    );
+    std::fs::write(dir.path().join("idp.xml"), dated).unwrap();
+    let path = dir.path().join("samlgate.toml");
+    std::fs::write(&path, &text).unwrap();
+    let loaded = config::load(&path).expect("expired metadata warns, it does not stop the gateway");
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "idp[0].metadata")
+        .expect("validUntil warning");
+    assert!(w.message.contains("expired"), "{}", w.message);
+}

@@ -45,12 +45,14 @@ const SNIPPET: &str = r#"
 
         auth_request_set $saml_user $upstream_http_x_forwarded_user;
         auth_request_set $saml_email $upstream_http_x_forwarded_email;
+        auth_request_set $saml_username $upstream_http_x_forwarded_preferred_username;
         auth_request_set $saml_name $upstream_http_x_forwarded_name;
         auth_request_set $saml_groups $upstream_http_x_forwarded_groups;
         auth_request_set $saml_access_group $upstream_http_x_forwarded_access_group;
         # Set every identity header, so whatever a client sent under these names is replaced.
         proxy_set_header X-Forwarded-User $saml_user;
         proxy_set_header X-Forwarded-Email $saml_email;
+        proxy_set_header X-Forwarded-Preferred-Username $saml_username;
         proxy_set_header X-Forwarded-Name $saml_name;
         proxy_set_header X-Forwarded-Groups $saml_groups;
         proxy_set_header X-Forwarded-Access-Group $saml_access_group;
@@ -85,10 +87,12 @@ async fn echo_backend() -> std::net::SocketAddr {
                 .to_string()
         };
         format!(
-            "user={} email={} groups={}",
+            "user={} email={} groups={} name={} username={}",
             get("x-forwarded-user"),
             get("x-forwarded-email"),
-            get("x-forwarded-groups")
+            get("x-forwarded-groups"),
+            get("x-forwarded-name"),
+            get("x-forwarded-preferred-username"),
         )
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -203,7 +207,32 @@ async fn nginx_auth_request_snippet_logs_in_and_passes_identity_headers() {
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(
         page.body,
-        "user=alice@example.com email=alice@example.com groups=Staff,Ops"
+        "user=alice@example.com email=alice@example.com groups=Staff,Ops name=Alice Example username=alice@example.com"
+    );
+
+    // An operator without email or name: client-sent copies of those headers do not get through.
+    let mut bare = Browser::new(&gw.base);
+    let start = bare.get("/app").await;
+    let req = read_redirect_request(start.location());
+    let mut spec = response_spec(&gw, Some(&req.id), "bob@example.com", &[]);
+    spec.attributes.clear();
+    let done = bare
+        .post_acs(&signed_b64(&spec), req.relay_state.as_deref())
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let page = bare
+        .get_with(
+            "/app",
+            &[
+                ("x-forwarded-email", "ceo@example.com"),
+                ("x-forwarded-name", "The CEO"),
+                ("x-forwarded-preferred-username", "ceo"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.body,
+        "user=bob@example.com email=- groups=- name=- username=bob@example.com"
     );
 
     // /saml/auth itself is internal to nginx.

@@ -370,6 +370,15 @@ fn multi_valued_attributes_keep_all_groups_and_first_profile_value() {
 }
 
 #[test]
+fn one_attribute_matching_two_group_sources_is_read_once() {
+    let t = table(&format!(
+        "[access]\ngroups = [\"groups\", \"{GROUPS_URI}\"]\ndefault = \"D\"\n"
+    ));
+    let m = evaluate(&t, &claims("u", &[(GROUPS_URI, &["A", "B"])])).unwrap();
+    assert_eq!(m.operator.groups, vec!["A", "B"]);
+}
+
+#[test]
 fn non_ascii_names_and_groups_pass_through_unchanged() {
     let t = table(
         "[operator]\nlowercase = true\n[attributes]\nname = [\"displayName\", \"{givenName} {sn}\"]\n\
@@ -412,7 +421,8 @@ fn five_hundred_groups_are_all_kept_and_matched() {
 #[test]
 fn operator_id_normalization() {
     // (operator section, name_id, attributes, expected id)
-    let cases: &[(&str, &str, &[(&str, &[&str])], &str)] = &[
+    type Attrs<'a> = &'a [(&'a str, &'a [&'a str])];
+    let cases: &[(&str, &str, Attrs, &str)] = &[
         ("", "Jose@Example.com", &[], "Jose@Example.com"),
         (
             "lowercase = true",
@@ -498,6 +508,15 @@ fn operator_id_refusals_name_the_attribute() {
 }
 
 #[test]
+fn empty_name_id_is_refused_even_when_the_id_comes_from_an_attribute() {
+    let t = table("[operator]\nid = \"mail\"\n[access]\ndefault = \"D\"\n");
+    for name_id in ["", "  "] {
+        let c = claims(name_id, &[("mail", &["a@example.com"])]);
+        assert_eq!(evaluate(&t, &c), Err(MappingRefusal::EmptyNameId));
+    }
+}
+
+#[test]
 fn user_key_is_idp_and_name_id_not_email() {
     let t = table("[operator]\nid = \"mail\"\n[access]\ndefault = \"D\"\n");
     let mut a = claims("alice-at-idp-a", &[("mail", &["same@example.com"])]);
@@ -566,6 +585,11 @@ fn extra_headers_are_forwarded_only_when_present() {
             ("X-Employee".to_string(), "E42".to_string()),
             ("X-Cost".to_string(), "ACME/R&D".to_string())
         ]
+    );
+    assert_eq!(
+        t.extra_header_names(),
+        ["X-Employee", "X-Cost", "X-Missing"],
+        "every declared header, present or not, for the gateway to strip from requests"
     );
 }
 

@@ -102,8 +102,11 @@ fn toml_list(items: &[&str]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-fn render(rules: &[RuleSpec], deny: bool) -> String {
+fn render(rules: &[RuleSpec], deny: bool, ignore_case: bool) -> String {
     let mut t = String::from("[access]\n");
+    if ignore_case {
+        t.push_str("ignore_case = true\n");
+    }
     t.push_str(if deny {
         "deny = true\n"
     } else {
@@ -178,7 +181,8 @@ fn glob_match(p: &[char], s: &[char]) -> bool {
     }
 }
 
-fn oracle_holds(r: &RuleSpec, login: &Login) -> bool {
+fn oracle_holds(r: &RuleSpec, login: &Login, ic: bool) -> bool {
+    let fold = |s: &str| if ic { s.to_lowercase() } else { s.to_owned() };
     let groups: Vec<&str> = login
         .attrs
         .iter()
@@ -192,22 +196,25 @@ fn oracle_holds(r: &RuleSpec, login: &Login) -> bool {
         .filter(|(n, _)| *n == "department")
         .flat_map(|(_, vs)| vs.iter().copied())
         .collect();
-    let has = |g: &str| groups.contains(&g);
+    let has = |g: &str| groups.iter().any(|x| fold(x) == fold(g));
     effective(r).iter().all(|c| match c {
         Cond::Exact(g) => has(g),
         Cond::Glob(p) => {
-            let p: Vec<char> = p.chars().collect();
+            let p: Vec<char> = fold(p).chars().collect();
             groups
                 .iter()
-                .any(|g| glob_match(&p, &g.chars().collect::<Vec<_>>()))
+                .any(|g| glob_match(&p, &fold(g).chars().collect::<Vec<_>>()))
         }
         Cond::Regex(r) => {
-            let re = regex::Regex::new(&format!("^(?:{r})$")).unwrap();
+            let re = regex::RegexBuilder::new(&format!("^(?:{r})$"))
+                .case_insensitive(ic)
+                .build()
+                .unwrap();
             groups.iter().any(|g| re.is_match(g))
         }
         Cond::Any(v) => v.iter().any(|g| has(g)),
         Cond::All(v) => v.iter().all(|g| has(g)),
-        Cond::Dept(v) => depts.iter().any(|d| v.contains(d)),
+        Cond::Dept(v) => depts.iter().any(|d| v.iter().any(|w| fold(w) == fold(d))),
         Cond::Always => true,
     })
 }
@@ -248,10 +255,11 @@ fn claims(login: &Login) -> Claims {
 fn load_dropping_unreachable(
     mut rules: Vec<RuleSpec>,
     deny: bool,
+    ic: bool,
     logins: &[Login],
 ) -> (MappingTable, Vec<RuleSpec>) {
     loop {
-        match MappingTable::from_toml(&render(&rules, deny), "prop.toml") {
+        match MappingTable::from_toml(&render(&rules, deny, ic), "prop.toml") {
             Ok(t) => return (t, rules),
             Err(e) => {
                 let mut drop = Vec::new();
@@ -262,15 +270,15 @@ fn load_dropping_unreachable(
                         ProblemKind::DuplicateRule { index, first, .. } => (index, first),
                         ref other => panic!(
                             "generated table refused for {other}:\n{}",
-                            render(&rules, deny)
+                            render(&rules, deny, ic)
                         ),
                     };
                     for login in logins {
-                        if oracle_holds(&rules[later - 1], login) {
+                        if oracle_holds(&rules[later - 1], login, ic) {
                             assert!(
-                                oracle_holds(&rules[earlier - 1], login),
+                                oracle_holds(&rules[earlier - 1], login, ic),
                                 "rule #{later} called unreachable behind #{earlier}, but {login:?} reaches it:\n{}",
-                                render(&rules, deny)
+                                render(&rules, deny, ic)
                             );
                         }
                     }
@@ -293,14 +301,15 @@ proptest! {
     fn access_group_is_first_holding_rule_or_fallback(
         rules in prop::collection::vec(rule(), 0..8),
         deny in any::<bool>(),
+        ignore_case in any::<bool>(),
         logins in prop::collection::vec(login(), 1..8),
     ) {
-        let (table, rules) = load_dropping_unreachable(rules, deny, &logins);
+        let (table, rules) = load_dropping_unreachable(rules, deny, ignore_case, &logins);
         for login in &logins {
             let first = if login.overage {
                 None
             } else {
-                rules.iter().position(|r| oracle_holds(r, login))
+                rules.iter().position(|r| oracle_holds(r, login, ignore_case))
             };
             let got = evaluate(&table, &claims(login));
             match (first, got) {

@@ -373,3 +373,48 @@ fn refuses_encrypted_data_with_no_key_to_be_found() {
         DecryptionError::NoEncryptedKey
     );
 }
+
+#[test]
+fn okta_shape_key_referenced_twice_costs_one_rsa_attempt_per_sp_key() {
+    // RetrievalMethod and DataReference both name the same EncryptedKey: it is tried once.
+    let text = samlgate::crypto::encrypt::encrypt_assertion(
+        ASSERTION.as_bytes(),
+        &stranger().certificate,
+        &EncryptionOptions {
+            placement: KeyPlacement::BesideWithRetrievalMethod,
+            ..EncryptionOptions::default()
+        },
+    )
+    .unwrap();
+    let err = decrypt_text(&text).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecryptionError::KeyUnwrapFailed {
+                keys: 1,
+                encrypted_keys: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_3des_when_cbc_is_disallowed_even_with_the_3des_flag() {
+    let options = EncryptionOptions {
+        content: ContentAlgorithm::TripleDesCbc,
+        ..EncryptionOptions::default()
+    };
+    let policy = EncryptionPolicy {
+        allow_3des: true,
+        allow_cbc: false,
+        ..EncryptionPolicy::default()
+    };
+    let err =
+        decrypt_in_response(&response_with(&encrypted(&options)), &sp_keys(), &policy).unwrap_err();
+    assert_eq!(
+        err,
+        DecryptionError::CbcNotAllowed(ContentAlgorithm::TripleDesCbc)
+    );
+}

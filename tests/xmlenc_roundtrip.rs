@@ -253,3 +253,24 @@ fn decrypted_assertion_reparses_with_the_namespaces_in_scope_at_the_encrypted_el
     assert!(assertion.root().is(samlgate::xml::ns::SAML, "Assertion"));
     assert_eq!(assertion.root().attr("ID"), Some("_x"));
 }
+
+#[test]
+fn accepts_an_unlinked_encrypted_key_beside_data_that_has_no_key_info() {
+    // SAML core 6.2: the key may simply sit beside the data. With no KeyInfo on the data and no
+    // ReferenceList on the key, the key applies.
+    let text = encrypted(&EncryptionOptions {
+        placement: KeyPlacement::BesideWithDataReference,
+        ..EncryptionOptions::default()
+    });
+    let start = text.find("<xenc:ReferenceList>").unwrap();
+    let end = text.find("</xenc:ReferenceList>").unwrap() + "</xenc:ReferenceList>".len();
+    let unlinked = format!("{}{}", &text[..start], &text[end..]);
+    assert!(!unlinked.contains("DataReference") && !unlinked.contains("RetrievalMethod"));
+    let decrypted = decrypt_in_response(
+        &response_with(&unlinked),
+        &sp_keys(),
+        &EncryptionPolicy::default(),
+    )
+    .unwrap();
+    assert_eq!(decrypted.plaintext, ASSERTION.as_bytes());
+}

@@ -13,6 +13,8 @@ pub struct IdpMeta {
     pub signing_keys: Vec<VerificationKey>,
     pub sso: Vec<SsoEndpoint>,
     pub want_authn_requests_signed: bool,
+    /// The metadata's `validUntil`, reported by `check` (not enforced at login).
+    pub valid_until: Option<time::OffsetDateTime>,
 }
 
 /// Parse `bytes` (a file named `source` for messages); pick `entity_id` out of an aggregate.
@@ -38,5 +40,6 @@ pub fn read(bytes: &[u8], source: &str, entity_id: Option<&str>) -> Result<IdpMe
         signing_keys: meta.signing_keys,
         sso,
         want_authn_requests_signed: meta.want_authn_requests_signed,
+        valid_until: meta.valid_until,
     })
 }

@@ -726,6 +726,29 @@ fn idp(
             );
         }
     }
+    if let Some(until) = meta.valid_until {
+        let now = time::OffsetDateTime::now_utc();
+        let when = crate::saml::time::format_instant(until);
+        if until <= now {
+            p.warning(
+                key("metadata"),
+                meta_span.clone(),
+                format!(
+                    "metadata of IdP {} expired (validUntil {when}): fetch a fresh copy",
+                    meta.entity_id
+                ),
+            );
+        } else if until - now < Duration::days(i64::from(EXPIRY_WARNING_DAYS)) {
+            p.warning(
+                key("metadata"),
+                meta_span.clone(),
+                format!(
+                    "metadata of IdP {} expires on {when} (validUntil)",
+                    meta.entity_id
+                ),
+            );
+        }
+    }
     let sso = meta
         .sso
         .iter()

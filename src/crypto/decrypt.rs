@@ -309,11 +309,11 @@ fn content_algorithm(
         })?;
     let algorithm = ContentAlgorithm::from_uri(algorithm_uri)
         .ok_or_else(|| DecryptionError::UnsupportedContentAlgorithm(algorithm_uri.to_string()))?;
+    // 3DES is CBC too: it needs its own opt-in and the CBC opt-in.
     match algorithm {
         ContentAlgorithm::TripleDesCbc if !policy.allow_3des => {
             Err(DecryptionError::TripleDesNotAllowed)
         }
-        ContentAlgorithm::TripleDesCbc => Ok(algorithm),
         _ if algorithm.is_cbc() && !policy.allow_cbc => {
             Err(DecryptionError::CbcNotAllowed(algorithm))
         }

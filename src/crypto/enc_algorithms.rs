@@ -289,13 +289,7 @@ pub fn decrypt_content(
     key: &[u8],
     data: &[u8],
 ) -> Result<Vec<u8>, CipherError> {
-    if key.len() != algorithm.key_len() {
-        return Err(CipherError::KeyLength {
-            algorithm,
-            expected: algorithm.key_len(),
-            found: key.len(),
-        });
-    }
+    check_key_len(algorithm, key)?;
     let iv_len = algorithm.iv_len();
     if algorithm.is_authenticated() {
         let min = iv_len + GCM_TAG_LEN;
@@ -350,13 +344,7 @@ pub fn encrypt_content(
     key: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CipherError> {
-    if key.len() != algorithm.key_len() {
-        return Err(CipherError::KeyLength {
-            algorithm,
-            expected: algorithm.key_len(),
-            found: key.len(),
-        });
-    }
+    check_key_len(algorithm, key)?;
     let cipher_err = |e: openssl::error::ErrorStack| CipherError::Cipher {
         algorithm,
         message: e.to_string(),
@@ -389,6 +377,18 @@ pub fn encrypt_content(
         out.extend_from_slice(&run_cbc(algorithm, Mode::Encrypt, key, &iv, &padded)?);
     }
     Ok(out)
+}
+
+fn check_key_len(algorithm: ContentAlgorithm, key: &[u8]) -> Result<(), CipherError> {
+    if key.len() == algorithm.key_len() {
+        Ok(())
+    } else {
+        Err(CipherError::KeyLength {
+            algorithm,
+            expected: algorithm.key_len(),
+            found: key.len(),
+        })
+    }
 }
 
 /// One CBC pass with OpenSSL's own padding disabled (the caller handles XML Encryption padding).

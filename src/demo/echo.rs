@@ -112,9 +112,9 @@ fn html_page(contract: &HeaderContract, request: &Request) -> String {
             ("", String::new())
         };
         // infallible: writing to a String cannot fail
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr{class}><th>{}</th><td><code>{}</code></td><td>{}</td></tr>\n",
+            "<tr{class}><th>{}</th><td><code>{}</code></td><td>{}</td></tr>",
             escape(name.as_str()),
             escape(&raw),
             escape(&decoded)

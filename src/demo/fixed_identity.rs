@@ -10,13 +10,13 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 
-use crate::gateway::headers::{HeaderContract, Identity};
+use crate::gateway::headers::{HeaderContract, Identity, IdentityHeaders};
 use crate::gateway::proxy::Proxy;
 
 struct Fixed {
     proxy: Proxy,
     contract: HeaderContract,
-    identity: Option<Identity>,
+    identity: Option<IdentityHeaders>,
     proto: &'static str,
 }
 
@@ -28,6 +28,8 @@ pub fn router(
     identity: Option<Identity>,
     proto: &'static str,
 ) -> Router {
+    // Encoded once, as the gateway does at login.
+    let identity = identity.map(|i| IdentityHeaders::encode(&contract, &i));
     Router::new().fallback(forward).with_state(Arc::new(Fixed {
         proxy,
         contract,
@@ -43,7 +45,7 @@ async fn forward(
 ) -> Response {
     fixed
         .proxy
-        .forward(
+        .forward_encoded(
             request,
             fixed.identity.as_ref(),
             &fixed.contract,

@@ -30,8 +30,8 @@
 //!   does not start with the marker `UTF-8''` (any case) passes **unchanged**: `X-Forwarded-User: jdoe`.
 //! * Any other value (non-ASCII, control characters, leading or trailing space, or a value that itself starts with
 //!   the marker) is sent as `UTF-8''` followed by its UTF-8 bytes percent-encoded, in the style of an RFC 8187
-//!   `ext-value`: every byte outside RFC 8187 `attr-char` (`A-Z a-z 0-9 ! # $ & + - . ^ _ ` | ~`) is written
-//!   `%XX` with upper-case hex. Example: `X-Forwarded-Name: UTF-8''Jos%C3%A9%20M%C3%BCller`.
+//!   `ext-value`: every byte outside RFC 8187 `attr-char` (ASCII letters and digits, ``!#$&+-.^_`|~``) is
+//!   written `%XX` with upper-case hex. Example: `X-Forwarded-Name: UTF-8''Jos%C3%A9%20M%C3%BCller`.
 //! * `X-Forwarded-Groups` is the comma-join of the groups, each encoded on its own by the rule above; a group
 //!   whose name contains a comma (or is empty) is always encoded, so splitting the header on `,` is unambiguous:
 //!   `X-Forwarded-Groups: admins,UTF-8''Sales%2C%20EMEA,UTF-8''Z%C3%BCrich`.
@@ -349,55 +349,79 @@ fn strip_connection_tokens(contract: &HeaderContract, headers: &mut HeaderMap) {
     }
 }
 
-/// Add the identity headers, replacing any value already present under the same name.
-///
-/// Call [`strip`] first: `inject` only replaces the exact names, not their case or `_` variants.
-pub fn inject(contract: &HeaderContract, identity: &Identity, headers: &mut HeaderMap) {
-    for rule in &contract.rules {
-        let value = match rule.source {
-            IdentityField::User => Some(encode_value(&identity.user)),
-            IdentityField::AccessGroup => Some(encode_value(&identity.access_group)),
-            IdentityField::Email => identity.email.as_deref().map(encode_value),
-            IdentityField::PreferredUsername => {
-                identity.preferred_username.as_deref().map(encode_value)
-            }
-            IdentityField::Name => identity.name.as_deref().map(encode_value),
-            IdentityField::Groups if identity.groups.is_empty() => None,
-            IdentityField::Groups => Some(encode_list(&identity.groups)),
-        };
-        match value {
-            Some(v) => insert_ascii(headers, &rule.name, v),
-            None => {
-                headers.remove(&rule.name);
+/// An identity's headers, encoded by the contract once (e.g. at login, stored with the session) so that
+/// each proxied request only copies reference-counted values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl IdentityHeaders {
+    /// Encode `identity` by the contract's rules. Absent fields (and an empty group list) give no header.
+    /// Extra headers whose name the contract does not declare are left out, with a warning: only declared
+    /// names are stripped from incoming requests, so only they may be trusted.
+    pub fn encode(contract: &HeaderContract, identity: &Identity) -> Self {
+        let mut headers = Vec::with_capacity(contract.rules.len() + identity.extra.len());
+        for rule in &contract.rules {
+            let value = match rule.source {
+                IdentityField::User => Some(encode_value(&identity.user)),
+                IdentityField::AccessGroup => Some(encode_value(&identity.access_group)),
+                IdentityField::Email => identity.email.as_deref().map(encode_value),
+                IdentityField::PreferredUsername => {
+                    identity.preferred_username.as_deref().map(encode_value)
+                }
+                IdentityField::Name => identity.name.as_deref().map(encode_value),
+                IdentityField::Groups if identity.groups.is_empty() => None,
+                IdentityField::Groups => Some(encode_list(&identity.groups)),
+            };
+            if let Some(value) = value {
+                push_ascii(&mut headers, &rule.name, value);
             }
         }
+        for (name, value) in &identity.extra {
+            match contract
+                .extra
+                .iter()
+                .find(|h| h.as_str().eq_ignore_ascii_case(name))
+            {
+                Some(header) => push_ascii(&mut headers, header, encode_value(value)),
+                None => tracing::warn!(
+                    header = %name,
+                    "identity carries extra header {name:?} that the header contract does not declare; not sent \
+                     (declare it under [headers] extra so that client-sent copies are stripped)"
+                ),
+            }
+        }
+        Self { headers }
     }
-    for (name, value) in &identity.extra {
-        match contract
-            .extra
-            .iter()
-            .find(|h| h.as_str().eq_ignore_ascii_case(name))
-        {
-            Some(header) => insert_ascii(headers, header, encode_value(value)),
-            None => tracing::warn!(
-                header = %name,
-                "identity carries extra header {name:?} that the header contract does not declare; not sent \
-                 (declare it under [headers] extra so that client-sent copies are stripped)"
-            ),
+
+    /// The encoded headers, in contract order.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.headers.iter().map(|(n, v)| (n, v))
+    }
+}
+
+fn push_ascii(headers: &mut Vec<(HeaderName, HeaderValue)>, name: &HeaderName, value: String) {
+    match HeaderValue::try_from(value) {
+        Ok(v) => headers.push((name.clone(), v)),
+        // infallible in practice: the encoding only produces printable ASCII; kept as a refusal, not a panic.
+        Err(_) => {
+            tracing::warn!(header = %name, "identity header value was not valid after encoding; not sent")
         }
     }
 }
 
-fn insert_ascii(headers: &mut HeaderMap, name: &HeaderName, value: String) {
-    match HeaderValue::try_from(value) {
-        Ok(v) => {
-            headers.insert(name.clone(), v);
-        }
-        // infallible in practice: encode_value only produces printable ASCII; kept as a refusal, not a panic.
-        Err(_) => {
-            headers.remove(name);
-            tracing::warn!(header = %name, "identity header value was not valid after encoding; not sent");
-        }
+/// Add the identity headers, replacing any value already present under the same name.
+///
+/// Call [`strip`] first: `inject` only replaces the exact names, not their case or `_` variants.
+pub fn inject(contract: &HeaderContract, identity: &Identity, headers: &mut HeaderMap) {
+    inject_encoded(&IdentityHeaders::encode(contract, identity), headers);
+}
+
+/// [`inject`] with headers encoded beforehand.
+pub fn inject_encoded(identity: &IdentityHeaders, headers: &mut HeaderMap) {
+    for (name, value) in identity.iter() {
+        headers.insert(name.clone(), value.clone());
     }
 }
 

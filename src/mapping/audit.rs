@@ -77,3 +77,100 @@ pub fn audit_refusal(claims: &Claims, refusal: &MappingRefusal) {
         "login refused by the mapping table"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::operator::{MatchedRule, Operator};
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn captured(f: impl FnOnce()) -> String {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn mapped(overage: bool) -> Mapped {
+        Mapped {
+            operator: Operator {
+                id: "jose".into(),
+                email: None,
+                name: None,
+                department: None,
+                access_group: "MyOrg:Administrators".into(),
+                groups: vec!["Admins".into()],
+                extra: Vec::new(),
+                idp: "https://idp.example.com".into(),
+                name_id: "jose@example.com".into(),
+            },
+            matched_rule: MatchedRule::Rule {
+                index: 2,
+                name: Some("admins".into()),
+                line: 14,
+            },
+            overage,
+        }
+    }
+
+    #[test]
+    fn audit_event_carries_idp_name_id_rule_and_access_group() {
+        let out = captured(|| audit(&mapped(false)));
+        let event: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(event["level"], "INFO");
+        assert_eq!(event["target"], "samlgate::audit");
+        let fields = &event["fields"];
+        assert_eq!(fields["idp"], "https://idp.example.com");
+        assert_eq!(fields["name_id"], "jose@example.com");
+        assert_eq!(fields["operator"], "jose");
+        assert_eq!(fields["rule"], "rule #2 \"admins\" (line 14)");
+        assert_eq!(fields["access_group"], "MyOrg:Administrators");
+        assert_eq!(fields["overage"], false);
+    }
+
+    #[test]
+    fn overage_is_audited_as_a_warning() {
+        let out = captured(|| audit(&mapped(true)));
+        let event: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(event["level"], "WARN");
+        assert_eq!(event["fields"]["overage"], true);
+    }
+
+    #[test]
+    fn refusal_event_names_the_reason() {
+        let claims = Claims {
+            idp_entity_id: "https://idp.example.com".into(),
+            name_id: crate::saml::assertion::NameId {
+                value: "jose".into(),
+                format: None,
+                name_qualifier: None,
+                sp_name_qualifier: None,
+            },
+            attributes: Vec::new(),
+        };
+        let out = captured(|| audit_refusal(&claims, &MappingRefusal::Denied));
+        let event: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(event["level"], "WARN");
+        assert_eq!(event["fields"]["reason"], "denied");
+        assert_eq!(event["fields"]["name_id"], "jose");
+    }
+}

@@ -3,17 +3,25 @@
 
 use std::fmt::{self, Write as _};
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
-use super::evaluate::evaluate;
+use time::OffsetDateTime;
+
+use super::evaluate::{apply, evaluate};
 use super::operator::Mapped;
 use super::refusal::MappingRefusal;
 use super::table::MappingTable;
-use crate::saml::assertion::{Claims, NameId, SamlAttribute};
+use crate::crypto::keys::DecryptionKey;
+use crate::saml::assertion::{Claims, NameId, SamlAttribute, VerifiedAssertion};
+use crate::saml::metadata::parse_idp_metadata;
+use crate::saml::policy::{ExpectedRequest, IdpPolicy, SpIdentity};
+use crate::saml::rejection::Rejection;
+use crate::saml::response::{decode_post_binding, validate_xml};
+use crate::saml::time::parse_instant;
 
 const AFTER_HELP: &str = "\
 --attributes takes JSON inline (when it starts with '{'), '-' for standard input, or a file path:
@@ -32,7 +40,12 @@ name_id is required; idp defaults to \"mapping-test\"; name_id_format is optiona
 holds a list of strings (or one string). Attribute names are written as the IdP sends them: a
 friendly name, a urn:oid: name or a claim URI.
 
-Exit status: 0 the login maps to an operator, 1 the table refuses it, 2 bad input or bad table.";
+--response runs the whole ACS pipeline first (signature, conditions at --now, audience
+--sp-entity-id, destination --acs-url; InResponseTo is not compared), then maps the verified
+assertion exactly as the gateway would.
+
+Exit status: 0 the login maps to an operator, 1 the table or the ACS pipeline refuses it,
+2 bad input or bad table.";
 
 /// Arguments of `samlgate mapping test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,12 +62,29 @@ pub struct MappingTestArgs {
         required_unless_present = "response"
     )]
     pub attributes: Option<String>,
-    /// A SAMLResponse (base64, as posted to the ACS) to verify and then map.
-    #[arg(long, value_name = "FILE", requires = "idp_metadata")]
+    /// A SAML Response to verify with the full ACS pipeline and then map: the base64
+    /// SAMLResponse form value or the XML (auto-detected). InResponseTo is not compared.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires_all = ["idp_metadata", "sp_entity_id", "acs_url"]
+    )]
     pub response: Option<PathBuf>,
     /// The IdP's metadata, for verifying --response.
     #[arg(long, value_name = "FILE")]
     pub idp_metadata: Option<PathBuf>,
+    /// Pick this IdP out of an aggregate metadata file (--response).
+    #[arg(long, value_name = "ENTITY_ID")]
+    pub idp_entity_id: Option<String>,
+    /// Our SP entityID, the Audience the Response must name (--response).
+    #[arg(long, value_name = "ID")]
+    pub sp_entity_id: Option<String>,
+    /// Our ACS URL, the Destination and Recipient the Response must name (--response).
+    #[arg(long, value_name = "URL")]
+    pub acs_url: Option<String>,
+    /// SP private key (PEM) to decrypt an EncryptedAssertion with; repeat for rollover.
+    #[arg(long = "sp-key", value_name = "FILE")]
+    pub sp_keys: Vec<PathBuf>,
     /// The time to verify --response at (RFC 3339, e.g. 2026-11-22T09:14:52Z); default: now.
     #[arg(long, value_name = "T")]
     pub now: Option<String>,
@@ -76,15 +106,20 @@ enum TestInputError {
     },
     #[error("--attributes: not the expected JSON ({0}); see `samlgate mapping test --help`")]
     Json(#[from] serde_json::Error),
-    #[error(
-        "--response is not supported yet: this build has no ACS pipeline (saml::response::validate); use --attributes"
-    )]
-    ResponseNotSupported,
+    #[error("--response: {0}")]
+    Response(String),
+    /// The ACS pipeline refused the Response (exit status 1, like `samlgate verify`).
+    #[error("the Response is refused [{kind}]: {rejection}", kind = .0.kind(), rejection = .0)]
+    Rejected(Rejection),
 }
 
 /// Runs `samlgate mapping test`.
 pub fn run(args: MappingTestArgs) -> ExitCode {
     match outcome(&args) {
+        Err(e @ TestInputError::Rejected(_)) => {
+            eprintln!("samlgate mapping test: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("samlgate mapping test: {e}");
             ExitCode::from(2)
@@ -109,12 +144,82 @@ fn outcome(
     args: &MappingTestArgs,
 ) -> Result<(Claims, Result<Mapped, MappingRefusal>), TestInputError> {
     let table = MappingTable::load(&args.mapping)?;
-    let claims = match (&args.attributes, &args.response) {
-        (Some(attributes), _) => claims_from_json(&read_attributes(attributes)?)?,
-        (None, _) => return Err(TestInputError::ResponseNotSupported),
+    match (&args.attributes, &args.response) {
+        (Some(attributes), _) => {
+            let claims = claims_from_json(&read_attributes(attributes)?)?;
+            let result = evaluate(&table, &claims);
+            Ok((claims, result))
+        }
+        (None, Some(response)) => {
+            let verified = verify_response(args, response)?;
+            let result = apply(&table, &verified);
+            Ok((verified.claims, result))
+        }
+        (None, None) => Err(TestInputError::Response(
+            "give --attributes or --response".to_owned(),
+        )),
+    }
+}
+
+/// Runs the gateway's ACS pipeline on the Response, so the claims mapped are exactly those a
+/// login would map. InResponseTo is not compared (there is no AuthnRequest here); every other
+/// check runs.
+fn verify_response(
+    args: &MappingTestArgs,
+    response: &Path,
+) -> Result<VerifiedAssertion, TestInputError> {
+    let usage = TestInputError::Response;
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path)
+            .map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))
     };
-    let result = evaluate(&table, &claims);
-    Ok((claims, result))
+    let (Some(metadata_path), Some(sp_entity_id), Some(acs_url)) =
+        (&args.idp_metadata, &args.sp_entity_id, &args.acs_url)
+    else {
+        return Err(usage(
+            "needs --idp-metadata, --sp-entity-id and --acs-url".to_owned(),
+        ));
+    };
+    let metadata = read(metadata_path, "IdP metadata")?;
+    let idp = parse_idp_metadata(
+        &metadata,
+        &metadata_path.display().to_string(),
+        args.idp_entity_id.as_deref(),
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let policy = IdpPolicy::new(idp.entity_id, idp.signing_keys);
+    let mut decryption_keys = Vec::new();
+    for path in &args.sp_keys {
+        let pem = read(path, "SP key")?;
+        let key = DecryptionKey::from_pem(&pem, &path.display().to_string())
+            .map_err(|e| usage(format!("SP key {}: {e}", path.display())))?;
+        decryption_keys.push(key);
+    }
+    let sp = SpIdentity {
+        entity_id: sp_entity_id.clone(),
+        acs_url: acs_url.clone(),
+        decryption_keys,
+    };
+    let now = match &args.now {
+        Some(t) => parse_instant(t).ok_or_else(|| {
+            usage(format!(
+                "--now {t:?} is not an RFC 3339 / xs:dateTime instant"
+            ))
+        })?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let raw = read(response, "Response")?;
+    let trimmed = raw
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(&raw)
+        .trim_ascii_start();
+    let xml = if trimmed.first() == Some(&b'<') {
+        raw.clone()
+    } else {
+        decode_post_binding(&raw).map_err(TestInputError::Rejected)?
+    };
+    validate_xml(&xml, &policy, &sp, ExpectedRequest::NotChecked, now)
+        .map_err(TestInputError::Rejected)
 }
 
 fn read_attributes(arg: &str) -> Result<String, TestInputError> {
@@ -278,4 +383,156 @@ pub fn render_json(claims: &Claims, result: &Result<Mapped, MappingRefusal>) -> 
         }),
     };
     value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: MappingTestArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<MappingTestArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("mapping-test").chain(argv.iter().copied()))
+            .map(|c| c.args)
+    }
+
+    #[test]
+    fn attributes_json_keeps_attribute_order_and_accepts_single_strings() {
+        let c = claims_from_json(
+            r#"{"name_id": "jose", "attributes": {"sn": "Müller", "givenName": ["José", "Pepe"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.idp_entity_id, "mapping-test");
+        assert_eq!(c.name_id.value, "jose");
+        let names: Vec<&str> = c.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["sn", "givenName"]);
+        assert_eq!(c.attributes[1].values, ["José", "Pepe"]);
+    }
+
+    #[test]
+    fn attributes_json_refuses_unknown_keys_and_missing_name_id() {
+        let e = claims_from_json(r#"{"nameid": "x", "attributes": {}}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `nameid`"), "{e}");
+        let e = claims_from_json(r#"{"attributes": {}}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `name_id`"), "{e}");
+        let e = claims_from_json(r#"{"name_id": "x", "attributes": {"a": 3}}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("a string or a list of strings"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn needs_attributes_or_response_but_not_both() {
+        assert!(parse(&["--mapping", "m.toml"]).is_err());
+        assert!(
+            parse(&[
+                "--mapping",
+                "m.toml",
+                "--attributes",
+                "{}",
+                "--response",
+                "r",
+                "--idp-metadata",
+                "x"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&["--mapping", "m.toml", "--response", "r"]).is_err(),
+            "--response needs --idp-metadata"
+        );
+        let response = [
+            "--mapping",
+            "m.toml",
+            "--response",
+            "r",
+            "--idp-metadata",
+            "x",
+        ];
+        let without_acs = [&response[..], &["--sp-entity-id", "s"]].concat();
+        assert!(parse(&without_acs).is_err(), "--response needs --acs-url");
+        let full = [&without_acs[..], &["--acs-url", "u"]].concat();
+        assert_eq!(parse(&full).unwrap().acs_url.as_deref(), Some("u"));
+        let a = parse(&["--mapping", "m.toml", "--attributes", "{}"]).unwrap();
+        assert_eq!(a.attributes.as_deref(), Some("{}"));
+    }
+
+    #[test]
+    fn text_report_shows_operator_and_matched_rule() {
+        let table = MappingTable::load("mappings/default.toml").unwrap();
+        let claims = claims_from_json(
+            r#"{"name_id": "Jose@Example.com", "idp": "https://idp.example.com",
+                "attributes": {"mail": "jose@example.com", "givenName": "José", "sn": "Müller",
+                               "groups": ["Staff", "Admins"]}}"#,
+        )
+        .unwrap();
+        let result = evaluate(&table, &claims);
+        let text = render_text(&claims, &result);
+        assert!(text.contains("operator:      jose@example.com\n"), "{text}");
+        assert!(
+            text.contains("access group:  MyOrg:Administrators\n"),
+            "{text}"
+        );
+        let file = std::fs::read_to_string("mappings/default.toml").unwrap();
+        let first_rule_line = file.lines().position(|l| l == "[[access.rule]]").unwrap() + 1;
+        let expected =
+            format!("matched:       rule #1 \"administrators\" (line {first_rule_line})\n");
+        assert!(text.contains(&expected), "{text}");
+        assert!(text.contains("name:          José Müller\n"), "{text}");
+        assert!(text.contains("groups (2):    Staff, Admins\n"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&render_json(&claims, &result)).unwrap();
+        assert_eq!(json["outcome"], "mapped");
+        assert_eq!(
+            json["mapped"]["operator"]["access_group"],
+            "MyOrg:Administrators"
+        );
+        assert_eq!(json["mapped"]["matched_rule"]["index"], 1);
+    }
+
+    #[test]
+    fn text_report_shows_a_refusal_with_its_reason() {
+        let table = MappingTable::load("mappings/default.toml").unwrap();
+        let claims = claims_from_json(r#"{"name_id": "x", "attributes": {}}"#).unwrap();
+        let result = evaluate(&table, &claims);
+        let text = render_text(&claims, &result);
+        assert!(text.starts_with("outcome:       REFUSED\n"), "{text}");
+        assert!(text.contains("`mail`"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&render_json(&claims, &result)).unwrap();
+        assert_eq!(json["kind"], "missing_required_attribute");
+    }
+
+    #[test]
+    fn exit_status_tells_mapped_refused_and_bad_input_apart() {
+        let run_with = |attributes: &str, mapping: &str| {
+            run(MappingTestArgs {
+                mapping: mapping.into(),
+                attributes: Some(attributes.to_owned()),
+                response: None,
+                idp_metadata: None,
+                idp_entity_id: None,
+                sp_entity_id: None,
+                acs_url: None,
+                sp_keys: Vec::new(),
+                now: None,
+                json: true,
+            })
+        };
+        let ok = r#"{"name_id": "a", "attributes": {"mail": "a@example.com"}}"#;
+        assert_eq!(run_with(ok, "mappings/default.toml"), ExitCode::SUCCESS);
+        assert_eq!(
+            run_with(r#"{"name_id": "a"}"#, "mappings/default.toml"),
+            ExitCode::from(1)
+        );
+        assert_eq!(
+            run_with("{not json", "mappings/default.toml"),
+            ExitCode::from(2)
+        );
+        assert_eq!(run_with(ok, "mappings/missing.toml"), ExitCode::from(2));
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use super::fasthash::FastBuildHasher;
+
 use super::aliases::has_groups_overage;
 use super::operator::{Mapped, MatchedRule, Operator};
 use super::refusal::MappingRefusal;
@@ -21,6 +23,9 @@ pub fn apply(
 
 /// Maps claims (also used by `samlgate mapping test` on hand-written attributes).
 pub fn evaluate(table: &MappingTable, claims: &Claims) -> Result<Mapped, MappingRefusal> {
+    if claims.name_id.value.trim().is_empty() {
+        return Err(MappingRefusal::EmptyNameId);
+    }
     for required in &table.required {
         if required.first_value(claims).is_none() {
             return Err(MappingRefusal::MissingRequiredAttribute {
@@ -106,10 +111,31 @@ fn decide(
     ))
 }
 
-/// Every group from every group attribute, without empty values or repeats.
+/// Every group from the group attributes, without empty values. One attribute (the usual
+/// case: IdPs send the groups as one multi-valued attribute, a set) is taken as sent; when
+/// several attributes carry groups (`groups` and `memberOf`), repeats across them are dropped.
 fn groups(table: &MappingTable, claims: &Claims) -> Vec<String> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut out = Vec::new();
+    let mut carriers = claims
+        .attributes
+        .iter()
+        .filter(|a| table.groups_from.iter().any(|s| s.is(a)));
+    match (carriers.next(), carriers.next()) {
+        (None, _) => Vec::new(),
+        (Some(only), None) => only
+            .values
+            .iter()
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect(),
+        (Some(_), Some(_)) => merged_groups(table, claims),
+    }
+}
+
+fn merged_groups(table: &MappingTable, claims: &Claims) -> Vec<String> {
+    let capacity: usize = claims.attributes.iter().map(|a| a.values.len()).sum();
+    let mut seen: HashSet<&str, FastBuildHasher> =
+        HashSet::with_capacity_and_hasher(capacity, FastBuildHasher::default());
+    let mut out = Vec::with_capacity(capacity);
     for source in &table.groups_from {
         for v in source.values(claims) {
             if seen.insert(v) {
@@ -179,4 +205,62 @@ fn strip_domain<'a>(id: &'a str, strip: &StripDomain) -> &'a str {
         return user;
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::assertion::{NameId, SamlAttribute, Sealed, SignedParts};
+    use time::macros::datetime;
+
+    fn verified(groups: &[&str]) -> VerifiedAssertion {
+        VerifiedAssertion {
+            claims: Claims {
+                idp_entity_id: "https://idp.example.com".into(),
+                name_id: NameId {
+                    value: "jose@example.com".into(),
+                    format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
+                    name_qualifier: None,
+                    sp_name_qualifier: None,
+                },
+                attributes: vec![SamlAttribute {
+                    name: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups".into(),
+                    name_format: None,
+                    friendly_name: None,
+                    values: groups.iter().map(|g| g.to_string()).collect(),
+                }],
+            },
+            assertion_id: "_a1".into(),
+            issue_instant: datetime!(2026-11-22 09:00 UTC),
+            in_response_to: Some("_r1".into()),
+            session_index: None,
+            authn_instant: None,
+            authn_context_class_ref: None,
+            session_not_on_or_after: None,
+            replay_until: datetime!(2026-11-22 09:05 UTC),
+            signed: SignedParts {
+                response: true,
+                assertion: true,
+            },
+            was_encrypted: false,
+            _sealed: Sealed::default(),
+        }
+    }
+
+    #[test]
+    fn apply_maps_the_verified_claims_and_keeps_the_user_key() {
+        let table = MappingTable::from_toml(
+            "[access]\ndefault = \"MyOrg:RestrictedReadOnly\"\n\
+             [[access.rule]]\ngroup = \"Admins\"\naccess_group = \"MyOrg:Administrators\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let m = apply(&table, &verified(&["Staff", "Admins"])).unwrap();
+        assert_eq!(m.operator.access_group, "MyOrg:Administrators");
+        assert_eq!(m.operator.idp, "https://idp.example.com");
+        assert_eq!(m.operator.name_id, "jose@example.com");
+        assert_eq!(m.operator.groups, vec!["Staff", "Admins"]);
+        let m = apply(&table, &verified(&[])).unwrap();
+        assert_eq!(m.operator.access_group, "MyOrg:RestrictedReadOnly");
+    }
 }

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod cli;
 mod error;
 mod evaluate;
+mod fasthash;
 mod operator;
 mod pattern;
 mod raw;

@@ -16,7 +16,8 @@ pub struct Operator {
     pub department: Option<String>,
     /// The access group the decision table chose (`X-Forwarded-Access-Group`).
     pub access_group: String,
-    /// Every group the IdP sent (deduplicated, in the IdP's order).
+    /// Every group the IdP sent, in its order, without empty values; when several attributes
+    /// carry groups, repeats across them are dropped.
     pub groups: Vec<String>,
     /// Extra headers the table forwards: (header name, value).
     pub extra: Vec<(String, String)>,

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
+use super::fasthash::FastBuildHasher;
+
 /// Upper bound on the compiled size of one pattern: a table is admin-written, but a regex such
 /// as `(a{1000}){1000}` should be a load error, not a gateway that eats its memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -70,7 +72,6 @@ pub(crate) fn glob_to_regex(glob: &str) -> Result<String, String> {
                 let mut first = true;
                 let mut open_range = false;
                 for k in chars.by_ref() {
-                    open_range = false;
                     match k {
                         ']' => {
                             closed = true;
@@ -81,7 +82,10 @@ pub(crate) fn glob_to_regex(glob: &str) -> Result<String, String> {
                             class.push('-');
                             open_range = true;
                         }
-                        other => class.push_str(&regex::escape(&other.to_string())),
+                        other => {
+                            class.push_str(&regex::escape(&other.to_string()));
+                            open_range = false;
+                        }
                     }
                     first = false;
                 }
@@ -117,6 +121,53 @@ fn one_line(e: &regex::Error) -> String {
         .map_or_else(|| text.replace('\n', " "), str::to_owned)
 }
 
+/// The character every name matching this glob starts with, if there is one.
+fn glob_first_char(glob: &str) -> Option<char> {
+    let mut chars = glob.chars();
+    match chars.next()? {
+        '*' | '?' | '[' => None,
+        '\\' => chars.next(),
+        c => Some(c),
+    }
+}
+
+/// The character every name matching this regex starts with, when that is plain to see:
+/// a literal first character (after an optional `^`) that no quantifier makes optional, in a
+/// regex with no `|` outside parentheses and no leading flag group. Anything else: `None`
+/// (the prefilter then lets every group through, which is always correct).
+fn regex_first_char(regex: &str) -> Option<char> {
+    let body = regex.strip_prefix('^').unwrap_or(regex);
+    let mut chars = body.chars();
+    let first = chars.next()?;
+    if !(first.is_alphanumeric() || " -_=:/@,;'\"<>!%&~#`".contains(first)) {
+        return None;
+    }
+    if matches!(chars.next(), Some('?' | '*' | '{')) {
+        return None;
+    }
+    // A top-level alternation could start with anything; count parentheses, skipping
+    // escapes and character classes.
+    let mut depth = 0usize;
+    let mut in_class = false;
+    let mut escaped = false;
+    for c in body.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => return None,
+            _ => {}
+        }
+    }
+    Some(first)
+}
+
 fn anchored(body: &str, ignore_case: bool) -> Result<Regex, regex::Error> {
     RegexBuilder::new(&format!("^(?:{body})$"))
         .case_insensitive(ignore_case)
@@ -126,22 +177,34 @@ fn anchored(body: &str, ignore_case: bool) -> Result<Regex, regex::Error> {
 }
 
 /// All distinct patterns of a table, indexed for matching.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct PatternIndex {
     patterns: Vec<Pattern>,
     ignore_case: bool,
     /// Exact names (lowercased when `ignore_case`) -> pattern id.
-    exact: HashMap<String, usize>,
+    exact: HashMap<String, usize, FastBuildHasher>,
+    /// Prefilter: the byte lengths of the exact names (folded), so a group of another
+    /// length skips the hash lookup. Lengths of 256 and more share the last slot.
+    exact_lengths: Box<[bool; 257]>,
     /// Globs and regexes; `set_ids[i]` is the pattern id of the set's i-th regex.
     set: Option<RegexSet>,
     set_ids: Vec<usize>,
+    /// Prefilter: the bytes a group name may start with to match some glob or regex, or
+    /// `None` when some pattern may start with anything. Most groups of a real login match no
+    /// pattern, and most are ruled out by their first byte without running the set.
+    first_bytes: Option<Box<[bool; 256]>>,
 }
 
 impl PatternIndex {
     pub fn new(ignore_case: bool) -> Self {
         PatternIndex {
+            patterns: Vec::new(),
             ignore_case,
-            ..PatternIndex::default()
+            exact: HashMap::default(),
+            exact_lengths: Box::new([false; 257]),
+            set: None,
+            set_ids: Vec::new(),
+            first_bytes: None,
         }
     }
 
@@ -167,6 +230,9 @@ impl PatternIndex {
         let anchored = match kind {
             PatternKind::Exact => {
                 let key = self.fold(source).into_owned();
+                if let Some(slot) = self.exact_lengths.get_mut(key.len().min(256)) {
+                    *slot = true;
+                }
                 self.exact.insert(key, id);
                 None
             }
@@ -194,6 +260,44 @@ impl PatternIndex {
 
     /// Builds the combined regex set once every pattern is interned.
     pub fn finish(&mut self) -> Result<(), regex::Error> {
+        let mut table = Box::new([false; 256]);
+        let mut bounded = true;
+        for p in self.set_ids.iter().filter_map(|id| self.patterns.get(*id)) {
+            let first = match p.kind {
+                PatternKind::Glob => glob_first_char(&p.source),
+                PatternKind::Regex => regex_first_char(&p.source),
+                PatternKind::Exact => None,
+            };
+            let Some(c) = first else {
+                bounded = false;
+                break;
+            };
+            if self.ignore_case && !c.is_ascii() {
+                bounded = false;
+                break;
+            }
+            let mut buf = [0u8; 4];
+            let variants = if self.ignore_case {
+                [c.to_ascii_lowercase(), c.to_ascii_uppercase()]
+            } else {
+                [c, c]
+            };
+            for v in variants {
+                if let Some(b) = v.encode_utf8(&mut buf).as_bytes().first()
+                    && let Some(slot) = table.get_mut(usize::from(*b))
+                {
+                    *slot = true;
+                }
+            }
+        }
+        if self.ignore_case {
+            // Unicode case folding maps some non-ASCII characters onto ASCII letters (the
+            // Kelvin sign onto `k`, long s onto `s`): let every non-ASCII start through.
+            for slot in table.iter_mut().skip(0x80) {
+                *slot = true;
+            }
+        }
+        self.first_bytes = bounded.then_some(table);
         let bodies: Vec<&str> = self
             .set_ids
             .iter()
@@ -229,13 +333,35 @@ impl PatternIndex {
         }
     }
 
+    fn may_match_exact(&self, group: &str) -> bool {
+        if self.exact.is_empty() {
+            return false;
+        }
+        // Folding non-ASCII text may change its length (`İ` lowercases to two characters).
+        if self.ignore_case && !group.is_ascii() {
+            return true;
+        }
+        self.exact_lengths
+            .get(group.len().min(256))
+            .copied()
+            .unwrap_or(true)
+    }
+
+    fn may_match_set(&self, group: &str) -> bool {
+        match (&self.first_bytes, group.as_bytes().first()) {
+            (None, _) => true,
+            (Some(table), Some(b)) => table.get(usize::from(*b)).copied().unwrap_or(true),
+            (Some(_), None) => true,
+        }
+    }
+
     /// For each pattern id: does at least one of `groups` match it?
     pub fn hits<S: AsRef<str>>(&self, groups: &[S]) -> Vec<bool> {
         let mut hits = vec![false; self.patterns.len()];
         let mut set_left = self.set_ids.len();
         for group in groups {
             let group = group.as_ref();
-            if !self.exact.is_empty()
+            if self.may_match_exact(group)
                 && let Some(&id) = self.exact.get(self.fold(group).as_ref())
                 && let Some(h) = hits.get_mut(id)
             {
@@ -243,6 +369,8 @@ impl PatternIndex {
             }
             if set_left > 0
                 && let Some(set) = &self.set
+                && self.may_match_set(group)
+                && set.is_match(group)
             {
                 for i in set.matches(group).iter() {
                     if let Some(h) = self.set_ids.get(i).and_then(|id| hits.get_mut(*id))
@@ -312,6 +440,45 @@ mod tests {
     }
 
     #[test]
+    fn first_character_prefilter_is_conservative() {
+        assert_eq!(glob_first_char("Fin-*"), Some('F'));
+        assert_eq!(glob_first_char("*-admins"), None);
+        assert_eq!(glob_first_char("[ab]x"), None);
+        assert_eq!(glob_first_char("\\*x"), Some('*'));
+        assert_eq!(regex_first_char("proj-[0-9]+"), Some('p'));
+        assert_eq!(regex_first_char("^proj"), Some('p'));
+        assert_eq!(regex_first_char("p?roj"), None);
+        assert_eq!(regex_first_char("p*roj"), None);
+        assert_eq!(regex_first_char("p{0,1}roj"), None);
+        assert_eq!(regex_first_char("proj|ops"), None);
+        assert_eq!(regex_first_char("proj-(a|b)"), Some('p'));
+        assert_eq!(regex_first_char("proj[|]x|y"), None);
+        assert_eq!(regex_first_char("proj\\|x"), Some('p'));
+        assert_eq!(regex_first_char("(?i)admins"), None);
+        assert_eq!(regex_first_char(".*"), None);
+        assert_eq!(regex_first_char("\\w+"), None);
+    }
+
+    #[test]
+    fn prefilter_never_hides_a_match() {
+        for ignore_case in [false, true] {
+            let mut idx = PatternIndex::new(ignore_case);
+            let a = idx.intern(PatternKind::Glob, "fin-*").unwrap();
+            let b = idx.intern(PatternKind::Regex, "proj-(a|b)").unwrap();
+            idx.finish().unwrap();
+            let hits = idx.hits(&["x", "proj-b", "fin-"]);
+            assert!(hits[a] && hits[b]);
+            let folded = idx.hits(&["FIN-x"]);
+            assert_eq!(folded[a], ignore_case);
+            let mut idx = PatternIndex::new(ignore_case);
+            let k = idx.intern(PatternKind::Glob, "k*").unwrap();
+            idx.finish().unwrap();
+            // U+212A KELVIN SIGN folds to `k`.
+            assert_eq!(idx.hits(&["\u{212A}elvin"])[k], ignore_case);
+        }
+    }
+
+    #[test]
     fn regexes_match_the_whole_group_name() {
         let mut idx = PatternIndex::new(false);
         let id = idx.intern(PatternKind::Regex, "proj-[0-9]+").unwrap();
@@ -342,6 +509,23 @@ mod tests {
         let hits = idx.hits(&["x", "Fin-EU", "Admins", "p7", "Fin-US"]);
         assert!(hits[exact] && hits[glob] && hits[regex]);
         assert!(!hits[never]);
+    }
+
+    #[test]
+    fn length_prefilter_never_hides_an_exact_match() {
+        let mut idx = PatternIndex::new(true);
+        // `İ` (2 bytes) lowercases to `i̇` (3 bytes): the folded name is longer than the group.
+        let a = idx.intern(PatternKind::Exact, "i\u{307}x").unwrap();
+        let b = idx.intern(PatternKind::Exact, "Admins").unwrap();
+        idx.finish().unwrap();
+        let hits = idx.hits(&["\u{130}x", "ADMINS", "Admins2"]);
+        assert!(hits[a] && hits[b]);
+        let mut idx = PatternIndex::new(false);
+        let long = "g".repeat(300);
+        let c = idx.intern(PatternKind::Exact, &long).unwrap();
+        idx.finish().unwrap();
+        assert!(idx.hits(&[long.as_str()])[c]);
+        assert!(!idx.hits(&["g".repeat(299).as_str()])[c]);
     }
 
     #[test]

@@ -4,6 +4,10 @@
 /// A login the table does not let through.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MappingRefusal {
+    /// The user key is (IdP entityID, NameID): without a NameID every such login would share
+    /// one key, so it is refused whatever the operator id comes from.
+    #[error("the assertion's NameID is empty: it is half of the user key (IdP, NameID)")]
+    EmptyNameId,
     #[error(
         "required attribute `{attribute}` is missing from the assertion (or all its values are empty)"
     )]
@@ -30,6 +34,7 @@ impl MappingRefusal {
     /// A stable label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
+            MappingRefusal::EmptyNameId => "empty_name_id",
             MappingRefusal::MissingRequiredAttribute { .. } => "missing_required_attribute",
             MappingRefusal::MissingOperatorId { .. } => "missing_operator_id",
             MappingRefusal::AmbiguousOperatorId { .. } => "ambiguous_operator_id",

@@ -9,7 +9,7 @@ use super::table::{Fallback, MappingTable};
 /// names it, everyone who matches no rule can reach exactly the routes open to any session,
 /// which is rarely what "restricted" was meant to say.
 pub fn validate_against_routes(table: &MappingTable, route_groups: &[&str]) -> Vec<Warning> {
-    let mentioned = |g: &str| route_groups.iter().any(|r| *r == g);
+    let mentioned = |g: &str| route_groups.contains(&g);
     let mut warnings = Vec::new();
     let mut reported: Vec<&str> = Vec::new();
     if let Fallback::Default(g) = &table.fallback

@@ -137,6 +137,12 @@ impl MappingTable {
         self.rules.len()
     }
 
+    /// The extra headers this table forwards. The gateway must strip these from every incoming
+    /// request too, like its own identity headers, or a client could send its own value.
+    pub fn extra_header_names(&self) -> Vec<&str> {
+        self.extra.iter().map(|(h, _)| h.as_str()).collect()
+    }
+
     /// Every access group the table can hand out: the rules' in order, then the default.
     pub fn access_groups(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();

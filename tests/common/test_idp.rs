@@ -1,6 +1,5 @@
 //! The project's own test IdP: an RSA-2048 key and self-signed certificate (made once per test
 //! binary), policies, and signed Responses built with `samlgate::saml::issue`.
-#![allow(dead_code)]
 
 use std::sync::OnceLock;
 

@@ -132,21 +132,3 @@ pub fn round_trip(options: &EncryptionOptions) -> Result<Decrypted, DecryptionEr
         &EncryptionPolicy::default(),
     )
 }
-
-/// True when an external peer is missing and the test should skip; under CI=true a missing peer
-/// fails the test instead.
-pub fn skip_without(program: &str) -> bool {
-    let found = std::process::Command::new(program)
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if found {
-        return false;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{program} is required under CI=true but was not found");
-    }
-    eprintln!("skipping: {program} not found (install it to run this test)");
-    true
-}
