@@ -129,7 +129,12 @@ async fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), Strin
         .filter_map(|v| v.split(';').next())
         .find(|pair| pair.starts_with("samlgate_session="))
         .map(str::to_string);
-    let body = response.into_body().collect().await.map_err(err)?.to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(err)?
+        .to_bytes();
     let Some(cookie) = cookie else {
         return Err(format!(
             "sign-in failed ({status}): {}",

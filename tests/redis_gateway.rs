@@ -374,10 +374,9 @@ async fn redis_down_means_503_never_a_login_and_recovery_without_restart() {
 
     for node in [&c.a, &c.b] {
         let mut probe = node.browser();
-        assert_eq!(
-            probe.get("/readyz").await.status,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        let ready = probe.get("/readyz").await;
+        assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ready.body, "store unavailable (redis)\n");
         assert_eq!(probe.get("/healthz").await.status, StatusCode::OK);
     }
 

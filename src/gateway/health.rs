@@ -29,9 +29,15 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {
             tracing::warn!(store = %state.stores.describe(), "readyz: {e}");
+            // The detail (host, error) goes to the log only.
+            let kind = if state.stores.redis.is_some() {
+                "redis"
+            } else {
+                "memory"
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("store unavailable ({}): {e}\n", state.stores.describe()),
+                format!("store unavailable ({kind})\n"),
             )
                 .into_response()
         }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use fred::clients::Pool;
 use fred::interfaces::{ClientLike, KeysInterface, SortedSetsInterface, TransactionInterface};
 use fred::types::config::{
-    Config as FredConfig, ConnectionConfig, PerformanceConfig, ReconnectPolicy,
+    Config as FredConfig, ConnectionConfig, PerformanceConfig, ReconnectPolicy, TcpConfig,
 };
 use fred::types::{Expiration, ExpireOptions, SetOptions, Value};
 use time::OffsetDateTime;
@@ -143,6 +143,11 @@ impl RedisStore {
             connection_timeout: settings.connect_timeout,
             internal_command_timeout: settings.command_timeout.max(settings.connect_timeout),
             max_command_attempts: 2,
+            // One small command per request: send it now rather than wait for Nagle.
+            tcp: TcpConfig {
+                nodelay: Some(true),
+                ..TcpConfig::default()
+            },
             ..ConnectionConfig::default()
         };
         // Forever, 100 ms doubling to 1 s: recovery within a second of Redis coming back.
