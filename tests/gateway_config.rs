@@ -100,11 +100,7 @@ fn several_value_problems_are_reported_together() {
         "{keys:?}"
     );
     let redis = problems.iter().find(|p| p.key == "session.store").unwrap();
-    assert!(
-        redis.message.contains("not supported yet"),
-        "{}",
-        redis.message
-    );
+    assert!(redis.message.contains("needs url"), "{}", redis.message);
     let skew = problems
         .iter()
         .find(|p| p.key == "idp[0].clock_skew")

@@ -14,6 +14,7 @@ pub mod model;
 pub mod problems;
 pub mod raw;
 pub mod schema;
+pub mod store;
 pub mod validate;
 
 use std::path::Path;

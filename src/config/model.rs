@@ -101,9 +101,12 @@ pub struct Idp {
     pub authn_context: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionStoreKind {
+    /// One node: everything in this process.
     Memory,
+    /// Several nodes: sessions, pending logins, replay cache and session index in Redis.
+    Redis(crate::store::RedisSettings),
 }
 
 #[derive(Clone, Debug)]

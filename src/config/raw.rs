@@ -63,6 +63,10 @@ pub struct RawIdp {
 pub struct RawSession {
     pub store: S<String>,
     pub url: S<String>,
+    pub key_prefix: S<String>,
+    pub pool_size: S<i64>,
+    pub connect_timeout: S<String>,
+    pub command_timeout: S<String>,
     pub idle_timeout: S<String>,
     pub absolute_timeout: S<String>,
     pub cookie_name: S<String>,

@@ -45,6 +45,10 @@ const IDP: &[&str] = &[
 const SESSION: &[&str] = &[
     "store",
     "url",
+    "key_prefix",
+    "pool_size",
+    "connect_timeout",
+    "command_timeout",
     "idle_timeout",
     "absolute_timeout",
     "cookie_name",

@@ -264,27 +264,24 @@ fn session(
     let store = match &r.store {
         None => SessionStoreKind::Memory,
         Some(s) if s.get_ref() == "memory" => SessionStoreKind::Memory,
-        Some(s) if s.get_ref() == "redis" => {
-            p.error("session.store", Some(s.span()), "the Redis session store is not supported yet (issue 6); use \"memory\" on a single node");
-            SessionStoreKind::Memory
-        }
+        Some(s) if s.get_ref() == "redis" => match super::store::redis_settings(&r, s.span(), p) {
+            Some(settings) => SessionStoreKind::Redis(settings),
+            None => SessionStoreKind::Memory,
+        },
         Some(s) => {
             p.error(
                 "session.store",
                 Some(s.span()),
-                format!("unknown store \"{}\" (use \"memory\")", s.get_ref()),
+                format!(
+                    "unknown store \"{}\" (use \"memory\" or \"redis\")",
+                    s.get_ref()
+                ),
             );
             SessionStoreKind::Memory
         }
     };
-    if let Some(url) = &r.url
-        && r.store.as_ref().is_none_or(|s| s.get_ref() == "memory")
-    {
-        p.error(
-            "session.url",
-            Some(url.span()),
-            "a store URL is set but the store is \"memory\"",
-        );
+    if r.store.as_ref().is_none_or(|s| s.get_ref() == "memory") {
+        super::store::refuse_redis_keys_for_memory(&r, p);
     }
     let idle = duration_field(
         &r.idle_timeout,

@@ -20,6 +20,7 @@ use crate::saml::policy::ExpectedRequest;
 use crate::saml::rejection::{PolicyFailure, Rejection, ReplayFailure};
 use crate::saml::response::validate;
 use crate::saml::time::format_instant;
+use crate::store::SessionIndexKey;
 use crate::store::replay::Seen;
 
 use super::cookies;
@@ -111,11 +112,15 @@ pub async fn acs(
     );
     let mut relay_note = "no RelayState";
     let pending: Option<PendingLogin> = match form.relay_state.as_deref() {
-        Some(key) if cookies::is_token(key) => match state.pending.take(key, browser, now) {
+        Some(key) if cookies::is_token(key) => match state.pending.take(key, browser, now).await {
             Ok(p) => Some(p),
             Err(RelayStateError::Unknown(_)) => {
                 relay_note = "RelayState unknown, expired or already used";
                 None
+            }
+            Err(e @ (RelayStateError::Store(_) | RelayStateError::Full(_))) => {
+                tracing::error!("pending-login store unavailable, refusing the login: {e}");
+                return errors::unavailable();
             }
             Err(e) => {
                 return refuse(
@@ -223,6 +228,11 @@ pub async fn acs(
         tracing::error!(idp = %idp.name, "cannot store the session: {e}");
         return errors::unavailable();
     }
+    if let Err(e) = index_session(&state, &session, &verified, &record, now).await {
+        tracing::error!(idp = %idp.name, "cannot index the session for single logout: {e}");
+        let _ = session.flush().await;
+        return errors::unavailable();
+    }
     audit::login(
         &idp.name,
         &record.identity.user,
@@ -277,4 +287,33 @@ fn unsolicited<'s>(
             .into(),
         )
     }))
+}
+
+/// Record the new session under (IdP, NameID, SessionIndex), so single logout can find it on
+/// any node.
+async fn index_session(
+    state: &AppState,
+    session: &Session,
+    verified: &VerifiedAssertion,
+    record: &SessionRecord,
+    now: time::OffsetDateTime,
+) -> Result<(), crate::store::StoreError> {
+    let Some(id) = session.id() else {
+        return Err(crate::store::StoreError::Unavailable(
+            "the saved session has no ID".into(),
+        ));
+    };
+    let name_id = verified.name_id();
+    let key = SessionIndexKey {
+        idp_entity_id: record.idp_entity_id.clone(),
+        name_id: name_id.value.clone(),
+        name_id_format: name_id.format.clone(),
+        name_qualifier: name_id.name_qualifier.clone(),
+        sp_name_qualifier: name_id.sp_name_qualifier.clone(),
+        session_index: record.session_index.clone(),
+    };
+    state
+        .session_index
+        .add(&key, &id.to_string(), record.not_after, now)
+        .await
 }

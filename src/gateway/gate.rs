@@ -44,7 +44,7 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
                 .path_and_query()
                 .map(|pq| sanitize_return_to(pq.as_str()))
                 .unwrap_or_else(|| "/".to_string());
-            login::choose_or_begin(&state, &return_to, req.headers())
+            login::choose_or_begin(&state, &return_to, req.headers()).await
         }
         Access::Denied(reason) => {
             tracing::info!(

@@ -14,20 +14,30 @@ pub async fn healthz() -> Response {
 }
 
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    // The replay cache is on the login path; a store that cannot answer means not ready.
-    // A probe insert under a reserved name, expiring at once, checks it end to end.
+    // The stores are on the login path; a store that cannot answer means not ready. A ping
+    // (Redis) and a probe insert under a reserved name, expiring at once, check it end to end.
     let now = state.now();
-    match state
-        .replay
-        .insert("samlgate-readyz", "probe", now, now)
-        .await
-    {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+    let probe = match state.stores.check().await {
+        Ok(()) => state
+            .replay
+            .insert("samlgate-readyz", "probe", now, now)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match probe {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {
-            tracing::warn!("readyz: {e}");
+            tracing::warn!(store = %state.stores.describe(), "readyz: {e}");
+            // The detail (host, error) goes to the log only.
+            let kind = if state.stores.redis.is_some() {
+                "redis"
+            } else {
+                "memory"
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "replay cache unavailable\n",
+                format!("store unavailable ({kind})\n"),
             )
                 .into_response()
         }

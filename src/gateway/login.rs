@@ -38,17 +38,17 @@ pub async fn login(
     let return_to = sanitize_return_to(q.return_to.as_deref().or(from_header).unwrap_or("/"));
     match q.idp.as_deref() {
         Some(name) => match state.idp(name) {
-            Some(idp) => begin(&state, idp, &return_to, &headers),
+            Some(idp) => begin(&state, idp, &return_to, &headers).await,
             None => errors::bad_request("Unknown identity provider."),
         },
-        None => choose_or_begin(&state, &return_to, &headers),
+        None => choose_or_begin(&state, &return_to, &headers).await,
     }
 }
 
 /// One IdP: go there. Several: show the chooser.
-pub fn choose_or_begin(state: &AppState, return_to: &str, headers: &HeaderMap) -> Response {
+pub async fn choose_or_begin(state: &AppState, return_to: &str, headers: &HeaderMap) -> Response {
     match state.config.idps.as_slice() {
-        [only] => begin(state, only, return_to, headers),
+        [only] => begin(state, only, return_to, headers).await,
         idps => chooser(idps, return_to),
     }
 }
@@ -73,7 +73,7 @@ fn chooser(idps: &[Idp], return_to: &str) -> Response {
 }
 
 /// Send the browser to `idp` with a fresh AuthnRequest; come back to `return_to` (already sanitized).
-pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) -> Response {
+pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) -> Response {
     let now = state.now();
     let https = state.config.server.is_https();
     let cookie_name = cookies::login_cookie_name(https);
@@ -104,7 +104,7 @@ pub fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) 
         created: now,
         browser,
     };
-    let relay_state = match state.pending.insert(pending, now) {
+    let relay_state = match state.pending.insert(pending, now).await {
         Ok(key) => key,
         Err(e) => {
             tracing::error!(idp = %idp.name, "cannot start login: {e}");

@@ -43,7 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let session = &state.config.session;
     // The cookie carries only the session ID. `__Host-` (set in the name by config when the
     // public URL is https) requires Secure, Path=/ and no Domain, which this layer gives.
-    let sessions = SessionManagerLayer::new(session_store::SweepingMemoryStore::new())
+    let sessions = SessionManagerLayer::new(state.stores.sessions.clone())
         .with_name(session.cookie_name.clone())
         .with_secure(session.secure_cookies)
         .with_http_only(true)

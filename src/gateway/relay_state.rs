@@ -5,19 +5,19 @@
 //! browser by a cookie and consumed on first use. The return target is a relative path checked
 //! by [`sanitize_return_to`]: an open redirect cannot be built from anything a request carries.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
+
+use crate::store::{MemoryPendingStore, PendingStore, StoreError};
 
 /// How long a login may take at the IdP (MFA prompts included).
 pub const PENDING_LOGIN_TTL: Duration = Duration::minutes(10);
-/// Bound on outstanding logins per node, so a flood of login starts cannot exhaust memory.
-pub const MAX_PENDING_LOGINS: usize = 100_000;
 
 /// What the gateway remembers between sending an AuthnRequest and receiving the Response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
     /// The AuthnRequest ID; the Response's InResponseTo must equal it.
     pub request_id: String,
@@ -25,6 +25,7 @@ pub struct PendingLogin {
     pub return_to: String,
     /// The IdP's configured name.
     pub idp: String,
+    #[serde(with = "time::serde::timestamp")]
     pub created: OffsetDateTime,
     /// The value of the browser-binding cookie of the browser that started the login.
     pub browser: String,
@@ -78,66 +79,72 @@ pub enum RelayStateError {
     OtherBrowser { key: String },
     #[error("too many logins in progress ({0}); refusing new ones until some complete or expire")]
     Full(usize),
+    /// The store could not answer: the caller answers 503 (never a login without the check).
+    #[error("pending-login store: {0}")]
+    Store(String),
 }
 
-/// Pending logins of one node. A Redis implementation joins with issue 6.
-#[derive(Default)]
-pub struct MemoryPendingLogins {
-    entries: Mutex<HashMap<String, PendingLogin>>,
+impl From<StoreError> for RelayStateError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Full(n) => RelayStateError::Full(n),
+            other => RelayStateError::Store(other.to_string()),
+        }
+    }
 }
 
-impl MemoryPendingLogins {
-    pub fn new() -> Self {
-        Self::default()
+/// Logins in progress, in the node's memory or in Redis: each is read and deleted in one step,
+/// so a RelayState completes at most one login on any node.
+#[derive(Clone)]
+pub struct PendingLogins {
+    store: Arc<dyn PendingStore>,
+}
+
+impl PendingLogins {
+    pub fn new(store: Arc<dyn PendingStore>) -> Self {
+        PendingLogins { store }
+    }
+
+    /// One node's memory.
+    pub fn memory() -> Self {
+        Self::new(Arc::new(MemoryPendingStore::new()))
     }
 
     /// Store `login` under a fresh RelayState key and return the key.
-    pub fn insert(
+    pub async fn insert(
         &self,
         login: PendingLogin,
         now: OffsetDateTime,
     ) -> Result<String, RelayStateError> {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_PENDING_LOGINS / 2 {
-            entries.retain(|_, l| now - l.created < PENDING_LOGIN_TTL);
-        }
-        if entries.len() >= MAX_PENDING_LOGINS {
-            return Err(RelayStateError::Full(entries.len()));
-        }
         let key = random_token();
-        entries.insert(key.clone(), login);
+        let value = serde_json::to_vec(&login)
+            .map_err(|e| RelayStateError::Store(format!("cannot encode the login: {e}")))?;
+        self.store
+            .put(&key, value, login.created + PENDING_LOGIN_TTL, now)
+            .await?;
         Ok(key)
     }
 
     /// Consume the login stored under `key`, if it is fresh and was issued to `browser`.
     /// The entry is removed even when the browser does not match: a stolen RelayState is burnt.
-    pub fn take(
+    pub async fn take(
         &self,
         key: &str,
         browser: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<PendingLogin, RelayStateError> {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let login = entries
-            .remove(key)
+        let shown = || key.chars().take(64).collect::<String>();
+        let bytes = self.store.take(key, now).await?;
+        let login = bytes
+            .and_then(|b| serde_json::from_slice::<PendingLogin>(&b).ok())
             .filter(|l| {
                 now - l.created < PENDING_LOGIN_TTL && l.created <= now + Duration::minutes(1)
             })
-            .ok_or_else(|| RelayStateError::Unknown(key.chars().take(64).collect()))?;
+            .ok_or_else(|| RelayStateError::Unknown(shown()))?;
         if browser != Some(login.browser.as_str()) {
-            return Err(RelayStateError::OtherBrowser {
-                key: key.chars().take(64).collect(),
-            });
+            return Err(RelayStateError::OtherBrowser { key: shown() });
         }
         Ok(login)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -186,49 +193,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn relay_state_is_single_use() {
-        let store = MemoryPendingLogins::new();
+    #[tokio::test]
+    async fn relay_state_is_single_use() {
+        let store = PendingLogins::memory();
         let now = datetime!(2026-05-23 09:00 UTC);
-        let key = store.insert(login("b1", now), now).unwrap();
+        let key = store.insert(login("b1", now), now).await.unwrap();
         assert_eq!(
-            store.take(&key, Some("b1"), now).unwrap().request_id,
+            store.take(&key, Some("b1"), now).await.unwrap().request_id,
             "_abc"
         );
         assert!(matches!(
-            store.take(&key, Some("b1"), now),
+            store.take(&key, Some("b1"), now).await,
             Err(RelayStateError::Unknown(_))
         ));
     }
 
-    #[test]
-    fn relay_state_from_another_browser_is_refused_and_burnt() {
-        let store = MemoryPendingLogins::new();
+    #[tokio::test]
+    async fn relay_state_from_another_browser_is_refused_and_burnt() {
+        let store = PendingLogins::memory();
         let now = datetime!(2026-05-23 09:00 UTC);
-        let key = store.insert(login("b1", now), now).unwrap();
+        let key = store.insert(login("b1", now), now).await.unwrap();
         assert!(matches!(
-            store.take(&key, Some("b2"), now),
+            store.take(&key, Some("b2"), now).await,
             Err(RelayStateError::OtherBrowser { .. })
         ));
         assert!(matches!(
-            store.take(&key, Some("b1"), now),
+            store.take(&key, Some("b1"), now).await,
             Err(RelayStateError::Unknown(_))
         ));
-        let key = store.insert(login("b1", now), now).unwrap();
+        let key = store.insert(login("b1", now), now).await.unwrap();
         assert!(matches!(
-            store.take(&key, None, now),
+            store.take(&key, None, now).await,
             Err(RelayStateError::OtherBrowser { .. })
         ));
     }
 
-    #[test]
-    fn relay_state_expires_after_its_ttl() {
-        let store = MemoryPendingLogins::new();
+    #[tokio::test]
+    async fn relay_state_expires_after_its_ttl() {
+        let store = PendingLogins::memory();
         let now = datetime!(2026-05-23 09:00 UTC);
-        let key = store.insert(login("b1", now), now).unwrap();
+        let key = store.insert(login("b1", now), now).await.unwrap();
         let later = now + PENDING_LOGIN_TTL + Duration::seconds(1);
         assert!(matches!(
-            store.take(&key, Some("b1"), later),
+            store.take(&key, Some("b1"), later).await,
             Err(RelayStateError::Unknown(_))
         ));
     }

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::config::{Config, Idp};
+use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
-use crate::store::{MemoryReplayCache, ReplayCache};
+use crate::store::{ReplayCache, SessionIndex, StoreError, Stores};
 
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
-use super::relay_state::MemoryPendingLogins;
+use super::relay_state::PendingLogins;
 
 /// The time source. Production uses the system clock; tests move time forward to expire
 /// sessions without sleeping.
@@ -24,8 +24,12 @@ pub fn system_clock() -> Clock {
 pub struct AppState {
     pub config: Config,
     pub sp: SpIdentity,
-    pub pending: MemoryPendingLogins,
+    pub pending: PendingLogins,
     pub replay: Arc<dyn ReplayCache>,
+    /// (IdP, NameID, SessionIndex) -> session IDs, for single logout.
+    pub session_index: Arc<dyn SessionIndex>,
+    /// The stores behind `pending`, `replay`, `session_index` and the session layer.
+    pub stores: Stores,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// The SP metadata document, built once at startup.
@@ -40,6 +44,8 @@ pub enum StateError {
     Metadata(#[from] SpMetadataError),
     #[error(transparent)]
     Proxy(#[from] ProxyConfigError),
+    #[error("cannot open the session store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// The proxy settings for a configuration.
@@ -63,7 +69,17 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
 }
 
 impl AppState {
+    /// The state for `config`, with the stores it names (Redis: must run inside a Tokio runtime).
     pub fn new(config: Config, clock: Clock) -> Result<Self, StateError> {
+        let stores = match &config.session.store {
+            SessionStoreKind::Memory => Stores::memory(),
+            SessionStoreKind::Redis(settings) => Stores::redis(settings)?,
+        };
+        Self::with_stores(config, clock, stores)
+    }
+
+    /// The state for `config` over the given stores.
+    pub fn with_stores(config: Config, clock: Clock, stores: Stores) -> Result<Self, StateError> {
         let mut decryption_keys = vec![config.sp.key.clone()];
         decryption_keys.extend(config.sp.old_keys.iter().cloned());
         let sp = SpIdentity {
@@ -78,8 +94,10 @@ impl AppState {
         Ok(AppState {
             proxy,
             sp,
-            pending: MemoryPendingLogins::new(),
-            replay: Arc::new(MemoryReplayCache::new()),
+            pending: PendingLogins::new(stores.pending.clone()),
+            replay: stores.replay.clone(),
+            session_index: stores.session_index.clone(),
+            stores,
             metrics,
             clock,
             sp_metadata,

@@ -1,9 +1,19 @@
-//! What a node remembers between requests: the replay cache here; sessions and pending login
-//! state join it with the gateway. Memory for one node, Redis for several, behind one trait each.
+//! What a node remembers between requests: the replay cache, pending logins (RelayState), the
+//! session index for single logout, and the sessions themselves. Memory for one node, Redis for
+//! several, behind one trait each; [`Stores`] bundles the chosen set.
 
+pub mod keys;
+pub mod pending;
+pub mod redis;
 pub mod replay;
+pub mod session_index;
+mod stores;
 
+pub use pending::{MemoryPendingStore, PendingStore};
+pub use redis::{RedisSessionStore, RedisSettings, RedisStore};
 pub use replay::{MemoryReplayCache, ReplayCache};
+pub use session_index::{MemorySessionIndex, SessionIndex, SessionIndexKey};
+pub use stores::{AnySessionStore, Stores};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,4 +26,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    #[error("store full: {0} entries outstanding; refusing new ones until some complete or expire")]
+    Full(usize),
+    #[error("store key already taken (random keys collided, or a bug); nothing was overwritten")]
+    Collision,
 }
