@@ -59,6 +59,24 @@ fn assert_kind(result: Result<VerifiedAssertion, Rejection>, kind: &str) -> Reje
     e
 }
 
+/// The byte range of the first `<ds:Signature>...</ds:Signature>` in `xml`; `inner_end` is
+/// where its closing tag starts (to append children such as a copied document or ds:Object).
+struct SignatureSpan {
+    start: usize,
+    inner_end: usize,
+    end: usize,
+}
+
+fn signature_span(xml: &str) -> SignatureSpan {
+    let start = xml.find("<ds:Signature").expect("signature");
+    let inner_end = xml.find("</ds:Signature>").expect("end of signature");
+    SignatureSpan {
+        start,
+        inner_end,
+        end: inner_end + "</ds:Signature>".len(),
+    }
+}
+
 // ---------------------------------------------------------------- accepted shapes
 
 #[test]
@@ -269,8 +287,7 @@ fn refuses_response_signature_moved_into_the_assertion() {
     // Assertion looks signed by a signature that covers something else.
     let s = spec();
     let xml = signed(&s, SignParts::Response);
-    let start = xml.find("<ds:Signature").expect("signature");
-    let end = xml.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
+    let SignatureSpan { start, end, .. } = signature_span(&xml);
     let signature = &xml[start..end];
     let without = format!("{}{}", &xml[..start], &xml[end..]);
     let moved = without.replacen(
@@ -348,8 +365,11 @@ fn refuses_xsw1_signed_response_copied_into_its_own_signature() {
     let evil = signed(&evil_spec, SignParts::None);
     // Take the original signature, put the whole original Response inside it, and put that
     // signature into the evil Response.
-    let start = original.find("<ds:Signature").expect("sig");
-    let end = original.find("</ds:Signature>").expect("end");
+    let SignatureSpan {
+        start,
+        inner_end: end,
+        ..
+    } = signature_span(&original);
     let sig_with_copy = format!("{}{}</ds:Signature>", &original[start..end], original);
     let xsw = evil.replacen(
         "<samlp:Status>",
@@ -367,8 +387,7 @@ fn refuses_xsw2_signed_response_placed_beside_the_signature() {
     evil_spec.response_id = "_evil".to_string();
     evil_spec.name_id = "admin@example.com".to_string();
     let evil = signed(&evil_spec, SignParts::None);
-    let start = original.find("<ds:Signature").expect("sig");
-    let end = original.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
+    let SignatureSpan { start, end, .. } = signature_span(&original);
     let sig = &original[start..end];
     let xsw = evil.replacen(
         "<samlp:Status>",
@@ -403,8 +422,7 @@ fn refuses_xsw4_signed_assertion_wrapped_inside_the_evil_one() {
 #[test]
 fn refuses_xsw5_signature_moved_to_the_evil_assertion_original_appended() {
     let (s, original, evil) = xsw_parts(false);
-    let start = original.find("<ds:Signature").expect("sig");
-    let end = original.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
+    let SignatureSpan { start, end, .. } = signature_span(&original);
     let sig = &original[start..end];
     let evil_signed = evil.replacen("</saml:Issuer>", &format!("</saml:Issuer>{sig}"), 1);
     let xml = s.response_xml_around(&format!("{evil_signed}{original}"));
@@ -414,8 +432,11 @@ fn refuses_xsw5_signature_moved_to_the_evil_assertion_original_appended() {
 #[test]
 fn refuses_xsw6_original_assertion_inside_the_signature_of_the_evil_one() {
     let (s, original, evil) = xsw_parts(false);
-    let start = original.find("<ds:Signature").expect("sig");
-    let end = original.find("</ds:Signature>").expect("end");
+    let SignatureSpan {
+        start,
+        inner_end: end,
+        ..
+    } = signature_span(&original);
     let sig_with_copy = format!("{}{}</ds:Signature>", &original[start..end], original);
     let evil_signed = evil.replacen(
         "</saml:Issuer>",
@@ -447,8 +468,11 @@ fn refuses_xsw7_signed_assertion_hidden_in_extensions() {
 #[test]
 fn refuses_xsw8_signed_assertion_hidden_in_a_signature_object() {
     let (s, original, evil) = xsw_parts(false);
-    let start = original.find("<ds:Signature").expect("sig");
-    let end = original.find("</ds:Signature>").expect("end");
+    let SignatureSpan {
+        start,
+        inner_end: end,
+        ..
+    } = signature_span(&original);
     let sig_with_object = format!(
         "{}<ds:Object>{}</ds:Object></ds:Signature>",
         &original[start..end],
