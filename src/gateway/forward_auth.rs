@@ -16,7 +16,7 @@ use tower_sessions::Session;
 use super::errors;
 use super::headers::{self, Identity};
 use super::routes::{self, Access};
-use super::session::{self, Lookup};
+use super::session;
 use super::state::AppState;
 
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
@@ -43,16 +43,8 @@ pub async fn forward_auth(
     headers: HeaderMap,
 ) -> Response {
     let path = original_path(&headers);
-    let now = state.now();
-    let identity = match session::current(&session, now, state.config.session.idle_timeout).await {
-        Ok(Lookup::Valid(record)) => Some(record.identity),
-        Ok(Lookup::Expired(why)) => {
-            state
-                .metrics
-                .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
-            None
-        }
-        Ok(Lookup::None) => None,
+    let identity = match session::identity_of(&state, &session).await {
+        Ok(identity) => identity,
         Err(e) => {
             tracing::error!("forward-auth: {e}");
             return errors::unavailable();

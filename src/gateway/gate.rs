@@ -13,21 +13,13 @@ use super::headers::Identity;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::routes::{self, Access};
-use super::session::{self, Lookup, SessionIdentity};
+use super::session::{self, SessionIdentity};
 use super::state::AppState;
 
 pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Request) -> Response {
-    let now = state.now();
     let path = req.uri().path().to_string();
-    let identity = match session::current(&session, now, state.config.session.idle_timeout).await {
-        Ok(Lookup::Valid(record)) => Some(record.identity),
-        Ok(Lookup::Expired(why)) => {
-            state
-                .metrics
-                .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
-            None
-        }
-        Ok(Lookup::None) => None,
+    let identity = match session::identity_of(&state, &session).await {
+        Ok(identity) => identity,
         Err(e) => {
             tracing::error!("session lookup: {e}");
             return errors::unavailable();

@@ -150,6 +150,25 @@ pub async fn end(session: &Session) -> Result<Option<SessionRecord>, SessionStor
     Ok(record)
 }
 
+/// The identity of the request's session, if it has a valid one. An expired session is counted
+/// by reason and treated as none; a store failure is `Err` (the caller answers 503, never
+/// treating an unreachable store as "signed in" or silently as "signed out").
+pub async fn identity_of(
+    state: &super::state::AppState,
+    session: &Session,
+) -> Result<Option<SessionIdentity>, SessionStoreError> {
+    match current(session, state.now(), state.config.session.idle_timeout).await? {
+        Lookup::Valid(record) => Ok(Some(record.identity)),
+        Lookup::Expired(why) => {
+            state
+                .metrics
+                .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
+            Ok(None)
+        }
+        Lookup::None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
