@@ -341,15 +341,15 @@ impl<'a> SignatureParts<'a> {
         }
 
         let mut children = Children::new(signature);
-        let signed_info = children.expect("SignedInfo")?;
-        let signature_value = children.expect("SignatureValue")?;
+        let signed_info = children.require("SignedInfo")?;
+        let signature_value = children.require("SignatureValue")?;
         children.optional("KeyInfo")?;
         children.end()?;
 
         let mut info = Children::new(signed_info);
-        let canonicalization = info.expect("CanonicalizationMethod")?;
-        let signature_method = info.expect("SignatureMethod")?;
-        let reference = info.expect("Reference")?;
+        let canonicalization = info.require("CanonicalizationMethod")?;
+        let signature_method = info.require("SignatureMethod")?;
+        let reference = info.require("Reference")?;
         let extra_references = signed_info.children_named(ns::DS, "Reference").count();
         if extra_references > 1 {
             return Err(SignatureError::ReferenceCount {
@@ -369,9 +369,9 @@ impl<'a> SignatureParts<'a> {
         if parts.peek().is_none_or(|e| e.is(ns::DS, "DigestMethod")) {
             return Err(SignatureError::TransformCount { count: 0 });
         }
-        let transforms = parts.expect("Transforms")?;
-        let digest_method = parts.expect("DigestMethod")?;
-        let digest_value = parts.expect("DigestValue")?;
+        let transforms = parts.require("Transforms")?;
+        let digest_method = parts.require("DigestMethod")?;
+        let digest_value = parts.require("DigestValue")?;
         parts.end()?;
 
         let reference_prefixes = read_transforms(transforms)?;
@@ -411,7 +411,7 @@ impl<'a> Children<'a> {
         self.elements.peek().copied()
     }
 
-    fn expect(&mut self, local_name: &str) -> Result<ElementRef<'a>, SignatureError> {
+    fn require(&mut self, local_name: &str) -> Result<ElementRef<'a>, SignatureError> {
         match self.elements.next() {
             Some(e) if e.is(ns::DS, local_name) => Ok(e),
             Some(e) => Err(SignatureError::UnexpectedElement {
@@ -427,7 +427,7 @@ impl<'a> Children<'a> {
 
     fn optional(&mut self, local_name: &str) -> Result<Option<ElementRef<'a>>, SignatureError> {
         match self.peek() {
-            Some(e) if e.is(ns::DS, local_name) => self.expect(local_name).map(Some),
+            Some(e) if e.is(ns::DS, local_name) => self.require(local_name).map(Some),
             _ => Ok(None),
         }
     }
