@@ -5,7 +5,7 @@
 //! It works on the same tree the values are read from, so what is verified is what is used.
 //! Comments are already gone from the tree, which is exactly the without-comments form.
 
-use super::tree::{ChildRef, Document, ElementRef, NamespaceDecl, NodeId};
+use super::tree::{AttributeRef, ChildRef, Document, ElementRef, NodeId};
 
 /// Why a subtree could not be canonicalized.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -28,15 +28,18 @@ pub fn canonicalize(
     let apex = doc
         .element(element)
         .ok_or(C14nError::NotAnElement(element))?;
-    // Bindings in scope above the apex: they are candidates for rendering on the apex.
-    let above: Vec<NamespaceDecl> = match apex.parent() {
-        Some(parent) => parent.in_scope_namespaces(),
-        None => doc.inherited_namespaces().to_vec(),
-    };
-    let mut scope_stack: Vec<(Option<&str>, &str)> = above
+    // Bindings in scope above the apex, outermost first (a lookup takes the innermost): they
+    // are candidates for rendering on the apex.
+    let mut scope_stack: Vec<(Option<&str>, &str)> = doc
+        .inherited_namespaces()
         .iter()
         .map(|d| (d.prefix.as_deref(), d.uri.as_str()))
         .collect();
+    if let Some(parent) = apex.parent() {
+        for ancestor in parent.ancestry() {
+            scope_stack.extend(ancestor.namespace_decls());
+        }
+    }
     let inclusive: Vec<Option<&str>> = inclusive_prefixes
         .iter()
         .map(|p| {
@@ -52,6 +55,9 @@ pub fn canonicalize(
         omit,
         inclusive: &inclusive,
         rendered: Vec::new(),
+        wanted: Vec::new(),
+        ns_out: Vec::new(),
+        attrs: Vec::new(),
     };
     c.element(apex, &mut scope_stack, &mut out);
     Ok(out)
@@ -62,6 +68,11 @@ struct Canonicalizer<'a> {
     inclusive: &'a [Option<&'a str>],
     /// Namespace declarations rendered by output ancestors, innermost last.
     rendered: Vec<(Option<&'a str>, &'a str)>,
+    // Scratch space for one element's start tag, reused from element to element (each is
+    // consumed before the element's children are visited).
+    wanted: Vec<Option<&'a str>>,
+    ns_out: Vec<(Option<&'a str>, &'a str)>,
+    attrs: Vec<AttributeRef<'a>>,
 }
 
 fn lookup<'s>(stack: &[(Option<&'s str>, &'s str)], prefix: Option<&str>) -> Option<&'s str> {
@@ -80,30 +91,28 @@ impl<'a> Canonicalizer<'a> {
         out: &mut Vec<u8>,
     ) {
         let scope_mark = scope.len();
-        for decl in &el.element().namespace_decls {
-            scope.push((decl.prefix.as_deref(), decl.uri.as_str()));
-        }
+        scope.extend(el.namespace_decls());
 
         // Prefixes visibly utilized by the element and its attributes, then PrefixList ones.
-        let mut wanted: Vec<Option<&'a str>> = Vec::with_capacity(4);
-        wanted.push(el.prefix());
+        self.wanted.clear();
+        self.wanted.push(el.prefix());
         for attr in el.attributes() {
-            if let Some(p) = attr.prefix.as_deref()
+            if let Some(p) = attr.prefix()
                 && p != "xml"
-                && !wanted.contains(&Some(p))
+                && !self.wanted.contains(&Some(p))
             {
-                wanted.push(Some(p));
+                self.wanted.push(Some(p));
             }
         }
         for p in self.inclusive {
-            if !wanted.contains(p) {
-                wanted.push(*p);
+            if !self.wanted.contains(p) {
+                self.wanted.push(*p);
             }
         }
 
         let rendered_mark = self.rendered.len();
-        let mut ns_out: Vec<(Option<&'a str>, &'a str)> = Vec::new();
-        for prefix in &wanted {
+        self.ns_out.clear();
+        for prefix in &self.wanted {
             let in_scope = lookup(scope, *prefix);
             match prefix {
                 // An unprefixed element with no default namespace renders xmlns="" only to undo
@@ -111,7 +120,7 @@ impl<'a> Canonicalizer<'a> {
                 None => {
                     let uri = in_scope.unwrap_or("");
                     if uri != lookup(&self.rendered, None).unwrap_or("") {
-                        ns_out.push((None, uri));
+                        self.ns_out.push((None, uri));
                     }
                 }
                 Some("xml") => {}
@@ -119,17 +128,18 @@ impl<'a> Canonicalizer<'a> {
                     if let Some(uri) = in_scope
                         && lookup(&self.rendered, Some(p)) != Some(uri)
                     {
-                        ns_out.push((Some(p), uri));
+                        self.ns_out.push((Some(p), uri));
                     }
                 }
             }
         }
-        ns_out.sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
-        ns_out.dedup();
+        self.ns_out
+            .sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
+        self.ns_out.dedup();
 
         out.push(b'<');
         push_qname(out, el.prefix(), el.local_name());
-        for (prefix, uri) in &ns_out {
+        for (prefix, uri) in &self.ns_out {
             match prefix {
                 Some(p) => {
                     out.extend_from_slice(b" xmlns:");
@@ -143,16 +153,17 @@ impl<'a> Canonicalizer<'a> {
             self.rendered.push((*prefix, uri));
         }
 
-        let mut attrs: Vec<_> = el.attributes().iter().collect();
-        attrs.sort_by(|a, b| {
-            (a.namespace.as_deref().unwrap_or(""), a.local_name.as_str())
-                .cmp(&(b.namespace.as_deref().unwrap_or(""), b.local_name.as_str()))
+        self.attrs.clear();
+        self.attrs.extend(el.attributes());
+        self.attrs.sort_by(|a, b| {
+            (a.namespace().unwrap_or(""), a.local_name())
+                .cmp(&(b.namespace().unwrap_or(""), b.local_name()))
         });
-        for attr in attrs {
+        for attr in &self.attrs {
             out.push(b' ');
-            push_qname(out, attr.prefix.as_deref(), &attr.local_name);
+            push_qname(out, attr.prefix(), attr.local_name());
             out.extend_from_slice(b"=\"");
-            escape_attr(out, &attr.value);
+            escape_attr(out, attr.value());
             out.push(b'"');
         }
         out.push(b'>');

@@ -6,9 +6,7 @@ pub mod parse;
 pub mod tree;
 
 pub use parse::{ParseLimits, XmlError, parse, parse_with_context};
-pub use tree::{
-    Attribute, ChildRef, Document, Element, ElementRef, NamespaceDecl, NodeId, NotTextOnly,
-};
+pub use tree::{AttributeRef, ChildRef, Document, ElementRef, NamespaceDecl, NodeId, NotTextOnly};
 
 /// Namespace URIs used across samlgate.
 pub mod ns {

@@ -4,13 +4,12 @@
 //! every entity trick), processing instructions, several roots, trailing text, non-UTF-8 input,
 //! undeclared prefixes, duplicate attributes. It never touches the network or the file system.
 
-use std::sync::Arc;
-
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::tree::{
-    Attribute, Document, Element, NamespaceDecl, NodeData, NodeId, NodeKind, XML_NAMESPACE,
+    AttributeData, DeclData, Document, ElementData, NamespaceDecl, NodeData, NodeId, NodeKind,
+    Slots, Span, XML_NAMESPACE,
 };
 
 const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
@@ -116,42 +115,107 @@ pub fn parse_with_context(
         offset: e.valid_up_to(),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    Builder::new(limits, inherited_namespaces).run(text)
+    Builder::new(limits, inherited_namespaces, text.len())?.run(text)
+}
+
+/// An attribute read from a start tag, before its prefix is resolved (a declaration later in
+/// the same tag may bind it).
+#[derive(Clone, Copy)]
+struct RawAttribute {
+    prefix: Option<Span>,
+    local_name: Span,
+    value: Span,
 }
 
 struct Builder<'l> {
     limits: &'l ParseLimits,
+    /// The document's string arena: every name, URI, value and text is appended here once.
+    strings: String,
     nodes: Vec<NodeData>,
+    attributes: Vec<AttributeData>,
+    decls: Vec<DeclData>,
     /// Open elements, innermost last.
     stack: Vec<NodeId>,
-    /// Namespace scopes: one frame per open element, plus the inherited frame at index 0.
-    /// URIs are shared (`Arc<str>`), so resolving a name never copies its namespace.
-    scopes: Vec<Vec<(Option<String>, Arc<str>)>>,
+    /// Namespace bindings in scope, innermost last: (prefix, URI). The inherited ones first.
+    bindings: Vec<(Option<Span>, Span)>,
+    /// For each open element, the length of `bindings` before its declarations.
+    binding_marks: Vec<usize>,
+    /// Attributes of the start tag being read (reused from tag to tag).
+    raw_attributes: Vec<RawAttribute>,
+    /// Where `XML_NAMESPACE` sits in the arena (the `xml` prefix is bound without a declaration).
+    xml_namespace: Span,
     root: Option<NodeId>,
     inherited: Vec<NamespaceDecl>,
     seen_event: bool,
-    /// Text accumulated for the current parent; flushed at the next element boundary so that
-    /// text split by comments, references or CDATA becomes one node.
-    pending_text: String,
+    /// Start, in the arena, of the text accumulated for the current parent; flushed at the
+    /// next element boundary so that text split by comments, references or CDATA becomes one
+    /// node. Nothing else is appended to the arena between two pieces of one text.
+    pending_text: Option<u32>,
 }
 
 impl<'l> Builder<'l> {
-    fn new(limits: &'l ParseLimits, inherited: &[NamespaceDecl]) -> Self {
-        Builder {
+    fn new(
+        limits: &'l ParseLimits,
+        inherited: &[NamespaceDecl],
+        input_len: usize,
+    ) -> Result<Self, XmlError> {
+        // Names, values and text are never longer than their source, so the arena is filled
+        // without growing.
+        let inherited_len: usize = inherited
+            .iter()
+            .map(|d| d.uri.len() + d.prefix.as_ref().map_or(0, String::len))
+            .sum();
+        let mut builder = Builder {
             limits,
-            nodes: Vec::new(),
+            strings: String::with_capacity(
+                input_len
+                    .saturating_add(inherited_len)
+                    .saturating_add(XML_NAMESPACE.len()),
+            ),
+            nodes: Vec::with_capacity(input_len / 64),
+            attributes: Vec::with_capacity(input_len / 128),
+            decls: Vec::new(),
             stack: Vec::new(),
-            scopes: vec![
-                inherited
-                    .iter()
-                    .map(|d| (d.prefix.clone(), Arc::from(d.uri.as_str())))
-                    .collect(),
-            ],
-            inherited: inherited.to_vec(),
+            bindings: Vec::with_capacity(inherited.len() + 8),
+            binding_marks: Vec::new(),
+            raw_attributes: Vec::new(),
+            xml_namespace: Span::default(),
             root: None,
+            inherited: inherited.to_vec(),
             seen_event: false,
-            pending_text: String::new(),
+            pending_text: None,
+        };
+        builder.xml_namespace = builder.store(XML_NAMESPACE)?;
+        for decl in inherited {
+            let prefix = match &decl.prefix {
+                Some(p) => Some(builder.store(p)?),
+                None => None,
+            };
+            let uri = builder.store(&decl.uri)?;
+            builder.bindings.push((prefix, uri));
         }
+        Ok(builder)
+    }
+
+    /// Append `s` to the arena.
+    fn store(&mut self, s: &str) -> Result<Span, XmlError> {
+        let start = self.position()?;
+        self.strings.push_str(s);
+        let end = self.position()?;
+        Ok(Span { start, end })
+    }
+
+    fn position(&self) -> Result<u32, XmlError> {
+        u32::try_from(self.strings.len()).map_err(|_| XmlError::TooLarge {
+            size: self.strings.len(),
+            limit: u32::MAX as usize,
+        })
+    }
+
+    fn text_of(&self, span: Span) -> &str {
+        self.strings
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
     }
 
     fn run(mut self, text: &str) -> Result<Document, XmlError> {
@@ -196,13 +260,12 @@ impl<'l> Builder<'l> {
                 }
                 Event::Empty(start) => {
                     let id = self.open(&start, offset)?;
-                    self.close(id);
+                    self.close(id)?;
                 }
                 Event::End(_) => {
                     // quick-xml has checked that the name matches the open element.
-                    self.flush_text();
                     match self.stack.last().copied() {
-                        Some(id) => self.close(id),
+                        Some(id) => self.close(id)?,
                         None => {
                             return Err(XmlError::Malformed {
                                 offset,
@@ -220,14 +283,14 @@ impl<'l> Builder<'l> {
                     if self.stack.is_empty() {
                         return Err(XmlError::TextOutsideRoot);
                     }
-                    self.pending_text.push_str(&content);
+                    self.append_text(&content)?;
                 }
                 Event::GeneralRef(r) => {
                     if self.stack.is_empty() {
                         return Err(XmlError::TextOutsideRoot);
                     }
                     let c = resolve_reference(&r)?;
-                    self.pending_text.push(c);
+                    self.append_text(c.encode_utf8(&mut [0u8; 4]))?;
                 }
                 Event::Eof => break,
             }
@@ -239,15 +302,21 @@ impl<'l> Builder<'l> {
             });
         }
         let root = self.root.ok_or(XmlError::NoRoot)?;
+        let children = link_children(&mut self.nodes);
         Ok(Document {
+            strings: self.strings,
             nodes: self.nodes,
+            attributes: self.attributes,
+            decls: self.decls,
+            children,
             root,
             inherited_namespaces: self.inherited,
         })
     }
 
     fn push_text(&mut self, content: &str) -> Result<(), XmlError> {
-        if let Some(bad) = content.chars().find(|c| !is_xml_char(*c)) {
+        if !only_xml_chars(content) {
+            let bad = content.chars().find(|c| !is_xml_char(*c)).unwrap_or('\0');
             return Err(XmlError::Malformed {
                 offset: 0,
                 message: format!("character U+{:04X} is not allowed in XML", bad as u32),
@@ -259,26 +328,34 @@ impl<'l> Builder<'l> {
             }
             return Err(XmlError::TextOutsideRoot);
         }
-        self.pending_text.push_str(content);
+        self.append_text(content)
+    }
+
+    fn append_text(&mut self, content: &str) -> Result<(), XmlError> {
+        if self.pending_text.is_none() {
+            self.pending_text = Some(self.position()?);
+        }
+        self.strings.push_str(content);
         Ok(())
     }
 
-    fn flush_text(&mut self) {
-        if self.pending_text.is_empty() {
-            return;
+    fn flush_text(&mut self) -> Result<(), XmlError> {
+        let Some(start) = self.pending_text.take() else {
+            return Ok(());
+        };
+        let end = self.position()?;
+        if end == start {
+            return Ok(());
         }
-        let text = std::mem::take(&mut self.pending_text);
         if let Some(parent) = self.stack.last().copied() {
-            let id = NodeId(self.nodes.len() as u32);
+            self.add_node()?;
             self.nodes.push(NodeData {
                 parent: Some(parent),
-                kind: NodeKind::Text(text),
-                children: Vec::new(),
+                kind: NodeKind::Text(Span { start, end }),
+                children: Slots::default(),
             });
-            if let Some(p) = self.nodes.get_mut(parent.0 as usize) {
-                p.children.push(id);
-            }
         }
+        Ok(())
     }
 
     fn add_node(&mut self) -> Result<(), XmlError> {
@@ -289,7 +366,7 @@ impl<'l> Builder<'l> {
     }
 
     fn open(&mut self, start: &BytesStart<'_>, offset: u64) -> Result<NodeId, XmlError> {
-        self.flush_text();
+        self.flush_text()?;
         if self.stack.is_empty() && self.root.is_some() {
             return Err(XmlError::SeveralRoots);
         }
@@ -297,12 +374,12 @@ impl<'l> Builder<'l> {
             return Err(XmlError::TooDeep(self.limits.max_depth));
         }
         self.add_node()?;
-        // Leave room for the text node that may follow.
         let qname = start.name().into_inner();
         self.check_name(qname)?;
 
-        let mut decls: Vec<NamespaceDecl> = Vec::new();
-        let mut raw_attrs: Vec<(Option<String>, String, String)> = Vec::new();
+        let binding_mark = self.bindings.len();
+        let decls_start = self.decls.len();
+        self.raw_attributes.clear();
         let mut count = 0usize;
         let mut attrs = start.attributes();
         attrs.with_checks(true);
@@ -320,44 +397,51 @@ impl<'l> Builder<'l> {
             }
             let key = attr.key.into_inner();
             self.check_name(key)?;
-            let value = normalize_attribute_value(&attr.value)?;
+            let value_start = self.position()?;
+            normalize_attribute_value(&attr.value, &mut self.strings)?;
+            let value = Span {
+                start: value_start,
+                end: self.position()?,
+            };
             let (prefix, local) = split_qname(key);
             if prefix.is_none() && local == "xmlns" {
-                if value == XML_NAMESPACE || value == XMLNS_NAMESPACE {
-                    return Err(XmlError::InvalidNamespaceDecl(format!("xmlns=\"{value}\"")));
+                let uri = self.text_of(value);
+                if uri == XML_NAMESPACE || uri == XMLNS_NAMESPACE {
+                    return Err(XmlError::InvalidNamespaceDecl(format!("xmlns=\"{uri}\"")));
                 }
-                decls.push(NamespaceDecl {
-                    prefix: None,
-                    uri: value,
-                });
+                self.declare(None, value);
             } else if prefix == Some("xmlns") {
-                let valid = !value.is_empty()
+                let uri = self.text_of(value);
+                let valid = !uri.is_empty()
                     && local != "xmlns"
-                    && (local == "xml") == (value == XML_NAMESPACE)
-                    && value != XMLNS_NAMESPACE;
+                    && (local == "xml") == (uri == XML_NAMESPACE)
+                    && uri != XMLNS_NAMESPACE;
                 if !valid {
                     return Err(XmlError::InvalidNamespaceDecl(format!(
-                        "xmlns:{local}=\"{value}\""
+                        "xmlns:{local}=\"{uri}\""
                     )));
                 }
                 if local == "xml" {
                     // Declaring xml to its own URI is allowed and changes nothing.
                     continue;
                 }
-                decls.push(NamespaceDecl {
-                    prefix: Some(local.to_string()),
-                    uri: value,
-                });
+                let prefix = self.store(local)?;
+                self.declare(Some(prefix), value);
             } else {
-                raw_attrs.push((prefix.map(str::to_string), local.to_string(), value));
+                let prefix = match prefix {
+                    Some(p) => Some(self.store(p)?),
+                    None => None,
+                };
+                let local_name = self.store(local)?;
+                self.raw_attributes.push(RawAttribute {
+                    prefix,
+                    local_name,
+                    value,
+                });
             }
         }
-        self.scopes.push(
-            decls
-                .iter()
-                .map(|d| (d.prefix.clone(), Arc::from(d.uri.as_str())))
-                .collect(),
-        );
+        self.binding_marks.push(binding_mark);
+        let namespace_decls = slots(decls_start, self.decls.len())?;
 
         let (prefix, local) = split_qname(qname);
         let namespace = self
@@ -366,11 +450,15 @@ impl<'l> Builder<'l> {
                 prefix: p,
                 element: qname.to_string(),
             })?;
-        let mut attributes = Vec::with_capacity(raw_attrs.len());
-        for (prefix, local_name, value) in raw_attrs {
-            let namespace = match prefix.as_deref() {
+        let attributes_start = self.attributes.len();
+        for i in 0..self.raw_attributes.len() {
+            let Some(raw) = self.raw_attributes.get(i).copied() else {
+                break;
+            };
+            let namespace = match raw.prefix {
                 None => None,
                 Some(p) => {
+                    let p = self.text_of(p);
                     self.resolve(Some(p), false)
                         .map_err(|p| XmlError::UndeclaredPrefix {
                             prefix: p,
@@ -380,78 +468,96 @@ impl<'l> Builder<'l> {
             };
             // Two attributes with one expanded name (a:x and b:x bound to one URI) are a
             // well-formedness error under Namespaces in XML.
-            if attributes
+            let local_name = self.text_of(raw.local_name);
+            let uri = namespace.map(|n| self.text_of(n));
+            let duplicate = self
+                .attributes
+                .get(attributes_start..)
+                .unwrap_or_default()
                 .iter()
-                .any(|a: &Attribute| a.namespace == namespace && a.local_name == local_name)
-            {
+                .any(|a| {
+                    a.namespace.map(|n| self.text_of(n)) == uri
+                        && self.text_of(a.local_name) == local_name
+                });
+            if duplicate {
                 return Err(XmlError::DuplicateAttribute {
                     element: qname.to_string(),
-                    attribute: local_name,
+                    attribute: local_name.to_string(),
                 });
             }
-            attributes.push(Attribute {
-                prefix,
+            self.attributes.push(AttributeData {
+                prefix: raw.prefix,
                 namespace,
-                local_name,
-                value,
+                local_name: raw.local_name,
+                value: raw.value,
             });
         }
+        let attributes = slots(attributes_start, self.attributes.len())?;
 
-        let element = Element {
-            prefix: prefix.map(str::to_string),
-            namespace,
-            local_name: local.to_string(),
-            namespace_decls: decls,
-            attributes,
+        let prefix = match prefix {
+            Some(p) => Some(self.store(p)?),
+            None => None,
         };
-        let id = NodeId(self.nodes.len() as u32);
+        let local_name = self.store(local)?;
+        let element = ElementData {
+            prefix,
+            local_name,
+            namespace,
+            attributes,
+            namespace_decls,
+        };
+        let id = NodeId(
+            u32::try_from(self.nodes.len())
+                .map_err(|_| XmlError::TooManyNodes(self.limits.max_nodes))?,
+        );
         let parent = self.stack.last().copied();
         self.nodes.push(NodeData {
             parent,
             kind: NodeKind::Element(element),
-            children: Vec::new(),
+            children: Slots::default(),
         });
-        match parent {
-            Some(p) => {
-                if let Some(node) = self.nodes.get_mut(p.0 as usize) {
-                    node.children.push(id);
-                }
-            }
-            None => self.root = Some(id),
+        if parent.is_none() {
+            self.root = Some(id);
         }
         self.stack.push(id);
         Ok(id)
     }
 
-    fn close(&mut self, id: NodeId) {
-        self.flush_text();
-        if self.stack.last() == Some(&id) {
-            self.stack.pop();
-            self.scopes.pop();
-        }
+    fn declare(&mut self, prefix: Option<Span>, uri: Span) {
+        self.decls.push(DeclData { prefix, uri });
+        self.bindings.push((prefix, uri));
     }
 
-    /// Resolve a prefix against the open scopes. Unprefixed attributes never take the default
-    /// namespace; unprefixed elements do. Returns the undeclared prefix on failure.
-    fn resolve(&self, prefix: Option<&str>, is_element: bool) -> Result<Option<Arc<str>>, String> {
+    fn close(&mut self, id: NodeId) -> Result<(), XmlError> {
+        self.flush_text()?;
+        if self.stack.last() == Some(&id) {
+            self.stack.pop();
+            if let Some(mark) = self.binding_marks.pop() {
+                self.bindings.truncate(mark);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a prefix against the bindings in scope. Unprefixed attributes never take the
+    /// default namespace; unprefixed elements do. Returns the undeclared prefix on failure.
+    fn resolve(&self, prefix: Option<&str>, is_element: bool) -> Result<Option<Span>, String> {
         match prefix {
-            Some("xml") => Ok(Some(Arc::from(XML_NAMESPACE))),
+            Some("xml") => Ok(Some(self.xml_namespace)),
             Some(p) => self
-                .scopes
+                .bindings
                 .iter()
                 .rev()
-                .flat_map(|frame| frame.iter().rev())
-                .find(|(dp, _)| dp.as_deref() == Some(p))
-                .map(|(_, uri)| Some(Arc::clone(uri)))
+                .find(|(dp, _)| dp.map(|dp| self.text_of(dp)) == Some(p))
+                .map(|(_, uri)| Some(*uri))
                 .ok_or_else(|| p.to_string()),
             None if !is_element => Ok(None),
             None => Ok(self
-                .scopes
+                .bindings
                 .iter()
                 .rev()
-                .flat_map(|frame| frame.iter().rev())
                 .find(|(dp, _)| dp.is_none())
-                .and_then(|(_, uri)| (!uri.is_empty()).then(|| Arc::clone(uri)))),
+                .and_then(|(_, uri)| (uri.end > uri.start).then_some(*uri))),
         }
     }
 
@@ -469,6 +575,55 @@ impl<'l> Builder<'l> {
         }
         Ok(())
     }
+}
+
+fn slots(start: usize, end: usize) -> Result<Slots, XmlError> {
+    let too_many = |_| XmlError::TooManyNodes(u32::MAX as usize);
+    Ok(Slots {
+        start: u32::try_from(start).map_err(too_many)?,
+        end: u32::try_from(end).map_err(too_many)?,
+    })
+}
+
+/// Lay the children of every node out in one table, each node's in a run in document order,
+/// and record each node's run. Nodes are in document order, so one counting pass and one
+/// placing pass suffice.
+fn link_children(nodes: &mut [NodeData]) -> Vec<NodeId> {
+    let mut next = vec![0u32; nodes.len()];
+    for node in nodes.iter() {
+        if let Some(count) = node.parent.and_then(|p| next.get_mut(p.0 as usize)) {
+            *count += 1;
+        }
+    }
+    let mut total = 0u32;
+    for (node, start) in nodes.iter_mut().zip(next.iter_mut()) {
+        let count = *start;
+        node.children = Slots {
+            start: total,
+            end: total + count,
+        };
+        *start = total;
+        total += count;
+    }
+    let mut children = vec![NodeId(0); total as usize];
+    for i in 0..nodes.len() {
+        let parent = nodes.get(i).and_then(|n| n.parent);
+        if let Some(slot) = parent.and_then(|p| next.get_mut(p.0 as usize)) {
+            if let Some(child) = children.get_mut(*slot as usize) {
+                *child = NodeId(i as u32);
+            }
+            *slot += 1;
+        }
+    }
+    children
+}
+
+/// True when every character is one XML allows; most text is plain ASCII, checked bytewise.
+fn only_xml_chars(content: &str) -> bool {
+    let ascii_ok = content
+        .bytes()
+        .all(|b| (0x20..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
+    ascii_ok || content.chars().all(is_xml_char)
 }
 
 fn is_xml_whitespace(c: char) -> bool {
@@ -544,15 +699,15 @@ fn predefined_entity(name: &str) -> Option<char> {
 
 /// Attribute-value normalization (XML 1.0 section 3.3.3) for CDATA attributes: line ends become
 /// `\n`, then literal tab/newline become spaces, then references are resolved (so `&#13;` stays
-/// a carriage return, as canonicalization requires).
-fn normalize_attribute_value(raw: &str) -> Result<String, XmlError> {
+/// a carriage return, as canonicalization requires). The value is appended to `out`.
+fn normalize_attribute_value(raw: &str, out: &mut String) -> Result<(), XmlError> {
     if !raw
         .bytes()
         .any(|b| matches!(b, b'\r' | b'\n' | b'\t' | b'<' | b'&'))
     {
-        return Ok(raw.to_string());
+        out.push_str(raw);
+        return Ok(());
     }
-    let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -589,5 +744,5 @@ fn normalize_attribute_value(raw: &str) -> Result<String, XmlError> {
             c => out.push(c),
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -5,11 +5,13 @@
 //!
 //! The tree is an arena: nodes live in one `Vec` and refer to each other by [`NodeId`], which
 //! makes parent lookups (needed for "is this Signature a direct child of what it signs?") cheap.
+//! Every name, namespace URI, attribute value and text lives in one string owned by the
+//! document and is referred to by position, so building the tree costs a handful of
+//! allocations, not several per element (parsing is on the hot path of every login).
 //! Comments are dropped at parse time and adjacent text is merged, so a comment can never split
 //! or truncate a value (`alice@example.com<!---->.evil.com` reads as one string).
 
 use std::fmt;
-use std::sync::Arc;
 
 /// Index of a node in its [`Document`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,67 +28,81 @@ pub struct NamespaceDecl {
     pub uri: String,
 }
 
-/// An attribute with its namespace resolved (unprefixed attributes are in no namespace).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attribute {
-    pub prefix: Option<String>,
-    /// Shared with every other node in the same namespace (one allocation per declaration).
-    pub namespace: Option<Arc<str>>,
-    pub local_name: String,
-    /// The normalized, unescaped value.
-    pub value: String,
+/// A byte range of the document's string arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
-impl Attribute {
-    /// The name as written in the source (`prefix:local` or `local`).
-    pub fn qualified_name(&self) -> String {
-        match &self.prefix {
-            Some(p) => format!("{p}:{}", self.local_name),
-            None => self.local_name.clone(),
-        }
+/// A range of one of the document's tables (attributes, declarations, children).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Slots {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Slots {
+    fn of<T>(self, table: &[T]) -> &[T] {
+        table
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
 }
 
 /// An element with its namespace resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
-    pub prefix: Option<String>,
-    /// Shared with every other node in the same namespace (one allocation per declaration).
-    pub namespace: Option<Arc<str>>,
-    pub local_name: String,
-    /// Namespace declarations written on this element, in source order.
-    pub namespace_decls: Vec<NamespaceDecl>,
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ElementData {
+    pub(crate) prefix: Option<Span>,
+    pub(crate) local_name: Span,
+    /// The URI of the declaration the name resolved to (`None`: no namespace).
+    pub(crate) namespace: Option<Span>,
     /// Attributes other than namespace declarations, in source order.
-    pub attributes: Vec<Attribute>,
+    pub(crate) attributes: Slots,
+    /// Namespace declarations written on this element, in source order.
+    pub(crate) namespace_decls: Slots,
 }
 
-impl Element {
-    pub fn qualified_name(&self) -> String {
-        match &self.prefix {
-            Some(p) => format!("{p}:{}", self.local_name),
-            None => self.local_name.clone(),
-        }
-    }
+/// An attribute with its namespace resolved (unprefixed attributes are in no namespace).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttributeData {
+    pub(crate) prefix: Option<Span>,
+    pub(crate) namespace: Option<Span>,
+    pub(crate) local_name: Span,
+    /// The normalized, unescaped value.
+    pub(crate) value: Span,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NodeKind {
-    Element(Element),
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeclData {
+    pub(crate) prefix: Option<Span>,
+    pub(crate) uri: Span,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NodeKind {
+    Element(ElementData),
     /// Character data, unescaped, line endings normalized. CDATA sections become text.
-    Text(String),
+    Text(Span),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct NodeData {
     pub(crate) parent: Option<NodeId>,
     pub(crate) kind: NodeKind,
-    pub(crate) children: Vec<NodeId>,
+    pub(crate) children: Slots,
 }
 
 /// A parsed document. The root is always an element.
 #[derive(Clone, Debug)]
 pub struct Document {
+    /// Every name, URI, value and text of the document.
+    pub(crate) strings: String,
     pub(crate) nodes: Vec<NodeData>,
+    pub(crate) attributes: Vec<AttributeData>,
+    pub(crate) decls: Vec<DeclData>,
+    /// Children of every node, each node's in one run, in document order.
+    pub(crate) children: Vec<NodeId>,
     pub(crate) root: NodeId,
     /// Namespace bindings in scope above the root: empty for a whole document, the bindings of
     /// the surrounding context for a fragment (a decrypted Assertion inherits the Response's).
@@ -98,12 +114,25 @@ pub struct Document {
 pub struct ElementRef<'a> {
     doc: &'a Document,
     id: NodeId,
-    element: &'a Element,
+    element: &'a ElementData,
 }
 
 impl fmt::Debug for ElementRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}> ({:?})", self.element.qualified_name(), self.id)
+        write!(f, "<{}> ({:?})", self.qualified_name(), self.id)
+    }
+}
+
+/// A borrowed view of one attribute of an element.
+#[derive(Clone, Copy)]
+pub struct AttributeRef<'a> {
+    doc: &'a Document,
+    attribute: &'a AttributeData,
+}
+
+impl fmt::Debug for AttributeRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}", self.qualified_name(), self.value())
     }
 }
 
@@ -115,7 +144,33 @@ pub struct NotTextOnly {
     pub child: String,
 }
 
+fn qualified(prefix: Option<&str>, local: &str) -> String {
+    match prefix {
+        Some(p) => format!("{p}:{local}"),
+        None => local.to_string(),
+    }
+}
+
+static EMPTY_ELEMENT: ElementData = ElementData {
+    prefix: None,
+    local_name: Span { start: 0, end: 0 },
+    namespace: None,
+    attributes: Slots { start: 0, end: 0 },
+    namespace_decls: Slots { start: 0, end: 0 },
+};
+
 impl Document {
+    /// The text of a span; spans are only ever made by the parser over whole strings.
+    pub(crate) fn str(&self, span: Span) -> &str {
+        self.strings
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn opt_str(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|s| self.str(s))
+    }
+
     pub fn root(&self) -> ElementRef<'_> {
         // The parser only builds documents whose root is an element; fall back defensively.
         self.element(self.root)
@@ -174,13 +229,29 @@ impl Document {
     }
 }
 
-static EMPTY_ELEMENT: Element = Element {
-    prefix: None,
-    namespace: None,
-    local_name: String::new(),
-    namespace_decls: Vec::new(),
-    attributes: Vec::new(),
-};
+impl<'a> AttributeRef<'a> {
+    pub fn prefix(&self) -> Option<&'a str> {
+        self.doc.opt_str(self.attribute.prefix)
+    }
+
+    pub fn namespace(&self) -> Option<&'a str> {
+        self.doc.opt_str(self.attribute.namespace)
+    }
+
+    pub fn local_name(&self) -> &'a str {
+        self.doc.str(self.attribute.local_name)
+    }
+
+    /// The normalized, unescaped value.
+    pub fn value(&self) -> &'a str {
+        self.doc.str(self.attribute.value)
+    }
+
+    /// The name as written in the source (`prefix:local` or `local`).
+    pub fn qualified_name(&self) -> String {
+        qualified(self.prefix(), self.local_name())
+    }
+}
 
 impl<'a> ElementRef<'a> {
     pub fn id(&self) -> NodeId {
@@ -191,51 +262,62 @@ impl<'a> ElementRef<'a> {
         self.doc
     }
 
-    pub fn element(&self) -> &'a Element {
-        self.element
-    }
-
     pub fn local_name(&self) -> &'a str {
-        &self.element.local_name
+        self.doc.str(self.element.local_name)
     }
 
     pub fn namespace(&self) -> Option<&'a str> {
-        self.element.namespace.as_deref()
+        self.doc.opt_str(self.element.namespace)
     }
 
     pub fn prefix(&self) -> Option<&'a str> {
-        self.element.prefix.as_deref()
+        self.doc.opt_str(self.element.prefix)
     }
 
     /// True when this element has the given namespace URI and local name.
     pub fn is(&self, namespace: &str, local_name: &str) -> bool {
-        self.element.local_name == local_name && self.namespace() == Some(namespace)
+        self.local_name() == local_name && self.namespace() == Some(namespace)
     }
 
     pub fn qualified_name(&self) -> String {
-        self.element.qualified_name()
+        qualified(self.prefix(), self.local_name())
     }
 
-    pub fn attributes(&self) -> &'a [Attribute] {
-        &self.element.attributes
+    /// The attributes other than namespace declarations, in source order.
+    pub fn attributes(&self) -> impl ExactSizeIterator<Item = AttributeRef<'a>> + 'a {
+        let doc = self.doc;
+        self.element
+            .attributes
+            .of(&doc.attributes)
+            .iter()
+            .map(move |attribute| AttributeRef { doc, attribute })
+    }
+
+    /// The namespace declarations written on this element, in source order, as
+    /// (prefix, URI); `None` is the default namespace and an empty URI undeclares it.
+    pub fn namespace_decls(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (Option<&'a str>, &'a str)> + 'a {
+        let doc = self.doc;
+        self.element
+            .namespace_decls
+            .of(&doc.decls)
+            .iter()
+            .map(move |d| (doc.opt_str(d.prefix), doc.str(d.uri)))
     }
 
     /// The value of the unqualified attribute `name` (SAML's own attributes are unqualified).
     pub fn attr(&self, name: &str) -> Option<&'a str> {
-        self.element
-            .attributes
-            .iter()
-            .find(|a| a.namespace.is_none() && a.local_name == name)
-            .map(|a| a.value.as_str())
+        self.attributes()
+            .find(|a| a.attribute.namespace.is_none() && a.local_name() == name)
+            .map(|a| a.value())
     }
 
     /// The value of the attribute `{namespace}local_name`.
     pub fn attr_ns(&self, namespace: &str, local_name: &str) -> Option<&'a str> {
-        self.element
-            .attributes
-            .iter()
-            .find(|a| a.namespace.as_deref() == Some(namespace) && a.local_name == local_name)
-            .map(|a| a.value.as_str())
+        self.attributes()
+            .find(|a| a.namespace() == Some(namespace) && a.local_name() == local_name)
+            .map(|a| a.value())
     }
 
     pub fn parent(&self) -> Option<ElementRef<'a>> {
@@ -246,7 +328,7 @@ impl<'a> ElementRef<'a> {
     /// Child nodes ids (elements and text), in order.
     pub fn child_ids(&self) -> &'a [NodeId] {
         match self.doc.node(self.id) {
-            Some(n) => &n.children,
+            Some(n) => n.children.of(&self.doc.children),
             None => &[],
         }
     }
@@ -262,7 +344,7 @@ impl<'a> ElementRef<'a> {
                     id: *id,
                     element,
                 })),
-                NodeKind::Text(t) => Some(ChildRef::Text(t.as_str())),
+                NodeKind::Text(t) => Some(ChildRef::Text(doc.str(*t))),
             })
     }
 
@@ -297,7 +379,7 @@ impl<'a> ElementRef<'a> {
             while let Some(id) = stack.pop() {
                 let node = doc.node(id)?;
                 if let NodeKind::Element(element) = &node.kind {
-                    stack.extend(node.children.iter().rev().copied());
+                    stack.extend(node.children.of(&doc.children).iter().rev().copied());
                     return Some(ElementRef { doc, id, element });
                 }
             }
@@ -335,22 +417,31 @@ impl<'a> ElementRef<'a> {
         Ok(out)
     }
 
-    /// The namespace bindings in scope at this element, innermost last-wins resolved:
-    /// one entry per prefix (`None` = default namespace); an undeclared default (`xmlns=""`)
-    /// appears with an empty URI.
-    pub fn in_scope_namespaces(&self) -> Vec<NamespaceDecl> {
+    /// The ancestors of this element and the element itself, outermost first.
+    pub(crate) fn ancestry(&self) -> Vec<ElementRef<'a>> {
         let mut chain = Vec::new();
         let mut cur = Some(*self);
         while let Some(e) = cur {
             chain.push(e);
             cur = e.parent();
         }
+        chain.reverse();
+        chain
+    }
+
+    /// The namespace bindings in scope at this element, innermost last-wins resolved:
+    /// one entry per prefix (`None` = default namespace); an undeclared default (`xmlns=""`)
+    /// appears with an empty URI.
+    pub fn in_scope_namespaces(&self) -> Vec<NamespaceDecl> {
         let mut scope: Vec<NamespaceDecl> = self.doc.inherited_namespaces.clone();
-        for e in chain.iter().rev() {
-            for decl in &e.element.namespace_decls {
-                match scope.iter_mut().find(|d| d.prefix == decl.prefix) {
-                    Some(existing) => existing.uri = decl.uri.clone(),
-                    None => scope.push(decl.clone()),
+        for e in self.ancestry() {
+            for (prefix, uri) in e.namespace_decls() {
+                match scope.iter_mut().find(|d| d.prefix.as_deref() == prefix) {
+                    Some(existing) => existing.uri = uri.to_string(),
+                    None => scope.push(NamespaceDecl {
+                        prefix: prefix.map(str::to_string),
+                        uri: uri.to_string(),
+                    }),
                 }
             }
         }
