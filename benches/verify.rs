@@ -61,6 +61,20 @@ fn bench(c: &mut Criterion) {
             v.verify(std::hint::black_box(&sig)).expect("verify")
         })
     });
+    // The same verification as the ACS does it: RSA PKCS#1 v1.5 by encode-and-compare, without
+    // the EVP layer's per-call overhead.
+    let algorithm = samlgate::crypto::SignatureAlgorithm::RsaSha256;
+    c.bench_function("rsa2048_sha256_verify_bytes", |b| {
+        b.iter(|| {
+            samlgate::crypto::raw::verify_bytes(
+                algorithm,
+                &public,
+                data,
+                std::hint::black_box(&sig),
+            )
+            .expect("verify")
+        })
+    });
 }
 
 criterion_group!(benches, bench);
