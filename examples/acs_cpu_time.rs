@@ -1,6 +1,6 @@
 //! Validations per CPU-second of one thread, for the ACS benchmark's shape (a Response signed
 //! on both Response and Assertion, RSA-2048/SHA-256). CPU time, unlike criterion's wall time, is
-//! not inflated by other processes on a busy machine. Run: `cargo run --release --example acs_cpu_time`.
+//! not inflated by other processes on a busy machine. Run: `cargo run --release --example acs_cpu_time [COUNT]`.
 
 use samlgate::saml::ExpectedRequest;
 use samlgate::saml::issue::SignParts;
@@ -36,7 +36,11 @@ fn main() {
         }
     };
     run(200);
-    let n = 3000;
+    // An optional count, e.g. a large one under a profiler so that setup (key generation) is noise.
+    let n: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3000);
     let (wall, cpu) = (std::time::Instant::now(), thread_cpu_ns());
     run(n);
     let cpu_us = (thread_cpu_ns() - cpu) as f64 / 1000.0 / f64::from(n);

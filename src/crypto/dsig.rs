@@ -23,8 +23,6 @@
 //! The signature is checked over the same parsed tree the caller then reads values from, and
 //! the result names the one element it covers.
 
-use std::collections::HashSet;
-
 use base64::Engine;
 
 use super::algorithms::{AlgorithmError, DigestAlgorithm, SignatureAlgorithm, uri};
@@ -283,12 +281,15 @@ fn check_unique_ids(doc: &Document) -> Result<(), SignatureError> {
     }
 }
 
-/// The first `ID` attribute value that appears on two elements, if any.
+/// An `ID` attribute value that appears on two elements, if any.
 pub(crate) fn duplicate_id(doc: &Document) -> Option<&str> {
-    let mut seen = HashSet::new();
-    doc.elements()
-        .filter_map(|element| element.attr("ID"))
-        .find(|id| !seen.insert(*id))
+    // A Response carries a handful of IDs: a sort beats hashing them.
+    let mut ids: Vec<&str> = doc.elements().filter_map(|e| e.attr("ID")).collect();
+    ids.sort_unstable();
+    ids.windows(2).find_map(|pair| match pair {
+        [a, b] if a == b => Some(*a),
+        _ => None,
+    })
 }
 
 fn check_reference_uri(reference_uri: Option<&str>, id: &str) -> Result<(), SignatureError> {
@@ -542,9 +543,10 @@ fn base64_content(element: ElementRef<'_>) -> Result<Vec<u8>, SignatureError> {
             parent: e.element,
             element: e.child,
         })?;
-    let cleaned: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut cleaned = text.into_bytes();
+    cleaned.retain(|b| !b.is_ascii_whitespace());
     base64::engine::general_purpose::STANDARD
-        .decode(cleaned.as_bytes())
+        .decode(&cleaned)
         .map_err(|e| SignatureError::InvalidBase64 {
             element: element.qualified_name(),
             reason: e.to_string(),
