@@ -372,6 +372,11 @@ async fn a_session_cookie_set_before_login_does_not_survive_it() {
     let mut attacker = Browser::new(&gw.base);
     login(&gw, &mut attacker, "/app", "mallory@example.com", &[]).await;
     let planted = session_cookie(&attacker).expect("attacker session");
+    // The attacker's session is in use (and so held decoded by the node) when it is planted.
+    let used = attacker
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(used.header("x-forwarded-user"), Some("mallory@example.com"));
 
     let mut victim = Browser::new(&gw.base);
     victim
@@ -520,6 +525,11 @@ async fn logout_deletes_the_session_server_side() {
     let mut browser = Browser::new(&gw.base);
     login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
     let copied = session_cookie(&browser).unwrap();
+    // Used once first, so the node holds the session decoded (its session cache).
+    let before = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    assert_eq!(before.status, StatusCode::OK);
     let out = browser.get("/saml/logout").await;
     assert_eq!(out.status, StatusCode::OK);
     let mut copy = Browser::new(&gw.base);

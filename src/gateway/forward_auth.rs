@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::errors;
-use super::headers::{self, Identity};
+use super::headers;
 use super::routes::{self, Access};
 use super::session;
 use super::state::AppState;
@@ -50,16 +50,16 @@ pub async fn forward_auth(
             return errors::unavailable();
         }
     };
-    let (status, response) = match routes::decide(&state.config.routes, &path, identity.as_ref()) {
+    let (status, response) = match routes::decide(
+        &state.config.routes,
+        &path,
+        identity.as_deref().map(|s| &s.identity),
+    ) {
         Access::Public => ("public", StatusCode::OK.into_response()),
         Access::Allowed => match identity {
-            Some(identity) => {
+            Some(signed_in) => {
                 let mut response = StatusCode::OK.into_response();
-                headers::inject(
-                    &state.config.headers,
-                    &Identity::from(&identity),
-                    response.headers_mut(),
-                );
+                headers::inject_encoded(&signed_in.headers, response.headers_mut());
                 ("ok", response)
             }
             None => ("unauthorized", StatusCode::UNAUTHORIZED.into_response()),

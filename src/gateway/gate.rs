@@ -9,11 +9,11 @@ use axum::response::Response;
 use tower_sessions::Session;
 
 use super::errors;
-use super::headers::Identity;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::routes::{self, Access};
-use super::session::{self, SessionIdentity};
+use super::session;
+use super::session_cache::SignedIn;
 use super::state::AppState;
 
 pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Request) -> Response {
@@ -26,9 +26,13 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
         }
     };
     let api = routes::is_api_request(req.headers(), &path, &state.config.server.api_prefixes);
-    match routes::decide(&state.config.routes, &path, identity.as_ref()) {
+    match routes::decide(
+        &state.config.routes,
+        &path,
+        identity.as_deref().map(|s| &s.identity),
+    ) {
         Access::Public => forward(&state, req, None).await,
-        Access::Allowed => forward(&state, req, identity.as_ref()).await,
+        Access::Allowed => forward(&state, req, identity.as_deref()).await,
         Access::LoginRequired if api => errors::unauthorized_json(),
         Access::LoginRequired => {
             let return_to = req
@@ -41,7 +45,7 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
         Access::Denied(reason) => {
             tracing::info!(
                 path,
-                user = identity.as_ref().map(|i| i.user.as_str()),
+                user = identity.as_deref().map(|s| s.identity.user.as_str()),
                 "access denied: {reason}"
             );
             state
@@ -58,11 +62,7 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
 
 /// Hand the request to the reverse proxy, which strips every client-sent identity header and
 /// sets ours from the session.
-async fn forward(
-    state: &AppState,
-    mut req: Request,
-    identity: Option<&SessionIdentity>,
-) -> Response {
+async fn forward(state: &AppState, mut req: Request, signed_in: Option<&SignedIn>) -> Response {
     let https = state.config.server.is_https();
     super::cookies::strip_own(
         req.headers_mut(),
@@ -77,12 +77,11 @@ async fn forward(
         .map(|c| c.0)
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let proto = state.config.server.public_url.scheme().to_string();
-    let identity = identity.map(Identity::from);
     state
         .proxy
-        .forward(
+        .forward_encoded(
             req,
-            identity.as_ref(),
+            signed_in.map(|s| &s.headers),
             &state.config.headers,
             client,
             &proto,

@@ -24,6 +24,7 @@ pub mod relay_state;
 pub mod routes;
 pub mod serve;
 pub mod session;
+pub mod session_cache;
 pub mod session_store;
 pub mod state;
 

@@ -5,9 +5,13 @@
 //! SessionNotOnOrAfter, and the idle timeout after the last request. The decision is the pure
 //! [`check`] with an injected clock; the store's own expiry is only garbage collection.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::{Expiry, Session};
+
+use super::session_cache::{SessionCache, SignedIn};
 
 /// Key of the record inside the tower-sessions session.
 const RECORD_KEY: &str = "samlgate.login";
@@ -71,10 +75,20 @@ pub fn check(
     now: OffsetDateTime,
     idle_timeout: Duration,
 ) -> Result<(), Expired> {
-    if now >= record.not_after {
+    check_times(record.not_after, record.last_seen, now, idle_timeout)
+}
+
+/// [`check`] on the two instants it compares (the session cache keeps only those).
+pub fn check_times(
+    not_after: OffsetDateTime,
+    last_seen: OffsetDateTime,
+    now: OffsetDateTime,
+    idle_timeout: Duration,
+) -> Result<(), Expired> {
+    if now >= not_after {
         return Err(Expired::Lifetime);
     }
-    if now - record.last_seen >= idle_timeout {
+    if now - last_seen >= idle_timeout {
         return Err(Expired::Idle);
     }
     Ok(())
@@ -134,7 +148,14 @@ pub async fn current(
 
 /// Start a logged-in session under a NEW session ID: whatever ID the browser brought (an
 /// attacker may have planted one) is deleted, so session fixation cannot work.
-pub async fn establish(session: &Session, record: &SessionRecord) -> Result<(), SessionStoreError> {
+pub async fn establish(
+    session: &Session,
+    record: &SessionRecord,
+    cache: Option<&SessionCache>,
+) -> Result<(), SessionStoreError> {
+    if let (Some(cache), Some(old)) = (cache, session.id()) {
+        cache.remove(&old);
+    }
     session.clear().await;
     session.cycle_id().await?;
     session.insert(RECORD_KEY, record).await?;
@@ -144,7 +165,13 @@ pub async fn establish(session: &Session, record: &SessionRecord) -> Result<(), 
 }
 
 /// End the session and delete it from the store.
-pub async fn end(session: &Session) -> Result<Option<SessionRecord>, SessionStoreError> {
+pub async fn end(
+    session: &Session,
+    cache: Option<&SessionCache>,
+) -> Result<Option<SessionRecord>, SessionStoreError> {
+    if let (Some(cache), Some(id)) = (cache, session.id()) {
+        cache.remove(&id);
+    }
     let record = session.get::<SessionRecord>(RECORD_KEY).await?;
     session.flush().await?;
     Ok(record)
@@ -156,10 +183,27 @@ pub async fn end(session: &Session) -> Result<Option<SessionRecord>, SessionStor
 pub async fn identity_of(
     state: &super::state::AppState,
     session: &Session,
-) -> Result<Option<SessionIdentity>, SessionStoreError> {
-    match current(session, state.now(), state.config.session.idle_timeout).await? {
-        Lookup::Valid(record) => Ok(Some(record.identity)),
+) -> Result<Option<Arc<SignedIn>>, SessionStoreError> {
+    let now = state.now();
+    let idle_timeout = state.config.session.idle_timeout;
+    let cache = state.session_cache.as_ref().zip(session.id());
+    if let Some((cache, id)) = cache
+        && let Some(hit) = cache.get(&id, now, idle_timeout)
+    {
+        return Ok(Some(hit));
+    }
+    match current(session, now, idle_timeout).await? {
+        Lookup::Valid(record) => {
+            let signed_in = Arc::new(SignedIn::new(&record, &state.config.headers));
+            if let Some((cache, id)) = cache {
+                cache.insert(id, Arc::clone(&signed_in), now, idle_timeout);
+            }
+            Ok(Some(signed_in))
+        }
         Lookup::Expired(why) => {
+            if let Some((cache, id)) = cache {
+                cache.remove(&id);
+            }
             state
                 .metrics
                 .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);

@@ -8,10 +8,11 @@ use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
-use crate::store::{ReplayCache, SessionIndex, StoreError, Stores};
+use crate::store::{AnySessionStore, ReplayCache, SessionIndex, StoreError, Stores};
 
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use super::relay_state::PendingLogins;
+use super::session_cache::SessionCache;
 
 /// The time source. Production uses the system clock; tests move time forward to expire
 /// sessions without sleeping.
@@ -35,6 +36,8 @@ pub struct AppState {
     /// The SP metadata document, built once at startup.
     pub sp_metadata: String,
     pub proxy: Proxy,
+    /// Decoded sessions of this node; only with the memory store (see `session_cache`).
+    pub session_cache: Option<SessionCache>,
 }
 
 /// Why the shared state could not be built.
@@ -91,8 +94,11 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
+        let session_cache =
+            matches!(stores.sessions, AnySessionStore::Memory(_)).then(SessionCache::new);
         Ok(AppState {
             proxy,
+            session_cache,
             sp,
             pending: PendingLogins::new(stores.pending.clone()),
             replay: stores.replay.clone(),
