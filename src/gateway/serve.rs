@@ -1,5 +1,6 @@
 //! `samlgate serve --config FILE`: validate, build, listen.
 
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,13 @@ pub fn build(config: Config, clock: Clock) -> Result<(axum::Router, Arc<AppState
 
 /// Serve `router` on `listener` until the process ends (client addresses reach the handlers).
 pub async fn serve_on(listener: TcpListener, router: axum::Router) -> Result<(), GatewayError> {
+    // Responses are written whole; Nagle would only hold back the tail of one waiting for an
+    // ACK. The backend side sets the same (see `Proxy::new`).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
