@@ -375,7 +375,7 @@ impl<'l> Builder<'l> {
         }
         self.add_node()?;
         let qname = start.name().into_inner();
-        self.check_name(qname)?;
+        let (prefix, _) = self.split_name(qname)?;
 
         let binding_mark = self.bindings.len();
         let decls_start = self.decls.len();
@@ -396,43 +396,38 @@ impl<'l> Builder<'l> {
                 });
             }
             let key = attr.key.into_inner();
-            self.check_name(key)?;
+            let (attr_prefix, attr_local) = self.split_name(key)?;
             let value_start = self.position()?;
             normalize_attribute_value(&attr.value, &mut self.strings)?;
             let value = Span {
                 start: value_start,
                 end: self.position()?,
             };
-            let (prefix, local) = split_qname(key);
-            if prefix.is_none() && local == "xmlns" {
+            if attr_prefix.is_none() && attr_local == "xmlns" {
                 let uri = self.text_of(value);
                 if uri == XML_NAMESPACE || uri == XMLNS_NAMESPACE {
                     return Err(XmlError::InvalidNamespaceDecl(format!("xmlns=\"{uri}\"")));
                 }
                 self.declare(None, value);
-            } else if prefix == Some("xmlns") {
+            } else if attr_prefix == Some("xmlns") {
                 let uri = self.text_of(value);
                 let valid = !uri.is_empty()
-                    && local != "xmlns"
-                    && (local == "xml") == (uri == XML_NAMESPACE)
+                    && attr_local != "xmlns"
+                    && (attr_local == "xml") == (uri == XML_NAMESPACE)
                     && uri != XMLNS_NAMESPACE;
                 if !valid {
                     return Err(XmlError::InvalidNamespaceDecl(format!(
-                        "xmlns:{local}=\"{uri}\""
+                        "xmlns:{attr_local}=\"{uri}\""
                     )));
                 }
-                if local == "xml" {
+                if attr_local == "xml" {
                     // Declaring xml to its own URI is allowed and changes nothing.
                     continue;
                 }
-                let prefix = self.store(local)?;
+                let prefix = self.store(attr_local)?;
                 self.declare(Some(prefix), value);
             } else {
-                let prefix = match prefix {
-                    Some(p) => Some(self.store(p)?),
-                    None => None,
-                };
-                let local_name = self.store(local)?;
+                let (prefix, local_name) = self.store_name(key, attr_prefix)?;
                 self.raw_attributes.push(RawAttribute {
                     prefix,
                     local_name,
@@ -443,46 +438,51 @@ impl<'l> Builder<'l> {
         self.binding_marks.push(binding_mark);
         let namespace_decls = slots(decls_start, self.decls.len())?;
 
-        let (prefix, local) = split_qname(qname);
-        let namespace = self
-            .resolve(prefix, true)
-            .map_err(|p| XmlError::UndeclaredPrefix {
-                prefix: p,
-                element: qname.to_string(),
-            })?;
+        let namespace = match prefix {
+            None => self.default_namespace(),
+            Some(p) => Some(self.resolve_prefix(p.as_bytes()).ok_or_else(|| {
+                XmlError::UndeclaredPrefix {
+                    prefix: p.to_string(),
+                    element: qname.to_string(),
+                }
+            })?),
+        };
         let attributes_start = self.attributes.len();
         for i in 0..self.raw_attributes.len() {
             let Some(raw) = self.raw_attributes.get(i).copied() else {
                 break;
             };
+            // Unprefixed attributes are in no namespace (they never take the default one).
             let namespace = match raw.prefix {
                 None => None,
                 Some(p) => {
-                    let p = self.text_of(p);
-                    self.resolve(Some(p), false)
-                        .map_err(|p| XmlError::UndeclaredPrefix {
-                            prefix: p,
-                            element: qname.to_string(),
-                        })?
+                    let p = self.bytes_of(p);
+                    Some(
+                        self.resolve_prefix(p)
+                            .ok_or_else(|| XmlError::UndeclaredPrefix {
+                                prefix: String::from_utf8_lossy(p).into_owned(),
+                                element: qname.to_string(),
+                            })?,
+                    )
                 }
             };
             // Two attributes with one expanded name (a:x and b:x bound to one URI) are a
             // well-formedness error under Namespaces in XML.
-            let local_name = self.text_of(raw.local_name);
-            let uri = namespace.map(|n| self.text_of(n));
+            let local_name = self.bytes_of(raw.local_name);
+            let uri = namespace.map(|n| self.bytes_of(n));
             let duplicate = self
                 .attributes
                 .get(attributes_start..)
                 .unwrap_or_default()
                 .iter()
                 .any(|a| {
-                    a.namespace.map(|n| self.text_of(n)) == uri
-                        && self.text_of(a.local_name) == local_name
+                    self.bytes_of(a.local_name) == local_name
+                        && a.namespace.map(|n| self.bytes_of(n)) == uri
                 });
             if duplicate {
                 return Err(XmlError::DuplicateAttribute {
                     element: qname.to_string(),
-                    attribute: local_name.to_string(),
+                    attribute: self.text_of(raw.local_name).to_string(),
                 });
             }
             self.attributes.push(AttributeData {
@@ -494,11 +494,7 @@ impl<'l> Builder<'l> {
         }
         let attributes = slots(attributes_start, self.attributes.len())?;
 
-        let prefix = match prefix {
-            Some(p) => Some(self.store(p)?),
-            None => None,
-        };
-        let local_name = self.store(local)?;
+        let (prefix, local_name) = self.store_name(qname, prefix)?;
         let element = ElementData {
             prefix,
             local_name,
@@ -539,41 +535,172 @@ impl<'l> Builder<'l> {
         Ok(())
     }
 
-    /// Resolve a prefix against the bindings in scope. Unprefixed attributes never take the
-    /// default namespace; unprefixed elements do. Returns the undeclared prefix on failure.
-    fn resolve(&self, prefix: Option<&str>, is_element: bool) -> Result<Option<Span>, String> {
+    /// The arena bytes of a span (empty if the span were ever out of range).
+    fn bytes_of(&self, span: Span) -> &[u8] {
+        self.strings
+            .as_bytes()
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Append a name that [`Self::split_name`] accepted, as one run, and return the spans of
+    /// its prefix and local part.
+    fn store_name(
+        &mut self,
+        name: &str,
+        prefix: Option<&str>,
+    ) -> Result<(Option<Span>, Span), XmlError> {
+        let whole = self.store(name)?;
         match prefix {
-            Some("xml") => Ok(Some(self.xml_namespace)),
-            Some(p) => self
-                .bindings
-                .iter()
-                .rev()
-                .find(|(dp, _)| dp.map(|dp| self.text_of(dp)) == Some(p))
-                .map(|(_, uri)| Some(*uri))
-                .ok_or_else(|| p.to_string()),
-            None if !is_element => Ok(None),
-            None => Ok(self
-                .bindings
-                .iter()
-                .rev()
-                .find(|(dp, _)| dp.is_none())
-                .and_then(|(_, uri)| (uri.end > uri.start).then_some(*uri))),
+            None => Ok((None, whole)),
+            Some(p) => {
+                // `p` is the part of `name` before its one colon: both ends fit in `whole`.
+                let colon = whole
+                    .start
+                    .checked_add(u32::try_from(p.len()).unwrap_or(u32::MAX))
+                    .filter(|c| *c < whole.end)
+                    .ok_or(XmlError::TooLarge {
+                        size: self.strings.len(),
+                        limit: u32::MAX as usize,
+                    })?;
+                Ok((
+                    Some(Span {
+                        start: whole.start,
+                        end: colon,
+                    }),
+                    Span {
+                        start: colon + 1,
+                        end: whole.end,
+                    },
+                ))
+            }
         }
     }
 
-    fn check_name(&self, name: &str) -> Result<(), XmlError> {
+    /// The URI bound to a prefix in scope (`xml` is always bound), innermost declaration first.
+    fn resolve_prefix(&self, prefix: &[u8]) -> Option<Span> {
+        if prefix == b"xml" {
+            return Some(self.xml_namespace);
+        }
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(dp, _)| dp.is_some_and(|dp| self.bytes_of(dp) == prefix))
+            .map(|(_, uri)| *uri)
+    }
+
+    /// The default namespace in scope for an unprefixed element (`None`: none, or undeclared
+    /// by `xmlns=""`).
+    fn default_namespace(&self) -> Option<Span> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(dp, _)| dp.is_none())
+            .and_then(|(_, uri)| (uri.end > uri.start).then_some(*uri))
+    }
+
+    /// Check an element or attribute name and split it at its colon: at most `max_name_len`
+    /// bytes, and a prefix (if any) and a local part that are both non-empty XML names
+    /// without a colon. ASCII names, all SAML uses, are checked in one pass over the bytes.
+    fn split_name<'n>(&self, name: &'n str) -> Result<(Option<&'n str>, &'n str), XmlError> {
         if name.len() > self.limits.max_name_len {
             return Err(XmlError::NameTooLong(self.limits.max_name_len));
         }
-        let (prefix, local) = split_qname(name);
-        let ok = |s: &str| !s.is_empty() && !s.contains(':') && is_name(s);
-        if !ok(local) || prefix.is_some_and(|p| !ok(p)) {
-            return Err(XmlError::Malformed {
-                offset: 0,
-                message: format!("invalid name {name:?}"),
-            });
+        let invalid = || XmlError::Malformed {
+            offset: 0,
+            message: format!("invalid name {name:?}"),
+        };
+        match split_ascii_name(name.as_bytes()) {
+            AsciiName::Valid(None) => Ok((None, name)),
+            AsciiName::Valid(Some(colon)) => {
+                let prefix = name.get(..colon).ok_or_else(invalid)?;
+                let local = name.get(colon + 1..).ok_or_else(invalid)?;
+                Ok((Some(prefix), local))
+            }
+            AsciiName::Invalid => Err(invalid()),
+            AsciiName::NotAscii => {
+                let (prefix, local) = split_qname(name);
+                let ok = |s: &str| !s.is_empty() && !s.contains(':') && is_name(s);
+                if !ok(local) || prefix.is_some_and(|p| !ok(p)) {
+                    return Err(invalid());
+                }
+                Ok((prefix, local))
+            }
         }
-        Ok(())
+    }
+}
+
+/// The outcome of checking a name's bytes in one pass, for ASCII names.
+enum AsciiName {
+    /// A valid name; the position of its colon if it has a prefix.
+    Valid(Option<usize>),
+    Invalid,
+    /// A byte above 0x7F: the name needs the full Unicode check.
+    NotAscii,
+}
+
+/// Byte classes for names: a letter or `_` may start a name part; those, digits, `-` and `.`
+/// may continue one. Every byte above 0x7F is `NOT_ASCII` (the name needs the Unicode check).
+const NAME_START: u8 = 1;
+const NAME_CHAR: u8 = 2;
+const COLON: u8 = 4;
+const NOT_ASCII: u8 = 8;
+static NAME_BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c >= 0x80 {
+            NOT_ASCII
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            NAME_START | NAME_CHAR
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            NAME_CHAR
+        } else if c == b':' {
+            COLON
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+fn name_byte_class(b: u8) -> u8 {
+    NAME_BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// One pass over an ASCII qualified name: a prefix and a local part that are both
+/// non-empty NCNames (a letter or `_`, then letters, digits, `_`, `-`, `.`), at most one colon.
+fn split_ascii_name(bytes: &[u8]) -> AsciiName {
+    let mut colon = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        let class = name_byte_class(b);
+        if class & NAME_CHAR != 0 {
+            continue;
+        }
+        if class & NOT_ASCII != 0 {
+            return AsciiName::NotAscii;
+        }
+        if class & COLON == 0 || colon.is_some() {
+            return AsciiName::Invalid;
+        }
+        colon = Some(i);
+    }
+    // Each part starts with a start character (which also makes it non-empty).
+    let starts_ok = |at: usize| {
+        bytes
+            .get(at)
+            .is_some_and(|b| name_byte_class(*b) & NAME_START != 0)
+    };
+    let valid = match colon {
+        None => starts_ok(0),
+        Some(c) => starts_ok(0) && starts_ok(c + 1),
+    };
+    if valid {
+        AsciiName::Valid(colon)
+    } else {
+        AsciiName::Invalid
     }
 }
 
@@ -745,4 +872,41 @@ fn normalize_attribute_value(raw: &str, out: &mut String) -> Result<(), XmlError
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference rule the one-pass check must agree with: split at the first colon, each
+    /// part a non-empty name without a colon.
+    fn reference(name: &str) -> Option<(Option<&str>, &str)> {
+        let (prefix, local) = split_qname(name);
+        let ok = |s: &str| !s.is_empty() && !s.contains(':') && is_name(s);
+        (ok(local) && prefix.is_none_or(ok)).then_some((prefix, local))
+    }
+
+    #[test]
+    fn one_pass_name_check_agrees_with_the_reference_rule() {
+        let limits = ParseLimits::default();
+        let builder = Builder::new(&limits, &[], 0).expect("builder");
+        let alphabet = [
+            "a", "Z", "_", "0", "-", ".", ":", " ", "é", "\u{b7}", "<", "x",
+        ];
+        let mut names = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        names.sort();
+        names.dedup();
+        for name in &names {
+            let got = builder.split_name(name).ok();
+            assert_eq!(got, reference(name), "{name:?}");
+        }
+        assert!(builder.split_name(&"a".repeat(257)).is_err());
+    }
 }
