@@ -19,16 +19,14 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
 
 use common::peers;
 use samlgate::crypto::VerificationKey;
 use samlgate::crypto::dsig;
+use samlgate::crypto::keygen::self_signed_certificate;
 use samlgate::xml::c14n::canonicalize;
 use samlgate::xml::{ElementRef, ParseLimits, ns, parse};
 
@@ -42,26 +40,8 @@ fn signer() -> &'static (PKey<Private>, X509) {
     static SIGNER: OnceLock<(PKey<Private>, X509)> = OnceLock::new();
     SIGNER.get_or_init(|| {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "c14n oracle signer")
-            .unwrap();
-        let name = name.build();
-        let mut builder = X509::builder().unwrap();
-        builder.set_version(2).unwrap();
-        builder
-            .set_serial_number(&BigNum::from_u32(14).unwrap().to_asn1_integer().unwrap())
-            .unwrap();
-        builder.set_subject_name(&name).unwrap();
-        builder.set_issuer_name(&name).unwrap();
-        builder.set_pubkey(&key).unwrap();
-        builder
-            .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        builder
-            .set_not_after(&Asn1Time::days_from_now(30).unwrap())
-            .unwrap();
-        builder.sign(&key, MessageDigest::sha256()).unwrap();
-        (key, builder.build())
+        let cert = self_signed_certificate(&key, "c14n oracle signer", 30).unwrap();
+        (key, cert)
     })
 }
 
