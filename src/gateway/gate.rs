@@ -4,10 +4,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
+use tower::ServiceExt;
 use tower_sessions::Session;
+use tower_sessions::session::Id;
 
+use super::cookies;
 use super::errors;
 use super::login;
 use super::relay_state::sanitize_return_to;
@@ -15,6 +19,33 @@ use super::routes::{self, Access};
 use super::session;
 use super::session_cache::SignedIn;
 use super::state::AppState;
+
+/// The fallback route: a request that carries the cookie of a session this node holds decoded
+/// (its session cache) and that the route rules let through is forwarded at once; every other
+/// request (no or unknown cookie, a cookie sent twice, a denial, a login to start, a touch due)
+/// goes to [`gate`] behind the session layer, which decides, logs and counts it.
+///
+/// This spares the common request the session layer's cookie jar and record handling, which
+/// cost the gateway about a fifth of its CPU per request (measured). The decision is the same
+/// `routes::decide` on the same identity.
+pub async fn fast_gate(state: Arc<AppState>, slow: Router, req: Request) -> Response {
+    if let Some(cache) = &state.session_cache
+        && let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
+            .and_then(|value| value.parse::<Id>().ok())
+        && let Some(signed_in) = cache.get(&id, state.now(), state.config.session.idle_timeout)
+    {
+        let path = req.uri().path();
+        match routes::decide(&state.config.routes, path, Some(&signed_in.identity)) {
+            Access::Public => return forward(&state, req, None).await,
+            Access::Allowed => return forward(&state, req, Some(&signed_in)).await,
+            Access::LoginRequired | Access::Denied(_) => {}
+        }
+    }
+    match slow.oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
 
 pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Request) -> Response {
     let path = req.uri().path().to_string();

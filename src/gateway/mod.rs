@@ -31,6 +31,7 @@ pub mod state;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::routing::{any, get, post};
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
@@ -50,6 +51,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/");
+    // Everything that is not a gateway endpoint: a cached session goes straight to the
+    // backend (gate::fast_gate), the rest through the session layer to gate::gate. The layer
+    // below is added before the fallback, so it does not wrap the fast path.
+    let slow = Router::new()
+        .fallback(gate::gate)
+        .layer(sessions.clone())
+        .with_state(Arc::clone(&state));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -59,7 +67,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/saml/logout", get(logout::logout).post(logout::logout))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
-        .fallback(gate::gate)
-        .layer(sessions)
+        .layer(sessions.clone())
+        .fallback(move |State(state): State<Arc<AppState>>, req: Request| {
+            let slow = slow.clone();
+            async move { gate::fast_gate(state, slow, req).await }
+        })
         .with_state(state)
 }
