@@ -5,7 +5,7 @@
 //! It works on the same tree the values are read from, so what is verified is what is used.
 //! Comments are already gone from the tree, which is exactly the without-comments form.
 
-use super::tree::{AttributeRef, ChildRef, Document, ElementRef, NodeId};
+use super::tree::{AttributeData, Document, NodeData, NodeId, NodeKind};
 
 /// Why a subtree could not be canonicalized.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,52 +30,62 @@ pub fn canonicalize(
         .ok_or(C14nError::NotAnElement(element))?;
     // Bindings in scope above the apex, outermost first (a lookup takes the innermost): they
     // are candidates for rendering on the apex.
-    let mut scope_stack: Vec<(Option<&str>, &str)> = doc
+    let mut scope_stack: Vec<Binding<'_>> = doc
         .inherited_namespaces()
         .iter()
-        .map(|d| (d.prefix.as_deref(), d.uri.as_str()))
+        .map(|d| (d.prefix.as_ref().map(|p| p.as_bytes()), d.uri.as_bytes()))
         .collect();
     if let Some(parent) = apex.parent() {
         for ancestor in parent.ancestry() {
-            scope_stack.extend(ancestor.namespace_decls());
+            scope_stack.extend(
+                ancestor
+                    .namespace_decls()
+                    .map(|(p, uri)| (p.map(str::as_bytes), uri.as_bytes())),
+            );
         }
     }
-    let inclusive: Vec<Option<&str>> = inclusive_prefixes
+    let inclusive: Vec<Option<&[u8]>> = inclusive_prefixes
         .iter()
         .map(|p| {
             if p == "#default" {
                 None
             } else {
-                Some(p.as_str())
+                Some(p.as_bytes())
             }
         })
         .collect();
-    let mut out = Vec::with_capacity(4096);
+    // The canonical form is about as long as the subtree's source; reserve once.
+    let mut out = Vec::with_capacity(doc.strings.len().saturating_add(1024));
     let mut c = Canonicalizer {
+        doc,
         omit,
         inclusive: &inclusive,
-        rendered: Vec::new(),
-        wanted: Vec::new(),
-        ns_out: Vec::new(),
-        attrs: Vec::new(),
+        rendered: Vec::with_capacity(8),
+        wanted: Vec::with_capacity(8),
+        ns_out: Vec::with_capacity(8),
+        attrs: Vec::with_capacity(8),
     };
-    c.element(apex, &mut scope_stack, &mut out);
+    c.element(element, &mut scope_stack, &mut out);
     Ok(out)
 }
 
+/// A namespace binding as (prefix, URI) bytes; `None` is the default namespace.
+type Binding<'a> = (Option<&'a [u8]>, &'a [u8]);
+
 struct Canonicalizer<'a> {
+    doc: &'a Document,
     omit: Option<NodeId>,
-    inclusive: &'a [Option<&'a str>],
+    inclusive: &'a [Option<&'a [u8]>],
     /// Namespace declarations rendered by output ancestors, innermost last.
-    rendered: Vec<(Option<&'a str>, &'a str)>,
+    rendered: Vec<Binding<'a>>,
     // Scratch space for one element's start tag, reused from element to element (each is
     // consumed before the element's children are visited).
-    wanted: Vec<Option<&'a str>>,
-    ns_out: Vec<(Option<&'a str>, &'a str)>,
-    attrs: Vec<AttributeRef<'a>>,
+    wanted: Vec<Option<&'a [u8]>>,
+    ns_out: Vec<Binding<'a>>,
+    attrs: Vec<&'a AttributeData>,
 }
 
-fn lookup<'s>(stack: &[(Option<&'s str>, &'s str)], prefix: Option<&str>) -> Option<&'s str> {
+fn lookup<'s>(stack: &[Binding<'s>], prefix: Option<&[u8]>) -> Option<&'s [u8]> {
     stack
         .iter()
         .rev()
@@ -84,21 +94,38 @@ fn lookup<'s>(stack: &[(Option<&'s str>, &'s str)], prefix: Option<&str>) -> Opt
 }
 
 impl<'a> Canonicalizer<'a> {
-    fn element(
-        &mut self,
-        el: ElementRef<'a>,
-        scope: &mut Vec<(Option<&'a str>, &'a str)>,
-        out: &mut Vec<u8>,
-    ) {
+    fn bytes(&self, span: super::tree::Span) -> &'a [u8] {
+        self.doc.bytes(span)
+    }
+
+    fn element(&mut self, id: NodeId, scope: &mut Vec<Binding<'a>>, out: &mut Vec<u8>) {
+        let doc = self.doc;
+        let Some(NodeData {
+            kind: NodeKind::Element(el),
+            children,
+            ..
+        }) = doc.node(id)
+        else {
+            return;
+        };
+        let el_prefix = el.prefix.map(|p| self.bytes(p));
+        let el_local = self.bytes(el.local_name);
+        let decls = el.namespace_decls.of(&doc.decls);
+        let attributes = el.attributes.of(&doc.attributes);
+
         let scope_mark = scope.len();
-        scope.extend(el.namespace_decls());
+        scope.extend(
+            decls
+                .iter()
+                .map(|d| (d.prefix.map(|p| self.bytes(p)), self.bytes(d.uri))),
+        );
 
         // Prefixes visibly utilized by the element and its attributes, then PrefixList ones.
         self.wanted.clear();
-        self.wanted.push(el.prefix());
-        for attr in el.attributes() {
-            if let Some(p) = attr.prefix()
-                && p != "xml"
+        self.wanted.push(el_prefix);
+        for attr in attributes {
+            if let Some(p) = attr.prefix.map(|p| self.bytes(p))
+                && p != b"xml"
                 && !self.wanted.contains(&Some(p))
             {
                 self.wanted.push(Some(p));
@@ -118,12 +145,12 @@ impl<'a> Canonicalizer<'a> {
                 // An unprefixed element with no default namespace renders xmlns="" only to undo
                 // a non-empty default rendered by an output ancestor.
                 None => {
-                    let uri = in_scope.unwrap_or("");
-                    if uri != lookup(&self.rendered, None).unwrap_or("") {
+                    let uri = in_scope.unwrap_or_default();
+                    if uri != lookup(&self.rendered, None).unwrap_or_default() {
                         self.ns_out.push((None, uri));
                     }
                 }
-                Some("xml") => {}
+                Some(b"xml") => {}
                 Some(p) => {
                     if let Some(uri) = in_scope
                         && lookup(&self.rendered, Some(p)) != Some(uri)
@@ -133,17 +160,19 @@ impl<'a> Canonicalizer<'a> {
                 }
             }
         }
-        self.ns_out
-            .sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
-        self.ns_out.dedup();
+        if self.ns_out.len() > 1 {
+            self.ns_out
+                .sort_by(|a, b| a.0.unwrap_or_default().cmp(b.0.unwrap_or_default()));
+            self.ns_out.dedup();
+        }
 
         out.push(b'<');
-        push_qname(out, el.prefix(), el.local_name());
+        push_qname(out, el_prefix, el_local);
         for (prefix, uri) in &self.ns_out {
             match prefix {
                 Some(p) => {
                     out.extend_from_slice(b" xmlns:");
-                    out.extend_from_slice(p.as_bytes());
+                    out.extend_from_slice(p);
                 }
                 None => out.extend_from_slice(b" xmlns"),
             }
@@ -154,33 +183,38 @@ impl<'a> Canonicalizer<'a> {
         }
 
         self.attrs.clear();
-        self.attrs.extend(el.attributes());
-        self.attrs.sort_by(|a, b| {
-            (a.namespace().unwrap_or(""), a.local_name())
-                .cmp(&(b.namespace().unwrap_or(""), b.local_name()))
-        });
+        self.attrs.extend(attributes);
+        if self.attrs.len() > 1 {
+            self.attrs.sort_by(|a, b| {
+                let ns = |x: &AttributeData| x.namespace.map(|n| doc.bytes(n)).unwrap_or_default();
+                (ns(a), doc.bytes(a.local_name)).cmp(&(ns(b), doc.bytes(b.local_name)))
+            });
+        }
         for attr in &self.attrs {
             out.push(b' ');
-            push_qname(out, attr.prefix(), attr.local_name());
+            push_qname(
+                out,
+                attr.prefix.map(|p| doc.bytes(p)),
+                doc.bytes(attr.local_name),
+            );
             out.extend_from_slice(b"=\"");
-            escape_attr(out, attr.value());
+            escape_attr(out, doc.bytes(attr.value));
             out.push(b'"');
         }
         out.push(b'>');
 
-        for child in el.children() {
-            match child {
-                ChildRef::Text(t) => escape_text(out, t),
-                ChildRef::Element(e) => {
-                    if Some(e.id()) != self.omit {
-                        self.element(e, scope, out);
-                    }
+        for child in children.of(&doc.children) {
+            match doc.node(*child).map(|n| &n.kind) {
+                Some(NodeKind::Text(t)) => escape_text(out, doc.bytes(*t)),
+                Some(NodeKind::Element(_)) if Some(*child) != self.omit => {
+                    self.element(*child, scope, out);
                 }
+                Some(NodeKind::Element(_)) | None => {}
             }
         }
 
         out.extend_from_slice(b"</");
-        push_qname(out, el.prefix(), el.local_name());
+        push_qname(out, el_prefix, el_local);
         out.push(b'>');
 
         self.rendered.truncate(rendered_mark);
@@ -188,31 +222,75 @@ impl<'a> Canonicalizer<'a> {
     }
 }
 
-fn push_qname(out: &mut Vec<u8>, prefix: Option<&str>, local: &str) {
+fn push_qname(out: &mut Vec<u8>, prefix: Option<&[u8]>, local: &[u8]) {
     if let Some(p) = prefix {
-        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(p);
         out.push(b':');
     }
-    out.extend_from_slice(local.as_bytes());
+    out.extend_from_slice(local);
 }
 
-/// Copy `value` into `out`, replacing each byte that `escape` maps; runs of ordinary bytes are
-/// copied in one go (this is the hot loop of every signature check).
-fn escape_with(out: &mut Vec<u8>, value: &str, escape: fn(u8) -> Option<&'static [u8]>) {
-    let bytes = value.as_bytes();
-    let mut start = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if let Some(replacement) = escape(*b) {
-            out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-            out.extend_from_slice(replacement);
-            start = i + 1;
+/// Copy `value` into `out`, replacing each byte that `escape` maps (the bytes marked in
+/// `special`); runs of ordinary bytes are copied in one go (this is the hot loop of every
+/// signature check).
+fn escape_with(
+    out: &mut Vec<u8>,
+    value: &[u8],
+    special: &[bool; 256],
+    escape: fn(u8) -> Option<&'static [u8]>,
+) {
+    let mut rest = value;
+    while let Some(i) = first_special(rest, special) {
+        let (run, tail) = rest.split_at_checked(i).unwrap_or((rest, &[]));
+        out.extend_from_slice(run);
+        let Some((b, tail)) = tail.split_first() else {
+            break;
+        };
+        match escape(*b) {
+            Some(replacement) => out.extend_from_slice(replacement),
+            None => out.push(*b),
         }
+        rest = tail;
     }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.extend_from_slice(rest);
 }
 
-fn escape_text(out: &mut Vec<u8>, text: &str) {
-    escape_with(out, text, |b| match b {
+/// The position of the first byte of `bytes` marked in `special`. Eight bytes are tested
+/// per step without branching on each (most values have nothing to escape).
+fn first_special(bytes: &[u8], special: &[bool; 256]) -> Option<usize> {
+    let is_special = |b: u8| special.get(usize::from(b)).copied().unwrap_or(true);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0usize;
+    for chunk in &mut chunks {
+        let clean = <&[u8; 8]>::try_from(chunk)
+            .is_ok_and(|block| !block.iter().fold(false, |any, b| any | is_special(*b)));
+        if !clean && let Some(i) = chunk.iter().position(|b| is_special(*b)) {
+            return Some(offset + i);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| is_special(*b))
+        .map(|i| offset + i)
+}
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+static TEXT_SPECIAL: [bool; 256] = byte_set(b"&<>\r");
+static ATTR_SPECIAL: [bool; 256] = byte_set(b"&<\"\t\n\r");
+
+fn escape_text(out: &mut Vec<u8>, text: &[u8]) {
+    escape_with(out, text, &TEXT_SPECIAL, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
         b'>' => Some(b"&gt;"),
@@ -221,8 +299,8 @@ fn escape_text(out: &mut Vec<u8>, text: &str) {
     })
 }
 
-fn escape_attr(out: &mut Vec<u8>, value: &str) {
-    escape_with(out, value, |b| match b {
+fn escape_attr(out: &mut Vec<u8>, value: &[u8]) {
+    escape_with(out, value, &ATTR_SPECIAL, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
         b'"' => Some(b"&quot;"),
@@ -231,4 +309,53 @@ fn escape_attr(out: &mut Vec<u8>, value: &str) {
         b'\r' => Some(b"&#xD;"),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(value: &[u8], text: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in value {
+            let r: &[u8] = match (b, text) {
+                (b'&', _) => b"&amp;",
+                (b'<', _) => b"&lt;",
+                (b'>', true) => b"&gt;",
+                (b'"', false) => b"&quot;",
+                (b'\t', false) => b"&#x9;",
+                (b'\n', false) => b"&#xA;",
+                (b'\r', _) => b"&#xD;",
+                _ => std::slice::from_ref(&b),
+            };
+            out.extend_from_slice(r);
+        }
+        out
+    }
+
+    #[test]
+    fn escaping_finds_special_bytes_at_every_position_of_a_block() {
+        for len in 0usize..40 {
+            for special in [b'&', b'<', b'>', b'"', b'\t', b'\n', b'\r', b'a'] {
+                for at in 0..len {
+                    for second in [None, Some(len.saturating_sub(1)), Some(at / 2)] {
+                        let mut value = vec![b'x'; len];
+                        value[at] = special;
+                        if let Some(s) = second {
+                            value[s] = b'<';
+                        }
+                        let mut out = Vec::new();
+                        escape_text(&mut out, &value);
+                        assert_eq!(out, naive(&value, true), "{value:?}");
+                        out.clear();
+                        escape_attr(&mut out, &value);
+                        assert_eq!(out, naive(&value, false), "{value:?}");
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        escape_text(&mut out, "é&\u{10000}>".as_bytes());
+        assert_eq!(out, "é&amp;\u{10000}&gt;".as_bytes());
+    }
 }

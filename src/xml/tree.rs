@@ -43,7 +43,7 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    fn of<T>(self, table: &[T]) -> &[T] {
+    pub(crate) fn of<T>(self, table: &[T]) -> &[T] {
         table
             .get(self.start as usize..self.end as usize)
             .unwrap_or_default()
@@ -163,6 +163,14 @@ impl Document {
     /// The text of a span; spans are only ever made by the parser over whole strings.
     pub(crate) fn str(&self, span: Span) -> &str {
         self.strings
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The bytes of a span (see [`Self::str`]); cheaper where no `str` is needed.
+    pub(crate) fn bytes(&self, span: Span) -> &[u8] {
+        self.strings
+            .as_bytes()
             .get(span.start as usize..span.end as usize)
             .unwrap_or_default()
     }
