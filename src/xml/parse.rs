@@ -747,10 +747,53 @@ fn link_children(nodes: &mut [NodeData]) -> Vec<NodeId> {
 
 /// True when every character is one XML allows; most text is plain ASCII, checked bytewise.
 fn only_xml_chars(content: &str) -> bool {
-    let ascii_ok = content
-        .bytes()
-        .all(|b| (0x20..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
+    let ascii_ok = !any_byte_in(content.as_bytes(), &NOT_PLAIN_ASCII);
     ascii_ok || content.chars().all(is_xml_char)
+}
+
+/// A set of bytes, for [`any_byte_in`].
+type ByteSet = [bool; 256];
+
+/// Bytes other than printable ASCII, tab, newline and carriage return.
+static NOT_PLAIN_ASCII: ByteSet = {
+    let mut set = [true; 256];
+    let mut b = 0x20;
+    while b < 0x80 {
+        set[b] = false;
+        b += 1;
+    }
+    set[b'\t' as usize] = false;
+    set[b'\n' as usize] = false;
+    set[b'\r' as usize] = false;
+    set
+};
+
+/// Bytes that attribute-value normalization changes or refuses.
+static ATTRIBUTE_VALUE_SPECIAL: ByteSet = {
+    let mut set = [false; 256];
+    set[b'\r' as usize] = true;
+    set[b'\n' as usize] = true;
+    set[b'\t' as usize] = true;
+    set[b'<' as usize] = true;
+    set[b'&' as usize] = true;
+    set
+};
+
+/// True when a byte of `bytes` is in `set`. Eight bytes are tested per step without a
+/// branch on each (text and values are mostly plain).
+fn any_byte_in(bytes: &[u8], set: &ByteSet) -> bool {
+    let marked = |b: u8| set.get(usize::from(b)).copied().unwrap_or(true);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let hit = match <&[u8; 8]>::try_from(chunk) {
+            Ok(block) => block.iter().fold(false, |any, b| any | marked(*b)),
+            Err(_) => chunk.iter().any(|b| marked(*b)),
+        };
+        if hit {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|b| marked(*b))
 }
 
 fn is_xml_whitespace(c: char) -> bool {
@@ -828,10 +871,7 @@ fn predefined_entity(name: &str) -> Option<char> {
 /// `\n`, then literal tab/newline become spaces, then references are resolved (so `&#13;` stays
 /// a carriage return, as canonicalization requires). The value is appended to `out`.
 fn normalize_attribute_value(raw: &str, out: &mut String) -> Result<(), XmlError> {
-    if !raw
-        .bytes()
-        .any(|b| matches!(b, b'\r' | b'\n' | b'\t' | b'<' | b'&'))
-    {
+    if !any_byte_in(raw.as_bytes(), &ATTRIBUTE_VALUE_SPECIAL) {
         out.push_str(raw);
         return Ok(());
     }
@@ -884,6 +924,32 @@ mod tests {
         let (prefix, local) = split_qname(name);
         let ok = |s: &str| !s.is_empty() && !s.contains(':') && is_name(s);
         (ok(local) && prefix.is_none_or(ok)).then_some((prefix, local))
+    }
+
+    #[test]
+    fn blockwise_byte_scans_agree_with_bytewise_ones() {
+        for len in 0usize..30 {
+            for at in 0..len {
+                for b in [b'a', b'\t', b'\r', b'<', b'&', 0x01, 0x7f, 0x80, 0xff] {
+                    let mut value = vec![b'x'; len];
+                    value[at] = b;
+                    let plain =
+                        |b: &u8| (0x20..0x80).contains(b) || matches!(b, b'\t' | b'\n' | b'\r');
+                    assert_eq!(
+                        any_byte_in(&value, &NOT_PLAIN_ASCII),
+                        !value.iter().all(plain),
+                        "{value:?}"
+                    );
+                    assert_eq!(
+                        any_byte_in(&value, &ATTRIBUTE_VALUE_SPECIAL),
+                        value
+                            .iter()
+                            .any(|b| matches!(b, b'\r' | b'\n' | b'\t' | b'<' | b'&')),
+                        "{value:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
