@@ -45,7 +45,7 @@ async fn forward(
 ) -> Response {
     fixed
         .proxy
-        .forward_encoded(
+        .forward(
             request,
             fixed.identity.as_ref(),
             &fixed.contract,

@@ -59,7 +59,7 @@ pub async fn forward_auth(
         Access::Allowed => match identity {
             Some(signed_in) => {
                 let mut response = StatusCode::OK.into_response();
-                headers::inject_encoded(&signed_in.headers, response.headers_mut());
+                headers::inject(&signed_in.headers, response.headers_mut());
                 ("ok", response)
             }
             None => ("unauthorized", StatusCode::UNAUTHORIZED.into_response()),

@@ -110,7 +110,7 @@ async fn forward(state: &AppState, mut req: Request, signed_in: Option<&SignedIn
     let proto = state.config.server.public_url.scheme().to_string();
     state
         .proxy
-        .forward_encoded(
+        .forward(
             req,
             signed_in.map(|s| &s.headers),
             &state.config.headers,

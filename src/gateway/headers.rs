@@ -403,15 +403,11 @@ fn push_ascii(headers: &mut Vec<(HeaderName, HeaderValue)>, name: &HeaderName, v
     }
 }
 
-/// Add the identity headers, replacing any value already present under the same name.
+/// Add the identity headers (encoded once per session by [`IdentityHeaders::encode`]),
+/// replacing any value already present under the same name.
 ///
 /// Call [`strip`] first: `inject` only replaces the exact names, not their case or `_` variants.
-pub fn inject(contract: &HeaderContract, identity: &Identity, headers: &mut HeaderMap) {
-    inject_encoded(&IdentityHeaders::encode(contract, identity), headers);
-}
-
-/// [`inject`] with headers encoded beforehand.
-pub fn inject_encoded(identity: &IdentityHeaders, headers: &mut HeaderMap) {
+pub fn inject(identity: &IdentityHeaders, headers: &mut HeaderMap) {
     for (name, value) in identity.iter() {
         headers.insert(name.clone(), value.clone());
     }
@@ -616,7 +612,7 @@ mod tests {
         h.append("accept", HeaderValue::from_static("text/html"));
         strip(&contract, &mut h);
         assert_eq!(h.len(), 1, "only accept is left: {h:?}");
-        inject(&contract, &identity(), &mut h);
+        inject(&IdentityHeaders::encode(&contract, &identity()), &mut h);
         assert_eq!(h["x-forwarded-user"], "jdoe");
         assert_eq!(h["x-forwarded-access-group"], "MyOrg:Administrators");
         assert_eq!(h["x-forwarded-name"], "UTF-8''Jos%C3%A9%20M%C3%BCller");
@@ -662,7 +658,7 @@ mod tests {
             ("X-Forwarded-Department".into(), "R&D".into()),
             ("X-Undeclared".into(), "nope".into()),
         ];
-        inject(&contract, &id, &mut h);
+        inject(&IdentityHeaders::encode(&contract, &id), &mut h);
         assert_eq!(h["x-remote-user"], "jdoe");
         assert!(!h.contains_key("x-forwarded-user"));
         assert_eq!(h["x-forwarded-department"], "R&D");

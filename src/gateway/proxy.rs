@@ -28,7 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::oneshot;
 
-use super::headers::{self, HeaderContract, Identity, IdentityHeaders};
+use super::headers::{self, HeaderContract, IdentityHeaders};
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -160,24 +160,11 @@ impl Proxy {
 
     /// Forward one request to the backend and return its response, streaming both bodies.
     ///
-    /// `identity` is `None` on routes that need no login: identity headers are still stripped.
-    /// `proto` is the scheme the browser used (`http` or `https`), for `X-Forwarded-Proto`.
+    /// `identity` holds the identity headers encoded once per session
+    /// ([`IdentityHeaders::encode`]), so nothing is encoded per request; it is `None` on routes
+    /// that need no login, where identity headers are still stripped. `proto` is the scheme the
+    /// browser used (`http` or `https`), for `X-Forwarded-Proto`.
     pub async fn forward(
-        &self,
-        req: Request<Body>,
-        identity: Option<&Identity>,
-        contract: &HeaderContract,
-        client_addr: SocketAddr,
-        proto: &str,
-    ) -> Response<Body> {
-        let encoded = identity.map(|i| IdentityHeaders::encode(contract, i));
-        self.forward_encoded(req, encoded.as_ref(), contract, client_addr, proto)
-            .await
-    }
-
-    /// [`Proxy::forward`] with the identity headers encoded once per session ([`IdentityHeaders::encode`]):
-    /// the hot path, with no per-request encoding.
-    pub async fn forward_encoded(
         &self,
         mut req: Request<Body>,
         identity: Option<&IdentityHeaders>,
@@ -208,7 +195,7 @@ impl Proxy {
         remove_hop_by_hop(h);
         headers::strip(contract, h);
         if let Some(identity) = identity {
-            headers::inject_encoded(identity, h);
+            headers::inject(identity, h);
         }
         set_forwarded(h, client_addr, proto, original_host.as_ref());
         match (self.pass_host_header, original_host) {
