@@ -20,9 +20,12 @@ use samlgate::store::keys::KeySpace;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tower_sessions::session::Id;
 
 use common::test_idp::{self, IDP};
-use gateway_support::{Browser, SP_ENTITY, Setup, read_redirect_request, write_config};
+use gateway_support::{
+    Browser, SP_ENTITY, Setup, echo_backend, read_redirect_request, write_config,
+};
 use redis_support::RedisServer;
 
 const PREFIX: &str = "t:";
@@ -98,6 +101,7 @@ async fn cluster(idp_extra: &str) -> Option<Cluster> {
             "store = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{PREFIX}\"\npool_size = 4\ncommand_timeout = \"1s\"\nconnect_timeout = \"1s\"",
             redis.url()
         ),
+        backend: Some(echo_backend().await),
         ..Setup::default()
     };
     let (config_path, _): (PathBuf, _) = write_config(dir.path(), port_a, &setup);
@@ -189,6 +193,45 @@ async fn whoami(browser: &mut Browser) -> Result<String, StatusCode> {
     match r.status {
         StatusCode::OK => Ok(r.header("x-forwarded-user").unwrap_or("").to_string()),
         other => Err(other),
+    }
+}
+
+/// Who the backend is told this browser is, through the proxy (the path a cached session
+/// takes), or the status when the request does not reach the backend.
+async fn backend_sees(browser: &mut Browser) -> Result<String, StatusCode> {
+    let r = browser.get("/json").await;
+    if r.status != StatusCode::OK {
+        return Err(r.status);
+    }
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    Ok(json["identity"]["x-forwarded-user"]
+        .as_str()
+        .unwrap_or("")
+        .to_string())
+}
+
+/// Does `node` hold `browser`'s session in its cache of decoded sessions?
+fn cached_on(node: &Node, browser: &Browser) -> bool {
+    let id: Id = browser.cookies.get(COOKIE).unwrap().parse().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let idle = node.state.config.session.idle_timeout;
+    node.state.session_cache.get(&id, now, idle).is_some()
+}
+
+/// Wait until `node` answers something other than 503 (after Redis came back).
+async fn until_served(node: &Node, browser: &mut Browser) -> Result<String, StatusCode> {
+    let deadline = Instant::now() + StdDuration::from_secs(15);
+    loop {
+        let r = backend_sees(browser).await;
+        if r != Err(StatusCode::SERVICE_UNAVAILABLE) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} still 503 after 15 s",
+            node.base
+        );
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
 }
 
@@ -310,6 +353,60 @@ async fn logout_on_a_ends_the_session_on_b() {
     copy_on_b.cookies = stolen_copy;
     assert_eq!(whoami(&mut copy_on_b).await, Err(StatusCode::UNAUTHORIZED));
     assert!(session_keys(&c).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cached_on_b_ends_there_the_moment_a_logs_it_out() {
+    let Some(c) = cluster("").await else { return };
+    // No waiting between the logout and the next request: B's cache must already know.
+    for round in 0..25 {
+        let user = format!("user{round}@example.com");
+        let mut on_a = c.a.browser();
+        login(&c, &mut on_a, &user, &[]).await;
+        let mut on_b = move_to(&on_a, &c.b);
+        assert_eq!(backend_sees(&mut on_b).await, Ok(user.clone()));
+        assert!(
+            cached_on(&c.b, &on_b),
+            "round {round}: B caches the session"
+        );
+        assert_eq!(backend_sees(&mut on_b).await, Ok(user.clone()));
+        assert_eq!(on_a.get("/saml/logout").await.status, StatusCode::OK);
+        assert_eq!(
+            backend_sees(&mut on_b).await,
+            Err(StatusCode::FOUND),
+            "round {round}: B served a session A had ended"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_cached_on_b_are_forgotten_when_redis_is_flushed_or_restarts_empty() {
+    let Some(mut c) = cluster("").await else {
+        return;
+    };
+    let mut on_a = c.a.browser();
+    login(&c, &mut on_a, "alice@example.com", &[]).await;
+    let mut on_b = move_to(&on_a, &c.b);
+    assert_eq!(
+        backend_sees(&mut on_b).await,
+        Ok("alice@example.com".into())
+    );
+    assert!(cached_on(&c.b, &on_b));
+    assert_eq!(c.redis.cli(&["FLUSHDB"]).as_deref(), Some("OK"));
+    assert_eq!(backend_sees(&mut on_b).await, Err(StatusCode::FOUND));
+
+    login(&c, &mut on_a, "bob@example.com", &[]).await;
+    let mut on_b = move_to(&on_a, &c.b);
+    assert_eq!(backend_sees(&mut on_b).await, Ok("bob@example.com".into()));
+    assert!(cached_on(&c.b, &on_b));
+    c.redis.stop();
+    assert_eq!(
+        backend_sees(&mut on_b).await,
+        Err(StatusCode::SERVICE_UNAVAILABLE),
+        "no Redis: the cache alone never vouches for a session"
+    );
+    c.redis.resume();
+    assert_eq!(until_served(&c.b, &mut on_b).await, Err(StatusCode::FOUND));
 }
 
 #[tokio::test]

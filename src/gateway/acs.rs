@@ -224,7 +224,7 @@ pub async fn acs(
         last_seen: now,
         not_after,
     };
-    if let Err(e) = session::establish(&session, &record, state.session_cache.as_ref()).await {
+    if let Err(e) = session::establish(&session, &record, &state.session_cache).await {
         tracing::error!(idp = %idp.name, "cannot store the session: {e}");
         return errors::unavailable();
     }

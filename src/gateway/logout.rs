@@ -15,7 +15,7 @@ use super::session;
 use super::state::AppState;
 
 pub async fn logout(State(state): State<Arc<AppState>>, session: Session) -> Response {
-    match session::end(&session, state.session_cache.as_ref()).await {
+    match session::end(&session, &state.session_cache).await {
         Ok(Some(record)) => {
             audit::logout(&record.identity.user);
             state.metrics.inc("samlgate_logouts_total", &[]);

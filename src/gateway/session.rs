@@ -151,9 +151,9 @@ pub async fn current(
 pub async fn establish(
     session: &Session,
     record: &SessionRecord,
-    cache: Option<&SessionCache>,
+    cache: &SessionCache,
 ) -> Result<(), SessionStoreError> {
-    if let (Some(cache), Some(old)) = (cache, session.id()) {
+    if let Some(old) = session.id() {
         cache.remove(&old);
     }
     session.clear().await;
@@ -167,9 +167,9 @@ pub async fn establish(
 /// End the session and delete it from the store.
 pub async fn end(
     session: &Session,
-    cache: Option<&SessionCache>,
+    cache: &SessionCache,
 ) -> Result<Option<SessionRecord>, SessionStoreError> {
-    if let (Some(cache), Some(id)) = (cache, session.id()) {
+    if let Some(id) = session.id() {
         cache.remove(&id);
     }
     let record = session.get::<SessionRecord>(RECORD_KEY).await?;
@@ -186,22 +186,27 @@ pub async fn identity_of(
 ) -> Result<Option<Arc<SignedIn>>, SessionStoreError> {
     let now = state.now();
     let idle_timeout = state.config.session.idle_timeout;
-    let cache = state.session_cache.as_ref().zip(session.id());
-    if let Some((cache, id)) = cache
+    let cache = &state.session_cache;
+    let id = session.id();
+    // With Redis the cache is read only behind the tracker's barrier (the gate's fast path);
+    // here the store is read, and its answer cached.
+    if state.session_tracker.is_none()
+        && let Some(id) = id
         && let Some(hit) = cache.get(&id, now, idle_timeout)
     {
         return Ok(Some(hit));
     }
+    let ticket = cache.ticket();
     match current(session, now, idle_timeout).await? {
         Lookup::Valid(record) => {
             let signed_in = Arc::new(SignedIn::new(&record, &state.config.headers));
-            if let Some((cache, id)) = cache {
-                cache.insert(id, Arc::clone(&signed_in), now, idle_timeout);
+            if let Some(id) = id {
+                cache.insert(id, Arc::clone(&signed_in), ticket, now, idle_timeout);
             }
             Ok(Some(signed_in))
         }
         Lookup::Expired(why) => {
-            if let Some((cache, id)) = cache {
+            if let Some(id) = id {
                 cache.remove(&id);
             }
             state

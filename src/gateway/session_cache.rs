@@ -4,16 +4,22 @@
 //! deserializes it, and percent-encodes the identity headers again: measured, that was most of
 //! the gateway's own CPU per request beyond the proxying itself.
 //!
-//! Used only with the memory store. There every change to a session is made by this node,
-//! through `session.rs`, which keeps the cache in step (a new login drops the old ID, logout and
-//! expiry drop the entry, the idle-timeout touch replaces it). With a shared store (Redis)
-//! another node may end a session at any moment, so every request reads the store.
+//! With the memory store every change to a session is made by this node, through `session.rs`,
+//! which keeps the cache in step (a new login drops the old ID, logout and expiry drop the entry,
+//! the idle-timeout touch replaces it). With Redis another node may end a session at any moment:
+//! there Redis itself reports every change (`store::session_tracking`), and the gate reads the
+//! cache only after a round trip that proves every report sent before the request is applied.
+//!
+//! A load that raced a removal must not put the old session back: an entry is inserted only
+//! with the [`Ticket`] taken before its load, and only if nothing was removed since.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::Id;
+
+use crate::store::InvalidationSink;
 
 use super::headers::{HeaderContract, Identity, IdentityHeaders};
 use super::session::{self, SessionIdentity, SessionRecord};
@@ -53,7 +59,14 @@ impl SignedIn {
 struct Entries {
     map: HashMap<Id, Arc<SignedIn>>,
     last_sweep: Option<OffsetDateTime>,
+    /// Counts removals: a load that started before one may have read what it removed.
+    removals: u64,
 }
+
+/// Taken before a session is loaded from the store; the load's result may enter the cache only
+/// if no entry was removed meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket(u64);
 
 /// Session ID -> decoded session, for one node's memory store.
 #[derive(Debug, Default)]
@@ -83,14 +96,31 @@ impl SessionCache {
             .cloned()
     }
 
+    /// Take before loading a session whose result may be inserted.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(
+            self.entries
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .removals,
+        )
+    }
+
+    /// Cache `signed_in`, loaded after `ticket` was taken, unless something was removed since
+    /// (then the load may have raced a logout; the next request loads again). Returns whether
+    /// it was inserted.
     pub fn insert(
         &self,
         id: Id,
         signed_in: Arc<SignedIn>,
+        ticket: Ticket,
         now: OffsetDateTime,
         idle_timeout: Duration,
-    ) {
+    ) -> bool {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.removals != ticket.0 {
+            return false;
+        }
         if entries.last_sweep.is_none_or(|t| now - t >= SWEEP_INTERVAL) {
             entries.map.retain(|_, s| {
                 session::check_times(s.not_after, s.last_seen, now, idle_timeout).is_ok()
@@ -98,11 +128,26 @@ impl SessionCache {
             entries.last_sweep = Some(now);
         }
         entries.map.insert(id, signed_in);
+        true
     }
 
     pub fn remove(&self, id: &Id) {
+        self.remove_all(std::slice::from_ref(id));
+    }
+
+    pub fn remove_all(&self, ids: &[Id]) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.map.remove(id);
+        for id in ids {
+            entries.map.remove(id);
+        }
+        entries.removals = entries.removals.wrapping_add(1);
+    }
+
+    /// Forget every session (Redis may have changed anything: a missed report, a reconnect).
+    pub fn clear(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.map.clear();
+        entries.removals = entries.removals.wrapping_add(1);
     }
 
     pub fn len(&self) -> usize {
@@ -115,6 +160,16 @@ impl SessionCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl InvalidationSink for SessionCache {
+    fn invalidate(&self, ids: &[Id]) {
+        self.remove_all(ids);
+    }
+
+    fn invalidate_all(&self) {
+        self.clear();
     }
 }
 
@@ -148,7 +203,8 @@ mod tests {
         let t0 = datetime!(2026-05-23 09:00 UTC);
         let cache = SessionCache::new();
         let id = Id::default();
-        cache.insert(id, signed_in(t0, t0 + Duration::hours(8)), t0, IDLE);
+        let ticket = cache.ticket();
+        cache.insert(id, signed_in(t0, t0 + Duration::hours(8)), ticket, t0, IDLE);
         let hit = cache.get(&id, t0 + Duration::seconds(59), IDLE);
         assert_eq!(
             hit.map(|s| s.identity.user.clone()).as_deref(),
@@ -163,7 +219,14 @@ mod tests {
         let t0 = datetime!(2026-05-23 09:00 UTC);
         let cache = SessionCache::new();
         let id = Id::default();
-        cache.insert(id, signed_in(t0, t0 + Duration::seconds(30)), t0, IDLE);
+        let ticket = cache.ticket();
+        cache.insert(
+            id,
+            signed_in(t0, t0 + Duration::seconds(30)),
+            ticket,
+            t0,
+            IDLE,
+        );
         assert!(cache.get(&id, t0 + Duration::seconds(30), IDLE).is_none());
     }
 
@@ -172,7 +235,8 @@ mod tests {
         let t0 = datetime!(2026-05-23 09:00 UTC);
         let cache = SessionCache::new();
         let (a, b) = (Id::default(), Id::default());
-        cache.insert(a, signed_in(t0, t0 + Duration::hours(8)), t0, IDLE);
+        let ticket = cache.ticket();
+        cache.insert(a, signed_in(t0, t0 + Duration::hours(8)), ticket, t0, IDLE);
         assert!(cache.get(&b, t0, IDLE).is_none());
         cache.remove(&a);
         assert!(cache.get(&a, t0, IDLE).is_none());
@@ -186,6 +250,7 @@ mod tests {
         cache.insert(
             Id::default(),
             signed_in(t0, t0 + Duration::minutes(5)),
+            cache.ticket(),
             t0,
             IDLE,
         );
@@ -193,9 +258,30 @@ mod tests {
         cache.insert(
             Id::default(),
             signed_in(later, later + Duration::hours(8)),
+            cache.ticket(),
             later,
             IDLE,
         );
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_load_that_raced_a_removal_is_not_cached() {
+        let t0 = datetime!(2026-05-23 09:00 UTC);
+        let cache = SessionCache::new();
+        let (a, b) = (Id::default(), Id::default());
+        // Request 1 takes its ticket and loads session `a`; meanwhile a logout removes it.
+        let ticket = cache.ticket();
+        cache.remove(&a);
+        assert!(!cache.insert(a, signed_in(t0, t0 + Duration::hours(8)), ticket, t0, IDLE));
+        assert!(cache.get(&a, t0, IDLE).is_none());
+        // A clear (Redis reconnected, say) invalidates tickets the same way.
+        let ticket = cache.ticket();
+        cache.clear();
+        assert!(!cache.insert(b, signed_in(t0, t0 + Duration::hours(8)), ticket, t0, IDLE));
+        // A load that started after both is cached.
+        let ticket = cache.ticket();
+        assert!(cache.insert(b, signed_in(t0, t0 + Duration::hours(8)), ticket, t0, IDLE));
+        assert!(cache.get(&b, t0, IDLE).is_some());
     }
 }

@@ -8,7 +8,7 @@ use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
-use crate::store::{AnySessionStore, ReplayCache, SessionIndex, StoreError, Stores};
+use crate::store::{ReplayCache, SessionIndex, SessionTracker, StoreError, Stores};
 
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use super::relay_state::PendingLogins;
@@ -36,8 +36,10 @@ pub struct AppState {
     /// The SP metadata document, built once at startup.
     pub sp_metadata: String,
     pub proxy: Proxy,
-    /// Decoded sessions of this node; only with the memory store (see `session_cache`).
-    pub session_cache: Option<SessionCache>,
+    /// Decoded sessions of this node (see `session_cache`).
+    pub session_cache: Arc<SessionCache>,
+    /// With Redis: what keeps `session_cache` in step with the other nodes.
+    pub session_tracker: Option<SessionTracker>,
 }
 
 /// Why the shared state could not be built.
@@ -94,11 +96,19 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
-        let session_cache =
-            matches!(stores.sessions, AnySessionStore::Memory(_)).then(SessionCache::new);
+        let session_cache = Arc::new(SessionCache::new());
+        let session_tracker = match &stores.redis {
+            Some(redis) => Some(SessionTracker::start(
+                redis.settings(),
+                redis.keys(),
+                session_cache.clone(),
+            )?),
+            None => None,
+        };
         Ok(AppState {
             proxy,
             session_cache,
+            session_tracker,
             sp,
             pending: PendingLogins::new(stores.pending.clone()),
             replay: stores.replay.clone(),
@@ -109,6 +119,16 @@ impl AppState {
             sp_metadata,
             config,
         })
+    }
+
+    /// The session cache, if it may be read for a request that arrived before this call: with
+    /// the memory store always; with Redis once every change Redis reported before now is
+    /// applied (one shared round trip), and not at all while that cannot be confirmed.
+    pub async fn session_cache_in_step(&self) -> Option<&SessionCache> {
+        match &self.session_tracker {
+            None => Some(&self.session_cache),
+            Some(tracker) => tracker.barrier().await.then_some(&*self.session_cache),
+        }
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -20,6 +20,8 @@ pub enum Kind {
     SessionIndex,
     /// A tower-sessions session: (session ID).
     Session,
+    /// One node's marker that its session cache is in step with Redis: (random node ID).
+    Node,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Pending => "pending",
             Kind::SessionIndex => "sidx",
             Kind::Session => "session",
+            Kind::Node => "node",
         }
     }
 }
@@ -49,6 +52,11 @@ impl KeySpace {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The start every key of `kind` shares (what Redis client tracking watches).
+    pub fn kind_prefix(&self, kind: Kind) -> String {
+        self.key(kind, &[])
     }
 
     /// The key for `kind` and `fields`, each field length-prefixed; `None` is written `-`.

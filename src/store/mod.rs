@@ -7,12 +7,14 @@ pub mod pending;
 pub mod redis;
 pub mod replay;
 pub mod session_index;
+pub mod session_tracking;
 mod stores;
 
 pub use pending::{MemoryPendingStore, PendingStore};
 pub use redis::{RedisSessionStore, RedisSettings, RedisStore};
 pub use replay::{MemoryReplayCache, ReplayCache};
 pub use session_index::{MemorySessionIndex, SessionIndex, SessionIndexKey};
+pub use session_tracking::{InvalidationSink, SessionTracker};
 pub use stores::{AnySessionStore, Stores};
 
 use std::future::Future;

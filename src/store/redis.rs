@@ -106,27 +106,16 @@ fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// The Redis-backed stores of one node: a connection pool and the key namespace.
-#[derive(Clone)]
-pub struct RedisStore {
-    pool: Pool,
-    keys: KeySpace,
-    settings: RedisSettings,
+/// The client settings every connection of a node uses: URL, timeouts, reconnect policy.
+pub(super) struct FredParts {
+    pub config: FredConfig,
+    pub perf: PerformanceConfig,
+    pub connection: ConnectionConfig,
+    pub policy: ReconnectPolicy,
 }
 
-impl fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
-
-impl RedisStore {
-    /// Build the pool and start connecting in the background. Must run inside a Tokio runtime.
-    /// Redis being down now is not an error: requests answer 503 until it is reachable, and
-    /// the pool keeps reconnecting (at most a second apart).
-    pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
+impl FredParts {
+    pub fn new(settings: &RedisSettings) -> Result<Self, StoreError> {
         let mut config = FredConfig::from_url(&settings.url).map_err(|e| {
             StoreError::Unavailable(format!(
                 "redis URL {} not usable: {e}",
@@ -152,6 +141,42 @@ impl RedisStore {
         };
         // Forever, 100 ms doubling to 1 s: recovery within a second of Redis coming back.
         let policy = ReconnectPolicy::new_exponential(0, 100, 1000, 2);
+        Ok(FredParts {
+            config,
+            perf,
+            connection,
+            policy,
+        })
+    }
+}
+
+/// The Redis-backed stores of one node: a connection pool and the key namespace.
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    keys: KeySpace,
+    settings: RedisSettings,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// Build the pool and start connecting in the background. Must run inside a Tokio runtime.
+    /// Redis being down now is not an error: requests answer 503 until it is reachable, and
+    /// the pool keeps reconnecting (at most a second apart).
+    pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
+        let FredParts {
+            config,
+            perf,
+            connection,
+            policy,
+        } = FredParts::new(settings)?;
         let pool = Pool::new(
             config,
             Some(perf),
