@@ -15,21 +15,22 @@
 //! request reads it: a logout on any node takes effect for every later request, as when
 //! every request read Redis. Requests waiting at the same moment share one round trip.
 //!
-//! What reports cannot tell is checked on every round: that tracking is still on for this
-//! connection (`CLIENT TRACKINGINFO`; a reconnect to a restarted Redis starts without it),
-//! and that this node's marker key still exists (`PEXPIRE`; `FLUSHDB`, `FLUSHALL` or a
-//! restart without persistence remove it, and fred drops Redis's report of a flush). Either
-//! failing clears the whole cache before the round completes. Any error makes the round say
+//! What reports cannot tell is checked on every round, and clears the whole cache before the
+//! round completes: a new connection (fred announces each one before sending anything on it;
+//! tracking starts off there, and changes made while disconnected were never reported), and
+//! this node's marker key gone (the round's one command is `PEXPIRE` on it; `FLUSHDB`,
+//! `FLUSHALL` or a restart without persistence remove it, and fred drops Redis's report of a
+//! flush). Any error makes the round say
 //! "not in step", and callers then read Redis, which answers or gives the 503 it always gave.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
 use fred::clients::Client;
-use fred::interfaces::{ClientInterface, ClientLike, KeysInterface, TrackingInterface};
+use fred::interfaces::{ClientLike, EventInterface, KeysInterface, TrackingInterface};
 use fred::types::client::Invalidation;
+use fred::types::config::Server;
 use fred::types::{Expiration, RespVersion, Value};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{Notify, broadcast, watch};
@@ -104,8 +105,9 @@ impl SessionTracker {
         config.version = RespVersion::RESP3;
         perf.broadcast_channel_capacity = REPORT_CAPACITY;
         let client = Client::new(config, Some(perf), Some(connection), Some(policy));
-        // Subscribe before connecting, so no report can come before the receiver exists.
+        // Subscribe before connecting, so no report or new connection goes unseen.
         let reports = client.invalidation_rx();
+        let connections = client.reconnect_rx();
         drop(client.connect());
         let shared = Arc::new(Shared {
             started: AtomicU64::new(0),
@@ -122,6 +124,8 @@ impl SessionTracker {
             marker: keys.key(Kind::Node, &[Some(&random_node_id())]),
             sink,
             reports,
+            connections,
+            enabled: false,
             tracking: false,
         };
         tokio::spawn(rounds.run(Arc::clone(&shared)));
@@ -130,12 +134,18 @@ impl SessionTracker {
 
     /// Wait until every change Redis made to sessions before this call is applied to the
     /// sink. `true`: the cache may be read. `false`: Redis did not answer, or tracking could
-    /// not be confirmed; read Redis instead.
+    /// not be confirmed (then `false` comes at once until a background round succeeds); read
+    /// Redis instead.
     pub async fn barrier(&self) -> bool {
         // A round numbered `want` or later sends its command after this load, so after
         // everything Redis did before it.
         let want = self.shared.started.load(Ordering::SeqCst) + 1;
         let mut rounds = self.shared.rounds.subscribe();
+        // While rounds fail (Redis down, or too old for tracking) do not make every request
+        // wait out a timeout first: read Redis at once. The idle rounds keep trying.
+        if !rounds.borrow_and_update().in_step {
+            return false;
+        }
         self.shared.wake.notify_one();
         // A round waits at most one command timeout per command it sends (three at most).
         let bound = self.shared.command_timeout * 4;
@@ -173,15 +183,23 @@ struct Rounds {
     marker: String,
     sink: Arc<dyn InvalidationSink>,
     reports: broadcast::Receiver<Invalidation>,
-    /// Whether tracking was on at the end of the last round (for log lines on changes).
+    /// fred's announcements of new connections (the first one included).
+    connections: broadcast::Receiver<Server>,
+    /// Whether CLIENT TRACKING was accepted on the current connection.
+    enabled: bool,
+    /// Whether the last round succeeded (for log lines on changes).
     tracking: bool,
 }
 
 impl Rounds {
     async fn run(mut self, shared: Arc<Shared>) {
+        let mut first = true;
         loop {
-            // Woken by a waiting request, or at the idle interval.
-            let _ = tokio::time::timeout(IDLE_ROUND, shared.wake.notified()).await;
+            // Woken by a waiting request, or at the idle interval (the first round at once).
+            if !first {
+                let _ = tokio::time::timeout(IDLE_ROUND, shared.wake.notified()).await;
+            }
+            first = false;
             let number = shared.started.fetch_add(1, Ordering::SeqCst) + 1;
             let in_step = match self.round().await {
                 Ok(()) => {
@@ -211,29 +229,31 @@ impl Rounds {
     }
 
     async fn round(&mut self) -> Result<(), String> {
-        // Sent back to back on the one connection; both replies come after every report
-        // Redis wrote before executing them.
-        let (info, marker) = tokio::join!(
-            self.client.client_trackinginfo::<HashMap<String, Value>>(),
-            self.client
-                .pexpire::<i64, _>(self.marker.as_str(), MARKER_TTL_MS, None),
-        );
+        // Its reply comes after every report Redis wrote on this connection before it.
+        let marker = self
+            .client
+            .pexpire::<i64, _>(self.marker.as_str(), MARKER_TTL_MS, None)
+            .await;
         self.apply_reports();
-        let (info, marker) = match (info, marker) {
-            (Ok(info), Ok(marker)) => (info, marker),
-            (Err(e), _) | (_, Err(e)) => {
+        let marker = match marker {
+            Ok(marker) => marker,
+            Err(e) => {
                 self.sink.invalidate_all();
                 return Err(format!("Redis did not answer the tracking check: {e}"));
             }
         };
-        if !tracking_on(&info, &self.sessions) {
-            // A new connection (Redis restarted, or the network dropped): changes made
-            // meanwhile were never reported. Turn tracking on, then forget everything, so
-            // that whatever enters the cache from now on was loaded under tracking.
+        if self.new_connection() || !self.enabled {
+            // A new connection (the first, or after Redis restarted or the network dropped):
+            // tracking is off there and changes made meanwhile were never reported. Turn it
+            // on, then forget everything, so whatever enters the cache from now on was loaded
+            // under tracking.
+            self.enabled = false;
+            let _ = self.client.stop_tracking().await;
             self.client
                 .start_tracking(self.sessions.as_str(), true, false, false, false)
                 .await
                 .map_err(|e| format!("CLIENT TRACKING refused: {e}"))?;
+            self.enabled = true;
             self.apply_reports();
             self.sink.invalidate_all();
         }
@@ -252,6 +272,18 @@ impl Rounds {
             self.sink.invalidate_all();
         }
         Ok(())
+    }
+
+    /// Has fred opened a connection since the last call? (A lost announcement counts as yes.)
+    fn new_connection(&mut self) -> bool {
+        let mut seen = false;
+        loop {
+            match self.connections.try_recv() {
+                Ok(_) | Err(TryRecvError::Lagged(_)) => seen = true,
+                Err(TryRecvError::Empty) => return seen,
+                Err(TryRecvError::Closed) => return true,
+            }
+        }
     }
 
     /// Apply every report received so far.
@@ -275,21 +307,6 @@ impl Rounds {
             }
         }
     }
-}
-
-/// Does `CLIENT TRACKINGINFO`'s reply say tracking is on, in broadcast mode, for `prefix`?
-fn tracking_on(info: &HashMap<String, Value>, prefix: &str) -> bool {
-    let strings = |name: &str| -> Vec<String> {
-        match info.get(name) {
-            Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_string()).collect(),
-            _ => Vec::new(),
-        }
-    };
-    let flags = strings("flags");
-    let prefixes = strings("prefixes");
-    flags.iter().any(|f| f == "on")
-        && flags.iter().any(|f| f == "bcast")
-        && prefixes.iter().any(|p| p == prefix)
 }
 
 /// The session IDs a report names; `None` when it names anything else (a flush reports no
