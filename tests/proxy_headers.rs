@@ -89,6 +89,7 @@ async fn sets_x_forwarded_for_proto_and_host_and_passes_the_host() {
          X-Forwarded-For: 203.0.113.7\r\n\
          X-Forwarded-Proto: gopher\r\n\
          X-Forwarded-Host: evil.test\r\n\
+         Forwarded: for=203.0.113.7;host=evil.test;proto=http\r\n\
          \r\n",
     )
     .await;
@@ -102,6 +103,11 @@ async fn sets_x_forwarded_for_proto_and_host_and_passes_the_host() {
     assert_eq!(values_of(&headers, "x-forwarded-proto"), ["https"]);
     assert_eq!(values_of(&headers, "x-forwarded-host"), ["app.test:8443"]);
     assert_eq!(values_of(&headers, "host"), ["app.test:8443"]);
+    // RFC 7239: the client's element is replaced by ours, with the same facts as above.
+    assert_eq!(
+        values_of(&headers, "forwarded"),
+        [r#"for=127.0.0.1;host="app.test:8443";proto=https"#]
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,10 @@
 //! * no hop-by-hop header (`Connection` and every header it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
 //!   `Transfer-Encoding`, `Upgrade`), except `Connection: upgrade` + `Upgrade: websocket` for a WebSocket handshake;
 //! * no client-sent identity header (any case, `_` form), then ours;
-//! * `X-Forwarded-For` (the client address appended), `X-Forwarded-Proto`, `X-Forwarded-Host` (set by us).
+//! * `X-Forwarded-For` (the client address appended), `X-Forwarded-Proto`, `X-Forwarded-Host` (set by us), and
+//!   the same facts as one RFC 7239 `Forwarded` element replacing whatever the client sent: frameworks that
+//!   prefer `Forwarded` (Spring's ForwardedHeaderFilter, for one) would otherwise build URLs from a host and
+//!   scheme the client chose.
 //!
 //! Failures answer a small generic page: 502 when the backend cannot be reached or answers garbage, 504 when it
 //! does not answer in time. The precise cause goes to the log, never to the browser.
@@ -34,6 +37,7 @@ const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// How to reach the backend. Build with [`ProxyConfig::new`] and adjust the fields.
 #[derive(Debug, Clone)]
@@ -444,6 +448,7 @@ fn set_forwarded(
     host: Option<&HeaderValue>,
 ) {
     let ip = client_addr.ip();
+    let forwarded = forwarded_element(ip, proto, host);
     // Append to what earlier proxies (or the client) sent, as nginx's $proxy_add_x_forwarded_for does: the
     // backend must take the rightmost entries it trusts, never the leftmost.
     let mut xff = String::new();
@@ -477,6 +482,37 @@ fn set_forwarded(
         Some(host) => headers.insert(X_FORWARDED_HOST, host.clone()),
         None => headers.remove(X_FORWARDED_HOST),
     };
+
+    headers.remove(&FORWARDED);
+    if let Some(value) = forwarded {
+        headers.insert(FORWARDED, value);
+    }
+}
+
+/// One RFC 7239 element: `for=192.0.2.9;host="app.example.com";proto=https` (an IPv6 address
+/// quoted in brackets; the host quoted, and left out if it holds a quote, a backslash or a
+/// control character).
+fn forwarded_element(
+    ip: std::net::IpAddr,
+    proto: &str,
+    host: Option<&HeaderValue>,
+) -> Option<HeaderValue> {
+    use std::fmt::Write;
+    let mut element = match ip {
+        std::net::IpAddr::V4(v4) => format!("for={v4}"),
+        std::net::IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
+    };
+    if let Some(host) = host.and_then(|h| h.to_str().ok()).filter(|h| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
+        let _ = write!(element, ";host=\"{host}\"");
+    }
+    if matches!(proto, "http" | "https") {
+        let _ = write!(element, ";proto={proto}");
+    }
+    HeaderValue::try_from(element).ok()
 }
 
 /// Answer the browser's upgrade with the backend's 101 and copy bytes both ways once both sides switched.
@@ -658,6 +694,38 @@ mod tests {
         assert_eq!(h[X_FORWARDED_FOR], "203.0.113.7, 10.1.1.1, 192.0.2.9");
         assert_eq!(h[X_FORWARDED_PROTO], "https");
         assert_eq!(h[X_FORWARDED_HOST], "app.example.com");
+        assert_eq!(
+            h[FORWARDED],
+            "for=192.0.2.9;host=\"app.example.com\";proto=https"
+        );
+    }
+
+    #[test]
+    fn a_client_sent_forwarded_header_is_replaced_by_ours() {
+        let mut h = HeaderMap::new();
+        h.append(
+            FORWARDED,
+            HeaderValue::from_static("for=1.2.3.4;host=evil.example;proto=http"),
+        );
+        h.append(FORWARDED, HeaderValue::from_static("host=evil2.example"));
+        let host = HeaderValue::from_static("app.example.com:8443");
+        set_forwarded(
+            &mut h,
+            "[2001:db8::7]:4711".parse().unwrap(),
+            "https",
+            Some(&host),
+        );
+        let all: Vec<_> = h.get_all(FORWARDED).iter().collect();
+        assert_eq!(
+            all,
+            [r#"for="[2001:db8::7]";host="app.example.com:8443";proto=https"#]
+        );
+        // A host that cannot be quoted safely is left out rather than passed on.
+        let odd = HeaderValue::from_static("a\"b");
+        set_forwarded(&mut h, "192.0.2.9:1".parse().unwrap(), "http", Some(&odd));
+        assert_eq!(h[FORWARDED], "for=192.0.2.9;proto=http");
+        set_forwarded(&mut h, "192.0.2.9:1".parse().unwrap(), "http", None);
+        assert_eq!(h[FORWARDED], "for=192.0.2.9;proto=http");
     }
 
     #[test]
