@@ -326,3 +326,55 @@ fn expired_idp_metadata_is_reported_as_a_warning() {
         .expect("validUntil warning");
     assert!(w.message.contains("expired"), "{}", w.message);
 }
+
+/// The test IdP's metadata with its signing certificate replaced by one for an RSA key of `bits`.
+fn idp_metadata_with_rsa_bits(dir: &Path, bits: u32) {
+    use base64::Engine;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::x509::{X509, X509NameBuilder};
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(bits).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "short").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let der = base64::engine::general_purpose::STANDARD.encode(b.build().to_der().unwrap());
+    let metadata = std::fs::read_to_string(dir.join("idp.xml")).unwrap();
+    let start = metadata.find("<ds:X509Certificate>").unwrap() + "<ds:X509Certificate>".len();
+    let end = metadata.find("</ds:X509Certificate>").unwrap();
+    let replaced = format!("{}{der}{}", &metadata[..start], &metadata[end..]);
+    std::fs::write(dir.join("idp.xml"), replaced).unwrap();
+}
+
+#[test]
+fn a_short_idp_rsa_key_is_refused_and_a_1024_bit_one_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    idp_metadata_with_rsa_bits(dir.path(), 768);
+    let problems = problems_of(dir.path(), &text);
+    let p = problems
+        .iter()
+        .find(|p| p.key == "idp[0].metadata" && p.message.contains("768-bit"))
+        .unwrap_or_else(|| panic!("no refusal of a 768-bit key: {problems:?}"));
+    assert_eq!(p.severity, Severity::Error);
+    assert_eq!(p.line, Some(line_of(&text, "metadata = ")));
+    assert!(p.message.contains("forged"), "{}", p.message);
+
+    idp_metadata_with_rsa_bits(dir.path(), 1024);
+    let path = dir.path().join("samlgate.toml");
+    let loaded = config::load(&path).expect("a 1024-bit key is a warning, not an error");
+    let w = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "idp[0].metadata")
+        .expect("a warning for the 1024-bit key");
+    assert!(w.message.contains("1024-bit RSA key"), "{}", w.message);
+}

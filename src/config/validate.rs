@@ -376,6 +376,10 @@ fn load_cert(base: &Path, f: &Spanned<String>, key: &str, p: &mut Problems) -> O
     match X509::from_pem(&bytes) {
         Ok(c) => {
             warn_if_expiring(&c, key, Some(f.span()), &path.display().to_string(), p);
+            if let Ok(public) = c.public_key() {
+                let what = format!("the key of {}", path.display());
+                check_key_strength(&public, key, Some(f.span()), &what, false, p);
+            }
             Some(c)
         }
         Err(e) => {
@@ -399,6 +403,43 @@ fn load_key(
     DecryptionKey::from_pem(&bytes, &path.display().to_string())
         .map_err(|e| p.error(key, Some(f.span()), format!("{}: {e}", path.display())))
         .ok()
+}
+
+/// RSA keys shorter than this are refused: 512- and 768-bit moduli have been factored in
+/// public, so a signature under one proves nothing.
+pub const MIN_RSA_BITS: u32 = 1024;
+/// RSA keys shorter than this get a warning (NIST SP 800-131A disallows 1024 since 2013).
+pub const WEAK_RSA_BITS: u32 = 2048;
+
+/// Refuse an RSA key under [`MIN_RSA_BITS`], warn under [`WEAK_RSA_BITS`]. `refuse` false
+/// turns the refusal into a warning (keys we only sign with, where the risk is ours to judge).
+pub fn check_key_strength(
+    key: &openssl::pkey::PKeyRef<openssl::pkey::Public>,
+    config_key: &str,
+    span: Option<Range<usize>>,
+    what: &str,
+    refuse: bool,
+    p: &mut Problems,
+) {
+    let Ok(rsa) = key.rsa() else {
+        return;
+    };
+    let bits = rsa.n().num_bits().max(0).unsigned_abs();
+    if bits < MIN_RSA_BITS && refuse {
+        p.error(
+            config_key,
+            span,
+            format!(
+                "{what} is a {bits}-bit RSA key: keys this short can be factored and signatures forged; the IdP must roll over to a {WEAK_RSA_BITS}-bit key or longer"
+            ),
+        );
+    } else if bits < WEAK_RSA_BITS {
+        p.warning(
+            config_key,
+            span,
+            format!("{what} is a {bits}-bit RSA key: use {WEAK_RSA_BITS} bits or more"),
+        );
+    }
 }
 
 /// Warn when `cert` expires within [`EXPIRY_WARNING_DAYS`] (or already has).
@@ -716,6 +757,14 @@ fn idp(
         );
     }
     for k in &meta.signing_keys {
+        check_key_strength(
+            &k.key,
+            &key("metadata"),
+            meta_span.clone(),
+            &format!("signing key of IdP {} ({})", meta.entity_id, k.description),
+            true,
+            p,
+        );
         if let Some(cert) = &k.certificate {
             warn_if_expiring(
                 cert,
