@@ -378,3 +378,41 @@ fn a_short_idp_rsa_key_is_refused_and_a_1024_bit_one_is_a_warning() {
         .expect("a warning for the 1024-bit key");
     assert!(w.message.contains("1024-bit RSA key"), "{}", w.message);
 }
+
+#[test]
+fn metrics_on_a_public_listener_is_a_warning_and_metrics_listen_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace(
+        "public_url = \"http://127.0.0.1:8080\"",
+        "public_url = \"https://app.example.com\"",
+    );
+    assert!(text.contains("https://app.example.com"));
+    let problems = problems_of(dir.path(), &text);
+    let w = problems
+        .iter()
+        .find(|p| p.key == "server.metrics_listen")
+        .unwrap_or_else(|| panic!("no warning about /metrics: {problems:?}"));
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("metrics_listen = "), "{}", w.message);
+
+    let with = text.replace(
+        "api_prefixes = [\"/api\"]",
+        "api_prefixes = [\"/api\"]\nmetrics_listen = \"127.0.0.1:9464\"",
+    );
+    let problems = problems_of(dir.path(), &with);
+    assert!(
+        !problems.iter().any(|p| p.key == "server.metrics_listen"),
+        "{problems:?}"
+    );
+    let same = text.replace(
+        "api_prefixes = [\"/api\"]",
+        "api_prefixes = [\"/api\"]\nmetrics_listen = \"127.0.0.1:8080\"",
+    );
+    let problems = problems_of(dir.path(), &same);
+    let e = problems
+        .iter()
+        .find(|p| p.key == "server.metrics_listen")
+        .expect("same address refused");
+    assert_eq!(e.severity, Severity::Error);
+    assert_eq!(e.line, Some(line_of(&same, "metrics_listen")));
+}

@@ -37,6 +37,8 @@ pub struct Server {
     /// Largest accepted POST body on `/saml/acs`.
     pub max_acs_body: usize,
     pub log_json: bool,
+    /// Where `/metrics` is served. `None`: on the public listener, beside everything else.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Server {

@@ -27,6 +27,7 @@ pub struct RawServer {
     pub api_prefixes: S<Vec<String>>,
     pub max_acs_body: S<u64>,
     pub log_format: S<String>,
+    pub metrics_listen: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

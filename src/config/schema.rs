@@ -15,6 +15,7 @@ const SERVER: &[&str] = &[
     "api_prefixes",
     "max_acs_body",
     "log_format",
+    "metrics_listen",
 ];
 const SP: &[&str] = &[
     "entity_id",

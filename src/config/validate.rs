@@ -140,6 +140,10 @@ fn read_file(
     }
 }
 
+fn span_of<T>(field: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    field.as_ref().map(Spanned::span)
+}
+
 fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -246,12 +250,45 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
             false
         }
     };
+    let metrics_listen =
+        r.metrics_listen
+            .as_ref()
+            .and_then(|m| match m.get_ref().parse::<SocketAddr>() {
+                Ok(addr) if Some(addr) == listen => {
+                    p.error(
+                        "server.metrics_listen",
+                        Some(m.span()),
+                        "must differ from server.listen (leave it out to serve /metrics there)",
+                    );
+                    None
+                }
+                Ok(addr) => Some(addr),
+                Err(e) => {
+                    p.error(
+                        "server.metrics_listen",
+                        Some(m.span()),
+                        format!("\"{}\" is not ip:port: {e}", m.get_ref()),
+                    );
+                    None
+                }
+            });
+    if metrics_listen.is_none()
+        && r.metrics_listen.is_none()
+        && public_url.as_ref().is_some_and(|u| !is_loopback_host(u))
+    {
+        p.warning(
+            "server.metrics_listen",
+            span_of(&r.public_url),
+            "/metrics (login and rejection counts, certificate expiry dates) is served to anyone who reaches the public URL; set metrics_listen = \"127.0.0.1:9464\" (or an internal address) to serve it there only",
+        );
+    }
     Some(Server {
         listen: listen?,
         public_url: public_url?,
         api_prefixes,
         max_acs_body,
         log_json,
+        metrics_listen,
     })
 }
 

@@ -40,6 +40,13 @@ pub use metadata_endpoint::{MetadataArgs, run_metadata};
 pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on};
 pub use state::{AppState, Clock, system_clock};
 
+/// `/metrics` alone, for `[server] metrics_listen`.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+}
+
 /// The gateway's routes over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     let session = &state.config.session;
@@ -54,6 +61,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Everything that is not a gateway endpoint: a cached session goes straight to the
     // backend (gate::fast_gate), the rest through the session layer to gate::gate. The layer
     // below is added before the fallback, so it does not wrap the fast path.
+    // `/metrics` moves to its own listener when one is configured (see `metrics_router`).
+    let metrics_here = match state.config.server.metrics_listen {
+        None => Router::new().route("/metrics", get(health::metrics)),
+        Some(_) => Router::new(),
+    };
     let slow = Router::new()
         .fallback(gate::gate)
         .layer(sessions.clone())
@@ -61,12 +73,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .route("/saml/login", get(login::login))
         .route("/saml/acs", post(acs::acs))
         .route("/saml/logout", get(logout::logout).post(logout::logout))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
+        .merge(metrics_here)
         .layer(sessions.clone())
         .fallback(move |State(state): State<Arc<AppState>>, req: Request| {
             let slow = slow.clone();

@@ -97,10 +97,26 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     let result = runtime.block_on(async move {
         let addr = loaded.config.server.listen;
         let public = loaded.config.server.public_url.clone();
-        let (router, _state) = build(loaded.config, system_clock())?;
+        let metrics_addr = loaded.config.server.metrics_listen;
+        let (router, state) = build(loaded.config, system_clock())?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| GatewayError::Listen { addr, source })?;
+        if let Some(metrics_addr) = metrics_addr {
+            let metrics =
+                TcpListener::bind(metrics_addr)
+                    .await
+                    .map_err(|source| GatewayError::Listen {
+                        addr: metrics_addr,
+                        source,
+                    })?;
+            tracing::info!(%metrics_addr, "/metrics served here only");
+            tokio::spawn(async move {
+                if let Err(e) = serve_on(metrics, super::metrics_router(state)).await {
+                    tracing::error!("metrics listener: {e}");
+                }
+            });
+        }
         tracing::info!(%addr, %public, "samlgate listening");
         serve_on(listener, router).await
     });

@@ -33,6 +33,8 @@ pub struct Setup {
     pub idp_extra: String,
     /// Keys for `[session]`.
     pub session: String,
+    /// Extra keys for `[server]`.
+    pub server_extra: String,
     /// `[[route]]` tables.
     pub routes: String,
     /// Backend URL (defaults to a closed port).
@@ -127,6 +129,7 @@ pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf
 listen = "127.0.0.1:{port}"
 public_url = "{public_url}"
 api_prefixes = ["/api"]
+{server_extra}
 
 [sp]
 entity_id = "{SP_ENTITY}"
@@ -150,6 +153,7 @@ url = "{backend}"
 {extra_toml}
 "#,
         idp_extra = setup.idp_extra,
+        server_extra = setup.server_extra,
         session = setup.session,
         routes = setup.routes,
         extra_toml = setup.extra_toml,
