@@ -99,7 +99,7 @@ fn verify_rsa_pkcs1<T: HasPublic>(
     }
     // Step 3: the encoding we expect, then one comparison of the whole block.
     let hash = algorithm.hash();
-    let digest = openssl::hash::hash(hash.message_digest(), data).map_err(crypto)?;
+    let digest = hash.digest(data).map_err(crypto)?;
     let Some(expected) = emsa_pkcs1_v1_5_encode(hash, &digest, k) else {
         return Err(invalid());
     };
