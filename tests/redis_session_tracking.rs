@@ -186,3 +186,33 @@ async fn redis_gone_means_not_in_step_and_a_restart_starts_from_an_empty_cache()
     s.until_in_step().await;
     assert!(s.events.take().contains(&Event::All));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_goes_away_mid_round_leaves_no_one_waiting_forever() {
+    let Some(s) = setup().await else { return };
+    // Polled once, this barrier starts a round itself (none is running) and then is dropped,
+    // as when a client disconnects while its request waits.
+    let mut abandoned = Box::pin(s.tracker.barrier());
+    let first_poll = futures_util::poll!(abandoned.as_mut());
+    assert!(first_poll.is_pending(), "the round waits for Redis");
+    // A request arriving now finds that round running and waits for it...
+    let tracker = s.tracker.clone();
+    let waiter = tokio::spawn(async move { tracker.barrier().await });
+    tokio::task::yield_now().await;
+    drop(abandoned);
+    // ...and, woken by the abandonment, runs its own round: in step, not a timeout.
+    assert!(waiter.await.unwrap(), "the waiting request got no round");
+    let id = Id::default();
+    let _: () = s
+        .writer
+        .set(s.session_key(&id), "v", None, None, false)
+        .await
+        .unwrap();
+    assert!(s.tracker.barrier().await);
+    assert!(
+        s.events
+            .take()
+            .iter()
+            .any(|e| *e == Event::Sessions(vec![id]) || *e == Event::All)
+    );
+}

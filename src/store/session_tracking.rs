@@ -24,7 +24,7 @@
 //! "not in step", and callers then read Redis, which answers or gives the 503 it always gave.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
 use fred::clients::Client;
@@ -33,7 +33,7 @@ use fred::types::client::Invalidation;
 use fred::types::config::Server;
 use fred::types::{Expiration, RespVersion, Value};
 use tokio::sync::broadcast::error::TryRecvError;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 use tower_sessions::session::Id;
 
 use super::StoreError;
@@ -68,9 +68,54 @@ struct Round {
 struct Shared {
     /// Number of the last round whose command was sent (or is about to be).
     started: AtomicU64,
-    wake: Notify,
+    /// Whether a round is running. Its runner is whichever caller found none running: a
+    /// waiting request, or the idle task; the others wait for its result.
+    running: AtomicBool,
     rounds: watch::Sender<Round>,
+    /// The connection's side of the rounds; only a round's runner locks it.
+    state: tokio::sync::Mutex<Rounds>,
     command_timeout: StdDuration,
+}
+
+impl Shared {
+    /// Run a round now unless one is running (then `None`). The round is numbered after
+    /// every `started` value read before this call.
+    async fn try_run(&self) -> Option<Round> {
+        if self
+            .running
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return None;
+        }
+        // If this future is dropped mid-round, waiters are woken to run one themselves.
+        let mut abandoned = Abandoned(Some(self));
+        let done = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let in_step = self.state.lock().await.run().await;
+        let round = Round { done, in_step };
+        abandoned.0 = None;
+        // Free first, so a waiter woken by the result and still needing a later round can
+        // start it at once. Rounds may then finish out of order: publish only a newer one.
+        self.running.store(false, Ordering::SeqCst);
+        self.rounds.send_modify(|last| {
+            if round.done > last.done {
+                *last = round;
+            }
+        });
+        Some(round)
+    }
+}
+
+/// A round whose runner went away before it finished: free the slot, wake the waiters.
+struct Abandoned<'a>(Option<&'a Shared>);
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.running.store(false, Ordering::SeqCst);
+            shared.rounds.send_modify(|_| {});
+        }
+    }
 }
 
 /// One node's view of session changes in Redis. Cheap to clone.
@@ -109,15 +154,6 @@ impl SessionTracker {
         let reports = client.invalidation_rx();
         let connections = client.reconnect_rx();
         drop(client.connect());
-        let shared = Arc::new(Shared {
-            started: AtomicU64::new(0),
-            wake: Notify::new(),
-            rounds: watch::Sender::new(Round {
-                done: 0,
-                in_step: false,
-            }),
-            command_timeout: settings.command_timeout,
-        });
         let rounds = Rounds {
             client: client.clone(),
             sessions: keys.kind_prefix(Kind::Session),
@@ -128,7 +164,17 @@ impl SessionTracker {
             enabled: false,
             tracking: false,
         };
-        tokio::spawn(rounds.run(Arc::clone(&shared)));
+        let shared = Arc::new(Shared {
+            started: AtomicU64::new(0),
+            running: AtomicBool::new(false),
+            rounds: watch::Sender::new(Round {
+                done: 0,
+                in_step: false,
+            }),
+            state: tokio::sync::Mutex::new(rounds),
+            command_timeout: settings.command_timeout,
+        });
+        tokio::spawn(idle_rounds(Arc::downgrade(&shared)));
         Ok(SessionTracker { shared, client })
     }
 
@@ -139,20 +185,35 @@ impl SessionTracker {
     pub async fn barrier(&self) -> bool {
         // A round numbered `want` or later sends its command after this load, so after
         // everything Redis did before it.
-        let want = self.shared.started.load(Ordering::SeqCst) + 1;
-        let mut rounds = self.shared.rounds.subscribe();
+        let shared = &*self.shared;
+        let want = shared.started.load(Ordering::SeqCst) + 1;
+        let mut rounds = shared.rounds.subscribe();
         // While rounds fail (Redis down, or too old for tracking) do not make every request
         // wait out a timeout first: read Redis at once. The idle rounds keep trying.
         if !rounds.borrow_and_update().in_step {
             return false;
         }
-        self.shared.wake.notify_one();
+        let wait = async {
+            loop {
+                // Marked seen before trying to run one, so a round that ends after the
+                // attempt wakes `changed` below.
+                let seen = *rounds.borrow_and_update();
+                if seen.done >= want {
+                    return seen.in_step;
+                }
+                // No round running: this request runs one itself (one task hop fewer than
+                // handing it to another task, which matters when few requests share rounds).
+                if let Some(round) = shared.try_run().await {
+                    return round.in_step;
+                }
+                if rounds.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
         // A round waits at most one command timeout per command it sends (three at most).
-        let bound = self.shared.command_timeout * 4;
-        match tokio::time::timeout(bound, rounds.wait_for(|r| r.done >= want)).await {
-            Ok(Ok(round)) => round.in_step,
-            _ => false,
-        }
+        let bound = shared.command_timeout * 4;
+        tokio::time::timeout(bound, wait).await.unwrap_or(false)
     }
 
     /// Close the tracking connection (tests that drop a node).
@@ -191,40 +252,42 @@ struct Rounds {
     tracking: bool,
 }
 
+/// A round at start and then every [`IDLE_ROUND`] whatever the traffic, until the tracker is
+/// dropped.
+async fn idle_rounds(shared: std::sync::Weak<Shared>) {
+    loop {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        // None: a request is running one right now, which serves as well.
+        let _ = shared.try_run().await;
+        drop(shared);
+        tokio::time::sleep(IDLE_ROUND).await;
+    }
+}
+
 impl Rounds {
-    async fn run(mut self, shared: Arc<Shared>) {
-        let mut first = true;
-        loop {
-            // Woken by a waiting request, or at the idle interval (the first round at once).
-            if !first {
-                let _ = tokio::time::timeout(IDLE_ROUND, shared.wake.notified()).await;
+    /// One round, with a log line when the outcome changes.
+    async fn run(&mut self) -> bool {
+        match self.round().await {
+            Ok(()) => {
+                if !self.tracking {
+                    tracing::info!(
+                        "session cache: Redis client tracking on; sessions are served from this node's cache"
+                    );
+                }
+                self.tracking = true;
+                true
             }
-            first = false;
-            let number = shared.started.fetch_add(1, Ordering::SeqCst) + 1;
-            let in_step = match self.round().await {
-                Ok(()) => {
-                    if !self.tracking {
-                        tracing::info!(
-                            "session cache: Redis client tracking on; sessions are served from this node's cache"
-                        );
-                    }
-                    self.tracking = true;
-                    true
+            Err(e) => {
+                if self.tracking {
+                    tracing::warn!(
+                        "session cache: {e}; every request reads Redis until tracking is back"
+                    );
                 }
-                Err(e) => {
-                    if self.tracking {
-                        tracing::warn!(
-                            "session cache: {e}; every request reads Redis until tracking is back"
-                        );
-                    }
-                    self.tracking = false;
-                    false
-                }
-            };
-            shared.rounds.send_replace(Round {
-                done: number,
-                in_step,
-            });
+                self.tracking = false;
+                false
+            }
         }
     }
 
