@@ -330,23 +330,9 @@ fn expired_idp_metadata_is_reported_as_a_warning() {
 /// The test IdP's metadata with its signing certificate replaced by one for an RSA key of `bits`.
 fn idp_metadata_with_rsa_bits(dir: &Path, bits: u32) {
     use base64::Engine;
-    use openssl::asn1::Asn1Time;
-    use openssl::hash::MessageDigest;
-    use openssl::x509::{X509, X509NameBuilder};
     let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(bits).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "short").unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    let der = base64::engine::general_purpose::STANDARD.encode(b.build().to_der().unwrap());
+    let cert = samlgate::crypto::keygen::self_signed_certificate(&key, "short", 365).unwrap();
+    let der = base64::engine::general_purpose::STANDARD.encode(cert.to_der().unwrap());
     let metadata = std::fs::read_to_string(dir.join("idp.xml")).unwrap();
     let start = metadata.find("<ds:X509Certificate>").unwrap() + "<ds:X509Certificate>".len();
     let end = metadata.find("</ds:X509Certificate>").unwrap();

@@ -77,6 +77,17 @@ impl Setup {
         self.keys.key(Kind::Session, &[Some(&id.to_string())])
     }
 
+    /// Store a session under a fresh ID, from another connection (another node).
+    async fn write_new_session(&self) -> Id {
+        let id = Id::default();
+        let _: () = self
+            .writer
+            .set(self.session_key(&id), "v", None, None, false)
+            .await
+            .unwrap();
+        id
+    }
+
     /// Barrier until it says "in step" (after a start or a reconnect).
     async fn until_in_step(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -158,12 +169,7 @@ async fn a_lost_tracking_connection_clears_the_cache_and_tracking_resumes() {
         Some("1")
     );
     // A change made while the connection is down is never reported...
-    let id = Id::default();
-    let _: () = s
-        .writer
-        .set(s.session_key(&id), "v", None, None, false)
-        .await
-        .unwrap();
+    let id = s.write_new_session().await;
     s.until_in_step().await;
     // ...so the cache was cleared before the tracker said "in step" again.
     assert!(s.events.take().contains(&Event::All));
@@ -202,12 +208,7 @@ async fn a_request_that_goes_away_mid_round_leaves_no_one_waiting_forever() {
     drop(abandoned);
     // ...and, woken by the abandonment, runs its own round: in step, not a timeout.
     assert!(waiter.await.unwrap(), "the waiting request got no round");
-    let id = Id::default();
-    let _: () = s
-        .writer
-        .set(s.session_key(&id), "v", None, None, false)
-        .await
-        .unwrap();
+    let id = s.write_new_session().await;
     assert!(s.tracker.barrier().await);
     assert!(
         s.events
