@@ -129,6 +129,18 @@ async fn every_session_change_before_a_barrier_is_applied_when_it_returns() {
             "round {round}: the change to {id} was not applied by the barrier: {events:?}"
         );
     }
+    // Rounds only read: no write per round for replicas and the append-only file to carry.
+    let stats = s.redis.cli(&["INFO", "commandstats"]).unwrap();
+    let calls = |command: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(calls("exists") >= 200, "{stats}");
+    assert!(calls("pexpire") <= 2, "a write per round: {stats}");
     // Keys outside the session prefix are not reported.
     let _: () = s
         .writer

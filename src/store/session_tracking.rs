@@ -18,7 +18,7 @@
 //! What reports cannot tell is checked on every round, and clears the whole cache before the
 //! round completes: a new connection (fred announces each one before sending anything on it;
 //! tracking starts off there, and changes made while disconnected were never reported), and
-//! this node's marker key gone (the round's one command is `PEXPIRE` on it; `FLUSHDB`,
+//! this node's marker key gone (the round's one command is `EXISTS` on it; `FLUSHDB`,
 //! `FLUSHALL` or a restart without persistence remove it, and fred drops Redis's report of a
 //! flush). Any error makes the round say
 //! "not in step", and callers then read Redis, which answers or gives the 503 it always gave.
@@ -48,11 +48,13 @@ pub trait InvalidationSink: Send + Sync + 'static {
     fn invalidate_all(&self);
 }
 
-/// Lifetime of the node's marker key; refreshed on every round, so it outlives the node by
-/// at most this long.
+/// Lifetime of the node's marker key, so it outlives the node by at most this long.
 const MARKER_TTL_MS: i64 = 3_600_000;
+/// The marker's lifetime is renewed this often. Rounds only read it (`EXISTS`): a write per
+/// round would go to every replica and the append-only file, thousands a second under load.
+const MARKER_RENEWAL: StdDuration = StdDuration::from_secs(60);
 /// Even with no requests, a round runs this often: it drains the reports (so they never pile
-/// up past the channel's capacity) and refreshes the marker.
+/// up past the channel's capacity) and keeps the marker alive.
 const IDLE_ROUND: StdDuration = StdDuration::from_secs(1);
 /// Reports buffered between two rounds before the tracker must clear the whole cache.
 const REPORT_CAPACITY: usize = 4096;
@@ -163,6 +165,7 @@ impl SessionTracker {
             connections,
             enabled: false,
             tracking: false,
+            marker_renewed: None,
         };
         let shared = Arc::new(Shared {
             started: AtomicU64::new(0),
@@ -250,6 +253,8 @@ struct Rounds {
     enabled: bool,
     /// Whether the last round succeeded (for log lines on changes).
     tracking: bool,
+    /// When the marker's lifetime was last renewed.
+    marker_renewed: Option<std::time::Instant>,
 }
 
 /// A round at start and then every [`IDLE_ROUND`] whatever the traffic, until the tracker is
@@ -293,10 +298,7 @@ impl Rounds {
 
     async fn round(&mut self) -> Result<(), String> {
         // Its reply comes after every report Redis wrote on this connection before it.
-        let marker = self
-            .client
-            .pexpire::<i64, _>(self.marker.as_str(), MARKER_TTL_MS, None)
-            .await;
+        let marker = self.client.exists::<i64, _>(self.marker.as_str()).await;
         self.apply_reports();
         let marker = match marker {
             Ok(marker) => marker,
@@ -332,7 +334,18 @@ impl Rounds {
                 )
                 .await
                 .map_err(|e| format!("Redis did not store the node marker: {e}"))?;
+            self.marker_renewed = Some(std::time::Instant::now());
             self.sink.invalidate_all();
+        } else if self
+            .marker_renewed
+            .is_none_or(|t| t.elapsed() >= MARKER_RENEWAL)
+        {
+            let _: i64 = self
+                .client
+                .pexpire(self.marker.as_str(), MARKER_TTL_MS, None)
+                .await
+                .map_err(|e| format!("Redis did not renew the node marker: {e}"))?;
+            self.marker_renewed = Some(std::time::Instant::now());
         }
         Ok(())
     }
