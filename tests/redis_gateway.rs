@@ -77,6 +77,16 @@ async fn start_node(config_path: &Path, listener: TcpListener) -> Node {
         .wait_connected()
         .await
         .unwrap();
+    // Sessions are cached only once the tracker is in step with Redis (its first round).
+    let tracker = state.session_tracker.as_ref().expect("a session tracker");
+    let deadline = Instant::now() + StdDuration::from_secs(15);
+    while !tracker.barrier().await {
+        assert!(
+            Instant::now() < deadline,
+            "session tracker not in step in 15 s"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
     let server = tokio::spawn(async move {
         let _ = samlgate::gateway::serve_on(listener, router).await;
     });
@@ -370,9 +380,22 @@ async fn a_session_cached_on_b_ends_there_the_moment_a_logs_it_out() {
             "round {round}: B caches the session"
         );
         assert_eq!(backend_sees(&mut on_b).await, Ok(user.clone()));
+        // Forward-auth (nginx auth_request) answers from the same cache.
+        assert_eq!(whoami(&mut on_b).await, Ok(user.clone()));
         assert_eq!(on_a.get("/saml/logout").await.status, StatusCode::OK);
+        let (forward_auth, proxied) = if round % 2 == 0 {
+            (whoami(&mut on_b).await, backend_sees(&mut on_b).await)
+        } else {
+            let proxied = backend_sees(&mut on_b).await;
+            (whoami(&mut on_b).await, proxied)
+        };
         assert_eq!(
-            backend_sees(&mut on_b).await,
+            forward_auth,
+            Err(StatusCode::UNAUTHORIZED),
+            "round {round}: B's forward-auth vouched for a session A had ended"
+        );
+        assert_eq!(
+            proxied,
             Err(StatusCode::FOUND),
             "round {round}: B served a session A had ended"
         );

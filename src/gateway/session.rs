@@ -188,11 +188,10 @@ pub async fn identity_of(
     let idle_timeout = state.config.session.idle_timeout;
     let cache = &state.session_cache;
     let id = session.id();
-    // With Redis the cache is read only behind the tracker's barrier (the gate's fast path);
-    // here the store is read, and its answer cached.
-    if state.session_tracker.is_none()
-        && let Some(id) = id
-        && let Some(hit) = cache.get(&id, now, idle_timeout)
+    // With Redis the cache is read only once in step with it (one shared round trip).
+    if let Some(id) = id
+        && let Some(in_step) = state.session_cache_in_step().await
+        && let Some(hit) = in_step.get(&id, now, idle_timeout)
     {
         return Ok(Some(hit));
     }
