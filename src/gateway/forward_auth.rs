@@ -43,7 +43,8 @@ pub async fn forward_auth(
     headers: HeaderMap,
 ) -> Response {
     let path = original_path(&headers);
-    let identity = match session::identity_of(&state, &session).await {
+    let identity = match session::identity_of(&state, &session, session::CacheLookup::Consult).await
+    {
         Ok(identity) => identity,
         Err(e) => {
             tracing::error!("forward-auth: {e}");

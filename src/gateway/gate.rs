@@ -16,7 +16,7 @@ use super::errors;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::routes::{self, Access};
-use super::session;
+use super::session::{self, CacheLookup};
 use super::session_cache::SignedIn;
 use super::state::AppState;
 
@@ -29,17 +29,24 @@ use super::state::AppState;
 /// cost the gateway about a fifth of its CPU per request (measured). The decision is the same
 /// `routes::decide` on the same identity. With Redis the cache is read only once the session
 /// tracker confirms it holds every change Redis made before the request arrived.
-pub async fn fast_gate(state: Arc<AppState>, slow: Router, req: Request) -> Response {
+pub async fn fast_gate(state: Arc<AppState>, slow: Router, mut req: Request) -> Response {
     if let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
         .and_then(|value| value.parse::<Id>().ok())
         && let Some(cache) = state.session_cache_in_step().await
-        && let Some(signed_in) = cache.get(&id, state.now(), state.config.session.idle_timeout)
     {
-        let path = req.uri().path();
-        match routes::decide(&state.config.routes, path, Some(&signed_in.identity)) {
-            Access::Public => return forward(&state, req, None).await,
-            Access::Allowed => return forward(&state, req, Some(&signed_in)).await,
-            Access::LoginRequired | Access::Denied(_) => {}
+        match cache.get(&id, state.now(), state.config.session.idle_timeout) {
+            Some(signed_in) => {
+                let path = req.uri().path();
+                match routes::decide(&state.config.routes, path, Some(&signed_in.identity)) {
+                    Access::Public => return forward(&state, req, None).await,
+                    Access::Allowed => return forward(&state, req, Some(&signed_in)).await,
+                    Access::LoginRequired | Access::Denied(_) => {}
+                }
+            }
+            // Spare the slow path a second look (with Redis, a second round trip).
+            None => {
+                req.extensions_mut().insert(CacheMissed);
+            }
         }
     }
     match slow.oneshot(req).await {
@@ -48,9 +55,17 @@ pub async fn fast_gate(state: Arc<AppState>, slow: Router, req: Request) -> Resp
     }
 }
 
+/// Set by [`fast_gate`] when it looked in the session cache and found nothing.
+#[derive(Clone, Copy, Debug)]
+struct CacheMissed;
+
 pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let identity = match session::identity_of(&state, &session).await {
+    let lookup = match req.extensions().get::<CacheMissed>() {
+        Some(_) => CacheLookup::AlreadyMissed,
+        None => CacheLookup::Consult,
+    };
+    let identity = match session::identity_of(&state, &session, lookup).await {
         Ok(identity) => identity,
         Err(e) => {
             tracing::error!("session lookup: {e}");

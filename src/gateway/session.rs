@@ -177,24 +177,34 @@ pub async fn end(
     Ok(record)
 }
 
+/// Whether [`identity_of`] looks in the session cache before the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheLookup {
+    Consult,
+    /// The caller just did (the gate's fast path) and missed: go to the store.
+    AlreadyMissed,
+}
+
 /// The identity of the request's session, if it has a valid one. An expired session is counted
 /// by reason and treated as none; a store failure is `Err` (the caller answers 503, never
 /// treating an unreachable store as "signed in" or silently as "signed out").
 pub async fn identity_of(
     state: &super::state::AppState,
     session: &Session,
+    cache: CacheLookup,
 ) -> Result<Option<Arc<SignedIn>>, SessionStoreError> {
     let now = state.now();
     let idle_timeout = state.config.session.idle_timeout;
-    let cache = &state.session_cache;
     let id = session.id();
     // With Redis the cache is read only once in step with it (one shared round trip).
-    if let Some(id) = id
+    if cache == CacheLookup::Consult
+        && let Some(id) = id
         && let Some(in_step) = state.session_cache_in_step().await
         && let Some(hit) = in_step.get(&id, now, idle_timeout)
     {
         return Ok(Some(hit));
     }
+    let cache = &state.session_cache;
     let ticket = cache.ticket();
     match current(session, now, idle_timeout).await? {
         Lookup::Valid(record) => {
