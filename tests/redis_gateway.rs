@@ -53,6 +53,9 @@ impl Node {
         if let Some(redis) = &self.state.stores.redis {
             redis.quit().await;
         }
+        if let Some(tracker) = &self.state.session_tracker {
+            tracker.quit().await;
+        }
     }
 }
 
