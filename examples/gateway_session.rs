@@ -24,6 +24,7 @@ use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use samlgate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
 use samlgate::crypto::keygen::{generate_sp_credentials, self_signed_certificate};
+use samlgate::gateway::event_loops::{self, EventLoops};
 use samlgate::gateway::{self, system_clock};
 use samlgate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
 use time::OffsetDateTime;
@@ -46,11 +47,38 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-async fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+/// Serve as `samlgate serve` does (one event loop per core, see `gateway::event_loops`), sign in
+/// once from another thread, print the cookie, keep serving.
+fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), String> {
+    let loops = EventLoops::new(event_loops::default_count()).map_err(err)?;
     let dir = tempfile::tempdir().map_err(err)?;
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let (router, signed) = loops.block_on(build(listen, backend, store, dir.path()))?;
+    let server = std::thread::spawn(move || {
+        loops.serve(listener, router, gateway::serve::shutdown_signal())
+    });
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(err)?;
+    let cookie = client.block_on(sign_in(listen, signed))?;
+    println!("COOKIE {cookie}");
+    eprintln!("gateway_session: listening on {listen}, store {store}");
+    match server.join() {
+        Ok(result) => result.map_err(err),
+        Err(_) => Err("the gateway thread panicked".into()),
+    }
+}
+
+/// Write the configuration into `dir` and build the gateway; returns the router and a signed
+/// IdP-initiated Response for the sign-in.
+async fn build(
+    listen: SocketAddr,
+    backend: &str,
+    store: &str,
+    dir: &std::path::Path,
+) -> Result<(axum::Router, String), String> {
     let base = format!("http://{listen}");
     let sp_entity = format!("{base}/saml/metadata");
     let (sp_key, sp_cert) = generate_sp_credentials("bench SP", 2).map_err(err)?;
@@ -85,11 +113,10 @@ async fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), Strin
         ("mapping.toml", MAPPING),
         ("samlgate.toml", config.as_str()),
     ] {
-        std::fs::write(dir.path().join(name), text).map_err(err)?;
+        std::fs::write(dir.join(name), text).map_err(err)?;
     }
-    let loaded = samlgate::config::load(&dir.path().join("samlgate.toml")).map_err(err)?;
+    let loaded = samlgate::config::load(&dir.join("samlgate.toml")).map_err(err)?;
     let (router, _state) = gateway::build(loaded.config, system_clock()).map_err(err)?;
-    let server = tokio::spawn(gateway::serve_on(listener, router));
 
     // Sign in once.
     let mut spec = ResponseSpec::new(
@@ -111,6 +138,12 @@ async fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), Strin
         digest_algorithm: DigestAlgorithm::Sha256,
     };
     let xml = signer.response(&spec, SignParts::Both).map_err(err)?;
+    Ok((router, xml))
+}
+
+/// Post the signed Response to the ACS; returns the session cookie (`name=value`).
+async fn sign_in(listen: SocketAddr, xml: String) -> Result<String, String> {
+    let base = format!("http://{listen}");
     let form: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("SAMLResponse", &B64.encode(xml))
         .finish();
@@ -141,9 +174,7 @@ async fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), Strin
             String::from_utf8_lossy(&body)
         ));
     };
-    println!("COOKIE {cookie}");
-    eprintln!("gateway_session: listening on {listen}, store {store}");
-    server.await.map_err(err)?.map_err(err)
+    Ok(cookie)
 }
 
 fn main() -> ExitCode {
@@ -157,14 +188,7 @@ fn main() -> ExitCode {
         eprintln!("gateway_session: {listen:?} is not an address like 127.0.0.1:8082");
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gateway_session: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(listen, backend, store)) {
+    match run(listen, backend, store) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gateway_session: {e}");

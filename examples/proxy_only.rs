@@ -4,21 +4,26 @@
 //! cargo run --release --example proxy_only -- 127.0.0.1:8081 http://127.0.0.1:9000
 //! ```
 //!
-//! It runs like the gateway: one multi-threaded Tokio runtime, axum, the pooled proxy.
+//! It runs like the gateway: one event loop per core (`gateway::event_loops`), axum, the pooled proxy.
 //!
 //! It authenticates nobody (every request gets the fixed identity): loopback benchmarks only.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use std::num::NonZeroUsize;
+
 use axum::Router;
-use axum::serve::ListenerExt;
 use samlgate::demo::fixed_identity;
+use samlgate::gateway;
+use samlgate::gateway::event_loops::{self, EventLoops};
 use samlgate::gateway::headers::{HeaderContract, Identity};
 use samlgate::gateway::proxy::{Proxy, ProxyConfig};
 
-fn app(backend: &str) -> Result<Router, String> {
-    let proxy = Proxy::new(&ProxyConfig::new(backend)).map_err(|e| e.to_string())?;
+fn app(backend: &str, loops: &EventLoops) -> Result<Router, String> {
+    let mut config = ProxyConfig::new(backend);
+    config.pools = NonZeroUsize::new(loops.count()).unwrap_or(NonZeroUsize::MIN);
+    let proxy = Proxy::new(&config).map_err(|e| e.to_string())?;
     let identity = Identity {
         user: "jmuller".into(),
         email: Some("jose.muller@example.com".into()),
@@ -36,27 +41,19 @@ fn app(backend: &str) -> Result<Router, String> {
     ))
 }
 
-async fn serve(listener: tokio::net::TcpListener, app: Router) -> Result<(), String> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(|e| e.to_string())
-}
-
-fn multi_thread(listen: SocketAddr, backend: String) -> Result<(), String> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        eprintln!("proxy_only: listening on {listen}");
-        serve(listener, app(&backend)?).await
-    })
+/// Serve as `samlgate serve` does: one event loop per core, all accepting from one socket.
+fn run(listen: SocketAddr, backend: String) -> Result<(), String> {
+    let loops = EventLoops::new(event_loops::default_count()).map_err(|e| e.to_string())?;
+    let router = app(&backend, &loops)?;
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    eprintln!(
+        "proxy_only: listening on {listen} ({} event loops)",
+        loops.count()
+    );
+    loops
+        .serve(listener, router, gateway::serve::shutdown_signal())
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -69,7 +66,7 @@ fn main() -> ExitCode {
         eprintln!("proxy_only: {listen:?} is not an address like 127.0.0.1:8081");
         return ExitCode::from(2);
     };
-    match multi_thread(listen, backend.clone()) {
+    match run(listen, backend.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("proxy_only: {e}");

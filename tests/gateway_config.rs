@@ -402,3 +402,45 @@ fn metrics_on_a_public_listener_is_a_warning_and_metrics_listen_is_checked() {
     assert_eq!(e.severity, Severity::Error);
     assert_eq!(e.line, Some(line_of(&same, "metrics_listen")));
 }
+
+#[test]
+fn workers_must_be_a_sensible_number_of_event_loops() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    for (value, accepted) in [
+        ("1", true),
+        ("8", true),
+        ("0", false),
+        ("-2", false),
+        ("5000", false),
+    ] {
+        let with = text.replace(
+            "api_prefixes = [\"/api\"]",
+            &format!("api_prefixes = [\"/api\"]\nworkers = {value}"),
+        );
+        let problems = problems_of(dir.path(), &with);
+        let found = problems.iter().find(|p| p.key == "server.workers");
+        match (accepted, found) {
+            (true, None) => {}
+            (false, Some(e)) => {
+                assert_eq!(e.severity, Severity::Error);
+                assert_eq!(e.line, Some(line_of(&with, "workers = ")));
+                assert!(e.message.contains(value), "{}", e.message);
+                assert!(e.message.contains("one per core"), "{}", e.message);
+            }
+            (_, found) => panic!("workers = {value}: {found:?}"),
+        }
+    }
+    let path = dir.path().join("samlgate.toml");
+    let three = text.replace(
+        "api_prefixes = [\"/api\"]",
+        "api_prefixes = [\"/api\"]\nworkers = 3",
+    );
+    let server = |t: &str| samlgate::config::load_str(t, &path).unwrap().config.server;
+    assert_eq!(server(&three).event_loop_count().get(), 3);
+    // Left out: one loop per core this process may use.
+    assert_eq!(
+        server(&text).event_loop_count(),
+        std::thread::available_parallelism().unwrap()
+    );
+}

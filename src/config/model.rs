@@ -2,6 +2,7 @@
 //! keys are loaded, IdP metadata is parsed, durations are in range, nothing is left to check.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use openssl::x509::X509;
@@ -39,6 +40,8 @@ pub struct Server {
     pub log_json: bool,
     /// Where `/metrics` is served. `None`: on the public listener, beside everything else.
     pub metrics_listen: Option<SocketAddr>,
+    /// Event loops (threads serving requests). `None`: one per core.
+    pub workers: Option<NonZeroUsize>,
 }
 
 impl Server {
@@ -50,6 +53,12 @@ impl Server {
 
     pub fn acs_url(&self) -> String {
         self.url_for("/saml/acs")
+    }
+
+    /// How many event loops `serve` runs: `workers`, or one per core this process may use.
+    pub fn event_loop_count(&self) -> NonZeroUsize {
+        self.workers
+            .unwrap_or_else(crate::gateway::event_loops::default_count)
     }
 
     pub fn is_https(&self) -> bool {

@@ -28,6 +28,7 @@ pub struct RawServer {
     pub max_acs_body: S<u64>,
     pub log_format: S<String>,
     pub metrics_listen: S<String>,
+    pub workers: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

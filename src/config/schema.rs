@@ -16,6 +16,7 @@ const SERVER: &[&str] = &[
     "max_acs_body",
     "log_format",
     "metrics_listen",
+    "workers",
 ];
 const SP: &[&str] = &[
     "entity_id",

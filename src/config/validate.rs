@@ -3,6 +3,7 @@
 //! non-loopback host, a Redis store that is not built yet.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 /// Certificates expiring sooner than this are reported.
 pub const EXPIRY_WARNING_DAYS: u32 = 30;
 pub const DEFAULT_MAX_ACS_BODY: usize = 256 * 1024;
+/// More event loops than this is a typo, not a machine.
+pub const MAX_WORKERS: usize = 1024;
 
 /// Turn the raw file into a [`Config`], or `None` when any error was recorded.
 pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
@@ -282,6 +285,23 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
             "/metrics (login and rejection counts, certificate expiry dates) is served to anyone who reaches the public URL; set metrics_listen = \"127.0.0.1:9464\" (or an internal address) to serve it there only",
         );
     }
+    let workers = r.workers.as_ref().and_then(|w| {
+        let n = usize::try_from(*w.get_ref())
+            .ok()
+            .filter(|n| (1..=MAX_WORKERS).contains(n))
+            .and_then(NonZeroUsize::new);
+        if n.is_none() {
+            p.error(
+                "server.workers",
+                Some(w.span()),
+                format!(
+                    "{} is not a number of event loops between 1 and {MAX_WORKERS} (leave it out for one per core)",
+                    w.get_ref()
+                ),
+            );
+        }
+        n
+    });
     Some(Server {
         listen: listen?,
         public_url: public_url?,
@@ -289,6 +309,7 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
         max_acs_body,
         log_json,
         metrics_listen,
+        workers,
     })
 }
 

@@ -6,11 +6,12 @@
 //! - [`proxy`]: the streaming reverse proxy; [`headers`]: the identity header contract
 //! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
 //! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
-//! - [`state`]: what handlers share; [`serve`]: `samlgate serve`
+//! - [`state`]: what handlers share; [`serve`]: `samlgate serve`, on [`event_loops`]
 
 pub mod acs;
 pub mod cookies;
 pub mod errors;
+pub mod event_loops;
 pub mod forward_auth;
 pub mod gate;
 pub mod headers;
@@ -37,7 +38,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use metadata_endpoint::{MetadataArgs, run_metadata};
-pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on};
+pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on, serve_until};
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.

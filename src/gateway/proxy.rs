@@ -16,7 +16,9 @@
 //! does not answer in time. The precise cause goes to the log, never to the browser.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -55,10 +57,14 @@ pub struct ProxyConfig {
     pub pool_max_idle_per_host: usize,
     /// Send the browser's `Host` to the backend (true, as oauth2-proxy) or the backend URL's authority (false).
     pub pass_host_header: bool,
+    /// Connection pools, one per event loop (see [`super::event_loops`]), so that a request and its
+    /// backend connection run on the same thread. Threads that are not event loops use the first.
+    pub pools: NonZeroUsize,
 }
 
 impl ProxyConfig {
-    /// Defaults: connect 5 s, response 60 s, idle connections kept 90 s, up to 512 of them, `Host` passed.
+    /// Defaults: connect 5 s, response 60 s, idle connections kept 90 s, up to 512 of them, `Host` passed,
+    /// one pool.
     pub fn new(backend: impl Into<String>) -> Self {
         Self {
             backend: backend.into(),
@@ -67,6 +73,7 @@ impl ProxyConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
             pass_host_header: true,
+            pools: NonZeroUsize::MIN,
         }
     }
 }
@@ -84,10 +91,13 @@ pub enum ProxyConfigError {
     HasQuery { url: String },
 }
 
-/// The reverse proxy to one backend. Cheap to clone (the connection pool is shared).
+/// The reverse proxy to one backend. Cheap to clone (the connection pools are shared).
 #[derive(Clone)]
 pub struct Proxy {
+    /// The first pool: for the first event loop and for threads that are not event loops.
     client: Client<HttpConnector, Body>,
+    /// All pools, indexed by event loop.
+    pools: Arc<[Client<HttpConnector, Body>]>,
     scheme: Scheme,
     authority: Authority,
     /// Path prefix without its trailing `/`; `None` when the backend URL has no path.
@@ -147,19 +157,33 @@ impl Proxy {
         // Small requests and responses must not wait for Nagle: this is what keeps p99 low on loopback.
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .build(connector);
+        let pool = || {
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(config.pool_idle_timeout)
+                .pool_max_idle_per_host(config.pool_max_idle_per_host)
+                .build(connector.clone())
+        };
+        let client = pool();
+        let pools: Arc<[_]> = std::iter::once(client.clone())
+            .chain((1..config.pools.get()).map(|_| pool()))
+            .collect();
         Ok(Self {
             client,
+            pools,
             scheme,
             authority,
             base_path,
             response_timeout: config.response_timeout,
             pass_host_header: config.pass_host_header,
         })
+    }
+
+    /// This event loop's pool: connections made and reused on the thread that runs the request.
+    fn pool(&self) -> &Client<HttpConnector, Body> {
+        self.pools
+            .get(super::event_loops::current())
+            .unwrap_or(&self.client)
     }
 
     /// Forward one request to the backend and return its response, streaming both bodies.
@@ -241,7 +265,7 @@ impl Proxy {
         use http_body::Body as _;
         if req.body().is_end_stream() {
             // The common GET: no body to wait for, no extra allocation.
-            return match tokio::time::timeout(self.response_timeout, self.client.request(req)).await
+            return match tokio::time::timeout(self.response_timeout, self.pool().request(req)).await
             {
                 Ok(result) => result.map_err(Failure::Client),
                 Err(_) => Err(Failure::Timeout(self.response_timeout)),
@@ -253,7 +277,7 @@ impl Proxy {
             inner: body,
             done: Some(done_tx),
         });
-        let request = self.client.request(Request::from_parts(parts, body));
+        let request = self.pool().request(Request::from_parts(parts, body));
         tokio::pin!(request);
         tokio::select! {
             result = &mut request => result.map_err(Failure::Client),

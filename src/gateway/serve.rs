@@ -1,6 +1,7 @@
 //! `samlgate serve --config FILE`: validate, build, listen.
 
 use axum::serve::ListenerExt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{self, Config};
 
+use super::event_loops::EventLoops;
 use super::state::{AppState, Clock, system_clock};
 
 /// Run the gateway.
@@ -40,8 +42,19 @@ pub fn build(config: Config, clock: Clock) -> Result<(axum::Router, Arc<AppState
     Ok((super::router(state.clone()), state))
 }
 
-/// Serve `router` on `listener` until the process ends (client addresses reach the handlers).
+/// Serve `router` on `listener` until the process is asked to stop (SIGINT, SIGTERM); client
+/// addresses reach the handlers. `samlgate serve` runs this on each of its event loops
+/// ([`super::event_loops`]); tests and `demo` call it on any runtime.
 pub async fn serve_on(listener: TcpListener, router: axum::Router) -> Result<(), GatewayError> {
+    serve_until(listener, router, shutdown_signal()).await
+}
+
+/// [`serve_on`], stopping gracefully when `shutdown` completes.
+pub async fn serve_until(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
     // Responses are written whole; Nagle would only hold back the tail of one waiting for an
     // ACK. The backend side sets the same (see `Proxy::new`).
     let listener = listener.tap_io(|tcp| {
@@ -53,12 +66,13 @@ pub async fn serve_on(listener: TcpListener, router: axum::Router) -> Result<(),
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await
     .map_err(GatewayError::Serve)
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -87,20 +101,20 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
+    let count = loaded.config.server.event_loop_count();
+    let loops = match EventLoops::new(count) {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("error: cannot start the event loops: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
-        let addr = loaded.config.server.listen;
-        let public = loaded.config.server.public_url.clone();
-        let metrics_addr = loaded.config.server.metrics_listen;
+    let addr = loaded.config.server.listen;
+    let public = loaded.config.server.public_url.clone();
+    let metrics_addr = loaded.config.server.metrics_listen;
+    let started = loops.block_on(async move {
         let (router, state) = build(loaded.config, system_clock())?;
-        let listener = TcpListener::bind(addr)
-            .await
+        let listener = std::net::TcpListener::bind(addr)
             .map_err(|source| GatewayError::Listen { addr, source })?;
         if let Some(metrics_addr) = metrics_addr {
             let metrics =
@@ -111,14 +125,18 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
                         source,
                     })?;
             tracing::info!(%metrics_addr, "/metrics served here only");
+            // Runs on the first event loop once it serves.
             tokio::spawn(async move {
                 if let Err(e) = serve_on(metrics, super::metrics_router(state)).await {
                     tracing::error!("metrics listener: {e}");
                 }
             });
         }
-        tracing::info!(%addr, %public, "samlgate listening");
-        serve_on(listener, router).await
+        Ok::<_, GatewayError>((router, listener))
+    });
+    let result = started.and_then(|(router, listener)| {
+        tracing::info!(%addr, %public, event_loops = count, "samlgate listening");
+        loops.serve(listener, router, shutdown_signal())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,6 +63,7 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .whole_seconds()
             .unsigned_abs(),
     );
+    p.pools = config.server.event_loop_count();
     p.response_timeout = std::time::Duration::from_secs(
         config
             .backend

@@ -1,0 +1,226 @@
+//! `samlgate serve` runs one single-threaded event loop per core (or `[server] workers`), all
+//! accepting from one socket, each with its own backend pool (`gateway::event_loops`).
+
+mod common;
+mod gateway_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::num::NonZeroUsize;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::get;
+use gateway_support::{Browser, Setup, read_redirect_request, write_config};
+use hyper::StatusCode;
+use samlgate::gateway::event_loops::{self, EventLoops};
+use samlgate::saml::issue::ResponseSpec;
+
+/// One HTTP/1.1 GET on a kept-alive connection; returns the body.
+fn get_on(stream: &mut BufReader<TcpStream>, path: &str) -> String {
+    write!(
+        stream.get_mut(),
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .unwrap();
+    let mut length = 0usize;
+    let mut status = String::new();
+    stream.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+fn connect(addr: std::net::SocketAddr) -> BufReader<TcpStream> {
+    BufReader::new(TcpStream::connect(addr).unwrap())
+}
+
+/// While one loop is held busy, a new connection is accepted by the other one: every loop
+/// accepts from the shared socket. A connection's requests all run on the loop that accepted it.
+#[test]
+fn a_busy_loop_leaves_new_connections_to_the_others_and_shutdown_stops_them_all() {
+    let (held_tx, held_rx) = mpsc::channel::<usize>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let held_tx = Arc::new(Mutex::new(held_tx));
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let router = Router::new()
+        .route(
+            "/where",
+            get(|| async { event_loops::current().to_string() }),
+        )
+        .route(
+            "/hold",
+            get(move || {
+                let (held_tx, release_rx) = (held_tx.clone(), release_rx.clone());
+                async move {
+                    let here = event_loops::current();
+                    held_tx.lock().unwrap().send(here).unwrap();
+                    // Block this loop's only thread, as a long computation would.
+                    release_rx.lock().unwrap().recv().unwrap();
+                    here.to_string()
+                }
+            }),
+        );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let loops = EventLoops::new(NonZeroUsize::new(2).unwrap()).unwrap();
+    assert_eq!(loops.count(), 2);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        loops.serve(listener, router, async move {
+            let _ = stop_rx.await;
+        })
+    });
+
+    let mut holder = connect(addr);
+    write!(
+        holder.get_mut(),
+        "GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .unwrap();
+    let busy = held_rx.recv().unwrap();
+    assert!(busy < 2);
+
+    let mut other = connect(addr);
+    let answers: Vec<String> = (0..3).map(|_| get_on(&mut other, "/where")).collect();
+    let free = (1 - busy).to_string();
+    assert_eq!(answers, vec![free.clone(), free.clone(), free]);
+
+    release_tx.send(()).unwrap();
+    let mut status = String::new();
+    holder.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+
+    drop((holder, other));
+    stop_tx.send(()).unwrap();
+    let result = server.join().unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
+
+/// Threads that are not event loops (tests, `demo`'s runtime) report loop 0, whose proxy pool
+/// they use.
+#[test]
+fn threads_outside_the_loops_count_as_the_first() {
+    assert_eq!(std::thread::spawn(event_loops::current).join().unwrap(), 0);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real binary with `workers = 2`: sign in, requests over many connections reach the backend
+/// with the identity, and SIGTERM ends it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samlgate_serve_on_two_loops_signs_in_proxies_and_stops_on_sigterm() {
+    let backend = gateway_support::echo_backend().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        server_extra: "workers = 2\nlog_format = \"json\"".into(),
+        backend: Some(backend),
+        ..Setup::default()
+    };
+    let (config_path, _) = write_config(dir.path(), port, &setup);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "serve did not listen");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let mut browser = Browser::new(&base);
+    let start = browser.get("/app").await;
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    let request = read_redirect_request(start.location());
+    let mut spec = ResponseSpec::new(
+        common::test_idp::IDP,
+        gateway_support::SP_ENTITY,
+        &format!("{base}/saml/acs"),
+        "erin@example.com",
+        time::OffsetDateTime::now_utc(),
+    );
+    spec.in_response_to = Some(request.id);
+    spec.attributes = vec![("mail".into(), vec!["erin@example.com".into()])];
+    let done = browser
+        .post_acs(
+            &gateway_support::signed_b64(&spec),
+            request.relay_state.as_deref(),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
+    // Sixteen browsers sharing the session, each its own connection, four requests each.
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let mut b = Browser::new(&base);
+        b.cookies = browser.cookies.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut users = Vec::new();
+            for _ in 0..4 {
+                let reply = b.get("/app/x").await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                users.push(reply.body.contains("erin@example.com"));
+            }
+            users
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), vec![true; 4]);
+    }
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        // The log (stdout) and any error (stderr).
+        let mut output = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut output)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut output)
+            .unwrap();
+        (status, output)
+    })
+    .await
+    .unwrap();
+    assert!(output.0.success(), "{:?}: {}", output.0, output.1);
+    assert!(output.1.contains("\"event_loops\":2"), "{}", output.1);
+}
