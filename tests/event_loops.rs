@@ -49,10 +49,10 @@ fn connect(addr: std::net::SocketAddr) -> BufReader<TcpStream> {
     BufReader::new(TcpStream::connect(addr).unwrap())
 }
 
-/// While one loop is held busy, a new connection is accepted by the other one: every loop
-/// accepts from the shared socket. A connection's requests all run on the loop that accepted it.
+/// Connections go to the loops in turn, so a burst of them is shared out; while one loop is held
+/// busy, a connection given to the other is served. A connection's requests all run on its loop.
 #[test]
-fn a_busy_loop_leaves_new_connections_to_the_others_and_shutdown_stops_them_all() {
+fn loops_take_connections_in_turn_a_busy_loop_does_not_hold_up_the_others() {
     let (held_tx, held_rx) = mpsc::channel::<usize>();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let held_tx = Arc::new(Mutex::new(held_tx));
@@ -105,7 +105,12 @@ fn a_busy_loop_leaves_new_connections_to_the_others_and_shutdown_stops_them_all(
     holder.read_line(&mut status).unwrap();
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
 
-    drop((holder, other));
+    // Four more connections, open at once: two on each loop, alternating.
+    let mut burst: Vec<_> = (0..4).map(|_| connect(addr)).collect();
+    let loops: Vec<String> = burst.iter_mut().map(|c| get_on(c, "/where")).collect();
+    assert_eq!(loops, ["0", "1", "0", "1"]);
+
+    drop((holder, other, burst));
     stop_tx.send(()).unwrap();
     let result = server.join().unwrap();
     assert!(result.is_ok(), "{result:?}");

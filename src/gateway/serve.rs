@@ -49,12 +49,15 @@ pub async fn serve_on(listener: TcpListener, router: axum::Router) -> Result<(),
     serve_until(listener, router, shutdown_signal()).await
 }
 
-/// [`serve_on`], stopping gracefully when `shutdown` completes.
-pub async fn serve_until(
-    listener: TcpListener,
+/// [`serve_on`] on any listener of TCP connections, stopping gracefully when `shutdown` completes.
+pub async fn serve_until<L>(
+    listener: L,
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), GatewayError> {
+) -> Result<(), GatewayError>
+where
+    L: axum::serve::Listener<Io = tokio::net::TcpStream, Addr = SocketAddr>,
+{
     // Responses are written whole; Nagle would only hold back the tail of one waiting for an
     // ACK. The backend side sets the same (see `Proxy::new`).
     let listener = listener.tap_io(|tcp| {
