@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::routing::get;
-use gateway_support::{Browser, Setup, read_redirect_request, write_config};
+use gateway_support::{
+    Browser, Setup, free_port, read_redirect_request, spawn_serve, wait_listening, write_config,
+};
 use hyper::StatusCode;
 use samlgate::gateway::event_loops::{self, EventLoops};
 use samlgate::saml::issue::ResponseSpec;
@@ -123,14 +125,6 @@ fn threads_outside_the_loops_count_as_the_first() {
     assert_eq!(std::thread::spawn(event_loops::current).join().unwrap(), 0);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The real binary with `workers = 2`: sign in, requests over many connections reach the backend
 /// with the identity, and SIGTERM ends it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,22 +138,9 @@ async fn samlgate_serve_on_two_loops_signs_in_proxies_and_stops_on_sigterm() {
         ..Setup::default()
     };
     let (config_path, _) = write_config(dir.path(), port, &setup);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&config_path, true);
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(std::time::Instant::now() < deadline, "serve did not listen");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_listening(&[port]).await;
 
     let mut browser = Browser::new(&base);
     let start = browser.get("/app").await;

@@ -184,13 +184,6 @@ async fn an_encrypted_assertion_is_decrypted_with_the_configured_sp_key() {
 
 #[tokio::test]
 async fn metrics_listen_moves_metrics_off_the_public_listener() {
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
     let (port, metrics_port) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let setup = Setup {
@@ -198,29 +191,11 @@ async fn metrics_listen_moves_metrics_off_the_public_listener() {
         ..Setup::default()
     };
     let (config_path, _) = write_config(dir.path(), port, &setup);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&config_path, false);
     let mut public = Browser::new(&format!("http://127.0.0.1:{port}"));
     let mut internal = Browser::new(&format!("http://127.0.0.1:{metrics_port}"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let metrics = loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", metrics_port))
-            .await
-            .is_ok()
-            && tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        {
-            break internal.get("/metrics").await;
-        }
-        assert!(std::time::Instant::now() < deadline, "serve did not listen");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    wait_listening(&[metrics_port, port]).await;
+    let metrics = internal.get("/metrics").await;
     let on_public = public.get("/metrics").await;
     let _ = child.kill();
     let _ = child.wait();

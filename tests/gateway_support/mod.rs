@@ -404,3 +404,48 @@ pub fn require_tool(name: &str) -> bool {
     }
     found
 }
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `samlgate serve --config config_path` as a child process; its log (stdout) and stderr are
+/// piped when `keep_output`, dropped otherwise.
+pub fn spawn_serve(config_path: &std::path::Path, keep_output: bool) -> std::process::Child {
+    let output = || {
+        if keep_output {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until something accepts connections on every one of `ports` (20 s at most).
+pub async fn wait_listening(ports: &[u16]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for port in ports {
+        while tokio::net::TcpStream::connect(("127.0.0.1", *port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing listens on port {port}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
