@@ -144,7 +144,8 @@ impl EventLoops {
         let acceptor = {
             let (rx, tx) = (stop_rx.clone(), stop_tx.clone());
             move || {
-                let result = runtime().map_err(GatewayError::Serve).and_then(|rt| {
+                let _stop_all = StopAll(tx);
+                runtime().map_err(GatewayError::Serve).and_then(|rt| {
                     rt.block_on(async move {
                         let listener =
                             TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
@@ -153,9 +154,7 @@ impl EventLoops {
                             () = stopped(rx) => Ok(()),
                         }
                     })
-                });
-                tx.send_replace(true);
-                result
+                })
             }
         };
         let spawned = std::thread::Builder::new()
@@ -173,12 +172,12 @@ impl EventLoops {
             let spawned = std::thread::Builder::new()
                 .name(format!("samlgate-loop-{index}"))
                 .spawn(move || {
+                    // Whatever ends this loop (a panic included) ends the others: a gateway serving
+                    // on fewer loops than configured, silently, is worse than one that stops and
+                    // says why.
+                    let _stop_all = StopAll(tx);
                     INDEX.with(|i| i.set(index));
-                    let result = runtime.block_on(serve_until(handed, router, stopped(rx)));
-                    // Whatever ended this loop ends the others: a gateway serving on fewer loops
-                    // than configured, silently, is worse than one that stops and says why.
-                    tx.send_replace(true);
-                    result
+                    runtime.block_on(serve_until(handed, router, stopped(rx)))
                 });
             match spawned {
                 Ok(handle) => threads.push(handle),
@@ -220,6 +219,15 @@ impl EventLoops {
             }
         }
         result
+    }
+}
+
+/// Announces the stop when dropped, on return or unwinding alike.
+struct StopAll(Arc<watch::Sender<bool>>);
+
+impl Drop for StopAll {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
     }
 }
 
