@@ -43,6 +43,22 @@ groups = ["groups"]
 default = "MyOrg:RestrictedReadOnly"
 "#;
 
+/// Route rules as a deployment would have them, so that every benchmark request is matched
+/// against them (the benchmark's path falls under none and is allowed).
+const ROUTES: &str = r#"
+[[route]]
+path = "/admin"
+require_access_group = ["MyOrg:Administrators"]
+
+[[route]]
+path = "/reports"
+require_any_group = ["staff", "auditors"]
+
+[[route]]
+path = "/healthcheck"
+public = true
+"#;
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -104,7 +120,7 @@ async fn build(
         format!("store = \"redis\"\nurl = \"{store}\"\nkey_prefix = \"bench:\"")
     };
     let config = format!(
-        "[server]\nlisten = \"{listen}\"\npublic_url = \"{base}\"\n\n[sp]\nentity_id = \"{sp_entity}\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"bench\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\nallow_idp_initiated = true\n\n[session]\n{session}\n\n[backend]\nurl = \"{backend}\"\n"
+        "[server]\nlisten = \"{listen}\"\npublic_url = \"{base}\"\n\n[sp]\nentity_id = \"{sp_entity}\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"bench\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\nallow_idp_initiated = true\n\n[session]\n{session}\n\n[backend]\nurl = \"{backend}\"\n{ROUTES}"
     );
     for (name, text) in [
         ("sp.key", sp_key.as_str()),

@@ -44,27 +44,33 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// backend, or anything that logs its request headers, must never receive it. Other cookies
 /// (the application's own) pass unchanged; a Cookie header left empty is removed.
 pub fn strip_own(headers: &mut HeaderMap, names: &[&str]) {
-    let values: Vec<String> = headers
-        .get_all(COOKIE)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    if values.is_empty() {
-        return;
-    }
     let ours = |pair: &str| {
         let name = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
         names.contains(&name)
     };
-    let kept: Vec<&str> = values
+    // Headers are rewritten only when one of ours is there; read as the rewrite reads them.
+    let carries_ours = headers
+        .get_all(COOKIE)
         .iter()
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty() && !ours(pair))
-        .collect();
+        .any(|v| String::from_utf8_lossy(v.as_bytes()).split(';').any(ours));
+    if !carries_ours {
+        return;
+    }
+    let mut kept = String::new();
+    for value in headers.get_all(COOKIE) {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        for pair in value.split(';').map(str::trim) {
+            if !pair.is_empty() && !ours(pair) {
+                if !kept.is_empty() {
+                    kept.push_str("; ");
+                }
+                kept.push_str(pair);
+            }
+        }
+    }
     headers.remove(COOKIE);
     if !kept.is_empty()
-        && let Ok(value) = axum::http::HeaderValue::from_str(&kept.join("; "))
+        && let Ok(value) = axum::http::HeaderValue::try_from(kept)
     {
         headers.insert(COOKIE, value);
     }
@@ -113,6 +119,16 @@ mod tests {
         only_ours.insert(COOKIE, "samlgate_session=SECRET".parse().unwrap());
         strip_own(&mut only_ours, &["samlgate_session", "samlgate_login"]);
         assert!(only_ours.get(COOKIE).is_none());
+    }
+
+    #[test]
+    fn cookie_headers_without_ours_pass_as_they_came() {
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, "app=1;theme=dark".parse().unwrap());
+        h.append(COOKIE, "x=samlgate_session".parse().unwrap());
+        strip_own(&mut h, &["samlgate_session", "samlgate_login"]);
+        let all: Vec<_> = h.get_all(COOKIE).iter().collect();
+        assert_eq!(all, ["app=1;theme=dark", "x=samlgate_session"]);
     }
 
     #[test]

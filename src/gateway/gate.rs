@@ -123,7 +123,7 @@ async fn forward(state: &AppState, mut req: Request, signed_in: Option<&SignedIn
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0)
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let proto = state.config.server.public_url.scheme().to_string();
+    let proto = state.config.server.public_url.scheme();
     state
         .proxy
         .forward(
@@ -131,7 +131,7 @@ async fn forward(state: &AppState, mut req: Request, signed_in: Option<&SignedIn
             signed_in.map(|s| &s.headers),
             &state.config.headers,
             client,
-            &proto,
+            proto,
         )
         .await
 }

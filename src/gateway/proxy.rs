@@ -472,27 +472,22 @@ fn set_forwarded(
     host: Option<&HeaderValue>,
 ) {
     let ip = client_addr.ip();
-    let forwarded = forwarded_element(ip, proto, host);
     // Append to what earlier proxies (or the client) sent, as nginx's $proxy_add_x_forwarded_for does: the
     // backend must take the rightmost entries it trusts, never the leftmost.
-    let mut xff = String::new();
+    let mut xff = Vec::with_capacity(48);
     for prior in headers.get_all(&X_FORWARDED_FOR) {
         if let Ok(prior) = prior.to_str() {
-            xff.push_str(prior);
-            xff.push_str(", ");
+            xff.extend_from_slice(prior.as_bytes());
+            xff.extend_from_slice(b", ");
         }
     }
-    let value = if xff.is_empty() {
-        HeaderValue::try_from(ip.to_string())
-    } else {
-        xff.push_str(&ip.to_string());
-        HeaderValue::try_from(xff)
-    };
+    push_ip(&mut xff, ip);
     headers.remove(&X_FORWARDED_FOR);
-    if let Ok(value) = value {
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(xff)) {
         headers.insert(X_FORWARDED_FOR, value);
     }
 
+    let forwarded = forwarded_element(ip, proto, host);
     let proto = match proto {
         "https" => Ok(HeaderValue::from_static("https")),
         "http" => Ok(HeaderValue::from_static("http")),
@@ -515,28 +510,64 @@ fn set_forwarded(
 
 /// One RFC 7239 element: `for=192.0.2.9;host="app.example.com";proto=https` (an IPv6 address
 /// quoted in brackets; the host quoted, and left out if it holds a quote, a backslash or a
-/// control character).
+/// control character; the scheme left out unless http or https).
 fn forwarded_element(
     ip: std::net::IpAddr,
     proto: &str,
     host: Option<&HeaderValue>,
 ) -> Option<HeaderValue> {
-    use std::fmt::Write;
-    let mut element = match ip {
-        std::net::IpAddr::V4(v4) => format!("for={v4}"),
-        std::net::IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
-    };
-    if let Some(host) = host.and_then(|h| h.to_str().ok()).filter(|h| {
+    let mut element = Vec::with_capacity(96);
+    match ip {
+        std::net::IpAddr::V4(_) => {
+            element.extend_from_slice(b"for=");
+            push_ip(&mut element, ip);
+        }
+        std::net::IpAddr::V6(_) => {
+            element.extend_from_slice(b"for=\"[");
+            push_ip(&mut element, ip);
+            element.extend_from_slice(b"]\"");
+        }
+    }
+    if let Some(host) = host.map(HeaderValue::as_bytes).filter(|h| {
         !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            && h.iter()
+                .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
     }) {
-        let _ = write!(element, ";host=\"{host}\"");
+        element.extend_from_slice(b";host=\"");
+        element.extend_from_slice(host);
+        element.push(b'"');
     }
     if matches!(proto, "http" | "https") {
-        let _ = write!(element, ";proto={proto}");
+        element.extend_from_slice(b";proto=");
+        element.extend_from_slice(proto.as_bytes());
     }
-    HeaderValue::try_from(element).ok()
+    HeaderValue::from_maybe_shared(Bytes::from(element)).ok()
+}
+
+/// Append `ip` in its usual text form. IPv4, the common case, is written digit by digit:
+/// formatting it through `core::fmt` cost a tenth of the gateway's instructions per request.
+fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                if octet >= 100 {
+                    out.push(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    out.push(b'0' + octet / 10 % 10);
+                }
+                out.push(b'0' + octet % 10);
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::io::Write;
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// Answer the browser's upgrade with the backend's 101 and copy bytes both ways once both sides switched.
@@ -750,6 +781,35 @@ mod tests {
         assert_eq!(h[FORWARDED], "for=192.0.2.9;proto=http");
         set_forwarded(&mut h, "192.0.2.9:1".parse().unwrap(), "http", None);
         assert_eq!(h[FORWARDED], "for=192.0.2.9;proto=http");
+    }
+
+    #[test]
+    fn addresses_are_written_as_std_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "127.0.0.1",
+            "255.255.255.255",
+            "192.0.2.9",
+            "::1",
+            "2001:db8::7",
+            "::ffff:192.0.2.1",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut out = Vec::new();
+            push_ip(&mut out, ip);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_ipv4_address_is_written_as_std_writes_it(bits: u32) {
+            let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(bits));
+            let mut out = Vec::new();
+            push_ip(&mut out, ip);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
     }
 
     #[test]

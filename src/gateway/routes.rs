@@ -4,6 +4,8 @@
 //! repeated slashes removed), because that is what backends act on: `/%61dmin`, `/x/../admin`
 //! and `/admin;jsessionid=1` must meet the `/admin` rule, not slip past it.
 
+use std::borrow::Cow;
+
 use axum::http::HeaderMap;
 use axum::http::header::ACCEPT;
 
@@ -57,7 +59,34 @@ impl std::fmt::Display for DenyReason {
 
 /// The path as a backend would understand it, for rule matching only (the request itself is
 /// forwarded unchanged).
-pub fn normalize_path(raw: &str) -> String {
+///
+/// Most paths are already normal (no `%`, `\\`, `;`, empty, `.` or `..` segment): they are
+/// borrowed as they are, less a trailing `/`, and only the others are decoded and rebuilt.
+pub fn normalize_path(raw: &str) -> Cow<'_, str> {
+    match already_normal(raw) {
+        Some(normal) => Cow::Borrowed(normal),
+        None => Cow::Owned(rebuild_path(raw)),
+    }
+}
+
+/// `raw` without its trailing `/` when rebuilding it would give exactly that, else `None`.
+fn already_normal(raw: &str) -> Option<&str> {
+    let rest = raw.strip_prefix('/')?;
+    if raw.bytes().any(|b| matches!(b, b'%' | b'\\' | b';')) {
+        return None;
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Some("/");
+    }
+    if rest.split('/').any(|s| matches!(s, "" | "." | "..")) {
+        return None;
+    }
+    raw.get(..=rest.len())
+}
+
+/// Percent-decode, drop `;params`, empty and `.` segments, resolve `..`.
+fn rebuild_path(raw: &str) -> String {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split(['/', '\\']) {
@@ -86,6 +115,9 @@ fn covers(prefix: &str, path: &str) -> bool {
 
 /// The rule for `path`: the longest matching prefix.
 pub fn rule_for<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
+    if routes.is_empty() {
+        return None;
+    }
     let normalized = normalize_path(path);
     routes
         .iter()
@@ -243,5 +275,34 @@ mod tests {
         assert!(is_api_request(&h, "/api/v1/x", &["/api".into()]));
         h.insert(ACCEPT, "application/json, text/plain".parse().unwrap());
         assert!(is_api_request(&h, "/app", &[]));
+    }
+
+    #[test]
+    fn normal_paths_are_borrowed_and_others_rebuilt() {
+        assert!(matches!(normalize_path("/app/x"), Cow::Borrowed("/app/x")));
+        assert!(matches!(normalize_path("/app/x/"), Cow::Borrowed("/app/x")));
+        assert!(matches!(normalize_path("/"), Cow::Borrowed("/")));
+        assert_eq!(normalize_path("/app/./x/../y"), "/app/y");
+        assert_eq!(normalize_path("/%61pp"), "/app");
+        assert!(matches!(normalize_path("/%61pp"), Cow::Owned(_)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The borrowed shortcut gives exactly what the full rebuild gives, for paths built
+        /// from the characters that matter to normalization.
+        #[test]
+        fn the_shortcut_agrees_with_the_full_rebuild(
+            chars in proptest::collection::vec(
+                proptest::sample::select(vec!['/', '/', '.', 'a', 'b', '%', '2', 'e', ';', '\\', 'é']),
+                0..14,
+            ),
+        ) {
+            let raw: String = chars.into_iter().collect();
+            let raw = format!("/{raw}");
+            let (shortcut, rebuilt) = (normalize_path(&raw), rebuild_path(&raw));
+            proptest::prop_assert_eq!(shortcut.as_ref(), rebuilt.as_str());
+        }
     }
 }
