@@ -87,14 +87,14 @@ fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), String> {
     }
 }
 
-/// Write the configuration into `dir` and build the gateway; returns the router and a signed
+/// Write the configuration into `dir` and build the gateway; returns the gateway and a signed
 /// IdP-initiated Response for the sign-in.
 async fn build(
     listen: SocketAddr,
     backend: &str,
     store: &str,
     dir: &std::path::Path,
-) -> Result<(axum::Router, String), String> {
+) -> Result<(gateway::Gateway, String), String> {
     let base = format!("http://{listen}");
     let sp_entity = format!("{base}/saml/metadata");
     let (sp_key, sp_cert) = generate_sp_credentials("bench SP", 2).map_err(err)?;

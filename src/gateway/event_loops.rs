@@ -30,6 +30,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
 use super::serve::{GatewayError, serve_until};
+use super::service::App;
 
 thread_local! {
     static INDEX: Cell<usize> = const { Cell::new(0) };
@@ -112,15 +113,16 @@ impl EventLoops {
         self.first.block_on(future)
     }
 
-    /// Serve `router` on every loop, connections from `listener`, until `shutdown` completes.
+    /// Serve `app` on every loop, connections from `listener`, until `shutdown` completes.
     /// The first loop runs on this thread, the others and the acceptor on threads of their own.
     /// When any of them stops (an error), all stop, and the first error is returned.
     pub fn serve(
         self,
         listener: std::net::TcpListener,
-        router: axum::Router,
+        app: impl Into<App>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GatewayError> {
+        let app: App = app.into();
         let local = listener.local_addr().map_err(GatewayError::Serve)?;
         listener
             .set_nonblocking(true)
@@ -168,7 +170,7 @@ impl EventLoops {
 
         for ((offset, runtime), handed) in self.others.into_iter().enumerate().zip(receivers) {
             let index = offset + 1;
-            let router = router.clone();
+            let app = app.clone();
             let (rx, tx) = (stop_rx.clone(), stop_tx.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("samlgate-loop-{index}"))
@@ -178,7 +180,7 @@ impl EventLoops {
                     // says why.
                     let _stop_all = StopAll(tx);
                     INDEX.with(|i| i.set(index));
-                    runtime.block_on(serve_until(handed, router, stopped(rx)))
+                    runtime.block_on(serve_until(handed, app, stopped(rx)))
                 });
             match spawned {
                 Ok(handle) => threads.push(handle),
@@ -201,7 +203,7 @@ impl EventLoops {
                         }
                         tx.send_replace(true);
                     };
-                    serve_until(handed, router, until).await
+                    serve_until(handed, app, until).await
                 })
             }
             None => Ok(()),

@@ -29,7 +29,12 @@ use super::state::AppState;
 /// cost the gateway about a fifth of its CPU per request (measured). The decision is the same
 /// `routes::decide` on the same identity. With Redis the cache is read only once the session
 /// tracker confirms it holds every change Redis made before the request arrived.
-pub async fn fast_gate(state: Arc<AppState>, slow: Router, mut req: Request) -> Response {
+pub async fn fast_gate(
+    state: &AppState,
+    slow: &Router,
+    client: SocketAddr,
+    mut req: Request,
+) -> Response {
     if let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
         .and_then(|value| value.parse::<Id>().ok())
         && let Some(cache) = state.session_cache_in_step().await
@@ -38,8 +43,8 @@ pub async fn fast_gate(state: Arc<AppState>, slow: Router, mut req: Request) -> 
             Some(signed_in) => {
                 let path = req.uri().path();
                 match routes::decide(&state.config.routes, path, Some(&signed_in.identity)) {
-                    Access::Public => return forward(&state, req, None).await,
-                    Access::Allowed => return forward(&state, req, Some(&signed_in)).await,
+                    Access::Public => return forward(state, req, None, client).await,
+                    Access::Allowed => return forward(state, req, Some(&signed_in), client).await,
                     Access::LoginRequired | Access::Denied(_) => {}
                 }
             }
@@ -49,7 +54,8 @@ pub async fn fast_gate(state: Arc<AppState>, slow: Router, mut req: Request) -> 
             }
         }
     }
-    match slow.oneshot(req).await {
+    req.extensions_mut().insert(ConnectInfo(client));
+    match slow.clone().oneshot(req).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
@@ -59,7 +65,12 @@ pub async fn fast_gate(state: Arc<AppState>, slow: Router, mut req: Request) -> 
 #[derive(Clone, Copy, Debug)]
 struct CacheMissed;
 
-pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Request) -> Response {
+pub async fn gate(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    session: Session,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_string();
     let lookup = match req.extensions().get::<CacheMissed>() {
         Some(_) => CacheLookup::AlreadyMissed,
@@ -78,8 +89,8 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
         &path,
         identity.as_deref().map(|s| &s.identity),
     ) {
-        Access::Public => forward(&state, req, None).await,
-        Access::Allowed => forward(&state, req, identity.as_deref()).await,
+        Access::Public => forward(&state, req, None, client).await,
+        Access::Allowed => forward(&state, req, identity.as_deref(), client).await,
         Access::LoginRequired if api => errors::unauthorized_json(),
         Access::LoginRequired => {
             let return_to = req
@@ -109,7 +120,12 @@ pub async fn gate(State(state): State<Arc<AppState>>, session: Session, req: Req
 
 /// Hand the request to the reverse proxy, which strips every client-sent identity header and
 /// sets ours from the session.
-async fn forward(state: &AppState, mut req: Request, signed_in: Option<&SignedIn>) -> Response {
+async fn forward(
+    state: &AppState,
+    mut req: Request,
+    signed_in: Option<&SignedIn>,
+    client: SocketAddr,
+) -> Response {
     let https = state.config.server.is_https();
     super::cookies::strip_own(
         req.headers_mut(),
@@ -118,11 +134,6 @@ async fn forward(state: &AppState, mut req: Request, signed_in: Option<&SignedIn
             super::cookies::login_cookie_name(https),
         ],
     );
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let proto = state.config.server.public_url.scheme();
     state
         .proxy

@@ -6,7 +6,8 @@
 //! - [`proxy`]: the streaming reverse proxy; [`headers`]: the identity header contract
 //! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
 //! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
-//! - [`state`]: what handlers share; [`serve`]: `samlgate serve`, on [`event_loops`]
+//! - [`state`]: what handlers share; [`service`]: what a connection is served by;
+//!   [`serve`]: `samlgate serve`, on [`event_loops`]
 
 pub mod acs;
 pub mod cookies;
@@ -24,21 +25,24 @@ pub mod proxy;
 pub mod relay_state;
 pub mod routes;
 pub mod serve;
+pub mod service;
 pub mod session;
 pub mod session_cache;
 pub mod session_store;
 pub mod state;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::routing::{any, get, post};
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use metadata_endpoint::{MetadataArgs, run_metadata};
 pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on, serve_until};
+pub use service::{App, Gateway};
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.
@@ -48,8 +52,9 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The gateway's routes over `state`.
-pub fn router(state: Arc<AppState>) -> Router {
+/// The gateway over `state`. Its endpoints must live under `/saml/` or be named in
+/// [`service::is_endpoint_path`]: every other path is proxied without meeting this router.
+pub fn gateway(state: Arc<AppState>) -> Gateway {
     let session = &state.config.session;
     // The cookie carries only the session ID. `__Host-` (set in the name by config when the
     // public URL is https) requires Secure, Path=/ and no Domain, which this layer gives.
@@ -71,7 +76,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(gate::gate)
         .layer(sessions.clone())
         .with_state(Arc::clone(&state));
-    Router::new()
+    let fallback_slow = slow.clone();
+    let endpoints = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/saml/login", get(login::login))
@@ -81,9 +87,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/saml/auth", any(forward_auth::forward_auth))
         .merge(metrics_here)
         .layer(sessions.clone())
-        .fallback(move |State(state): State<Arc<AppState>>, req: Request| {
-            let slow = slow.clone();
-            async move { gate::fast_gate(state, slow, req).await }
-        })
-        .with_state(state)
+        .fallback(
+            move |State(state): State<Arc<AppState>>,
+                  ConnectInfo(client): ConnectInfo<SocketAddr>,
+                  req: Request| {
+                let slow = fallback_slow.clone();
+                async move { gate::fast_gate(&state, &slow, client, req).await }
+            },
+        )
+        .with_state(Arc::clone(&state));
+    Gateway::new(state, endpoints, slow)
 }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::config::{self, Config};
 
 use super::event_loops::EventLoops;
+use super::service::{App, Gateway};
 use super::state::{AppState, Clock, system_clock};
 
 /// Run the gateway.
@@ -36,23 +37,23 @@ pub enum GatewayError {
     Serve(std::io::Error),
 }
 
-/// The router and its shared state for `config`, with the given clock.
-pub fn build(config: Config, clock: Clock) -> Result<(axum::Router, Arc<AppState>), GatewayError> {
+/// The gateway and its shared state for `config`, with the given clock.
+pub fn build(config: Config, clock: Clock) -> Result<(Gateway, Arc<AppState>), GatewayError> {
     let state = Arc::new(AppState::new(config, clock)?);
-    Ok((super::router(state.clone()), state))
+    Ok((super::gateway(state.clone()), state))
 }
 
-/// Serve `router` on `listener` until the process is asked to stop (SIGINT, SIGTERM); client
-/// addresses reach the handlers. `samlgate serve` runs this on each of its event loops
-/// ([`super::event_loops`]); tests and `demo` call it on any runtime.
-pub async fn serve_on(listener: TcpListener, router: axum::Router) -> Result<(), GatewayError> {
-    serve_until(listener, router, shutdown_signal()).await
+/// Serve `app` (the gateway, or a router) on `listener` until the process is asked to stop
+/// (SIGINT, SIGTERM); client addresses reach the handlers. `samlgate serve` runs this on each
+/// of its event loops ([`super::event_loops`]); tests and `demo` call it on any runtime.
+pub async fn serve_on(listener: TcpListener, app: impl Into<App>) -> Result<(), GatewayError> {
+    serve_until(listener, app, shutdown_signal()).await
 }
 
 /// [`serve_on`] on any listener of TCP connections, stopping gracefully when `shutdown` completes.
 pub async fn serve_until<L>(
     listener: L,
-    router: axum::Router,
+    app: impl Into<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError>
 where
@@ -65,12 +66,21 @@ where
             tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
         }
     });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    match app.into() {
+        App::Gateway(gateway) => {
+            axum::serve(listener, gateway)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        App::Router(router) => {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
     .map_err(GatewayError::Serve)
 }
 
