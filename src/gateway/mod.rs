@@ -10,6 +10,7 @@
 //!   [`serve`]: `samlgate serve`, on [`event_loops`]
 
 pub mod acs;
+pub mod backend_pool;
 pub mod cookies;
 pub mod errors;
 pub mod event_loops;

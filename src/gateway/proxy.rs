@@ -28,11 +28,11 @@ use axum::http::header::{
 };
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use super::backend_pool::{BackendPool, PooledBody, SendError};
 use super::headers::{self, HeaderContract, IdentityHeaders};
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
@@ -94,12 +94,10 @@ pub enum ProxyConfigError {
 /// The reverse proxy to one backend. Cheap to clone (the connection pools are shared).
 #[derive(Clone)]
 pub struct Proxy {
-    /// The first pool: for the first event loop and for threads that are not event loops.
-    client: Client<HttpConnector, Body>,
-    /// All pools, indexed by event loop.
-    pools: Arc<[Client<HttpConnector, Body>]>,
-    scheme: Scheme,
+    pool: Arc<BackendPool>,
     authority: Authority,
+    /// The backend's authority as a `Host` value, for when the browser's is not passed on.
+    backend_host: HeaderValue,
     /// Path prefix without its trailing `/`; `None` when the backend URL has no path.
     base_path: Option<String>,
     response_timeout: Duration,
@@ -109,10 +107,7 @@ pub struct Proxy {
 impl std::fmt::Debug for Proxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proxy")
-            .field(
-                "backend",
-                &format_args!("{}://{}", self.scheme, self.authority),
-            )
+            .field("backend", &format_args!("http://{}", self.authority))
             .field("base_path", &self.base_path)
             .finish_non_exhaustive()
     }
@@ -157,33 +152,34 @@ impl Proxy {
         // Small requests and responses must not wait for Nagle: this is what keeps p99 low on loopback.
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(60)));
-        let pool = || {
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(config.pool_idle_timeout)
-                .pool_max_idle_per_host(config.pool_max_idle_per_host)
-                .build(connector.clone())
-        };
-        let client = pool();
-        let pools: Arc<[_]> = std::iter::once(client.clone())
-            .chain((1..config.pools.get()).map(|_| pool()))
-            .collect();
+        let target = Uri::builder()
+            .scheme(scheme)
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let backend_host =
+            HeaderValue::from_str(authority.as_str()).map_err(|e| invalid(e.to_string()))?;
+        let pool = BackendPool::new(
+            connector,
+            target,
+            config.pools,
+            config.pool_idle_timeout,
+            config.pool_max_idle_per_host,
+        );
         Ok(Self {
-            client,
-            pools,
-            scheme,
+            pool: Arc::new(pool),
             authority,
+            backend_host,
             base_path,
             response_timeout: config.response_timeout,
             pass_host_header: config.pass_host_header,
         })
     }
 
-    /// This event loop's pool: connections made and reused on the thread that runs the request.
-    fn pool(&self) -> &Client<HttpConnector, Body> {
-        self.pools
-            .get(super::event_loops::current())
-            .unwrap_or(&self.client)
+    /// Idle backend connections kept (for tests).
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle_count()
     }
 
     /// Forward one request to the backend and return its response, streaming both bodies.
@@ -230,9 +226,8 @@ impl Proxy {
             (true, Some(host)) => {
                 h.insert(HOST, host);
             }
-            // hyper's client sets Host from the backend URI when none is present.
             _ => {
-                h.remove(HOST);
+                h.insert(HOST, self.backend_host.clone());
             }
         }
         if websocket {
@@ -261,13 +256,12 @@ impl Proxy {
     }
 
     /// Send, with the response timeout counted from the end of the request body.
-    async fn send(&self, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, Failure> {
+    async fn send(&self, req: Request<Body>) -> Result<Response<PooledBody>, Failure> {
         use http_body::Body as _;
         if req.body().is_end_stream() {
             // The common GET: no body to wait for, no extra allocation.
-            return match tokio::time::timeout(self.response_timeout, self.pool().request(req)).await
-            {
-                Ok(result) => result.map_err(Failure::Client),
+            return match tokio::time::timeout(self.response_timeout, self.pool.send(req)).await {
+                Ok(result) => result.map_err(Failure::Send),
                 Err(_) => Err(Failure::Timeout(self.response_timeout)),
             };
         }
@@ -277,13 +271,13 @@ impl Proxy {
             inner: body,
             done: Some(done_tx),
         });
-        let request = self.pool().request(Request::from_parts(parts, body));
+        let request = self.pool.send(Request::from_parts(parts, body));
         tokio::pin!(request);
         tokio::select! {
-            result = &mut request => result.map_err(Failure::Client),
+            result = &mut request => result.map_err(Failure::Send),
             // Resolves when the body ended or was dropped (e.g. the backend answered early).
             _ = done_rx => match tokio::time::timeout(self.response_timeout, request).await {
-                Ok(result) => result.map_err(Failure::Client),
+                Ok(result) => result.map_err(Failure::Send),
                 Err(_) => Err(Failure::Timeout(self.response_timeout)),
             },
         }
@@ -293,10 +287,7 @@ impl Proxy {
     /// body in one go (one syscall, one TCP segment) instead of two; this is most of the gap to nginx on small
     /// responses. At most one frame (what hyper already read) is held, and streams of unknown length (SSE,
     /// chunked downloads) are passed on at once, so nothing is buffered.
-    async fn first_frame_with_head(
-        &self,
-        mut body: hyper::body::Incoming,
-    ) -> Result<Body, Failure> {
+    async fn first_frame_with_head(&self, mut body: PooledBody) -> Result<Body, Failure> {
         use http_body::Body as _;
         use http_body_util::BodyExt as _;
         match body.size_hint().exact() {
@@ -314,6 +305,8 @@ impl Proxy {
         }
     }
 
+    /// The request's path and query below the backend URL's path, in origin form (the
+    /// connection already goes to the backend; `Host` says which site).
     fn backend_uri(&self, original: &Uri) -> Result<Uri, axum::http::Error> {
         let path_and_query = match (&self.base_path, original.path_and_query()) {
             // No prefix: reuse the request's own path (a cheap reference-counted clone).
@@ -324,11 +317,7 @@ impl Proxy {
                 PathAndQuery::try_from(format!("{base}{pq}"))?
             }
         };
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query)
-            .build()
+        Ok(Uri::from(path_and_query))
     }
 }
 
@@ -337,7 +326,7 @@ const SMALL_BODY: u64 = 64 * 1024;
 
 /// Why the backend gave no response.
 enum Failure {
-    Client(hyper_util::client::legacy::Error),
+    Send(SendError),
     Body(hyper::Error),
     Timeout(Duration),
 }
@@ -349,15 +338,15 @@ impl Failure {
                 tracing::warn!(%backend, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
                 error_page(StatusCode::GATEWAY_TIMEOUT)
             }
-            Failure::Client(e) if e.is_connect() && caused_by_timeout(&e) => {
-                tracing::warn!(%backend, error = %chain(&e), "backend connect timed out: 504");
+            Failure::Send(SendError::Connect(e)) if caused_by_timeout(e.as_ref()) => {
+                tracing::warn!(%backend, error = %chain(e.as_ref()), "backend connect timed out: 504");
                 error_page(StatusCode::GATEWAY_TIMEOUT)
             }
-            Failure::Client(e) if e.is_connect() => {
-                tracing::warn!(%backend, error = %chain(&e), "cannot connect to the backend: 502");
+            Failure::Send(SendError::Connect(e)) => {
+                tracing::warn!(%backend, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
                 error_page(StatusCode::BAD_GATEWAY)
             }
-            Failure::Client(e) => {
+            Failure::Send(SendError::Request(e)) => {
                 tracing::warn!(%backend, error = %chain(&e), "backend request failed: 502");
                 error_page(StatusCode::BAD_GATEWAY)
             }
@@ -571,9 +560,9 @@ fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
 }
 
 /// Answer the browser's upgrade with the backend's 101 and copy bytes both ways once both sides switched.
-fn tunnel(
+fn tunnel<B>(
     client_upgrade: hyper::upgrade::OnUpgrade,
-    mut response: Response<hyper::body::Incoming>,
+    mut response: Response<B>,
 ) -> Response<Body> {
     let backend_upgrade = hyper::upgrade::on(&mut response);
     tokio::spawn(async move {
@@ -638,7 +627,7 @@ impl http_body::Body for EndSignal {
 /// A response body whose first frame was already read.
 struct FirstThenRest {
     first: Option<http_body::Frame<Bytes>>,
-    rest: hyper::body::Incoming,
+    rest: PooledBody,
 }
 
 impl http_body::Body for FirstThenRest {
@@ -703,15 +692,9 @@ mod tests {
     fn rewrites_the_uri_below_the_backend_prefix() {
         let plain = proxy("http://127.0.0.1:9000").unwrap();
         let uri: Uri = "/app/x?y=1".parse().unwrap();
-        assert_eq!(
-            plain.backend_uri(&uri).unwrap(),
-            "http://127.0.0.1:9000/app/x?y=1"
-        );
+        assert_eq!(plain.backend_uri(&uri).unwrap(), "/app/x?y=1");
         let prefixed = proxy("http://127.0.0.1:9000/base/").unwrap();
-        assert_eq!(
-            prefixed.backend_uri(&uri).unwrap(),
-            "http://127.0.0.1:9000/base/app/x?y=1"
-        );
+        assert_eq!(prefixed.backend_uri(&uri).unwrap(), "/base/app/x?y=1");
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! Keep-alive HTTP/1.1 connections to the backend: one set per event loop, so that a request,
+//! its backend connection and that connection's task all stay on one thread.
+//!
+//! hyper-util's pooled client did the same job with one map for every loop, keyed by scheme
+//! and authority: every request hashed the authority byte by byte with SipHash twice (checkout
+//! and return), took a shared lock, and spawned a task to watch the connection become idle.
+//! That was a tenth of the gateway's instructions per proxied request (callgrind). Here a set
+//! is a short list behind a lock only its own loop takes, and a connection goes back to it when
+//! its response body has been read to the end.
+//!
+//! What stays from hyper: connecting ([`HttpConnector`]: name resolution, connect timeout,
+//! `TCP_NODELAY`, keepalive) and the HTTP/1.1 connection itself (`hyper::client::conn`).
+
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{Request, Response, StatusCode, Uri};
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tower::ServiceExt;
+
+/// Why a request got no response head from the backend.
+#[derive(Debug)]
+pub enum SendError {
+    /// No connection could be made.
+    Connect(Box<dyn std::error::Error + Send + Sync>),
+    /// The connection failed while the request was sent or the response read.
+    Request(hyper::Error),
+}
+
+/// The backend's keep-alive connections.
+pub struct BackendPool {
+    sets: Box<[Arc<IdleSet>]>,
+    connector: HttpConnector,
+    /// `http://host:port`: where the connector connects.
+    target: Uri,
+    idle_timeout: Duration,
+    max_idle: usize,
+}
+
+impl std::fmt::Debug for BackendPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendPool")
+            .field("target", &self.target)
+            .field("sets", &self.sets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackendPool {
+    /// `sets` connection sets (one per event loop), each keeping up to `max_idle` idle
+    /// connections for up to `idle_timeout`.
+    pub fn new(
+        connector: HttpConnector,
+        target: Uri,
+        sets: NonZeroUsize,
+        idle_timeout: Duration,
+        max_idle: usize,
+    ) -> Self {
+        Self {
+            sets: (0..sets.get()).map(|_| Arc::default()).collect(),
+            connector,
+            target,
+            idle_timeout,
+            max_idle,
+        }
+    }
+
+    /// This event loop's set (the first for threads that are not event loops).
+    fn set(&self) -> Option<&Arc<IdleSet>> {
+        self.sets
+            .get(super::event_loops::current())
+            .or_else(|| self.sets.first())
+    }
+
+    /// Send `req` (origin-form URI, `Host` set) on an idle connection, or a new one. A request
+    /// that an idle connection refused unsent (the backend had closed it) is sent once more on
+    /// a new connection, as hyper-util's client did.
+    pub async fn send(&self, req: Request<Body>) -> Result<Response<PooledBody>, SendError> {
+        let set = self.set();
+        let reused = set.and_then(|set| set.take_ready(self.idle_timeout));
+        let was_reused = reused.is_some();
+        let mut sender = match reused {
+            Some(sender) => sender,
+            None => self.connect().await?,
+        };
+        let response = match sender.try_send_request(req).await {
+            Ok(response) => response,
+            Err(mut refused) => match refused.take_message() {
+                Some(req) if was_reused => {
+                    tracing::debug!("an idle backend connection was closed; sending on a new one");
+                    sender = self.connect().await?;
+                    sender.send_request(req).await.map_err(SendError::Request)?
+                }
+                _ => return Err(SendError::Request(refused.into_error())),
+            },
+        };
+        // After a 101 the connection belongs to the upgraded protocol.
+        let give_back = match (set, response.status()) {
+            (_, StatusCode::SWITCHING_PROTOCOLS) | (None, _) => None,
+            (Some(set), _) => Some(GiveBack {
+                sender,
+                set: Arc::clone(set),
+                max_idle: self.max_idle,
+            }),
+        };
+        let (parts, body) = response.into_parts();
+        let mut body = PooledBody { body, give_back };
+        if body.body.is_end_stream() {
+            body.give_back();
+        }
+        Ok(Response::from_parts(parts, body))
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
+        let io = self
+            .connector
+            .clone()
+            .oneshot(self.target.clone())
+            .await
+            .map_err(|e| SendError::Connect(e.into()))?;
+        let (sender, connection) = http1::handshake(io).await.map_err(SendError::Request)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "backend connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Idle connections kept, over all sets (for tests).
+    pub fn idle_count(&self) -> usize {
+        self.sets.iter().map(|set| set.lock().len()).sum()
+    }
+}
+
+struct Idle {
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
+/// One event loop's idle connections, newest at the back.
+#[derive(Default)]
+struct IdleSet {
+    idle: Mutex<VecDeque<Idle>>,
+}
+
+impl IdleSet {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Idle>> {
+        // A panic while the list was held cannot leave it inconsistent: every change is one
+        // push or removal.
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The newest connection that can take a request now. Connections idle longer than
+    /// `max_age`, and closed ones, are dropped; one still finishing its last exchange is left
+    /// for later.
+    fn take_ready(&self, max_age: Duration) -> Option<SendRequest<Body>> {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        while idle
+            .front()
+            .is_some_and(|i| now.saturating_duration_since(i.since) > max_age)
+        {
+            idle.pop_front();
+        }
+        match idle.iter().rposition(|i| i.sender.is_ready()) {
+            Some(at) => idle.remove(at).map(|i| i.sender),
+            None => {
+                idle.retain(|i| !i.sender.is_closed());
+                None
+            }
+        }
+    }
+
+    fn put(&self, sender: SendRequest<Body>, max_idle: usize) {
+        if sender.is_closed() || max_idle == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        while idle.len() >= max_idle {
+            idle.pop_front();
+        }
+        idle.push_back(Idle {
+            sender,
+            since: Instant::now(),
+        });
+    }
+}
+
+/// The connection a response came on, to be put back once its body has been read.
+struct GiveBack {
+    sender: SendRequest<Body>,
+    set: Arc<IdleSet>,
+    max_idle: usize,
+}
+
+/// A backend response body that puts its connection back into the pool when it ends. Dropped
+/// before its end (the browser went away), it drops the connection, which hyper then closes:
+/// the rest of that response would otherwise be read as the next one.
+pub struct PooledBody {
+    body: Incoming,
+    give_back: Option<GiveBack>,
+}
+
+impl PooledBody {
+    fn give_back(&mut self) {
+        if let Some(GiveBack {
+            sender,
+            set,
+            max_idle,
+        }) = self.give_back.take()
+        {
+            set.put(sender, max_idle);
+        }
+    }
+}
+
+impl http_body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.give_back(),
+            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.give_back(),
+            Poll::Ready(Some(Err(_))) => self.give_back = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
