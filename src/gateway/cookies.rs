@@ -6,6 +6,8 @@
 //! on loopback only) browsers refuse `SameSite=None` without Secure, so it is Lax there, which
 //! works because a loopback IdP is same-site.
 
+use std::borrow::Cow;
+
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 
@@ -22,21 +24,23 @@ pub fn login_cookie_name(https: bool) -> &'static str {
 
 /// The value of cookie `name`, if the request carries exactly one well-formed value.
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let mut found = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
-        .map(|(_, v)| v);
-    let first = found.next()?;
-    // Two cookies of one name means someone planted one (e.g. from a sibling subdomain).
-    if found.next().is_some() {
-        None
-    } else {
-        Some(first)
+    let mut found = None;
+    for value in headers.get_all(COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((key, value)) = pair.trim().split_once('=')
+                && key == name
+            {
+                // Two cookies of one name means someone planted one (e.g. from a sibling
+                // subdomain).
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(value);
+            }
+        }
     }
+    found
 }
 
 /// Remove the gateway's own cookies (`names`: the session cookie and the login-binding cookie)
@@ -52,13 +56,13 @@ pub fn strip_own(headers: &mut HeaderMap, names: &[&str]) {
     let carries_ours = headers
         .get_all(COOKIE)
         .iter()
-        .any(|v| String::from_utf8_lossy(v.as_bytes()).split(';').any(ours));
+        .any(|v| as_text(v).split(';').any(ours));
     if !carries_ours {
         return;
     }
     let mut kept = String::new();
     for value in headers.get_all(COOKIE) {
-        let value = String::from_utf8_lossy(value.as_bytes());
+        let value = as_text(value);
         for pair in value.split(';').map(str::trim) {
             if !pair.is_empty() && !ours(pair) {
                 if !kept.is_empty() {
@@ -73,6 +77,15 @@ pub fn strip_own(headers: &mut HeaderMap, names: &[&str]) {
         && let Ok(value) = axum::http::HeaderValue::try_from(kept)
     {
         headers.insert(COOKIE, value);
+    }
+}
+
+/// A header value as text: as it is when it is visible ASCII (nearly always), else with every
+/// byte that is not UTF-8 replaced.
+fn as_text(value: &axum::http::HeaderValue) -> Cow<'_, str> {
+    match value.to_str() {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
     }
 }
 

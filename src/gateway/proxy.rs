@@ -23,6 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::http::header::Entry;
 use axum::http::header::{
     CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
@@ -426,30 +427,33 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 /// Remove the hop-by-hop headers (RFC 9110 7.6.1): the fixed list, `Proxy-*`, and every header that
 /// `Connection` names, except `Host`, which a client must not be able to make us drop.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names first: most messages carry none of these, and a removal costs a
+    // lookup each.
     let mut doomed: Vec<HeaderName> = Vec::new();
-    for value in headers.get_all(CONNECTION) {
-        let Ok(value) = value.to_str() else { continue };
-        for token in value.split(',').map(str::trim) {
-            if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
-                && name != HOST
-            {
-                doomed.push(name);
-            }
-        }
-    }
+    let mut connection = false;
     for name in headers.keys() {
-        if name.as_str().starts_with("proxy-") {
+        if *name == CONNECTION {
+            connection = true;
+        } else if [&KEEP_ALIVE, &TE, &TRAILER, &TRANSFER_ENCODING, &UPGRADE].contains(&name)
+            || name.as_str().starts_with("proxy-")
+        {
             doomed.push(name.clone());
         }
     }
-    for name in doomed.iter().chain(&[
-        CONNECTION,
-        KEEP_ALIVE,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-    ]) {
+    if connection {
+        for value in headers.get_all(CONNECTION) {
+            let Ok(value) = value.to_str() else { continue };
+            for token in value.split(',').map(str::trim) {
+                if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+                    && name != HOST
+                {
+                    doomed.push(name);
+                }
+            }
+        }
+        doomed.push(CONNECTION);
+    }
+    for name in &doomed {
         headers.remove(name);
     }
 }
@@ -462,18 +466,34 @@ fn set_forwarded(
 ) {
     let ip = client_addr.ip();
     // Append to what earlier proxies (or the client) sent, as nginx's $proxy_add_x_forwarded_for does: the
-    // backend must take the rightmost entries it trusts, never the leftmost.
-    let mut xff = Vec::with_capacity(48);
-    for prior in headers.get_all(&X_FORWARDED_FOR) {
-        if let Ok(prior) = prior.to_str() {
-            xff.extend_from_slice(prior.as_bytes());
-            xff.extend_from_slice(b", ");
+    // backend must take the rightmost entries it trusts, never the leftmost. (One lookup: the
+    // entry's insert replaces every earlier value.)
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Occupied(mut prior) => {
+            let mut xff = Vec::with_capacity(64);
+            for value in prior.iter() {
+                if let Ok(value) = value.to_str() {
+                    xff.extend_from_slice(value.as_bytes());
+                    xff.extend_from_slice(b", ");
+                }
+            }
+            push_ip(&mut xff, ip);
+            match HeaderValue::from_bytes(&xff) {
+                Ok(value) => {
+                    prior.insert(value);
+                }
+                Err(_) => {
+                    prior.remove();
+                }
+            }
         }
-    }
-    push_ip(&mut xff, ip);
-    headers.remove(&X_FORWARDED_FOR);
-    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(xff)) {
-        headers.insert(X_FORWARDED_FOR, value);
+        Entry::Vacant(slot) => {
+            let mut xff = Vec::with_capacity(40);
+            push_ip(&mut xff, ip);
+            if let Ok(value) = HeaderValue::from_bytes(&xff) {
+                slot.insert(value);
+            }
+        }
     }
 
     let forwarded = forwarded_element(ip, proto, host);
@@ -490,11 +510,10 @@ fn set_forwarded(
         Some(host) => headers.insert(X_FORWARDED_HOST, host.clone()),
         None => headers.remove(X_FORWARDED_HOST),
     };
-
-    headers.remove(&FORWARDED);
-    if let Some(value) = forwarded {
-        headers.insert(FORWARDED, value);
-    }
+    match forwarded {
+        Some(value) => headers.insert(FORWARDED, value),
+        None => headers.remove(FORWARDED),
+    };
 }
 
 /// One RFC 7239 element: `for=192.0.2.9;host="app.example.com";proto=https` (an IPv6 address
@@ -530,7 +549,7 @@ fn forwarded_element(
         element.extend_from_slice(b";proto=");
         element.extend_from_slice(proto.as_bytes());
     }
-    HeaderValue::from_maybe_shared(Bytes::from(element)).ok()
+    HeaderValue::from_bytes(&element).ok()
 }
 
 /// Append `ip` in its usual text form. IPv4, the common case, is written digit by digit:
