@@ -88,17 +88,7 @@ async fn start(backend: SocketAddr, max_idle: usize) -> (SocketAddr, Proxy) {
     config.pool_max_idle_per_host = max_idle;
     let proxy = Proxy::new(&config).unwrap();
     let app = fixed_identity::router(proxy.clone(), HeaderContract::default(), None, "https");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    (addr, proxy)
+    (serve_router(app).await, proxy)
 }
 
 const GET: &str = "GET /x HTTP/1.1\r\nHost: app.example.com\r\n\r\n";

@@ -33,7 +33,17 @@ pub fn jose() -> Identity {
 /// The proxy in front of `backend`, answering as if the browser came over https.
 pub async fn start_proxy(config: ProxyConfig, identity: Option<Identity>) -> SocketAddr {
     let proxy = Proxy::new(&config).unwrap();
-    let app = fixed_identity::router(proxy, HeaderContract::default(), identity, "https");
+    serve_router(fixed_identity::router(
+        proxy,
+        HeaderContract::default(),
+        identity,
+        "https",
+    ))
+    .await
+}
+
+/// Serve `app` on a free loopback port, client addresses given as `ConnectInfo`.
+pub async fn serve_router(app: axum::Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
