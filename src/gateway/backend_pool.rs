@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -89,14 +90,14 @@ impl BackendPool {
         let was_reused = reused.is_some();
         let mut sender = match reused {
             Some(sender) => sender,
-            None => self.connect().await?,
+            None => self.connect(set).await?,
         };
         let response = match sender.try_send_request(req).await {
             Ok(response) => response,
             Err(mut refused) => match refused.take_message() {
                 Some(req) if was_reused => {
                     tracing::debug!("an idle backend connection was closed; sending on a new one");
-                    sender = self.connect().await?;
+                    sender = self.connect(set).await?;
                     sender.send_request(req).await.map_err(SendError::Request)?
                 }
                 _ => return Err(SendError::Request(refused.into_error())),
@@ -119,7 +120,7 @@ impl BackendPool {
         Ok(Response::from_parts(parts, body))
     }
 
-    async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
+    async fn connect(&self, set: Option<&Arc<IdleSet>>) -> Result<SendRequest<Body>, SendError> {
         let io = self
             .connector
             .clone()
@@ -132,6 +133,11 @@ impl BackendPool {
                 tracing::debug!(error = %e, "backend connection ended with an error");
             }
         });
+        if let Some(set) = set
+            && !set.swept.swap(true, Ordering::Relaxed)
+        {
+            spawn_sweeper(set, self.idle_timeout);
+        }
         Ok(sender)
     }
 
@@ -150,6 +156,8 @@ struct Idle {
 #[derive(Default)]
 struct IdleSet {
     idle: Mutex<VecDeque<Idle>>,
+    /// Whether this set's sweeper runs (started with its first connection, on its loop).
+    swept: AtomicBool,
 }
 
 impl IdleSet {
@@ -165,14 +173,8 @@ impl IdleSet {
     /// `max_age`, and closed ones, are dropped; one still finishing its last exchange is left
     /// for later.
     fn take_ready(&self, max_age: Duration) -> Option<SendRequest<Body>> {
-        let now = Instant::now();
         let mut idle = self.lock();
-        while idle
-            .front()
-            .is_some_and(|i| now.saturating_duration_since(i.since) > max_age)
-        {
-            idle.pop_front();
-        }
+        evict_idle(&mut idle, Instant::now(), max_age);
         match idle.iter().rposition(|i| i.sender.is_ready()) {
             Some(at) => idle.remove(at).map(|i| i.sender),
             None => {
@@ -183,6 +185,10 @@ impl IdleSet {
     }
 
     fn put(&self, sender: SendRequest<Body>, max_idle: usize) {
+        self.put_at(sender, max_idle, Instant::now());
+    }
+
+    fn put_at(&self, sender: SendRequest<Body>, max_idle: usize, now: Instant) {
         if sender.is_closed() || max_idle == 0 {
             return;
         }
@@ -190,11 +196,40 @@ impl IdleSet {
         while idle.len() >= max_idle {
             idle.pop_front();
         }
-        idle.push_back(Idle {
-            sender,
-            since: Instant::now(),
-        });
+        idle.push_back(Idle { sender, since: now });
     }
+
+    /// Drop (and so close) the connections idle longer than `max_age` at `now`.
+    fn sweep(&self, now: Instant, max_age: Duration) {
+        evict_idle(&mut self.lock(), now, max_age);
+    }
+}
+
+/// The oldest are at the front.
+fn evict_idle(idle: &mut VecDeque<Idle>, now: Instant, max_age: Duration) {
+    while idle
+        .front()
+        .is_some_and(|i| now.saturating_duration_since(i.since) > max_age)
+    {
+        idle.pop_front();
+    }
+}
+
+/// Close `set`'s connections once they have been idle for `max_age` (within twice that), even
+/// when no request comes to look at them; ends with the pool.
+fn spawn_sweeper(set: &Arc<IdleSet>, max_age: Duration) {
+    let set = Arc::downgrade(set);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(max_age.max(Duration::from_secs(1)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match set.upgrade() {
+                Some(set) => set.sweep(Instant::now(), max_age),
+                None => return,
+            }
+        }
+    });
 }
 
 /// The connection a response came on, to be put back once its body has been read.
@@ -249,5 +284,53 @@ impl http_body::Body for PooledBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sender over an in-memory connection, and the connection's far end, which answers
+    /// nothing but keeps it open while held.
+    async fn sender() -> (SendRequest<Body>, tokio::io::DuplexStream) {
+        let (near, far) = tokio::io::duplex(64);
+        let (sender, connection) = http1::handshake(hyper_util::rt::TokioIo::new(near))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        (sender, far)
+    }
+
+    #[tokio::test]
+    async fn connections_idle_too_long_are_swept_and_the_newest_kept() {
+        let set = IdleSet::default();
+        let start = Instant::now();
+        let max_age = Duration::from_secs(90);
+        let mut far_ends = Vec::new();
+        for seconds in [0, 30, 60] {
+            let (sender, far) = sender().await;
+            far_ends.push(far);
+            set.put_at(sender, 8, start + Duration::from_secs(seconds));
+        }
+        assert_eq!(set.lock().len(), 3);
+        set.sweep(start + Duration::from_secs(100), max_age);
+        assert_eq!(set.lock().len(), 2, "the one idle since 0 s is 100 s old");
+        set.sweep(start + Duration::from_secs(200), max_age);
+        assert_eq!(set.lock().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_oldest_go_first_when_the_limit_is_reached() {
+        let set = IdleSet::default();
+        let start = Instant::now();
+        let mut far_ends = Vec::new();
+        for seconds in 0..5 {
+            let (sender, far) = sender().await;
+            far_ends.push(far);
+            set.put_at(sender, 3, start + Duration::from_secs(seconds));
+        }
+        let kept: Vec<_> = set.lock().iter().map(|i| i.since - start).collect();
+        assert_eq!(kept, [2, 3, 4].map(Duration::from_secs));
     }
 }

@@ -52,7 +52,7 @@ pub struct ProxyConfig {
     /// From the end of the request body to the backend's response headers; beyond it the browser gets 504.
     /// (Counted from the end of the body so that a long upload is not cut by it.)
     pub response_timeout: Duration,
-    /// How long an idle pooled backend connection is kept.
+    /// How long an idle pooled backend connection is kept (it is closed within twice this).
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per backend; size it to the expected concurrency.
     pub pool_max_idle_per_host: usize,
