@@ -3,7 +3,8 @@
 //! - [`gate`]: every proxied request: session -> route rules -> backend, or login, or refusal
 //! - [`login`]: AuthnRequest out (with [`relay_state`] and the binding [`cookies`])
 //! - [`acs`]: Response in -> validate -> replay cache -> [`identity`] -> new [`session`]
-//! - [`proxy`]: the streaming reverse proxy; [`headers`]: the identity header contract
+//! - [`proxy`]: the streaming reverse proxy, over [`backend_pool`]'s keep-alive connections;
+//!   [`headers`]: the identity header contract
 //! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
 //! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
 //! - [`state`]: what handlers share; [`service`]: what a connection is served by;
