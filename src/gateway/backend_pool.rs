@@ -38,7 +38,10 @@ pub enum SendError {
 
 /// The backend's keep-alive connections.
 pub struct BackendPool {
+    /// Indexed by event loop.
     sets: Box<[Arc<IdleSet>]>,
+    /// The first set again: for threads that are not event loops.
+    first: Arc<IdleSet>,
     connector: HttpConnector,
     /// `http://host:port`: where the connector connects.
     target: Uri,
@@ -65,8 +68,12 @@ impl BackendPool {
         idle_timeout: Duration,
         max_idle: usize,
     ) -> Self {
+        let first = Arc::<IdleSet>::default();
         Self {
-            sets: (0..sets.get()).map(|_| Arc::default()).collect(),
+            sets: std::iter::once(Arc::clone(&first))
+                .chain((1..sets.get()).map(|_| Arc::default()))
+                .collect(),
+            first,
             connector,
             target,
             idle_timeout,
@@ -75,10 +82,10 @@ impl BackendPool {
     }
 
     /// This event loop's set (the first for threads that are not event loops).
-    fn set(&self) -> Option<&Arc<IdleSet>> {
+    fn set(&self) -> &Arc<IdleSet> {
         self.sets
             .get(super::event_loops::current())
-            .or_else(|| self.sets.first())
+            .unwrap_or(&self.first)
     }
 
     /// Send `req` (origin-form URI, `Host` set) on an idle connection, or a new one. A request
@@ -86,7 +93,7 @@ impl BackendPool {
     /// a new connection, as hyper-util's client did.
     pub async fn send(&self, req: Request<Body>) -> Result<Response<PooledBody>, SendError> {
         let set = self.set();
-        let reused = set.and_then(|set| set.take_ready(self.idle_timeout));
+        let reused = set.take_ready(self.idle_timeout);
         let was_reused = reused.is_some();
         let mut sender = match reused {
             Some(sender) => sender,
@@ -104,14 +111,11 @@ impl BackendPool {
             },
         };
         // After a 101 the connection belongs to the upgraded protocol.
-        let give_back = match (set, response.status()) {
-            (_, StatusCode::SWITCHING_PROTOCOLS) | (None, _) => None,
-            (Some(set), _) => Some(GiveBack {
-                sender,
-                set: Arc::clone(set),
-                max_idle: self.max_idle,
-            }),
-        };
+        let give_back = (response.status() != StatusCode::SWITCHING_PROTOCOLS).then(|| GiveBack {
+            sender,
+            set: Arc::clone(set),
+            max_idle: self.max_idle,
+        });
         let (parts, body) = response.into_parts();
         let mut body = PooledBody { body, give_back };
         if body.body.is_end_stream() {
@@ -120,7 +124,7 @@ impl BackendPool {
         Ok(Response::from_parts(parts, body))
     }
 
-    async fn connect(&self, set: Option<&Arc<IdleSet>>) -> Result<SendRequest<Body>, SendError> {
+    async fn connect(&self, set: &Arc<IdleSet>) -> Result<SendRequest<Body>, SendError> {
         let io = self
             .connector
             .clone()
@@ -133,9 +137,7 @@ impl BackendPool {
                 tracing::debug!(error = %e, "backend connection ended with an error");
             }
         });
-        if let Some(set) = set
-            && !set.swept.swap(true, Ordering::Relaxed)
-        {
+        if !set.swept.swap(true, Ordering::Relaxed) {
             spawn_sweeper(set, self.idle_timeout);
         }
         Ok(sender)
