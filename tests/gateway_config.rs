@@ -444,3 +444,70 @@ fn workers_must_be_a_sensible_number_of_event_loops() {
         std::thread::available_parallelism().unwrap()
     );
 }
+
+#[test]
+fn a_route_group_no_mapping_gives_is_flagged_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[route]]\npath = \"/admin\"\nrequire_access_group = [\"MyOrg:Administrator\"]\n",
+        base_config(dir.path())
+    );
+    let problems = problems_of(dir.path(), &text);
+    let w = problems
+        .iter()
+        .find(|p| p.key == "route[0].require_access_group")
+        .unwrap_or_else(|| panic!("no warning for the unreachable group: {problems:?}"));
+    assert_eq!(w.severity, Severity::Warning);
+    assert_eq!(w.line, Some(line_of(&text, "MyOrg:Administrator\"]")));
+    assert!(
+        w.message.contains("\"MyOrg:Administrator\"")
+            && w.message.contains("did you mean \"MyOrg:Administrators\"?")
+            && w.message.contains("refuses everyone"),
+        "{}",
+        w.message
+    );
+    // A group the table does give is not flagged.
+    let fixed = text.replace("MyOrg:Administrator\"", "MyOrg:Administrators\"");
+    assert!(
+        !problems_of(dir.path(), &fixed)
+            .iter()
+            .any(|p| p.key == "route[0].require_access_group"),
+    );
+}
+
+#[test]
+fn strip_domain_true_is_flagged_and_a_domain_list_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let mapping_with = |strip: &str| {
+        gateway_support::MAPPING.replace(
+            "id = \"NameID\"",
+            &format!("id = \"NameID\"\nstrip_domain = {strip}"),
+        )
+    };
+    let mapping = mapping_with("true");
+    std::fs::write(dir.path().join("mapping.toml"), &mapping).unwrap();
+    let problems = problems_of(dir.path(), &text);
+    let w = problems
+        .iter()
+        .find(|p| p.key == "operator.strip_domain")
+        .unwrap_or_else(|| panic!("no strip_domain warning: {problems:?}"));
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.file.ends_with("mapping.toml"));
+    assert_eq!(w.line, Some(line_of(&mapping, "strip_domain")));
+    assert!(
+        w.message.contains("ANY domain") && w.message.contains("strip_domain = [\"example.com\"]"),
+        "{}",
+        w.message
+    );
+    std::fs::write(
+        dir.path().join("mapping.toml"),
+        mapping_with("[\"example.com\"]"),
+    )
+    .unwrap();
+    assert!(
+        !problems_of(dir.path(), &text)
+            .iter()
+            .any(|p| p.key == "operator.strip_domain")
+    );
+}

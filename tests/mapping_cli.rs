@@ -125,3 +125,33 @@ fn bad_now_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
 }
+
+#[test]
+fn a_table_stripping_every_domain_is_warned_about_on_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("strip.toml");
+    std::fs::write(
+        &table,
+        "[operator]\nstrip_domain = true\n\n[access]\ndefault = \"D\"\n",
+    )
+    .expect("table");
+    let out = Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .args(["mapping", "test", "--mapping"])
+        .arg(&table)
+        .args(["--attributes", r#"{"name_id": "CEO@evil.example"}"#])
+        .output()
+        .expect("run samlgate");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: mapping table")
+            && stderr.contains("line 2")
+            && stderr.contains("ANY domain"),
+        "{stderr}"
+    );
+    assert!(
+        stdout(&out).contains("operator:      CEO\n"),
+        "{}",
+        stdout(&out)
+    );
+}

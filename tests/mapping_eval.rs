@@ -450,6 +450,25 @@ fn operator_id_normalization() {
             &[],
             "jose",
         ),
+        // A domain list keeps the users of other domains apart from the listed one's.
+        (
+            "strip_domain = [\"example.com\"]\nlowercase = true",
+            "ceo@example.com",
+            &[],
+            "ceo",
+        ),
+        (
+            "strip_domain = [\"example.com\"]\nlowercase = true",
+            "CEO@evil.example",
+            &[],
+            "ceo@evil.example",
+        ),
+        (
+            "strip_domain = [\"example.com\"]\nlowercase = true",
+            "EVIL\\ceo",
+            &[],
+            "evil\\ceo",
+        ),
         (
             "strip_domain = true\nlowercase = true",
             " Jose@X.org ",

@@ -4,9 +4,11 @@
 //! - [`raw`]: the file as written (spanned, all optional)
 //! - [`schema`]: unknown keys
 //! - [`validate`]: raw -> [`Config`], fail-open refusals, certificate expiry warnings
+//! - [`access_groups`]: route rules that no mapping table can satisfy
 //! - [`model`]: the validated [`Config`] the gateway runs on
 //! - [`cli`]: `samlgate check`
 
+pub mod access_groups;
 pub mod cli;
 pub mod duration;
 pub mod idp_metadata;

@@ -64,6 +64,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
             idps.push(idp);
         }
     }
+    super::access_groups::check_route_groups(&raw.route, &idps, p);
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     if p.has_errors() {
         return None;
@@ -727,7 +728,7 @@ fn mapping_table(
             } else {
                 validate_against_routes(&table, route_groups)
             };
-            for w in warnings {
+            for w in warnings.into_iter().chain(table.warnings().iter().cloned()) {
                 p.external(Severity::Warning, &w.file, w.line, w.key, w.message);
             }
             Some(table)

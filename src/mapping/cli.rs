@@ -144,6 +144,9 @@ fn outcome(
     args: &MappingTestArgs,
 ) -> Result<(Claims, Result<Mapped, MappingRefusal>), TestInputError> {
     let table = MappingTable::load(&args.mapping)?;
+    for warning in table.warnings() {
+        eprintln!("warning: {warning}");
+    }
     match (&args.attributes, &args.response) {
         (Some(attributes), _) => {
             let claims = claims_from_json(&read_attributes(attributes)?)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::aliases::AttributeName;
-use super::error::{MappingLoadError, Problem, ProblemKind};
+use super::error::{MappingLoadError, Problem, ProblemKind, Warning};
 use super::pattern::{PatternIndex, PatternKind};
 use super::raw::{
     OneOrMany, RawAccess, RawAttributes, RawOperator, RawRule, RawTable, StripDomainSetting,
@@ -78,6 +78,8 @@ pub struct MappingTable {
     pub(crate) fallback_at: (usize, String),
     pub(crate) patterns: PatternIndex,
     pub(crate) rules_use_groups: bool,
+    /// What loads but is probably not what the admin meant (see [`MappingTable::warnings`]).
+    pub(crate) warnings: Vec<Warning>,
 }
 
 impl MappingTable {
@@ -143,6 +145,11 @@ impl MappingTable {
         self.extra.iter().map(|(h, _)| h.as_str()).collect()
     }
 
+    /// Settings that load but are probably not what was meant, each with its line.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
     /// Every access group the table can hand out: the rules' in order, then the default.
     pub fn access_groups(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
@@ -159,6 +166,13 @@ impl MappingTable {
         out
     }
 }
+
+/// Why `strip_domain = true` is worth a warning: the operator id is the user's key at the
+/// backend, and removing every domain merges the accounts of different organisations.
+const STRIP_ANY_DOMAIN: &str = "strip_domain = true removes ANY domain, so users of different \
+domains become one operator (ceo@example.com, ceo@evil.example and EVIL\\ceo are all \"ceo\"); \
+list the domains to strip instead, e.g. strip_domain = [\"example.com\"], and ids of other \
+domains keep theirs";
 
 /// Turns a toml error (syntax, unknown key, wrong type, missing key) into a located problem.
 fn toml_problem(src: &Source<'_>, e: &toml::de::Error) -> Problem {
@@ -212,6 +226,12 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|a| self.attribute_name(a, "required_attributes"))
             .collect();
+        let strip_any_line = raw
+            .operator
+            .as_ref()
+            .and_then(|o| o.get_ref().strip_domain.as_ref())
+            .filter(|s| matches!(s.get_ref(), StripDomainSetting::Any(true)))
+            .map(|s| self.src.line_of(&s.span()));
         let (operator_id, lowercase_id, strip_domain) = self.operator(raw.operator);
         let (email, name, department) = self.attributes(raw.attributes);
         let extra = self.extra_headers(raw.extra_headers);
@@ -244,6 +264,15 @@ impl Compiler<'_> {
         }
         self.check_reachability(&rules, &patterns);
         let (fallback, fallback_at) = fallback?;
+        let warnings = strip_any_line
+            .map(|line| Warning {
+                file: file.clone(),
+                line,
+                key: "operator.strip_domain".to_owned(),
+                message: STRIP_ANY_DOMAIN.to_owned(),
+            })
+            .into_iter()
+            .collect();
         Some(MappingTable {
             file,
             operator_id,
@@ -261,6 +290,7 @@ impl Compiler<'_> {
             fallback_at,
             patterns,
             rules_use_groups,
+            warnings,
         })
     }
 
