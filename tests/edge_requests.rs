@@ -54,7 +54,11 @@ async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
                 }
             }
             let n = stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "closed before a response: {:?}", String::from_utf8_lossy(&buf));
+            assert!(
+                n > 0,
+                "closed before a response: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
             buf.extend_from_slice(&chunk[..n]);
         }
     };
@@ -125,7 +129,10 @@ async fn the_backend_receives_the_gateways_forwarding_facts_whatever_the_client_
         .iter()
         .filter(|(_, v)| v.contains("forged-by-client") || v.contains("evil.example"))
         .collect();
-    assert!(forged_left.is_empty(), "client values reached the backend: {forged_left:?}");
+    assert!(
+        forged_left.is_empty(),
+        "client values reached the backend: {forged_left:?}"
+    );
     let removed_left: Vec<_> = headers
         .iter()
         .filter(|(n, _)| {
@@ -149,7 +156,10 @@ async fn the_backend_receives_the_gateways_forwarding_facts_whatever_the_client_
     assert!(headers.iter().all(|(n, _)| !n.contains('_')), "{headers:?}");
 
     assert_eq!(values(&headers, "host"), ["app.example.com:8443"]);
-    assert_eq!(values(&headers, "x-forwarded-host"), ["app.example.com:8443"]);
+    assert_eq!(
+        values(&headers, "x-forwarded-host"),
+        ["app.example.com:8443"]
+    );
     assert_eq!(values(&headers, "x-forwarded-proto"), ["https"]);
     assert_eq!(values(&headers, "x-real-ip"), ["127.0.0.1"]);
     assert_eq!(
@@ -249,7 +259,9 @@ async fn forwarder(target: SocketAddr) -> SocketAddr {
 }
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -319,15 +331,27 @@ async fn a_real_loop_costs_one_request_and_leaves_descriptors_and_memory_bounded
     let output = tokio::task::spawn_blocking(move || {
         let status = child.wait().unwrap();
         let mut output = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut output).unwrap();
-        child.stderr.take().unwrap().read_to_string(&mut output).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut output)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut output)
+            .unwrap();
         (status, output)
     })
     .await
     .unwrap();
     assert!(output.0.success(), "{:?}: {}", output.0, output.1);
     assert!(
-        output.1.contains("request loop: it already passed this gateway"),
+        output
+            .1
+            .contains("request loop: it already passed this gateway"),
         "{}",
         output.1
     );
@@ -356,11 +380,7 @@ fn check_refuses_a_backend_that_is_the_gateway_and_reports_descriptors_and_cap()
         };
         let (config_path, _) = gateway_support::write_config(dir.path(), port, &setup);
         let text = std::fs::read_to_string(&config_path).unwrap();
-        let line = text
-            .lines()
-            .position(|l| l.starts_with("url = "))
-            .unwrap()
-            + 1;
+        let line = text.lines().position(|l| l.starts_with("url = ")).unwrap() + 1;
         let out = check(&config_path);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{backend}: {stderr}");
@@ -379,8 +399,15 @@ fn check_refuses_a_backend_that_is_the_gateway_and_reports_descriptors_and_cap()
     let (config_path, _) = gateway_support::write_config(dir.path(), port, &setup);
     let out = check(&config_path);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("file descriptors: "), "{stdout}");
-    assert!(stdout.contains("server.max_connections 100 needs up to 1224"), "{stdout}");
+    assert!(
+        stdout.contains("server.max_connections 100 needs up to 1224"),
+        "{stdout}"
+    );
     assert!(stdout.contains("header_read_timeout 5 s"), "{stdout}");
 }

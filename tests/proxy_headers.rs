@@ -129,7 +129,10 @@ async fn without_a_public_host_the_backend_gets_its_own_authority_and_no_forward
     .await;
     let headers = received_headers(&response.json());
     assert_eq!(values_of(&headers, "host"), [echo.to_string()]);
-    assert!(values_of(&headers, "x-forwarded-host").is_empty(), "{headers:?}");
+    assert!(
+        values_of(&headers, "x-forwarded-host").is_empty(),
+        "{headers:?}"
+    );
     assert_eq!(
         values_of(&headers, "forwarded"),
         ["for=127.0.0.1;proto=https"]

@@ -71,7 +71,10 @@ fn local_candidates(host: &Host<&str>) -> impl Iterator<Item = IpAddr> {
         Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             if d == "localhost" || d.ends_with(".localhost") {
-                vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+                vec![
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(Ipv6Addr::LOCALHOST),
+                ]
             } else {
                 Vec::new()
             }
@@ -152,7 +155,10 @@ mod tests {
         for (public, backend) in [
             ("https://app.example.com", "http://app.example.com:443"),
             ("http://app.example.com", "http://APP.example.com/"),
-            ("http://app.example.com:8000", "http://app.example.com:8000/x"),
+            (
+                "http://app.example.com:8000",
+                "http://app.example.com:8000/x",
+            ),
             ("http://192.0.2.7", "http://192.0.2.7:80"),
         ] {
             assert!(

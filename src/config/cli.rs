@@ -45,9 +45,9 @@ fn report_descriptors(limits: &super::ConnectionLimits) {
             match decision {
                 CapDecision::Fits(_) => println!("{line}"),
                 CapDecision::Lowered { .. } => eprintln!("warning: {line}"),
-                CapDecision::TooHigh { .. } => eprintln!(
-                    "warning: {line} (samlgate serve refuses to start under this limit)"
-                ),
+                CapDecision::TooHigh { .. } => {
+                    eprintln!("warning: {line} (samlgate serve refuses to start under this limit)")
+                }
             }
         }
         Err(e) => eprintln!("warning: cannot read the file descriptor limit: {e}"),

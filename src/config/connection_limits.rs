@@ -69,9 +69,9 @@ fn bounded(
 ) -> Option<std::time::Duration> {
     let field = field.as_ref()?;
     match parse_duration(field.get_ref()) {
-        Ok(d) if d.is_positive() && d <= max => {
-            Some(std::time::Duration::from_secs(d.whole_seconds().unsigned_abs()))
-        }
+        Ok(d) if d.is_positive() && d <= max => Some(std::time::Duration::from_secs(
+            d.whole_seconds().unsigned_abs(),
+        )),
         Ok(d) if d.is_positive() => {
             p.error(
                 key,

@@ -74,7 +74,8 @@ impl ConnectionLimits {
 
     /// The cap in force: the configured one or the default.
     pub fn max_connections_or_default(&self) -> NonZeroUsize {
-        self.max_connections.unwrap_or(Self::DEFAULT_MAX_CONNECTIONS)
+        self.max_connections
+            .unwrap_or(Self::DEFAULT_MAX_CONNECTIONS)
     }
 }
 

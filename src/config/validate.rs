@@ -69,7 +69,12 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         }
     }
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
-    super::backend_loop::refuse_backend_that_is_the_gateway(&server, &backend.url, backend_url_span, p);
+    super::backend_loop::refuse_backend_that_is_the_gateway(
+        &server,
+        &backend.url,
+        backend_url_span,
+        p,
+    );
     if p.has_errors() {
         return None;
     }

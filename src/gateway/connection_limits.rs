@@ -165,7 +165,9 @@ pub struct HeadTimer(pub Arc<HeadClock>);
 
 impl hyper::rt::Timer for HeadTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        let deadline = Instant::now().checked_add(duration).unwrap_or_else(Instant::now);
+        let deadline = Instant::now()
+            .checked_add(duration)
+            .unwrap_or_else(Instant::now);
         Box::pin(HeadSleep {
             inner: tokio::time::sleep_until(deadline.into()),
             wait: None,
@@ -210,7 +212,8 @@ impl Future for HeadSleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
         if let Some(wait) = this.wait {
-            let deadline = tokio::time::Instant::from_std(wait.clock.deadline(wait.started, wait.first));
+            let deadline =
+                tokio::time::Instant::from_std(wait.clock.deadline(wait.started, wait.first));
             if this.inner.deadline() != deadline {
                 this.inner.as_mut().reset(deadline);
             }

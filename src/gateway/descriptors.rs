@@ -68,9 +68,15 @@ pub enum CapDecision {
     /// The cap fits.
     Fits(NonZeroUsize),
     /// No cap was configured and the default does not fit: this lower one is used.
-    Lowered { default: NonZeroUsize, to: NonZeroUsize },
+    Lowered {
+        default: NonZeroUsize,
+        to: NonZeroUsize,
+    },
     /// The configured cap does not fit: the gateway refuses to start.
-    TooHigh { configured: NonZeroUsize, fits: NonZeroUsize },
+    TooHigh {
+        configured: NonZeroUsize,
+        fits: NonZeroUsize,
+    },
 }
 
 impl CapDecision {
@@ -178,7 +184,10 @@ mod tests {
         };
         let line = describe(decide(&limits(Some(10_000)), limit.now), &limit);
         assert!(line.contains("20000 available"), "{line}");
-        assert!(line.contains("max_connections 10000 needs up to 21024"), "{line}");
+        assert!(
+            line.contains("max_connections 10000 needs up to 21024"),
+            "{line}"
+        );
         assert!(line.contains("9488 or less"), "{line}");
     }
 }

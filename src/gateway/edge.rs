@@ -173,10 +173,19 @@ mod tests {
         let one = headers(&[("host", "app.example.com")]);
         assert_eq!(check(Version::HTTP_11, &one, None), Ok(()));
         let two = headers(&[("host", "app.example.com"), ("host", "evil.example")]);
-        assert_eq!(check(Version::HTTP_11, &two, None), Err(EdgeRefusal::TwoHosts));
-        assert_eq!(check(Version::HTTP_10, &two, None), Err(EdgeRefusal::TwoHosts));
+        assert_eq!(
+            check(Version::HTTP_11, &two, None),
+            Err(EdgeRefusal::TwoHosts)
+        );
+        assert_eq!(
+            check(Version::HTTP_10, &two, None),
+            Err(EdgeRefusal::TwoHosts)
+        );
         let none = headers(&[("accept", "*/*")]);
-        assert_eq!(check(Version::HTTP_11, &none, None), Err(EdgeRefusal::NoHost));
+        assert_eq!(
+            check(Version::HTTP_11, &none, None),
+            Err(EdgeRefusal::NoHost)
+        );
         assert_eq!(check(Version::HTTP_10, &none, None), Ok(()));
     }
 
@@ -210,10 +219,17 @@ mod tests {
             "HTTP/1.1  samlgate-0a1b2c3d",
         ] {
             let h = headers(&[host, ("via", via)]);
-            assert_eq!(check(Version::HTTP_11, &h, Some(&mark)), Err(EdgeRefusal::Loop), "{via}");
+            assert_eq!(
+                check(Version::HTTP_11, &h, Some(&mark)),
+                Err(EdgeRefusal::Loop),
+                "{via}"
+            );
         }
         let split = headers(&[host, ("via", "1.1 lb"), ("via", "1.1 samlgate-0a1b2c3d")]);
-        assert_eq!(check(Version::HTTP_11, &split, Some(&mark)), Err(EdgeRefusal::Loop));
+        assert_eq!(
+            check(Version::HTTP_11, &split, Some(&mark)),
+            Err(EdgeRefusal::Loop)
+        );
         for via in [
             "1.1 samlgate-99999999",
             "1.1 proxy (samlgate-0a1b2c3d)",
@@ -230,7 +246,11 @@ mod tests {
 
     #[test]
     fn refusal_pages_carry_the_status_and_no_detail() {
-        for refusal in [EdgeRefusal::TwoHosts, EdgeRefusal::NoHost, EdgeRefusal::Loop] {
+        for refusal in [
+            EdgeRefusal::TwoHosts,
+            EdgeRefusal::NoHost,
+            EdgeRefusal::Loop,
+        ] {
             let page = refusal.page();
             assert_eq!(page.status(), refusal.status());
             assert_eq!(page.headers()[CACHE_CONTROL], "no-store");

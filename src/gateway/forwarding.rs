@@ -82,7 +82,11 @@ fn is_client_copy(name: &str) -> bool {
 fn eq_folded(canonical: &[u8], name: &[u8]) -> bool {
     canonical.len() == name.len()
         && canonical.iter().zip(name).all(|(c, n)| {
-            let n = if *n == b'_' { b'-' } else { n.to_ascii_lowercase() };
+            let n = if *n == b'_' {
+                b'-'
+            } else {
+                n.to_ascii_lowercase()
+            };
             *c == n
         })
 }
@@ -97,6 +101,11 @@ pub fn set_forwarded(
     host: Option<&HeaderValue>,
 ) {
     let ip = client_addr.ip();
+    // The peer alone: `X-Real-IP`, and `X-Forwarded-For` when nothing came before (one value,
+    // shared).
+    let mut peer = Vec::with_capacity(40);
+    push_ip(&mut peer, ip);
+    let peer = HeaderValue::from_bytes(&peer).ok();
     // Append to what earlier proxies (or the client) sent, as nginx's $proxy_add_x_forwarded_for does: the
     // backend must take the rightmost entries it trusts, never the leftmost. (One lookup: the
     // entry's insert replaces every earlier value.)
@@ -120,13 +129,15 @@ pub fn set_forwarded(
             }
         }
         Entry::Vacant(slot) => {
-            let mut xff = Vec::with_capacity(40);
-            push_ip(&mut xff, ip);
-            if let Ok(value) = HeaderValue::from_bytes(&xff) {
+            if let Some(value) = peer.clone() {
                 slot.insert(value);
             }
         }
     }
+    match peer {
+        Some(value) => headers.insert(X_REAL_IP, value),
+        None => headers.remove(X_REAL_IP),
+    };
 
     let forwarded = forwarded_element(ip, proto, host);
     let proto = match proto {
@@ -145,12 +156,6 @@ pub fn set_forwarded(
     match forwarded {
         Some(value) => headers.insert(FORWARDED, value),
         None => headers.remove(FORWARDED),
-    };
-    let mut real_ip = Vec::with_capacity(40);
-    push_ip(&mut real_ip, ip);
-    match HeaderValue::from_bytes(&real_ip) {
-        Ok(value) => headers.insert(X_REAL_IP, value),
-        Err(_) => headers.remove(X_REAL_IP),
     };
 }
 
@@ -215,7 +220,6 @@ fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

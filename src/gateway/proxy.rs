@@ -180,14 +180,17 @@ impl Proxy {
             .build()
             .map_err(|e| invalid(e.to_string()))?;
         let public_host = match &config.public_host {
-            Some(host) => Some(HeaderValue::from_str(host).map_err(|_| {
-                ProxyConfigError::InvalidPublicHost { host: host.clone() }
-            })?),
+            Some(host) => Some(
+                HeaderValue::from_str(host)
+                    .map_err(|_| ProxyConfigError::InvalidPublicHost { host: host.clone() })?,
+            ),
             None => None,
         };
         let host = match &public_host {
             Some(public) => public.clone(),
-            None => HeaderValue::from_str(authority.as_str()).map_err(|e| invalid(e.to_string()))?,
+            None => {
+                HeaderValue::from_str(authority.as_str()).map_err(|e| invalid(e.to_string()))?
+            }
         };
         let pool = BackendPool::new(
             connector,
