@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::config::{self, Config, ConnectionLimits};
 
-use super::connection_limits::{ConnectionCap, EdgeIo, HeadClock, HeadTimer, Slot};
+use super::connection_limits::{ConnectionCap, EdgeIo, HeadClock, HeadTimer, Slot, head_overdue};
 use super::descriptors;
 use super::event_loops::EventLoops;
 use super::service::{App, Connection, Gateway};
@@ -216,21 +216,29 @@ async fn serve_connection(
     let clock = HeadClock::new(limits.header_read_timeout, limits.keepalive_timeout);
     let io = TokioIo::new(EdgeIo::new(stream, clock.clone(), Some(slot)));
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(HeadTimer(clock))
+    // hyper waits for heads under its header-read "timeout"; the clock behind it keeps the time
+    // (see `connection_limits`).
+    http.timer(HeadTimer(clock.clone()))
         .header_read_timeout(limits.header_read_timeout);
     let conn = http
-        .serve_connection(io, Connection::new(app, peer))
+        .serve_connection(io, Connection::new(app, peer, clock.clone()))
         .with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
+        biased;
         result = conn.as_mut() => result,
+        overdue = head_overdue(clock) => {
+            // Dropping the connection closes it.
+            tracing::debug!(%peer, "{overdue}");
+            return;
+        }
         () = stopped(stop) => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
     };
     if let Err(e) = result {
-        // Timeouts, resets, malformed heads: the client's business, not the admin's.
+        // Resets, malformed heads: the client's business, not the admin's.
         tracing::debug!(%peer, "connection closed: {e}");
     }
 }

@@ -21,6 +21,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use tower::ServiceExt;
 
+use super::connection_limits::HeadClock;
 use super::edge::{self, EdgeRefusal, LoopMark};
 use super::gate;
 use super::state::AppState;
@@ -80,11 +81,13 @@ pub fn is_endpoint_path(path: &str) -> bool {
 pub struct Connection {
     app: App,
     client: SocketAddr,
+    /// Told when a request head arrives (see [`HeadClock`]).
+    head: Arc<HeadClock>,
 }
 
 impl Connection {
-    pub fn new(app: App, client: SocketAddr) -> Self {
-        Self { app, client }
+    pub fn new(app: App, client: SocketAddr, head: Arc<HeadClock>) -> Self {
+        Self { app, client, head }
     }
 }
 
@@ -96,6 +99,7 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connecti
     type Future = Answer;
 
     fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Answer {
+        self.head.head_arrived();
         let mut req: Request = req.map(Body::new);
         let client = self.client;
         let mark = match &self.app {
