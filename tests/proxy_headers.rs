@@ -79,16 +79,19 @@ async fn anonymous_routes_still_strip_identity_headers_and_add_none() {
 }
 
 #[tokio::test]
-async fn sets_x_forwarded_for_proto_and_host_and_passes_the_host() {
+async fn forwarding_facts_come_from_the_gateway_not_from_the_client() {
     let echo = start_echo().await;
-    let proxy = start_proxy(backend_config(echo), Some(jose())).await;
+    let mut config = backend_config(echo);
+    config.public_host = Some("app.example.com:8443".into());
+    let proxy = start_proxy(config, Some(jose())).await;
     let response = raw_request(
         proxy,
         "GET /json?q=1 HTTP/1.1\r\n\
-         Host: app.test:8443\r\n\
+         Host: evil.test\r\n\
          X-Forwarded-For: 203.0.113.7\r\n\
          X-Forwarded-Proto: gopher\r\n\
          X-Forwarded-Host: evil.test\r\n\
+         X-Real-IP: 203.0.113.8\r\n\
          Forwarded: for=203.0.113.7;host=evil.test;proto=http\r\n\
          \r\n",
     )
@@ -96,17 +99,43 @@ async fn sets_x_forwarded_for_proto_and_host_and_passes_the_host() {
     let json = response.json();
     assert_eq!(json["uri"], "/json?q=1");
     let headers = received_headers(&json);
+    // Appended to, never replaced: the backend trusts the entries its own proxies added.
     assert_eq!(
         values_of(&headers, "x-forwarded-for"),
         ["203.0.113.7, 127.0.0.1"]
     );
     assert_eq!(values_of(&headers, "x-forwarded-proto"), ["https"]);
-    assert_eq!(values_of(&headers, "x-forwarded-host"), ["app.test:8443"]);
-    assert_eq!(values_of(&headers, "host"), ["app.test:8443"]);
+    assert_eq!(
+        values_of(&headers, "x-forwarded-host"),
+        ["app.example.com:8443"]
+    );
+    assert_eq!(values_of(&headers, "host"), ["app.example.com:8443"]);
+    assert_eq!(values_of(&headers, "x-real-ip"), ["127.0.0.1"]);
     // RFC 7239: the client's element is replaced by ours, with the same facts as above.
     assert_eq!(
         values_of(&headers, "forwarded"),
-        [r#"for=127.0.0.1;host="app.test:8443";proto=https"#]
+        [r#"for=127.0.0.1;host="app.example.com:8443";proto=https"#]
+    );
+}
+
+#[tokio::test]
+async fn without_a_public_host_the_backend_gets_its_own_authority_and_no_forwarded_host() {
+    let echo = start_echo().await;
+    let proxy = start_proxy(backend_config(echo), None).await;
+    let response = raw_request(
+        proxy,
+        "GET /json HTTP/1.1\r\nHost: evil.test\r\nX-Forwarded-Host: evil.test\r\n\r\n",
+    )
+    .await;
+    let headers = received_headers(&response.json());
+    assert_eq!(values_of(&headers, "host"), [echo.to_string()]);
+    assert!(
+        values_of(&headers, "x-forwarded-host").is_empty(),
+        "{headers:?}"
+    );
+    assert_eq!(
+        values_of(&headers, "forwarded"),
+        ["for=127.0.0.1;proto=https"]
     );
 }
 

@@ -24,6 +24,7 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
                 loaded.config.idps.len(),
                 loaded.warnings.len()
             );
+            report_descriptors(&loaded.config.server.connections);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -31,4 +32,29 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The descriptor limit `serve` would get here and the connection cap it allows. Only reported:
+/// the service manager may give `serve` another limit than this shell has.
+fn report_descriptors(limits: &super::ConnectionLimits) {
+    use crate::gateway::descriptors::{self, CapDecision};
+    match descriptors::would_get() {
+        Ok(limit) => {
+            let decision = descriptors::decide(limits, limit.now);
+            let line = descriptors::describe(decision, &limit);
+            match decision {
+                CapDecision::Fits(_) => println!("{line}"),
+                CapDecision::Lowered { .. } => eprintln!("warning: {line}"),
+                CapDecision::TooHigh { .. } => {
+                    eprintln!("warning: {line} (samlgate serve refuses to start under this limit)")
+                }
+            }
+        }
+        Err(e) => eprintln!("warning: cannot read the file descriptor limit: {e}"),
+    }
+    println!(
+        "connections: header_read_timeout {} s, keepalive_timeout {} s",
+        limits.header_read_timeout.as_secs(),
+        limits.keepalive_timeout.as_secs()
+    );
 }

@@ -6,10 +6,14 @@
 //! - [`validate`]: raw -> [`Config`], fail-open refusals, certificate expiry warnings
 //! - [`access_groups`]: route rules that no mapping table can satisfy
 //! - [`model`]: the validated [`Config`] the gateway runs on
+//! - [`connection_limits`]: the `[server]` timeouts and connection cap; [`backend_loop`]: a
+//!   backend that is the gateway itself
 //! - [`cli`]: `samlgate check`
 
 pub mod access_groups;
+pub mod backend_loop;
 pub mod cli;
+pub mod connection_limits;
 pub mod duration;
 pub mod idp_metadata;
 pub mod model;

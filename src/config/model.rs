@@ -42,6 +42,51 @@ pub struct Server {
     pub metrics_listen: Option<SocketAddr>,
     /// Event loops (threads serving requests). `None`: one per core.
     pub workers: Option<NonZeroUsize>,
+    /// Header-read and keep-alive timeouts, the connection cap.
+    pub connections: ConnectionLimits,
+}
+
+/// How long a client may take to send a request head, how long an idle connection is kept, how
+/// many connections may be open at once (`[server]` header_read_timeout, keepalive_timeout,
+/// max_connections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The whole request head must arrive within this: counted from the connection's start
+    /// for its first request, from the first byte of the head for later ones.
+    pub header_read_timeout: std::time::Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub keepalive_timeout: std::time::Duration,
+    /// Open client connections, across every event loop. `None`: not configured, so
+    /// [`ConnectionLimits::DEFAULT_MAX_CONNECTIONS`], lowered at start to what the process's
+    /// file descriptors allow.
+    pub max_connections: Option<NonZeroUsize>,
+}
+
+impl ConnectionLimits {
+    pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+    /// Longer than the idle timeout of the load balancers usually in front (60 s), so that they
+    /// close an idle connection first: the gateway closing it as the balancer reuses it is a 502.
+    pub const DEFAULT_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
+    pub const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = match NonZeroUsize::new(10_000) {
+        Some(n) => n,
+        None => NonZeroUsize::MIN,
+    };
+
+    /// The cap in force: the configured one or the default.
+    pub fn max_connections_or_default(&self) -> NonZeroUsize {
+        self.max_connections
+            .unwrap_or(Self::DEFAULT_MAX_CONNECTIONS)
+    }
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            keepalive_timeout: Self::DEFAULT_KEEPALIVE_TIMEOUT,
+            max_connections: None,
+        }
+    }
 }
 
 impl Server {

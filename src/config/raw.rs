@@ -29,6 +29,9 @@ pub struct RawServer {
     pub log_format: S<String>,
     pub metrics_listen: S<String>,
     pub workers: S<i64>,
+    pub header_read_timeout: S<String>,
+    pub keepalive_timeout: S<String>,
+    pub max_connections: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

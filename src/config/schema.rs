@@ -17,6 +17,9 @@ const SERVER: &[&str] = &[
     "log_format",
     "metrics_listen",
     "workers",
+    "header_read_timeout",
+    "keepalive_timeout",
+    "max_connections",
 ];
 const SP: &[&str] = &[
     "entity_id",

@@ -37,6 +37,10 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     let server = server(raw.server, p);
     let session = session(raw.session, server.as_ref(), p);
     let sp = sp(raw.sp, &base, p);
+    let backend_url_span = raw
+        .backend
+        .as_ref()
+        .and_then(|b| b.get_ref().url.as_ref().map(Spanned::span));
     let backend = backend(raw.backend, p);
     let headers = headers(raw.headers, p);
     let routes = routes(&raw.route, p);
@@ -66,6 +70,12 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     }
     super::access_groups::check_route_groups(&raw.route, &idps, p);
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
+    super::backend_loop::refuse_backend_that_is_the_gateway(
+        &server,
+        &backend.url,
+        backend_url_span,
+        p,
+    );
     if p.has_errors() {
         return None;
     }
@@ -303,6 +313,7 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
         }
         n
     });
+    let connections = super::connection_limits::connection_limits(r, p);
     Some(Server {
         listen: listen?,
         public_url: public_url?,
@@ -311,6 +322,7 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
         log_json,
         metrics_listen,
         workers,
+        connections,
     })
 }
 

@@ -21,7 +21,7 @@ struct Fixed {
 }
 
 /// Every request goes to `proxy` with `identity` (or none) as if it had been signed in. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`.
+/// `gateway::serve_on` (or any server that gives the client address as `ConnectInfo`).
 pub fn router(
     proxy: Proxy,
     contract: HeaderContract,

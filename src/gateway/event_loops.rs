@@ -29,8 +29,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
-use super::serve::{GatewayError, serve_until};
+use super::connection_limits::{ConnectionCap, Slot};
+use super::serve::{Accepted, GatewayError, Incoming, accept, serve_connections, stopped};
 use super::service::App;
+use crate::config::ConnectionLimits;
 
 thread_local! {
     static INDEX: Cell<usize> = const { Cell::new(0) };
@@ -54,35 +56,27 @@ fn runtime() -> std::io::Result<Runtime> {
 }
 
 /// A connection on its way from the acceptor to a loop: a std stream (a Tokio one belongs to
-/// the runtime that registered it) and the client's address.
-type Handoff = (std::net::TcpStream, SocketAddr);
+/// the runtime that registered it), the client's address, its slot under the cap.
+type Handoff = (std::net::TcpStream, SocketAddr, Slot);
 
-/// A loop's side of the hand-off, as a listener axum can serve.
+/// A loop's side of the hand-off.
 struct Handed {
     connections: mpsc::UnboundedReceiver<Handoff>,
-    local: SocketAddr,
 }
 
-impl axum::serve::Listener for Handed {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+impl Incoming for Handed {
+    async fn next(&mut self) -> Accepted {
         loop {
-            let Some((stream, peer)) = self.connections.recv().await else {
+            let Some((stream, peer, slot)) = self.connections.recv().await else {
                 // The acceptor has stopped: so is the gateway. Wait for the shutdown to end
                 // this loop's serving.
                 return std::future::pending().await;
             };
             match TcpStream::from_std(stream) {
-                Ok(stream) => return (stream, peer),
+                Ok(stream) => return Accepted { stream, peer, slot },
                 Err(e) => tracing::warn!(%peer, "cannot take over an accepted connection: {e}"),
             }
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
     }
 }
 
@@ -113,9 +107,8 @@ impl EventLoops {
         self.first.block_on(future)
     }
 
-    /// Serve `app` on every loop, connections from `listener`, until `shutdown` completes.
-    /// The first loop runs on this thread, the others and the acceptor on threads of their own.
-    /// When any of them stops (an error), all stop, and the first error is returned.
+    /// Serve `app` on every loop, connections from `listener`, until `shutdown` completes,
+    /// with the app's limits ([`App::limits`]).
     pub fn serve(
         self,
         listener: std::net::TcpListener,
@@ -123,7 +116,23 @@ impl EventLoops {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GatewayError> {
         let app: App = app.into();
-        let local = listener.local_addr().map_err(GatewayError::Serve)?;
+        let limits = app.limits();
+        self.serve_with(listener, app, limits, shutdown)
+    }
+
+    /// Serve `app` on every loop, connections from `listener`, until `shutdown` completes. The
+    /// cap in `limits` counts the connections of all loops together. The first loop runs on
+    /// this thread, the others and the acceptor on threads of their own. When any of them stops
+    /// (an error), all stop, and the first error is returned.
+    pub fn serve_with(
+        self,
+        listener: std::net::TcpListener,
+        app: impl Into<App>,
+        limits: ConnectionLimits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GatewayError> {
+        let app: App = app.into();
+        let cap = ConnectionCap::new(limits.max_connections_or_default());
         listener
             .set_nonblocking(true)
             .map_err(GatewayError::Serve)?;
@@ -135,10 +144,7 @@ impl EventLoops {
         for _ in 0..self.count() {
             let (tx, rx) = mpsc::unbounded_channel();
             senders.push(tx);
-            receivers.push(Handed {
-                connections: rx,
-                local,
-            });
+            receivers.push(Handed { connections: rx });
         }
         let mut receivers = receivers.into_iter();
         let first_handed = receivers.next();
@@ -153,7 +159,7 @@ impl EventLoops {
                         let listener =
                             TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
                         tokio::select! {
-                            () = hand_out(&listener, &senders) => Ok(()),
+                            () = hand_out(&listener, &senders, &cap) => Ok(()),
                             () = stopped(rx) => Ok(()),
                         }
                     })
@@ -180,7 +186,8 @@ impl EventLoops {
                     // says why.
                     let _stop_all = StopAll(tx);
                     INDEX.with(|i| i.set(index));
-                    runtime.block_on(serve_until(handed, app, stopped(rx)))
+                    runtime.block_on(serve_connections(handed, app, limits, stopped(rx)));
+                    Ok(())
                 });
             match spawned {
                 Ok(handle) => threads.push(handle),
@@ -203,7 +210,8 @@ impl EventLoops {
                         }
                         tx.send_replace(true);
                     };
-                    serve_until(handed, app, until).await
+                    serve_connections(handed, app, limits, until).await;
+                    Ok(())
                 })
             }
             None => Ok(()),
@@ -234,25 +242,15 @@ impl Drop for StopAll {
     }
 }
 
-/// Completes once a stop is announced (or every announcer is gone).
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
-}
-
-/// Accept for ever, handing each connection to the next loop in turn.
-async fn hand_out(listener: &TcpListener, loops: &[mpsc::UnboundedSender<Handoff>]) {
+/// Accept for ever under the cap, handing each connection to the next loop in turn.
+async fn hand_out(
+    listener: &TcpListener,
+    loops: &[mpsc::UnboundedSender<Handoff>],
+    cap: &ConnectionCap,
+) {
     let mut next = 0usize;
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and the like: say so, and give the machine a moment
-                // rather than spinning on the same error (as axum's own accept loop does).
-                tracing::error!("accepting a connection: {e}");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-        };
+        let (stream, peer, slot) = accept(listener, cap).await;
         let stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
@@ -262,7 +260,7 @@ async fn hand_out(listener: &TcpListener, loops: &[mpsc::UnboundedSender<Handoff
         };
         if let Some(target) = loops.get(next % loops.len().max(1)) {
             // A loop gone means the gateway is stopping; the connection is closed on drop.
-            let _ = target.send((stream, peer));
+            let _ = target.send((stream, peer, slot));
         }
         next = next.wrapping_add(1);
     }

@@ -9,13 +9,20 @@
 //! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
 //! - [`state`]: what handlers share; [`service`]: what a connection is served by;
 //!   [`serve`]: `samlgate serve`, on [`event_loops`]
+//! - [`edge`]: the rules every request meets first (one `Host`, no loop); [`forwarding`]: the
+//!   forwarding facts the gateway owns; [`connection_limits`] and [`descriptors`]: timeouts, the
+//!   connection cap and the file descriptors it needs
 
 pub mod acs;
 pub mod backend_pool;
+pub mod connection_limits;
 pub mod cookies;
+pub mod descriptors;
+pub mod edge;
 pub mod errors;
 pub mod event_loops;
 pub mod forward_auth;
+pub mod forwarding;
 pub mod gate;
 pub mod headers;
 pub mod health;
@@ -43,7 +50,9 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use metadata_endpoint::{MetadataArgs, run_metadata};
-pub use serve::{GatewayError, ServeArgs, build, run_serve, serve_on, serve_until};
+pub use serve::{
+    GatewayError, ServeArgs, build, run_serve, serve_on, serve_until, serve_with_limits,
+};
 pub use service::{App, Gateway};
 pub use state::{AppState, Clock, system_clock};
 

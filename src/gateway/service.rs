@@ -1,6 +1,6 @@
-//! What a connection to the gateway is served by: its own endpoints (`/saml/*`, `/healthz`,
-//! `/readyz`, `/metrics`) through the axum router, every other request straight to
-//! [`gate::fast_gate`].
+//! What a connection to the gateway is served by: the [`edge`] rules first (one `Host`, no
+//! loop), then its own endpoints (`/saml/*`, `/healthz`, `/readyz`, `/metrics`) through the axum
+//! router, every other request straight to [`gate::fast_gate`].
 //!
 //! Proxied requests are nearly all the traffic, and going through the router first cost them
 //! about a tenth of the gateway's instructions (callgrind): the route lookup and its URL-params
@@ -10,20 +10,22 @@
 //! took.
 
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::{Future, ready};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
+use super::connection_limits::HeadClock;
+use super::edge::{self, EdgeRefusal, LoopMark};
 use super::gate;
 use super::state::AppState;
+use crate::config::ConnectionLimits;
 
 /// The gateway, ready to serve: see [`super::gateway`].
 #[derive(Clone)]
@@ -37,17 +39,26 @@ struct Inner {
     endpoints: Router,
     /// Behind the session layer: what `fast_gate` cannot answer from the session cache.
     slow: Router,
+    /// The `Via` entry the proxy adds, by which a request that comes back is refused.
+    loop_mark: Option<LoopMark>,
 }
 
 impl Gateway {
     pub(super) fn new(state: Arc<AppState>, endpoints: Router, slow: Router) -> Self {
+        let loop_mark = state.proxy.loop_mark().cloned();
         Self {
             inner: Arc::new(Inner {
                 state,
                 endpoints,
                 slow,
+                loop_mark,
             }),
         }
+    }
+
+    /// The configured timeouts and connection cap.
+    pub fn limits(&self) -> ConnectionLimits {
+        self.inner.state.config.server.connections
     }
 }
 
@@ -64,62 +75,88 @@ pub fn is_endpoint_path(path: &str) -> bool {
     path.starts_with("/saml/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-/// The gateway for one connection from `client`.
+/// What serves one connection from `client`: the [`edge`] rules first, then the gateway (or
+/// the router).
 #[derive(Clone)]
 pub struct Connection {
-    inner: Arc<Inner>,
+    app: App,
     client: SocketAddr,
+    /// Told when a request head arrives (see [`HeadClock`]).
+    head: Arc<HeadClock>,
+}
+
+impl Connection {
+    pub fn new(app: App, client: SocketAddr, head: Arc<HeadClock>) -> Self {
+        Self { app, client, head }
+    }
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl Service<Request> for Connection {
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connection {
     type Response = Response;
     type Error = Infallible;
     type Future = Answer;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request) -> Answer {
-        let inner = Arc::clone(&self.inner);
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Answer {
+        self.head.head_arrived();
+        let mut req: Request = req.map(Body::new);
         let client = self.client;
-        if is_endpoint_path(req.uri().path()) {
-            req.extensions_mut().insert(ConnectInfo(client));
-            Box::pin(inner.endpoints.clone().oneshot(req))
-        } else {
-            Box::pin(
-                async move { Ok(gate::fast_gate(&inner.state, &inner.slow, client, req).await) },
-            )
+        let mark = match &self.app {
+            App::Gateway(gateway) => gateway.inner.loop_mark.as_ref(),
+            App::Router(_) => None,
+        };
+        if let Err(refusal) = edge::check(req.version(), req.headers(), mark) {
+            log_refusal(refusal, client, &req);
+            return Box::pin(ready(Ok(refusal.page())));
+        }
+        match &self.app {
+            App::Gateway(gateway) => {
+                let inner = Arc::clone(&gateway.inner);
+                if is_endpoint_path(req.uri().path()) {
+                    req.extensions_mut().insert(ConnectInfo(client));
+                    Box::pin(inner.endpoints.clone().oneshot(req))
+                } else {
+                    Box::pin(async move {
+                        Ok(gate::fast_gate(&inner.state, &inner.slow, client, req).await)
+                    })
+                }
+            }
+            App::Router(router) => {
+                req.extensions_mut().insert(ConnectInfo(client));
+                Box::pin(router.clone().oneshot(req))
+            }
         }
     }
 }
 
-/// One [`Connection`] per accepted connection (axum's make-service).
-impl<L> Service<IncomingStream<'_, L>> for Gateway
-where
-    L: Listener<Addr = SocketAddr>,
-{
-    type Response = Connection;
-    type Error = Infallible;
-    type Future = Ready<Result<Connection, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
-        ready(Ok(Connection {
-            inner: Arc::clone(&self.inner),
-            client: *stream.remote_addr(),
-        }))
+fn log_refusal(refusal: EdgeRefusal, client: SocketAddr, req: &Request) {
+    let path = req.uri().path();
+    match refusal {
+        EdgeRefusal::Loop => {
+            let via: Vec<&str> = req
+                .headers()
+                .get_all(axum::http::header::VIA)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            tracing::warn!(
+                %client,
+                path,
+                via = via.join(", "),
+                refusal = refusal.kind(),
+                "{refusal}: backend.url leads back to this gateway; 508"
+            );
+        }
+        EdgeRefusal::TwoHosts | EdgeRefusal::NoHost => {
+            tracing::info!(%client, path, refusal = refusal.kind(), "{refusal}: 400");
+        }
     }
 }
 
 /// What [`super::serve::serve_until`] serves: the gateway, or a plain router (the metrics
 /// listener, the demo, the benchmarks' fixed-identity proxy), which gets the client address as
-/// `ConnectInfo`.
+/// `ConnectInfo`, the default [`ConnectionLimits`], and no loop check (it adds no `Via`).
 #[derive(Clone, Debug)]
 pub enum App {
     Gateway(Gateway),
@@ -129,6 +166,16 @@ pub enum App {
 impl From<Gateway> for App {
     fn from(gateway: Gateway) -> Self {
         App::Gateway(gateway)
+    }
+}
+
+impl App {
+    /// The timeouts and cap to serve with: the gateway's configured ones, the defaults for a router.
+    pub fn limits(&self) -> ConnectionLimits {
+        match self {
+            App::Gateway(gateway) => gateway.limits(),
+            App::Router(_) => ConnectionLimits::default(),
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .unsigned_abs(),
     );
     p.pools = config.server.event_loop_count();
+    p.public_host = Some(public_authority(&config.server.public_url));
+    p.loop_mark = Some(super::edge::LoopMark::for_entity_id(&config.sp.entity_id));
     p.response_timeout = std::time::Duration::from_secs(
         config
             .backend
@@ -72,6 +74,16 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .unsigned_abs(),
     );
     p
+}
+
+/// `host[:port]` of a URL, the port only when it is not the scheme's default (as a browser
+/// writes `Host`).
+pub fn public_authority(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
 }
 
 impl AppState {

@@ -42,17 +42,13 @@ pub async fn start_proxy(config: ProxyConfig, identity: Option<Identity>) -> Soc
     .await
 }
 
-/// Serve `app` on a free loopback port, client addresses given as `ConnectInfo`.
+/// Serve `app` on a free loopback port with the gateway's own connection handling (edge rules,
+/// timeouts), client addresses given as `ConnectInfo`.
 pub async fn serve_router(app: axum::Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
+        samlgate::gateway::serve_on(listener, app).await.unwrap();
     });
     addr
 }
