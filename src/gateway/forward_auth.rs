@@ -15,6 +15,7 @@ use tower_sessions::Session;
 
 use super::errors;
 use super::headers;
+use super::path_reading::PathReading;
 use super::routes::{self, Access};
 use super::session;
 use super::state::AppState;
@@ -43,6 +44,17 @@ pub async fn forward_auth(
     headers: HeaderMap,
 ) -> Response {
     let path = original_path(&headers);
+    let path = match PathReading::new(&path) {
+        Ok(path) => path,
+        Err(refusal) => {
+            tracing::info!(reason = refusal.kind(), "forward-auth refused: {refusal}");
+            state.metrics.inc(
+                "samlgate_requests_refused_total",
+                &[("reason", refusal.kind())],
+            );
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
     let identity = match session::identity_of(&state, &session, session::CacheLookup::Consult).await
     {
         Ok(identity) => identity,
@@ -67,7 +79,7 @@ pub async fn forward_auth(
         },
         Access::LoginRequired => ("unauthorized", StatusCode::UNAUTHORIZED.into_response()),
         Access::Denied(reason) => {
-            tracing::info!(path, "forward-auth denied: {reason}");
+            tracing::info!(path = path.path(), "forward-auth denied: {reason}");
             ("forbidden", StatusCode::FORBIDDEN.into_response())
         }
     };
