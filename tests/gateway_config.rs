@@ -444,3 +444,31 @@ fn workers_must_be_a_sensible_number_of_event_loops() {
         std::thread::available_parallelism().unwrap()
     );
 }
+
+#[test]
+fn forward_auth_reads_the_configured_header_and_checks_the_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let default =
+        config::load_str(&base_config(dir.path()), &dir.path().join("samlgate.toml")).unwrap();
+    assert_eq!(default.config.forward_auth.uri_header, "x-original-uri");
+    let text = base_config(dir.path()) + "\n[forward_auth]\nuri_header = \"X-Forwarded-Uri\"\n";
+    let traefik = config::load_str(&text, &dir.path().join("samlgate.toml")).unwrap();
+    assert_eq!(traefik.config.forward_auth.uri_header, "x-forwarded-uri");
+
+    let text = base_config(dir.path())
+        + "\n[forward_auth]\nuri_header = \"X Original\"\nurl_header = \"x\"\n";
+    let problems = problems_of(dir.path(), &text);
+    let unknown = problems
+        .iter()
+        .find(|p| p.key == "forward_auth.url_header")
+        .expect("unknown key");
+    assert_eq!(unknown.line, Some(line_of(&text, "url_header")));
+    let text = base_config(dir.path()) + "\n[forward_auth]\nuri_header = \"X Original\"\n";
+    let problems = problems_of(dir.path(), &text);
+    let bad = problems
+        .iter()
+        .find(|p| p.key == "forward_auth.uri_header")
+        .expect("bad header");
+    assert_eq!(bad.line, Some(line_of(&text, "uri_header")));
+    assert!(bad.message.contains("not a header name"), "{}", bad.message);
+}

@@ -40,6 +40,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     let backend = backend(raw.backend, p);
     let headers = headers(raw.headers, p);
     let routes = routes(&raw.route, p);
+    let forward_auth = forward_auth(raw.forward_auth, p);
     let route_groups: Vec<&str> = routes
         .iter()
         .flat_map(|r| r.require_access_group.iter().map(String::as_str))
@@ -77,6 +78,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         backend,
         headers,
         routes,
+        forward_auth,
     })
 }
 
@@ -703,6 +705,26 @@ fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
         });
     }
     out
+}
+
+fn forward_auth(raw: Option<Spanned<RawForwardAuth>>, p: &mut Problems) -> ForwardAuth {
+    let Some(header) = raw.and_then(|r| r.into_inner().uri_header) else {
+        return ForwardAuth::default();
+    };
+    match axum::http::HeaderName::from_bytes(header.get_ref().as_bytes()) {
+        Ok(uri_header) => ForwardAuth { uri_header },
+        Err(_) => {
+            p.error(
+                "forward_auth.uri_header",
+                Some(header.span()),
+                format!(
+                    "{:?} is not a header name (use \"X-Original-URI\" for nginx, \"X-Forwarded-Uri\" for Traefik)",
+                    header.get_ref()
+                ),
+            );
+            ForwardAuth::default()
+        }
+    }
 }
 
 fn bool_of(field: &S<bool>, default: bool) -> bool {
