@@ -23,6 +23,7 @@ use super::problems::{Problems, Severity};
 use super::raw::*;
 use crate::gateway::headers::{HeaderContract, HeaderContractConfig};
 use crate::gateway::proxy::{Proxy, ProxyConfig};
+use crate::gateway::routes::{RouteConflict, check_route_path, conflict};
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 
 /// Certificates expiring sooner than this are reported.
@@ -218,11 +219,11 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
     let mut api_prefixes = Vec::new();
     if let Some(list) = &r.api_prefixes {
         for prefix in list.get_ref() {
-            if !prefix.starts_with('/') {
+            if let Err(problem) = check_route_path(prefix) {
                 p.error(
                     "server.api_prefixes",
                     Some(list.span()),
-                    format!("\"{prefix}\" must start with /"),
+                    format!("\"{prefix}\" {problem}"),
                 );
             }
             api_prefixes.push(prefix.clone());
@@ -657,7 +658,8 @@ fn headers(raw: Option<Spanned<RawHeaders>>, p: &mut Problems) -> Option<HeaderC
 }
 
 fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
-    let mut out: Vec<Route> = Vec::new();
+    // Each route with its index in the file, for naming the other of two that conflict.
+    let mut out: Vec<(usize, Route)> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
         let key = format!("route[{i}]");
         let rr = r.get_ref();
@@ -665,18 +667,11 @@ fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
             continue;
         };
         let path_str = path.get_ref().clone();
-        if !path_str.starts_with('/') || path_str.contains("//") || path_str.contains('\\') {
+        if let Err(problem) = check_route_path(&path_str) {
             p.error(
                 format!("{key}.path"),
                 Some(path.span()),
-                "must start with a single / (a path prefix)",
-            );
-        }
-        if out.iter().any(|o| o.path == path_str) {
-            p.error(
-                format!("{key}.path"),
-                Some(path.span()),
-                format!("path {path_str} has two [[route]] entries"),
+                format!("{path_str:?} {problem}"),
             );
         }
         let public = rr.public.as_ref().is_some_and(|b| *b.get_ref());
@@ -697,14 +692,37 @@ fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
                 "a public route cannot also require groups",
             );
         }
-        out.push(Route {
+        let route = Route {
             path: path_str,
             public,
             require_access_group,
             require_any_group,
-        });
+        };
+        for (j, other) in &out {
+            let Some(c) = conflict(other, &route) else {
+                continue;
+            };
+            let message = match c {
+                RouteConflict::Duplicate => {
+                    format!("path {} has two [[route]] entries", route.path)
+                }
+                _ => format!(
+                    "{:?} ({}) and route[{j}].path {:?} ({}): {c}",
+                    route.path,
+                    visibility(&route),
+                    other.path,
+                    visibility(other)
+                ),
+            };
+            p.error(format!("{key}.path"), Some(path.span()), message);
+        }
+        out.push((i, route));
     }
-    out
+    out.into_iter().map(|(_, route)| route).collect()
+}
+
+fn visibility(route: &Route) -> &'static str {
+    if route.public { "public" } else { "protected" }
 }
 
 fn forward_auth(raw: Option<Spanned<RawForwardAuth>>, p: &mut Problems) -> ForwardAuth {

@@ -193,5 +193,84 @@ pub fn is_api_request(
         })
 }
 
+/// Why a configured route path (or API prefix) could never match a request as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoutePathProblem {
+    #[error("must start with / (a path prefix)")]
+    NotAbsolute,
+    #[error(
+        "contains {0:?}: request paths are matched percent-decoded, without ;parameters, query, spaces or control characters, so this prefix would never match; write the path as it reads decoded"
+    )]
+    Character(char),
+    #[error(
+        "has an empty segment (//): requests are read with repeated slashes merged, so this prefix would never match"
+    )]
+    EmptySegment,
+    #[error(
+        "has a . or .. segment: requests with one are refused, so this prefix would never match"
+    )]
+    DotSegment,
+    #[error(
+        "has a name ending in '.' or ' ', which Windows servers read without it: write the name without"
+    )]
+    TrailingDot,
+}
+
+/// Is `path` a prefix some request path can meet? Anything the path reading refuses or
+/// changes cannot be.
+pub fn check_route_path(path: &str) -> Result<(), RoutePathProblem> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(RoutePathProblem::NotAbsolute);
+    };
+    if let Some(c) = path
+        .chars()
+        .find(|c| matches!(c, '%' | ';' | '\\' | '?' | '#') || c.is_whitespace() || c.is_control())
+    {
+        return Err(RoutePathProblem::Character(c));
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Ok(());
+    }
+    for name in rest.split('/') {
+        match name {
+            "" => return Err(RoutePathProblem::EmptySegment),
+            "." | ".." => return Err(RoutePathProblem::DotSegment),
+            n if n.ends_with('.') => return Err(RoutePathProblem::TrailingDot),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Two routes of which one would never apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteConflict {
+    #[error("the same path has two [[route]] entries")]
+    Duplicate,
+    #[error(
+        "the same prefix as another route (a trailing / changes nothing): one of them would never apply"
+    )]
+    TrailingSlash,
+    #[error(
+        "differs from another route only in letter case, and protected prefixes match whatever the case: one of them would never apply"
+    )]
+    CaseVariant,
+}
+
+/// Would `a` or `b` never apply because of the other?
+pub fn conflict(a: &Route, b: &Route) -> Option<RouteConflict> {
+    let (pa, pb) = (a.path.trim_end_matches('/'), b.path.trim_end_matches('/'));
+    if a.path == b.path {
+        Some(RouteConflict::Duplicate)
+    } else if pa == pb {
+        Some(RouteConflict::TrailingSlash)
+    } else if (!a.public || !b.public) && same_name(pa, pb) {
+        Some(RouteConflict::CaseVariant)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -251,3 +251,77 @@ fn api_requests_are_recognized_by_accept_or_prefix() {
     h.insert(ACCEPT, "application/json, text/plain".parse().unwrap());
     assert!(api(&h, "/app", &[]));
 }
+
+#[test]
+fn route_paths_that_could_never_match_are_named() {
+    for ok in [
+        "/",
+        "/admin",
+        "/admin/",
+        "/.well-known",
+        "/a.b/c",
+        "/café",
+        "/a-b_c~d",
+    ] {
+        assert_eq!(check_route_path(ok), Ok(()), "{ok}");
+    }
+    for (bad, problem) in [
+        ("admin", RoutePathProblem::NotAbsolute),
+        ("", RoutePathProblem::NotAbsolute),
+        ("/%61dmin", RoutePathProblem::Character('%')),
+        ("/admin;x", RoutePathProblem::Character(';')),
+        ("/admin\\x", RoutePathProblem::Character('\\')),
+        ("/admin?x", RoutePathProblem::Character('?')),
+        ("/ad min", RoutePathProblem::Character(' ')),
+        ("/admin\t", RoutePathProblem::Character('\t')),
+        ("//admin", RoutePathProblem::EmptySegment),
+        ("/admin//x", RoutePathProblem::EmptySegment),
+        ("/./admin", RoutePathProblem::DotSegment),
+        ("/admin/..", RoutePathProblem::DotSegment),
+        ("/admin/../x", RoutePathProblem::DotSegment),
+        ("/admin./x", RoutePathProblem::TrailingDot),
+    ] {
+        assert_eq!(check_route_path(bad), Err(problem), "{bad:?}");
+    }
+}
+
+#[test]
+fn shadowed_routes_are_named() {
+    let admin = route("/admin", false, &["A"], &[]);
+    assert_eq!(conflict(&admin, &admin), Some(RouteConflict::Duplicate));
+    assert_eq!(
+        conflict(&admin, &route("/admin/", true, &[], &[])),
+        Some(RouteConflict::TrailingSlash)
+    );
+    assert_eq!(
+        conflict(
+            &route("/admin", true, &[], &[]),
+            &route("/admin/", false, &["A"], &[])
+        ),
+        Some(RouteConflict::TrailingSlash)
+    );
+    assert_eq!(
+        conflict(&admin, &route("/ADMIN", false, &["B"], &[])),
+        Some(RouteConflict::CaseVariant)
+    );
+    assert_eq!(
+        conflict(&route("/Admin/", true, &[], &[]), &admin),
+        Some(RouteConflict::CaseVariant)
+    );
+    // Two public paths in different case are two exact paths.
+    assert_eq!(
+        conflict(
+            &route("/Static", true, &[], &[]),
+            &route("/static", true, &[], &[])
+        ),
+        None
+    );
+    assert_eq!(
+        conflict(&admin, &route("/admin/public", true, &[], &[])),
+        None
+    );
+    assert_eq!(
+        conflict(&admin, &route("/administrator", false, &[], &[])),
+        None
+    );
+}
