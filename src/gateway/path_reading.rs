@@ -36,33 +36,48 @@ impl<'a> PathReading<'a> {
     /// Read `raw` (a request path, without its query), or say why no single reading exists.
     pub fn new(raw: &'a str) -> Result<Self, PathRefusal> {
         let refuse = |reason| Err(PathRefusal::new(reason, raw.as_bytes()));
-        let Some(rest) = raw.strip_prefix('/') else {
+        if !raw.starts_with('/') {
             return refuse(RefusalReason::NotOriginForm);
-        };
-        let (mut percent, mut params) = (false, false);
-        for b in raw.bytes() {
+        }
+        // One pass over the bytes (the common request pays for nothing more): each byte's
+        // class, and each segment once its `/` or the end is reached. A refusal of a byte
+        // takes precedence over one of a segment, so the reason logged does not depend on
+        // which comes first in the path.
+        let bytes = raw.as_bytes();
+        let (mut percent, mut params, mut merge) = (false, false, false);
+        let mut bad_segment = None;
+        // Where the current segment starts, and where its `;params` do if it has any.
+        let (mut start, mut semicolon) = (1usize, None);
+        for (i, &b) in bytes.iter().enumerate().skip(1) {
             match b {
+                b'/' => {
+                    match segment(bytes, start, semicolon, i) {
+                        Segment::Empty => merge = true,
+                        Segment::Refused(reason) => {
+                            bad_segment.get_or_insert(reason);
+                        }
+                        Segment::Name => {}
+                    }
+                    start = i.saturating_add(1);
+                    semicolon = None;
+                }
+                b';' => {
+                    params = true;
+                    semicolon.get_or_insert(i);
+                }
+                b'%' => percent = true,
                 b'\\' => return refuse(RefusalReason::Backslash),
                 b'?' | b'#' => return refuse(RefusalReason::QueryOrFragment),
-                b'%' => percent = true,
-                b';' => params = true,
                 b'!'..=b'~' => {}
                 other => return refuse(RefusalReason::RawByte(other)),
             }
         }
-        let mut merge = false;
-        let mut segments = rest.split('/').peekable();
-        while let Some(segment) = segments.next() {
-            let name = segment.split(';').next().unwrap_or(segment);
-            if matches!(name, "." | "..") {
-                return refuse(if name.len() == segment.len() {
-                    RefusalReason::DotSegment
-                } else {
-                    RefusalReason::DotSegmentWithParams
-                });
-            }
-            // A trailing `/` is an empty last segment, and a meaningful one.
-            merge |= segment.is_empty() && segments.peek().is_some();
+        // The last segment: empty after a trailing `/`, which is meaningful, not merged.
+        if let Segment::Refused(reason) = segment(bytes, start, semicolon, bytes.len()) {
+            bad_segment.get_or_insert(reason);
+        }
+        if let Some(reason) = bad_segment {
+            return refuse(reason);
         }
         let decoded = if percent {
             Some(decode(raw).map_err(|reason| PathRefusal::new(reason, raw.as_bytes()))?)
@@ -110,17 +125,47 @@ impl<'a> PathReading<'a> {
     /// (and the empty segments that leaves), as servlet containers read it. Only readings that
     /// differ from the first are given, so an already-normal path yields itself alone.
     pub fn readings(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        std::iter::once(Cow::Borrowed(self.decoded())).chain(self.other_readings())
+    }
+
+    /// The readings after the first ([`Self::decoded`]): none for an already-normal path.
+    pub fn other_readings(&self) -> impl Iterator<Item = Cow<'_, str>> {
         let decoded = self.decoded();
         let undecoded = self.decoded.is_some().then(|| Cow::Borrowed(self.path()));
-        let cut = decoded
-            .find(['?', '#'])
+        // Only an escape can put a `?` or `#` in the path.
+        let cut = self
+            .decoded
+            .as_deref()
+            .and_then(|d| d.find(['?', '#']))
             .and_then(|end| decoded.get(..end))
             .map(Cow::Borrowed);
         let servlet = self.params.then(|| Cow::Owned(without_params(decoded)));
-        std::iter::once(Cow::Borrowed(decoded))
-            .chain(undecoded)
-            .chain(cut)
-            .chain(servlet)
+        undecoded.into_iter().chain(cut).chain(servlet)
+    }
+
+    /// Whether [`Self::other_readings`] yields anything.
+    pub fn has_other_readings(&self) -> bool {
+        self.decoded.is_some() || self.params
+    }
+}
+
+/// What a segment of a path is to the reading.
+enum Segment {
+    Name,
+    Empty,
+    Refused(RefusalReason),
+}
+
+/// The segment `bytes[start..end]`, whose `;params` start at `semicolon`.
+fn segment(bytes: &[u8], start: usize, semicolon: Option<usize>, end: usize) -> Segment {
+    let name = bytes
+        .get(start..semicolon.unwrap_or(end))
+        .unwrap_or_default();
+    match (name, semicolon) {
+        (b"." | b"..", None) => Segment::Refused(RefusalReason::DotSegment),
+        (b"." | b"..", Some(_)) => Segment::Refused(RefusalReason::DotSegmentWithParams),
+        _ if start >= end => Segment::Empty,
+        _ => Segment::Name,
     }
 }
 

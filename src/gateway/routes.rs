@@ -76,6 +76,47 @@ fn covers_exactly(prefix: &str, path: &str) -> bool {
 /// Does `prefix` (without its trailing `/`) cover `path` segment by segment, whatever the
 /// letter case and ignoring dots and spaces at the end of the path's names?
 fn covers_loosely(prefix: &str, path: &str) -> bool {
+    covers_loosely_given(prefix, path, path.is_ascii())
+}
+
+/// [`covers_loosely`], told whether `path` is ASCII (checked once for every route).
+fn covers_loosely_given(prefix: &str, path: &str, path_is_ascii: bool) -> bool {
+    if path_is_ascii && prefix.is_ascii() {
+        return covers_loosely_ascii(prefix.as_bytes(), path.as_bytes());
+    }
+    covers_by_segments(prefix, path)
+}
+
+/// [`covers_loosely`] for ASCII, in one pass over both, without splitting (the common
+/// request: a property test holds it against [`covers_by_segments`]).
+fn covers_loosely_ascii(prefix: &[u8], path: &[u8]) -> bool {
+    let (mut i, mut j) = (0usize, 0usize);
+    loop {
+        match prefix.get(i) {
+            // The end of a prefix name (or of the whole prefix): the path's name may go on
+            // with dots and spaces only, then the path ends or goes on with `/`.
+            None | Some(b'/') => {
+                if i > 0 {
+                    while matches!(path.get(j), Some(b'.' | b' ')) {
+                        j = j.saturating_add(1);
+                    }
+                }
+                match (prefix.get(i), path.get(j)) {
+                    (None, None | Some(b'/')) => return true,
+                    (Some(_), Some(b'/')) => {}
+                    _ => return false,
+                }
+            }
+            Some(p) if path.get(j).is_some_and(|q| q.eq_ignore_ascii_case(p)) => {}
+            Some(_) => return false,
+        }
+        i = i.saturating_add(1);
+        j = j.saturating_add(1);
+    }
+}
+
+/// [`covers_loosely`] name by name.
+fn covers_by_segments(prefix: &str, path: &str) -> bool {
     let mut segments = path.split('/');
     prefix.split('/').all(|want| {
         segments
@@ -103,13 +144,14 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// The rule for one reading of a path: the longest prefix that covers it (protected ones
 /// loosely, public ones exactly); of two as long, the protected one.
 fn rule_for<'r>(routes: &'r [Route], path: &str) -> Option<&'r Route> {
+    let ascii = path.is_ascii();
     let mut best: Option<(&Route, usize)> = None;
     for route in routes {
-        let prefix = route.path.trim_end_matches('/');
+        let prefix = route.path.strip_suffix('/').unwrap_or(&route.path);
         let covered = if route.public {
             covers_exactly(prefix, path)
         } else {
-            covers_loosely(prefix, path)
+            covers_loosely_given(prefix, path, ascii)
         };
         let better = best.is_none_or(|(held, len)| {
             prefix.len() > len || (prefix.len() == len && held.public && !route.public)
@@ -154,15 +196,20 @@ pub fn decide(
 ) -> Access {
     let mut public = true;
     let mut denied = None;
-    for reading in path.readings() {
-        match rule_for(routes, &reading) {
-            Some(rule) if rule.public => {}
-            rule => {
-                public = false;
-                if denied.is_none() {
-                    denied = identity.and_then(|identity| refused_by(rule, identity));
-                }
+    let mut meet = |rule: Option<&Route>| match rule {
+        Some(rule) if rule.public => {}
+        rule => {
+            public = false;
+            if denied.is_none() {
+                denied = identity.and_then(|identity| refused_by(rule, identity));
             }
+        }
+    };
+    meet(rule_for(routes, path.decoded()));
+    // The common request has no other reading: not even an empty iterator is built for it.
+    if path.has_other_readings() {
+        for reading in path.other_readings() {
+            meet(rule_for(routes, &reading));
         }
     }
     match (public, identity, denied) {

@@ -325,3 +325,25 @@ fn shadowed_routes_are_named() {
         None
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+    /// The one-pass ASCII matcher agrees with matching name by name.
+    #[test]
+    fn the_ascii_matcher_agrees_with_matching_by_segments(
+        prefix in proptest::collection::vec(proptest::sample::select(vec!["admin", "Admin", "a", "x.y", "b"]), 0..3),
+        path in proptest::collection::vec(
+            proptest::sample::select(vec!['/', '/', 'a', 'A', 'd', 'm', 'i', 'n', 'b', 'x', 'y', '.', ' ']),
+            0..14,
+        ),
+    ) {
+        let prefix: String = prefix.iter().map(|name| format!("/{name}")).collect();
+        let path = format!("/{}", path.into_iter().collect::<String>());
+        proptest::prop_assert_eq!(
+            covers_loosely_ascii(prefix.as_bytes(), path.as_bytes()),
+            covers_by_segments(&prefix, &path),
+            "{} {}", prefix, path
+        );
+    }
+}
