@@ -445,6 +445,180 @@ fn workers_must_be_a_sensible_number_of_event_loops() {
     );
 }
 
+fn route_errors(dir: &Path, routes: &str) -> (String, Vec<samlgate::config::Problem>) {
+    let text = base_config(dir) + routes;
+    let errors = problems_of(dir, &text)
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect();
+    (text, errors)
+}
+
+#[test]
+fn route_paths_that_could_never_match_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = [
+        "admin",
+        "/%61dmin",
+        "/admin;jsessionid",
+        "/admin/./x",
+        "/x/../admin",
+        "//admin",
+        "/admin\\\\x",
+        "/ad min",
+        "/admin?x=1",
+        "/admin.",
+    ];
+    let routes: String = bad
+        .iter()
+        .map(|p| format!("\n[[route]]\npath = \"{p}\"\nrequire_access_group = [\"A\"]\n"))
+        .collect();
+    let (text, errors) = route_errors(dir.path(), &routes);
+    assert_eq!(errors.len(), bad.len(), "{errors:#?}");
+    for (i, (p, problem)) in bad.iter().zip(&errors).enumerate() {
+        assert_eq!(problem.key, format!("route[{i}].path"));
+        assert_eq!(
+            problem.line,
+            Some(line_of(&text, &format!("path = \"{p}\"")))
+        );
+    }
+    assert!(
+        errors[1].message.contains("'%'") && errors[1].message.contains("never match"),
+        "{}",
+        errors[1].message
+    );
+}
+
+#[test]
+fn shadowed_and_duplicate_routes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let routes = r#"
+[[route]]
+path = "/admin"
+require_access_group = ["MyOrg:Administrators"]
+
+[[route]]
+path = "/admin/"
+public = true
+
+[[route]]
+path = "/ADMIN"
+require_access_group = ["Other"]
+
+[[route]]
+path = "/Healthcheck"
+public = true
+
+[[route]]
+path = "/healthcheck"
+public = true
+
+[[route]]
+path = "/healthcheck"
+public = true
+"#;
+    let (text, errors) = route_errors(dir.path(), routes);
+    let keys: Vec<(&str, Option<usize>)> =
+        errors.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    assert_eq!(
+        keys,
+        [
+            ("route[1].path", Some(line_of(&text, "path = \"/admin/\""))),
+            ("route[2].path", Some(line_of(&text, "path = \"/ADMIN\""))),
+            // Against /admin and against /admin/: each conflict is named.
+            ("route[2].path", Some(line_of(&text, "path = \"/ADMIN\""))),
+            (
+                "route[5].path",
+                Some(
+                    text.lines()
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .rposition(|l| *l == "path = \"/healthcheck\"")
+                        .unwrap()
+                        + 1
+                )
+            ),
+        ],
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0]
+            .message
+            .contains("route[0].path \"/admin\" (protected)"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[0].message.contains("trailing /"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[1].message.contains("letter case"),
+        "{}",
+        errors[1].message
+    );
+    assert!(
+        errors[2]
+            .message
+            .contains("route[1].path \"/admin/\" (public)"),
+        "{}",
+        errors[2].message
+    );
+    assert!(
+        errors[3].message.contains("two [[route]] entries"),
+        "{}",
+        errors[3].message
+    );
+}
+
+#[test]
+fn api_prefixes_are_checked_like_route_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path()).replace(
+        "api_prefixes = [\"/api\"]",
+        "api_prefixes = [\"/api\", \"api2\", \"/v1;x\"]",
+    );
+    let problems: Vec<_> = problems_of(dir.path(), &text)
+        .into_iter()
+        .filter(|p| p.key == "server.api_prefixes")
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.line == Some(line_of(&text, "api_prefixes")))
+    );
+}
+
+#[test]
+fn forward_auth_reads_the_configured_header_and_checks_the_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let default =
+        config::load_str(&base_config(dir.path()), &dir.path().join("samlgate.toml")).unwrap();
+    assert_eq!(default.config.forward_auth.uri_header, "x-original-uri");
+    let text = base_config(dir.path()) + "\n[forward_auth]\nuri_header = \"X-Forwarded-Uri\"\n";
+    let traefik = config::load_str(&text, &dir.path().join("samlgate.toml")).unwrap();
+    assert_eq!(traefik.config.forward_auth.uri_header, "x-forwarded-uri");
+
+    let text = base_config(dir.path())
+        + "\n[forward_auth]\nuri_header = \"X Original\"\nurl_header = \"x\"\n";
+    let problems = problems_of(dir.path(), &text);
+    let unknown = problems
+        .iter()
+        .find(|p| p.key == "forward_auth.url_header")
+        .expect("unknown key");
+    assert_eq!(unknown.line, Some(line_of(&text, "url_header")));
+    let text = base_config(dir.path()) + "\n[forward_auth]\nuri_header = \"X Original\"\n";
+    let problems = problems_of(dir.path(), &text);
+    let bad = problems
+        .iter()
+        .find(|p| p.key == "forward_auth.uri_header")
+        .expect("bad header");
+    assert_eq!(bad.line, Some(line_of(&text, "uri_header")));
+    assert!(bad.message.contains("not a header name"), "{}", bad.message);
+}
+
 #[test]
 fn a_route_group_no_mapping_gives_is_flagged_with_a_suggestion() {
     let dir = tempfile::tempdir().unwrap();

@@ -517,10 +517,86 @@ async fn forward_auth_answers_401_without_a_session_and_200_on_public_routes() {
         .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     let public = browser
-        .get_with("/saml/auth", &[("x-forwarded-uri", "/static/app.css")])
+        .get_with("/saml/auth", &[("x-original-uri", "/static/app.css")])
         .await;
     assert_eq!(public.status, StatusCode::OK);
     assert!(public.header("x-forwarded-user").is_none());
+}
+
+#[tokio::test]
+async fn forward_auth_reads_only_the_configured_header_and_refuses_anything_odd() {
+    let gw = start(Setup {
+        routes: "[[route]]\npath = \"/static\"\npublic = true\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
+    let ok = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/app?x=1")])
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    // Each of these used to be read as `/` (or as the other header's path) and answered 200.
+    for headers in [
+        &[][..],
+        &[("x-forwarded-uri", "/static/app.css")],
+        &[("x-original-uri", "/app"), ("x-forwarded-uri", "/static/x")],
+        &[("x-original-uri", "/app"), ("x-original-uri", "/static/x")],
+        &[("x-original-uri", "https://app.example.com/app")],
+        &[("x-original-uri", "*")],
+        &[("x-original-uri", "app")],
+        &[("x-original-uri", "/app/..;/static")],
+        &[("x-original-uri", "/app//x")],
+    ] {
+        let refused = browser.get_with("/saml/auth", headers).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{headers:?}");
+        assert!(refused.header("x-forwarded-user").is_none(), "{headers:?}");
+    }
+    assert_eq!(
+        gw.metric(
+            "samlgate_requests_refused_total",
+            &[("reason", "uri_header_missing")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        gw.metric("samlgate_forward_auth_total", &[("result", "bad_request")]),
+        9.0
+    );
+}
+
+#[tokio::test]
+async fn forward_auth_behind_traefik_reads_x_forwarded_uri_alone() {
+    let gw = start(Setup {
+        routes: "[[route]]\npath = \"/static\"\npublic = true\n".into(),
+        extra_toml: "[forward_auth]\nuri_header = \"X-Forwarded-Uri\"\n".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let public = browser
+        .get_with("/saml/auth", &[("x-forwarded-uri", "/static/app.css")])
+        .await;
+    assert_eq!(public.status, StatusCode::OK);
+    let none = browser
+        .get_with("/saml/auth", &[("x-forwarded-uri", "/app")])
+        .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    // A client-sent X-Original-URI that Traefik passed on: refused, whatever it says.
+    let both = browser
+        .get_with(
+            "/saml/auth",
+            &[
+                ("x-forwarded-uri", "/static/app.css"),
+                ("x-original-uri", "/static/app.css"),
+            ],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    let other = browser
+        .get_with("/saml/auth", &[("x-original-uri", "/static/app.css")])
+        .await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

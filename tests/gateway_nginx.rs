@@ -1,5 +1,7 @@
 //! The README's nginx `auth_request` snippet, run against Debian's nginx: a whole login through
-//! nginx, identity headers reaching the backend, a spoofed header overwritten, 401 -> login.
+//! nginx, identity headers reaching the backend, a spoofed header overwritten, 401 -> login;
+//! route rules applied to the original URI, and every URI forward-auth cannot read refused
+//! (nginx then answers 500), never allowed.
 
 mod common;
 mod gateway_support;
@@ -103,13 +105,37 @@ async fn echo_backend() -> std::net::SocketAddr {
     addr
 }
 
+/// An auth request that leaves out `X-Original-URI`, as a misconfigured site would.
+const WITHOUT_ORIGINAL_URI: &str = r#"
+    location = /saml/auth-bare {
+        internal;
+        proxy_pass http://{GATEWAY}/saml/auth;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+    }
+    location /bare/ {
+        auth_request /saml/auth-bare;
+        proxy_pass http://{BACKEND};
+    }
+"#;
+
 fn start_nginx(
     dir: &std::path::Path,
     listen: u16,
     gateway: std::net::SocketAddr,
     backend: std::net::SocketAddr,
 ) -> Nginx {
-    let snippet = SNIPPET
+    start_nginx_with(dir, listen, gateway, backend, "")
+}
+
+fn start_nginx_with(
+    dir: &std::path::Path,
+    listen: u16,
+    gateway: std::net::SocketAddr,
+    backend: std::net::SocketAddr,
+    extra: &str,
+) -> Nginx {
+    let snippet = format!("{extra}{SNIPPET}")
         .replace("{GATEWAY}", &gateway.to_string())
         .replace("{BACKEND}", &backend.to_string());
     let d = dir.display();
@@ -238,4 +264,105 @@ async fn nginx_auth_request_snippet_logs_in_and_passes_identity_headers() {
     // /saml/auth itself is internal to nginx.
     let direct = browser.get("/saml/auth").await;
     assert_eq!(direct.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn nginx_auth_request_applies_route_rules_and_refuses_unreadable_uris() {
+    if !require_tool("nginx") {
+        return;
+    }
+    let nginx_port = free_port();
+    let backend = echo_backend().await;
+    let gw = start(Setup {
+        public_url: Some(format!("http://127.0.0.1:{nginx_port}")),
+        routes: "[[route]]\npath = \"/admin\"\nrequire_access_group = [\"MyOrg:Administrators\"]\n"
+            .into(),
+        ..Setup::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let _nginx = start_nginx_with(
+        dir.path(),
+        nginx_port,
+        gw.addr,
+        backend,
+        WITHOUT_ORIGINAL_URI,
+    );
+    wait_until_listening(nginx_port).await;
+    let nginx = std::net::SocketAddr::from(([127, 0, 0, 1], nginx_port));
+
+    let mut admin = Browser::new(&gw.base);
+    let done = login(&gw, &mut admin, "/app", "admin@example.com", &["Admins"]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let mut viewer = Browser::new(&gw.base);
+    let done = login(&gw, &mut viewer, "/app", "viewer@example.com", &["Staff"]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let cookie = |b: &Browser| format!("samlgate_session={}", b.cookies["samlgate_session"]);
+    let (admin_cookie, viewer_cookie) = (cookie(&admin), cookie(&viewer));
+
+    // Allowed: 200 and the identity reaches the backend.
+    let page = admin.get("/admin/users?tab=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.starts_with("user=admin@example.com "),
+        "{}",
+        page.body
+    );
+    // Without the group: 403, also under another spelling or with a client-sent header that
+    // nginx replaces.
+    for (path, headers) in [
+        ("/admin/users", &[][..]),
+        ("/ADMIN/users", &[][..]),
+        ("/admin;jsessionid=1/users", &[][..]),
+        ("/admin/users", &[("x-original-uri", "/app")][..]),
+    ] {
+        let denied = viewer.get_with(path, headers).await;
+        assert_eq!(
+            denied.status,
+            StatusCode::FORBIDDEN,
+            "{path} {headers:?}: {}",
+            denied.body
+        );
+    }
+
+    // Unreadable: forward-auth answers 400, nginx 500; the backend is never reached, whoever asks.
+    let refused_before =
+        |reason| gw.metric("samlgate_requests_refused_total", &[("reason", reason)]);
+    let (not_ascii, missing) = (
+        refused_before("uri_not_ascii"),
+        refused_before("uri_header_missing"),
+    );
+    for session in [&admin_cookie, &viewer_cookie] {
+        for (target, headers) in [
+            // nginx's $request_uri is the raw request line: these bytes reach X-Original-URI.
+            (&b"/admin/\xc3\xa9"[..], &[][..]),
+            (b"/app/\xc3\xa9", &[][..]),
+            (b"/admin/..;/", &[][..]),
+            (b"/app/..;/admin/", &[][..]),
+            (b"/app/%2e%2e%3b/admin/", &[][..]),
+            // A client-sent copy of the other well-known header beside nginx's X-Original-URI.
+            (b"/app", &[("X-Forwarded-Uri", "/app")][..]),
+            // An auth request without X-Original-URI.
+            (b"/bare/x", &[][..]),
+        ] {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .copied()
+                .chain([("Cookie", session.as_str())])
+                .collect();
+            let reply = raw_get(nginx, target, &headers).await;
+            assert_eq!(reply.status, 500, "{}: {}", shown(target), reply.text);
+            assert!(
+                !reply.text.contains("user="),
+                "{}: {}",
+                shown(target),
+                reply.text
+            );
+        }
+    }
+    assert_eq!(refused_before("uri_not_ascii") - not_ascii, 4.0);
+    assert_eq!(refused_before("uri_header_missing") - missing, 2.0);
+    // The same session on a readable path is still served.
+    let reply = raw_get(nginx, b"/app/ok", &[("Cookie", &viewer_cookie)]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
 }

@@ -26,6 +26,7 @@ pub struct Config {
     /// Which identity headers are stripped from requests and set from the session.
     pub headers: HeaderContract,
     pub routes: Vec<Route>,
+    pub forward_auth: ForwardAuth,
 }
 
 #[derive(Clone, Debug)]
@@ -192,4 +193,19 @@ pub struct Route {
     pub require_access_group: Vec<String>,
     /// The operator must hold at least one of these groups.
     pub require_any_group: Vec<String>,
+}
+
+/// `/saml/auth`: where the proxy in front puts the original request URI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardAuth {
+    /// The one header read (`X-Original-URI` for nginx, `X-Forwarded-Uri` for Traefik).
+    pub uri_header: axum::http::HeaderName,
+}
+
+impl Default for ForwardAuth {
+    fn default() -> Self {
+        ForwardAuth {
+            uri_header: crate::gateway::forward_auth::X_ORIGINAL_URI,
+        }
+    }
 }

@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub headers: Option<Spanned<RawHeaders>>,
     #[serde(default)]
     pub route: Vec<Spanned<RawRoute>>,
+    pub forward_auth: Option<Spanned<RawForwardAuth>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,4 +100,9 @@ pub struct RawRoute {
     pub public: S<bool>,
     pub require_access_group: S<Vec<String>>,
     pub require_any_group: S<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawForwardAuth {
+    pub uri_header: S<String>,
 }

@@ -7,7 +7,14 @@ use toml::de::{DeTable, DeValue};
 use super::problems::Problems;
 
 const TOP: &[&str] = &[
-    "server", "sp", "idp", "session", "backend", "headers", "route",
+    "server",
+    "sp",
+    "idp",
+    "session",
+    "backend",
+    "headers",
+    "route",
+    "forward_auth",
 ];
 const SERVER: &[&str] = &[
     "listen",
@@ -67,6 +74,7 @@ const ROUTE: &[&str] = &[
     "require_access_group",
     "require_any_group",
 ];
+const FORWARD_AUTH: &[&str] = &["uri_header"];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
@@ -77,6 +85,7 @@ fn section_keys(name: &str) -> Option<&'static [&'static str]> {
         "backend" => BACKEND,
         "headers" => HEADERS,
         "route" => ROUTE,
+        "forward_auth" => FORWARD_AUTH,
         _ => return None,
     })
 }

@@ -23,6 +23,7 @@ use super::problems::{Problems, Severity};
 use super::raw::*;
 use crate::gateway::headers::{HeaderContract, HeaderContractConfig};
 use crate::gateway::proxy::{Proxy, ProxyConfig};
+use crate::gateway::routes::{RouteConflict, check_route_path, conflict};
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 
 /// Certificates expiring sooner than this are reported.
@@ -44,6 +45,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     let backend = backend(raw.backend, p);
     let headers = headers(raw.headers, p);
     let routes = routes(&raw.route, p);
+    let forward_auth = forward_auth(raw.forward_auth, p);
     let route_groups: Vec<&str> = routes
         .iter()
         .flat_map(|r| r.require_access_group.iter().map(String::as_str))
@@ -88,6 +90,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         backend,
         headers,
         routes,
+        forward_auth,
     })
 }
 
@@ -227,11 +230,11 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
     let mut api_prefixes = Vec::new();
     if let Some(list) = &r.api_prefixes {
         for prefix in list.get_ref() {
-            if !prefix.starts_with('/') {
+            if let Err(problem) = check_route_path(prefix) {
                 p.error(
                     "server.api_prefixes",
                     Some(list.span()),
-                    format!("\"{prefix}\" must start with /"),
+                    format!("\"{prefix}\" {problem}"),
                 );
             }
             api_prefixes.push(prefix.clone());
@@ -668,7 +671,8 @@ fn headers(raw: Option<Spanned<RawHeaders>>, p: &mut Problems) -> Option<HeaderC
 }
 
 fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
-    let mut out: Vec<Route> = Vec::new();
+    // Each route with its index in the file, for naming the other of two that conflict.
+    let mut out: Vec<(usize, Route)> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
         let key = format!("route[{i}]");
         let rr = r.get_ref();
@@ -676,18 +680,11 @@ fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
             continue;
         };
         let path_str = path.get_ref().clone();
-        if !path_str.starts_with('/') || path_str.contains("//") || path_str.contains('\\') {
+        if let Err(problem) = check_route_path(&path_str) {
             p.error(
                 format!("{key}.path"),
                 Some(path.span()),
-                "must start with a single / (a path prefix)",
-            );
-        }
-        if out.iter().any(|o| o.path == path_str) {
-            p.error(
-                format!("{key}.path"),
-                Some(path.span()),
-                format!("path {path_str} has two [[route]] entries"),
+                format!("{path_str:?} {problem}"),
             );
         }
         let public = rr.public.as_ref().is_some_and(|b| *b.get_ref());
@@ -708,14 +705,57 @@ fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {
                 "a public route cannot also require groups",
             );
         }
-        out.push(Route {
+        let route = Route {
             path: path_str,
             public,
             require_access_group,
             require_any_group,
-        });
+        };
+        for (j, other) in &out {
+            let Some(c) = conflict(other, &route) else {
+                continue;
+            };
+            let message = match c {
+                RouteConflict::Duplicate => {
+                    format!("path {} has two [[route]] entries", route.path)
+                }
+                _ => format!(
+                    "{:?} ({}) and route[{j}].path {:?} ({}): {c}",
+                    route.path,
+                    visibility(&route),
+                    other.path,
+                    visibility(other)
+                ),
+            };
+            p.error(format!("{key}.path"), Some(path.span()), message);
+        }
+        out.push((i, route));
     }
-    out
+    out.into_iter().map(|(_, route)| route).collect()
+}
+
+fn visibility(route: &Route) -> &'static str {
+    if route.public { "public" } else { "protected" }
+}
+
+fn forward_auth(raw: Option<Spanned<RawForwardAuth>>, p: &mut Problems) -> ForwardAuth {
+    let Some(header) = raw.and_then(|r| r.into_inner().uri_header) else {
+        return ForwardAuth::default();
+    };
+    match axum::http::HeaderName::from_bytes(header.get_ref().as_bytes()) {
+        Ok(uri_header) => ForwardAuth { uri_header },
+        Err(_) => {
+            p.error(
+                "forward_auth.uri_header",
+                Some(header.span()),
+                format!(
+                    "{:?} is not a header name (use \"X-Original-URI\" for nginx, \"X-Forwarded-Uri\" for Traefik)",
+                    header.get_ref()
+                ),
+            );
+            ForwardAuth::default()
+        }
+    }
 }
 
 fn bool_of(field: &S<bool>, default: bool) -> bool {

@@ -1,11 +1,15 @@
-//! Every request that is not a `/saml/*` or health endpoint: check the session and the route
-//! rules, then forward to the backend (or start a login, or refuse).
+//! Every request that is not a `/saml/*` or health endpoint: read its path once
+//! ([`PathReading`]: refused with 400 when servers would read it differently), check the
+//! session and the route rules on that reading, then forward to the backend exactly the path
+//! decided on (or start a login, or refuse).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Uri;
+use axum::http::uri::PathAndQuery;
 use axum::response::Response;
 use tower::ServiceExt;
 use tower_sessions::Session;
@@ -14,6 +18,7 @@ use tower_sessions::session::Id;
 use super::cookies;
 use super::errors;
 use super::login;
+use super::path_reading::{PathReading, PathRefusal};
 use super::relay_state::sanitize_return_to;
 use super::routes::{self, Access};
 use super::session::{self, CacheLookup};
@@ -27,7 +32,8 @@ use super::state::AppState;
 ///
 /// This spares the common request the session layer's cookie jar and record handling, which
 /// cost the gateway about a fifth of its CPU per request (measured). The decision is the same
-/// `routes::decide` on the same identity. With Redis the cache is read only once the session
+/// `routes::decide` on the same path reading and identity; a path with no single reading is
+/// refused here, before any store is asked. With Redis the cache is read only once the session
 /// tracker confirms it holds every change Redis made before the request arrived.
 pub async fn fast_gate(
     state: &AppState,
@@ -35,14 +41,19 @@ pub async fn fast_gate(
     client: SocketAddr,
     mut req: Request,
 ) -> Response {
-    if let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
-        .and_then(|value| value.parse::<Id>().ok())
+    let path = match PathReading::new(req.uri().path()) {
+        Ok(path) => path,
+        Err(refusal) => return refused(state, &refusal),
+    };
+    // A path to merge (rare) goes to the slow path, which merges it before deciding.
+    if path.rewritten().is_none()
+        && let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
+            .and_then(|value| value.parse::<Id>().ok())
         && let Some(cache) = state.session_cache_in_step().await
     {
         match cache.get(&id, state.now(), state.config.session.idle_timeout) {
             Some(signed_in) => {
-                let path = req.uri().path();
-                match routes::decide(&state.config.routes, path, Some(&signed_in.identity)) {
+                match routes::decide(&state.config.routes, &path, Some(&signed_in.identity)) {
                     Access::Public => return forward(state, req, None, client).await,
                     Access::Allowed => return forward(state, req, Some(&signed_in), client).await,
                     Access::LoginRequired | Access::Denied(_) => {}
@@ -61,6 +72,49 @@ pub async fn fast_gate(
     }
 }
 
+/// A path with no single reading: 400, a generic page to the browser, the reason to the log
+/// and to `samlgate_requests_refused_total`.
+fn refused(state: &AppState, refusal: &PathRefusal) -> Response {
+    tracing::info!(reason = refusal.kind(), "{refusal}");
+    state.metrics.inc(
+        "samlgate_requests_refused_total",
+        &[("reason", refusal.kind())],
+    );
+    errors::bad_request("This address is not one the gateway accepts.")
+}
+
+/// Read the request's path: refuse it (the answer), or put in the request the path the
+/// backend must be sent (repeated slashes merged), which is then the one decided on.
+fn admit_path(state: &AppState, req: &mut Request) -> Option<Response> {
+    let merged = match PathReading::new(req.uri().path()) {
+        Err(refusal) => return Some(refused(state, &refusal)),
+        Ok(path) => with_path(req.uri(), path.rewritten()?),
+    };
+    match merged {
+        Ok(uri) => {
+            *req.uri_mut() = uri;
+            None
+        }
+        Err(e) => {
+            tracing::warn!("cannot rewrite the request path: {e}");
+            Some(errors::bad_request(
+                "This address is not one the gateway accepts.",
+            ))
+        }
+    }
+}
+
+/// `uri` with its path replaced by `path`, query and authority kept.
+fn with_path(uri: &Uri, path: &str) -> Result<Uri, axum::http::Error> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::try_from(path_and_query)?);
+    Ok(Uri::from_parts(parts)?)
+}
+
 /// Set by [`fast_gate`] when it looked in the session cache and found nothing.
 #[derive(Clone, Copy, Debug)]
 struct CacheMissed;
@@ -69,9 +123,15 @@ pub async fn gate(
     State(state): State<Arc<AppState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     session: Session,
-    req: Request,
+    mut req: Request,
 ) -> Response {
-    let path = req.uri().path().to_string();
+    if let Some(refusal) = admit_path(&state, &mut req) {
+        return refusal;
+    }
+    let path = match PathReading::new(req.uri().path()) {
+        Ok(path) => path,
+        Err(refusal) => return refused(&state, &refusal),
+    };
     let lookup = match req.extensions().get::<CacheMissed>() {
         Some(_) => CacheLookup::AlreadyMissed,
         None => CacheLookup::Consult,
@@ -84,11 +144,12 @@ pub async fn gate(
         }
     };
     let api = routes::is_api_request(req.headers(), &path, &state.config.server.api_prefixes);
-    match routes::decide(
+    let access = routes::decide(
         &state.config.routes,
         &path,
         identity.as_deref().map(|s| &s.identity),
-    ) {
+    );
+    match access {
         Access::Public => forward(&state, req, None, client).await,
         Access::Allowed => forward(&state, req, identity.as_deref(), client).await,
         Access::LoginRequired if api => errors::unauthorized_json(),
@@ -102,7 +163,7 @@ pub async fn gate(
         }
         Access::Denied(reason) => {
             tracing::info!(
-                path,
+                path = req.uri().path(),
                 user = identity.as_deref().map(|s| s.identity.user.as_str()),
                 "access denied: {reason}"
             );

@@ -17,6 +17,7 @@ use crate::saml::request::{
 
 use super::cookies;
 use super::errors;
+use super::path_reading::PathReading;
 use super::relay_state::{PendingLogin, random_token, sanitize_return_to};
 use super::state::AppState;
 
@@ -26,22 +27,37 @@ pub struct LoginQuery {
     pub return_to: Option<String>,
 }
 
-/// `GET /saml/login`. The return path is `return_to`, else `X-Original-URI` (set by the nginx
-/// snippet, which cannot URL-encode a query into `return_to`); either way only a sanitized
-/// relative path is kept.
+/// `GET /saml/login`. The return path is `return_to`, else the forward-auth URI header
+/// (`X-Original-URI`, set by the nginx snippet, which cannot URL-encode a query into
+/// `return_to`); either way only a sanitized relative path with a single reading is kept.
 pub async fn login(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let from_header = headers.get("x-original-uri").and_then(|v| v.to_str().ok());
-    let return_to = sanitize_return_to(q.return_to.as_deref().or(from_header).unwrap_or("/"));
+    let from_header = headers
+        .get(&state.config.forward_auth.uri_header)
+        .and_then(|v| v.to_str().ok());
+    let return_to = readable(sanitize_return_to(
+        q.return_to.as_deref().or(from_header).unwrap_or("/"),
+    ));
     match q.idp.as_deref() {
         Some(name) => match state.idp(name) {
             Some(idp) => begin(&state, idp, &return_to, &headers).await,
             None => errors::bad_request("Unknown identity provider."),
         },
         None => choose_or_begin(&state, &return_to, &headers).await,
+    }
+}
+
+/// `return_to`, or `/` when the gate would refuse its path (no single reading).
+fn readable(return_to: String) -> String {
+    let path = return_to
+        .split_once('?')
+        .map_or(return_to.as_str(), |(path, _)| path);
+    match PathReading::new(path) {
+        Ok(_) => return_to,
+        Err(_) => "/".to_string(),
     }
 }
 

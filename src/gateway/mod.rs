@@ -6,7 +6,8 @@
 //! - [`proxy`]: the streaming reverse proxy, over [`backend_pool`]'s keep-alive connections;
 //!   [`headers`]: the identity header contract
 //! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
-//! - [`routes`]: per-path rules (pure); [`errors`]: the pages a browser sees
+//! - [`path_reading`]: the one reading of a request path (pure); [`routes`]: per-path rules
+//!   (pure); [`errors`]: the pages a browser sees
 //! - [`state`]: what handlers share; [`service`]: what a connection is served by;
 //!   [`serve`]: `samlgate serve`, on [`event_loops`]
 //! - [`edge`]: the rules every request meets first (one `Host`, no loop); [`forwarding`]: the
@@ -30,6 +31,7 @@ pub mod identity;
 pub mod login;
 pub mod logout;
 pub mod metadata_endpoint;
+pub mod path_reading;
 pub mod proxy;
 pub mod relay_state;
 pub mod routes;

@@ -1,8 +1,14 @@
-//! Per-path access rules, decided purely from the request path and the session's identity.
+//! Per-path access rules, decided purely from the request path's reading and the session's
+//! identity.
 //!
-//! Rules match on a normalized path (percent-decoded, dot segments resolved, `;params` and
-//! repeated slashes removed), because that is what backends act on: `/%61dmin`, `/x/../admin`
-//! and `/admin;jsessionid=1` must meet the `/admin` rule, not slip past it.
+//! A rule applies when its prefix covers any reading of the path
+//! ([`PathReading::readings`]: decoded, as sent, as a servlet container reads it), and every
+//! rule that applies must let the operator through: the stricter reading always wins. Protected
+//! prefixes (every route that is not `public`) match whatever the letter case, and ignore the
+//! dots and spaces Windows drops from the end of a name, because IIS, nginx `~*` locations and
+//! case-insensitive file systems serve `/ADMIN./x` as `/admin/x`; public prefixes match exactly,
+//! so a public rule never opens more than the path it names. Prefixes match on segment
+//! boundaries: `/admin` covers `/admin/x`, not `/administrator`.
 
 use std::borrow::Cow;
 
@@ -11,6 +17,7 @@ use axum::http::header::ACCEPT;
 
 use crate::config::Route;
 
+use super::path_reading::PathReading;
 use super::session::SessionIdentity;
 
 /// What the gateway does with a request.
@@ -57,55 +64,8 @@ impl std::fmt::Display for DenyReason {
     }
 }
 
-/// The path as a backend would understand it, for rule matching only (the request itself is
-/// forwarded unchanged).
-///
-/// Most paths are already normal (no `%`, `\\`, `;`, empty, `.` or `..` segment): they are
-/// borrowed as they are, less a trailing `/`, and only the others are decoded and rebuilt.
-pub fn normalize_path(raw: &str) -> Cow<'_, str> {
-    match already_normal(raw) {
-        Some(normal) => Cow::Borrowed(normal),
-        None => Cow::Owned(rebuild_path(raw)),
-    }
-}
-
-/// `raw` without its trailing `/` when rebuilding it would give exactly that, else `None`.
-fn already_normal(raw: &str) -> Option<&str> {
-    let rest = raw.strip_prefix('/')?;
-    if raw.bytes().any(|b| matches!(b, b'%' | b'\\' | b';')) {
-        return None;
-    }
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() {
-        return Some("/");
-    }
-    if rest.split('/').any(|s| matches!(s, "" | "." | "..")) {
-        return None;
-    }
-    raw.get(..=rest.len())
-}
-
-/// Percent-decode, drop `;params`, empty and `.` segments, resolve `..`.
-fn rebuild_path(raw: &str) -> String {
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split(['/', '\\']) {
-        // Servlet containers drop `;params` from each segment.
-        let segment = segment.split(';').next().unwrap_or("");
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    format!("/{}", segments.join("/"))
-}
-
-/// Does `prefix` cover `path` on a segment boundary (`/admin` covers `/admin/x`, not `/administrator`)?
-fn covers(prefix: &str, path: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
+/// Does `prefix` (without its trailing `/`) cover `path` exactly, on a segment boundary?
+fn covers_exactly(prefix: &str, path: &str) -> bool {
     prefix.is_empty()
         || path == prefix
         || path
@@ -113,34 +73,103 @@ fn covers(prefix: &str, path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The rule for `path`: the longest matching prefix.
-pub fn rule_for<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
-    if routes.is_empty() {
-        return None;
-    }
-    let normalized = normalize_path(path);
-    routes
-        .iter()
-        .filter(|r| covers(&r.path, &normalized))
-        .max_by_key(|r| r.path.trim_end_matches('/').len())
+/// Does `prefix` (without its trailing `/`) cover `path` segment by segment, whatever the
+/// letter case and ignoring dots and spaces at the end of the path's names?
+fn covers_loosely(prefix: &str, path: &str) -> bool {
+    covers_loosely_given(prefix, path, path.is_ascii())
 }
 
-/// Decide access for `path` given the session's identity (if any).
-pub fn decide(routes: &[Route], path: &str, identity: Option<&SessionIdentity>) -> Access {
-    let rule = rule_for(routes, path);
-    if rule.is_some_and(|r| r.public) {
-        return Access::Public;
+/// [`covers_loosely`], told whether `path` is ASCII (checked once for every route).
+fn covers_loosely_given(prefix: &str, path: &str, path_is_ascii: bool) -> bool {
+    if path_is_ascii && prefix.is_ascii() {
+        return covers_loosely_ascii(prefix.as_bytes(), path.as_bytes());
     }
-    let Some(identity) = identity else {
-        return Access::LoginRequired;
-    };
-    let Some(rule) = rule else {
-        return Access::Allowed;
-    };
+    covers_by_segments(prefix, path)
+}
+
+/// [`covers_loosely`] for ASCII, in one pass over both, without splitting (the common
+/// request: a property test holds it against [`covers_by_segments`]).
+fn covers_loosely_ascii(prefix: &[u8], path: &[u8]) -> bool {
+    let (mut i, mut j) = (0usize, 0usize);
+    loop {
+        match prefix.get(i) {
+            // The end of a prefix name (or of the whole prefix): the path's name may go on
+            // with dots and spaces only, then the path ends or goes on with `/`.
+            None | Some(b'/') => {
+                if i > 0 {
+                    while matches!(path.get(j), Some(b'.' | b' ')) {
+                        j = j.saturating_add(1);
+                    }
+                }
+                match (prefix.get(i), path.get(j)) {
+                    (None, None | Some(b'/')) => return true,
+                    (Some(_), Some(b'/')) => {}
+                    _ => return false,
+                }
+            }
+            Some(p) if path.get(j).is_some_and(|q| q.eq_ignore_ascii_case(p)) => {}
+            Some(_) => return false,
+        }
+        i = i.saturating_add(1);
+        j = j.saturating_add(1);
+    }
+}
+
+/// [`covers_loosely`] name by name.
+fn covers_by_segments(prefix: &str, path: &str) -> bool {
+    let mut segments = path.split('/');
+    prefix.split('/').all(|want| {
+        segments
+            .next()
+            .is_some_and(|segment| same_name(want, segment.trim_end_matches(['.', ' '])))
+    })
+}
+
+/// Are `a` and `b` the same name whatever the letter case? Unicode-aware, because Windows
+/// and IIS fold the case of every letter, not only ASCII; both folds are compared since each
+/// misses letters the other catches (the Kelvin sign lowercases to `k`, the long s uppercases
+/// to `S`). Allocates nothing.
+pub fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+        || a.chars()
+            .flat_map(char::to_uppercase)
+            .eq(b.chars().flat_map(char::to_uppercase))
+}
+
+/// The rule for one reading of a path: the longest prefix that covers it (protected ones
+/// loosely, public ones exactly); of two as long, the protected one.
+fn rule_for<'r>(routes: &'r [Route], path: &str) -> Option<&'r Route> {
+    let ascii = path.is_ascii();
+    let mut best: Option<(&Route, usize)> = None;
+    for route in routes {
+        let prefix = route.path.strip_suffix('/').unwrap_or(&route.path);
+        let covered = if route.public {
+            covers_exactly(prefix, path)
+        } else {
+            covers_loosely_given(prefix, path, ascii)
+        };
+        let better = best.is_none_or(|(held, len)| {
+            prefix.len() > len || (prefix.len() == len && held.public && !route.public)
+        });
+        if covered && better {
+            best = Some((route, prefix.len()));
+        }
+    }
+    best.map(|(route, _)| route)
+}
+
+/// Why `rule` refuses `identity`, if it does (no rule: any session will do).
+fn refused_by(rule: Option<&Route>, identity: &SessionIdentity) -> Option<DenyReason> {
+    let rule = rule?;
     if !rule.require_access_group.is_empty()
         && !rule.require_access_group.contains(&identity.access_group)
     {
-        return Access::Denied(DenyReason::AccessGroup {
+        return Some(DenyReason::AccessGroup {
             route: rule.path.clone(),
             have: identity.access_group.clone(),
         });
@@ -151,158 +180,144 @@ pub fn decide(routes: &[Route], path: &str, identity: Option<&SessionIdentity>) 
             .iter()
             .any(|g| rule.require_any_group.contains(g))
     {
-        return Access::Denied(DenyReason::NoRequiredGroup {
+        return Some(DenyReason::NoRequiredGroup {
             route: rule.path.clone(),
         });
     }
-    Access::Allowed
+    None
 }
 
-/// An API client gets 401 JSON instead of a login redirect: it asked for JSON, or the path is
-/// under a configured API prefix.
-pub fn is_api_request(headers: &HeaderMap, path: &str, api_prefixes: &[String]) -> bool {
+/// Decide access for `path` given the session's identity (if any): public only when every
+/// reading is public, allowed only when every reading's rule allows.
+pub fn decide(
+    routes: &[Route],
+    path: &PathReading<'_>,
+    identity: Option<&SessionIdentity>,
+) -> Access {
+    let mut public = true;
+    let mut denied = None;
+    let mut meet = |rule: Option<&Route>| match rule {
+        Some(rule) if rule.public => {}
+        rule => {
+            public = false;
+            if denied.is_none() {
+                denied = identity.and_then(|identity| refused_by(rule, identity));
+            }
+        }
+    };
+    meet(rule_for(routes, path.decoded()));
+    // The common request has no other reading: not even an empty iterator is built for it.
+    if path.has_other_readings() {
+        for reading in path.other_readings() {
+            meet(rule_for(routes, &reading));
+        }
+    }
+    match (public, identity, denied) {
+        (true, _, _) => Access::Public,
+        (false, None, _) => Access::LoginRequired,
+        (false, Some(_), Some(reason)) => Access::Denied(reason),
+        (false, Some(_), None) => Access::Allowed,
+    }
+}
+
+/// An API client gets 401 JSON instead of a login redirect: it asked for JSON, or a reading
+/// of the path is under a configured API prefix (matched as protected prefixes are).
+pub fn is_api_request(
+    headers: &HeaderMap,
+    path: &PathReading<'_>,
+    api_prefixes: &[String],
+) -> bool {
     let wants_json = headers
         .get_all(ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("application/json"));
-    let normalized = normalize_path(path);
-    wants_json || api_prefixes.iter().any(|p| covers(p, &normalized))
+    wants_json
+        || path.readings().any(|reading: Cow<'_, str>| {
+            api_prefixes
+                .iter()
+                .any(|p| covers_loosely(p.trim_end_matches('/'), &reading))
+        })
+}
+
+/// Why a configured route path (or API prefix) could never match a request as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoutePathProblem {
+    #[error("must start with / (a path prefix)")]
+    NotAbsolute,
+    #[error(
+        "contains {0:?}: request paths are matched percent-decoded, without ;parameters, query, spaces or control characters, so this prefix would never match; write the path as it reads decoded"
+    )]
+    Character(char),
+    #[error(
+        "has an empty segment (//): requests are read with repeated slashes merged, so this prefix would never match"
+    )]
+    EmptySegment,
+    #[error(
+        "has a . or .. segment: requests with one are refused, so this prefix would never match"
+    )]
+    DotSegment,
+    #[error(
+        "has a name ending in '.' or ' ', which Windows servers read without it: write the name without"
+    )]
+    TrailingDot,
+}
+
+/// Is `path` a prefix some request path can meet? Anything the path reading refuses or
+/// changes cannot be.
+pub fn check_route_path(path: &str) -> Result<(), RoutePathProblem> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(RoutePathProblem::NotAbsolute);
+    };
+    if let Some(c) = path
+        .chars()
+        .find(|c| matches!(c, '%' | ';' | '\\' | '?' | '#') || c.is_whitespace() || c.is_control())
+    {
+        return Err(RoutePathProblem::Character(c));
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Ok(());
+    }
+    for name in rest.split('/') {
+        match name {
+            "" => return Err(RoutePathProblem::EmptySegment),
+            "." | ".." => return Err(RoutePathProblem::DotSegment),
+            n if n.ends_with('.') => return Err(RoutePathProblem::TrailingDot),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Two routes of which one would never apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteConflict {
+    #[error("the same path has two [[route]] entries")]
+    Duplicate,
+    #[error(
+        "the same prefix as another route (a trailing / changes nothing): one of them would never apply"
+    )]
+    TrailingSlash,
+    #[error(
+        "differs from another route only in letter case, and protected prefixes match whatever the case: one of them would never apply"
+    )]
+    CaseVariant,
+}
+
+/// Would `a` or `b` never apply because of the other?
+pub fn conflict(a: &Route, b: &Route) -> Option<RouteConflict> {
+    let (pa, pb) = (a.path.trim_end_matches('/'), b.path.trim_end_matches('/'));
+    if a.path == b.path {
+        Some(RouteConflict::Duplicate)
+    } else if pa == pb {
+        Some(RouteConflict::TrailingSlash)
+    } else if (!a.public || !b.public) && same_name(pa, pb) {
+        Some(RouteConflict::CaseVariant)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn route(path: &str, public: bool, access: &[&str], any: &[&str]) -> Route {
-        Route {
-            path: path.into(),
-            public,
-            require_access_group: access.iter().map(|s| s.to_string()).collect(),
-            require_any_group: any.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    fn operator(access_group: &str, groups: &[&str]) -> SessionIdentity {
-        SessionIdentity {
-            user: "u1".into(),
-            access_group: access_group.into(),
-            groups: groups.iter().map(|s| s.to_string()).collect(),
-            ..SessionIdentity::default()
-        }
-    }
-
-    fn routes() -> Vec<Route> {
-        vec![
-            route("/admin", false, &["MyOrg:Administrators"], &[]),
-            route("/public", true, &[], &[]),
-            route("/reports", false, &[], &["finance", "audit"]),
-        ]
-    }
-
-    #[test]
-    fn admin_route_refuses_other_access_groups() {
-        let r = routes();
-        assert_eq!(
-            decide(
-                &r,
-                "/admin/users",
-                Some(&operator("MyOrg:Administrators", &[]))
-            ),
-            Access::Allowed
-        );
-        assert!(matches!(
-            decide(
-                &r,
-                "/admin/users",
-                Some(&operator("MyOrg:RestrictedReadOnly", &[]))
-            ),
-            Access::Denied(DenyReason::AccessGroup { .. })
-        ));
-    }
-
-    #[test]
-    fn encoded_dotted_and_parameter_paths_meet_the_admin_rule() {
-        let r = routes();
-        let viewer = operator("MyOrg:RestrictedReadOnly", &[]);
-        for path in [
-            "/%61dmin",
-            "/x/../admin",
-            "/admin;jsessionid=1",
-            "//admin/",
-            "/./admin/x",
-            "/public/../admin",
-        ] {
-            assert!(
-                matches!(decide(&r, path, Some(&viewer)), Access::Denied(_)),
-                "{path}"
-            );
-        }
-    }
-
-    #[test]
-    fn prefix_matches_on_segment_boundaries_only() {
-        let r = routes();
-        let viewer = operator("MyOrg:RestrictedReadOnly", &[]);
-        assert_eq!(decide(&r, "/administrator", Some(&viewer)), Access::Allowed);
-        assert_eq!(decide(&r, "/publicity", None), Access::LoginRequired);
-        assert_eq!(decide(&r, "/public/x.css", None), Access::Public);
-    }
-
-    #[test]
-    fn any_group_rule_needs_one_of_the_groups() {
-        let r = routes();
-        assert_eq!(
-            decide(&r, "/reports", Some(&operator("x", &["audit"]))),
-            Access::Allowed
-        );
-        assert!(matches!(
-            decide(&r, "/reports", Some(&operator("x", &["sales"]))),
-            Access::Denied(_)
-        ));
-    }
-
-    #[test]
-    fn no_session_means_login_outside_public_routes() {
-        assert_eq!(decide(&routes(), "/", None), Access::LoginRequired);
-        assert_eq!(decide(&[], "/anything", None), Access::LoginRequired);
-    }
-
-    #[test]
-    fn api_requests_are_recognized_by_accept_or_prefix() {
-        let mut h = HeaderMap::new();
-        assert!(!is_api_request(&h, "/app", &["/api".into()]));
-        assert!(is_api_request(&h, "/api/v1/x", &["/api".into()]));
-        h.insert(ACCEPT, "application/json, text/plain".parse().unwrap());
-        assert!(is_api_request(&h, "/app", &[]));
-    }
-
-    #[test]
-    fn normal_paths_are_borrowed_and_others_rebuilt() {
-        assert!(matches!(normalize_path("/app/x"), Cow::Borrowed("/app/x")));
-        assert!(matches!(normalize_path("/app/x/"), Cow::Borrowed("/app/x")));
-        assert!(matches!(normalize_path("/"), Cow::Borrowed("/")));
-        assert_eq!(normalize_path("/app/./x/../y"), "/app/y");
-        assert_eq!(normalize_path("/%61pp"), "/app");
-        assert!(matches!(normalize_path("/%61pp"), Cow::Owned(_)));
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
-
-        /// The borrowed shortcut gives exactly what the full rebuild gives, for paths built
-        /// from the characters that matter to normalization.
-        #[test]
-        fn the_shortcut_agrees_with_the_full_rebuild(
-            chars in proptest::collection::vec(
-                proptest::sample::select(vec!['/', '/', '.', 'a', 'b', '%', '2', 'e', ';', '\\', 'é']),
-                0..14,
-            ),
-        ) {
-            let raw: String = chars.into_iter().collect();
-            let raw = format!("/{raw}");
-            let (shortcut, rebuilt) = (normalize_path(&raw), rebuild_path(&raw));
-            proptest::prop_assert_eq!(shortcut.as_ref(), rebuilt.as_str());
-        }
-    }
-}
+mod tests;

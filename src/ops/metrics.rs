@@ -43,6 +43,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "gauge",
         "notAfter of each configured certificate, as a Unix time.",
     ),
+    (
+        "samlgate_requests_refused_total",
+        "counter",
+        "Requests refused with 400 because their path (or forward-auth URI) has no single reading, by reason.",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;

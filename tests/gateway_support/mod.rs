@@ -449,3 +449,50 @@ pub async fn wait_listening(ports: &[u16]) {
         }
     }
 }
+
+/// The answer to one raw request: its status (0 when the connection closed without one) and
+/// everything received.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    pub text: String,
+}
+
+/// `target` escaped for a message.
+pub fn shown(target: &[u8]) -> String {
+    target.escape_ascii().to_string()
+}
+
+/// A GET with `target` as its request-target byte for byte (HTTP clients normalize paths, so
+/// path tests speak raw HTTP/1.1), the whole answer read until the server closes.
+pub async fn raw_get(addr: SocketAddr, target: &[u8], headers: &[(&str, &str)]) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = b"GET ".to_vec();
+    request.extend_from_slice(target);
+    request.extend_from_slice(
+        format!(" HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").as_bytes(),
+    );
+    for (name, value) in headers {
+        request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    let exchange = async {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(&request).await.unwrap();
+        let mut received = Vec::new();
+        // A reset after the answer (a refused request line) still leaves the answer read.
+        let _ = tcp.read_to_end(&mut received).await;
+        received
+    };
+    let received = tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+        .await
+        .unwrap_or_else(|_| panic!("no answer within 30 s to {}", shown(target)));
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    RawReply { status, text }
+}
