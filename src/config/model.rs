@@ -42,6 +42,8 @@ pub struct Server {
     pub metrics_listen: Option<SocketAddr>,
     /// Event loops (threads serving requests). `None`: one per core.
     pub workers: Option<NonZeroUsize>,
+    /// ACS validations that may run at once (off the event loops). `None`: one per event loop.
+    pub acs_concurrency: Option<NonZeroUsize>,
 }
 
 impl Server {
@@ -59,6 +61,12 @@ impl Server {
     pub fn event_loop_count(&self) -> NonZeroUsize {
         self.workers
             .unwrap_or_else(crate::gateway::event_loops::default_count)
+    }
+
+    /// How many ACS validations may run at once: `acs_concurrency`, or one per event loop.
+    pub fn acs_validations(&self) -> NonZeroUsize {
+        self.acs_concurrency
+            .unwrap_or_else(|| self.event_loop_count())
     }
 
     pub fn is_https(&self) -> bool {

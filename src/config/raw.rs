@@ -29,6 +29,7 @@ pub struct RawServer {
     pub log_format: S<String>,
     pub metrics_listen: S<String>,
     pub workers: S<i64>,
+    pub acs_concurrency: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,6 +17,7 @@ const SERVER: &[&str] = &[
     "log_format",
     "metrics_listen",
     "workers",
+    "acs_concurrency",
 ];
 const SP: &[&str] = &[
     "entity_id",

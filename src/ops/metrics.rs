@@ -43,6 +43,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "gauge",
         "notAfter of each configured certificate, as a Unix time.",
     ),
+    (
+        "samlgate_acs_busy_total",
+        "counter",
+        "ACS posts answered 503: no validation slot free in time.",
+    ),
+    (
+        "samlgate_logouts_refused_total",
+        "counter",
+        "Sign-out requests refused by the same-origin check.",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;
