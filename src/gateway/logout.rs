@@ -168,13 +168,13 @@ mod tests {
             (&[], "none"),
         ] {
             let got = same_origin(&headers(bad), &public);
-            let matches = match (kind, &got) {
-                ("other", Err(CrossOrigin::OtherOrigin { .. })) => true,
-                ("site", Err(CrossOrigin::FetchSite(_))) => true,
-                ("several", Err(CrossOrigin::SeveralOrigins)) => true,
-                ("none", Err(CrossOrigin::Unattested)) => true,
-                _ => false,
-            };
+            let matches = matches!(
+                (kind, &got),
+                ("other", Err(CrossOrigin::OtherOrigin { .. }))
+                    | ("site", Err(CrossOrigin::FetchSite(_)))
+                    | ("several", Err(CrossOrigin::SeveralOrigins))
+                    | ("none", Err(CrossOrigin::Unattested))
+            );
             assert!(matches, "{bad:?}: {got:?}");
         }
     }
