@@ -538,8 +538,8 @@ async fn identity_headers(b: &Browser) -> HashMap<String, String> {
 
 /// The whole login in a browser: a protected page sends the browser to SimpleSAMLphp's login
 /// form, the IdP posts back through samlgate's ACS, and the echo backend shows the mapped
-/// identity headers (UTF-8 name decoded); logout ends the session, so the protected page goes
-/// to the IdP again; with the IdP session ended too, the IdP asks for a password again, and a
+/// identity headers (UTF-8 name decoded); the Sign out button ends the session (opening
+/// `/saml/logout` alone does not), so the protected page goes to the IdP again; with the IdP session ended too, the IdP asks for a password again, and a
 /// user without `Admins` gets the default access group and is kept out of /admin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_logs_in_through_simplesamlphp_and_out_again() {
@@ -622,10 +622,16 @@ async fn browser_logs_in_through_simplesamlphp_and_out_again() {
     b.goto(&format!("{}/admin/", gw.base)).await;
     b.wait_for_text("What the backend received").await;
 
-    // 3. Logout: the session is gone ...
-    b.goto(&format!("{}/saml/logout", gw.base)).await;
+    // 3. Logout with the Sign out button of the page (a same-origin POST): the session is
+    // gone ...
+    b.click("#sign-out").await;
     b.wait_for_text("signed out").await;
     b.screenshot("signed-out").await;
+    assert_eq!(
+        gw.state.metrics.get("samlgate_logouts_total", &[]),
+        1.0,
+        "the button's POST carried the browser's own Origin"
+    );
     // ... so the protected page goes to the IdP again, which still knows the browser (local
     // logout leaves the IdP session) and answers without a form: a second login.
     b.goto(&app).await;
@@ -636,9 +642,22 @@ async fn browser_logs_in_through_simplesamlphp_and_out_again() {
     // redirects are not counted: chromium's /favicon.ico request starts one of its own.)
     assert_eq!(metric("samlgate_logins_total"), 2.0);
 
-    // 4. Logout at samlgate and at the IdP: now the IdP asks for a password again.
+    // 4. Logout at samlgate and at the IdP: now the IdP asks for a password again. Opening
+    // /saml/logout ends nothing by itself: it shows the button.
     b.goto(&format!("{}/saml/logout", gw.base)).await;
+    b.wait_for_text("Sign out of this application?").await;
+    b.screenshot("sign-out-page").await;
+    b.goto(&app).await;
+    b.wait_for_text("What the backend received").await;
+    assert_eq!(
+        metric("samlgate_logins_total"),
+        2.0,
+        "still the same session"
+    );
+    b.goto(&format!("{}/saml/logout", gw.base)).await;
+    b.click("form[action$='/saml/logout'] button").await;
     b.wait_for_text("signed out").await;
+    assert_eq!(gw.state.metrics.get("samlgate_logouts_total", &[]), 2.0);
     let return_to: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
     b.goto(&format!(
         "{}/saml2/idp/SingleLogoutService.php?ReturnTo={return_to}",

@@ -210,3 +210,139 @@ async fn samlgate_serve_on_two_loops_signs_in_proxies_and_stops_on_sigterm() {
     assert!(output.0.success(), "{:?}: {}", output.0, output.1);
     assert!(output.1.contains("\"event_loops\":2"), "{}", output.1);
 }
+
+/// The ACS validates off the event loops: while one validation is held where it runs (a stand-in
+/// for a slow or hostile Response), the only event loop goes on answering proxied requests and
+/// starting logins. With `acs_concurrency = 1` a second ACS post finds no slot and gets 503
+/// after a bounded wait; released, the held login completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() {
+    const LOOP_THREAD: &str = "test-event-loop";
+    let backend = gateway_support::echo_backend().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        server_extra: "workers = 1\nacs_concurrency = 1".into(),
+        backend: Some(backend),
+        routes: "[[route]]\npath = \"/public\"\npublic = true\n".into(),
+        ..Setup::default()
+    };
+    let (config_path, _) = write_config(dir.path(), port, &setup);
+    let config = samlgate::config::load(&config_path).unwrap().config;
+    // The gateway runs as `serve` runs it, on one event loop of its own thread.
+    let (state_tx, state_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::Builder::new()
+        .name(LOOP_THREAD.into())
+        .spawn(move || {
+            let loops = EventLoops::new(NonZeroUsize::new(1).unwrap()).unwrap();
+            let (router, state) = loops
+                .block_on(async {
+                    samlgate::gateway::build(config, samlgate::gateway::system_clock())
+                })
+                .unwrap();
+            state_tx.send(state).unwrap();
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            loops.serve(listener, router, async move {
+                let _ = stop_rx.await;
+            })
+        })
+        .unwrap();
+    let state = state_rx.recv().unwrap();
+    let (held_tx, held_rx) = mpsc::channel::<String>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (held_tx, release_rx) = (Mutex::new(held_tx), Mutex::new(release_rx));
+    let hook = move || {
+        let thread = std::thread::current().name().unwrap_or("").to_string();
+        held_tx.lock().unwrap().send(thread).unwrap();
+        release_rx.lock().unwrap().recv().unwrap();
+    };
+    assert!(state.acs_hook.set(Box::new(hook)).is_ok());
+    let base = format!("http://127.0.0.1:{port}");
+    wait_listening(&[port]).await;
+
+    // A login, its Response posted and held in validation.
+    let mut browser = Browser::new(&base);
+    let start = browser.get("/app").await;
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    let request = read_redirect_request(start.location());
+    let mut spec = ResponseSpec::new(
+        common::test_idp::IDP,
+        gateway_support::SP_ENTITY,
+        &format!("{base}/saml/acs"),
+        "erin@example.com",
+        time::OffsetDateTime::now_utc(),
+    );
+    spec.in_response_to = Some(request.id);
+    let form = |response: &str, relay: Option<&str>| {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("SAMLResponse", response);
+        if let Some(r) = relay {
+            form.append_pair("RelayState", r);
+        }
+        form.finish()
+    };
+    let body = form(
+        &gateway_support::signed_b64(&spec),
+        request.relay_state.as_deref(),
+    );
+    let held = tokio::spawn(async move {
+        let reply = browser
+            .send(hyper::Method::POST, "/saml/acs", &[], Some(body))
+            .await;
+        (reply.status, reply.location().to_string())
+    });
+    let validating_on = tokio::task::spawn_blocking(move || {
+        held_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the ACS validation started")
+    })
+    .await
+    .unwrap();
+    assert_ne!(
+        validating_on, LOOP_THREAD,
+        "validation runs off the event loop"
+    );
+
+    // Meanwhile the one event loop serves: a proxied request, a login start.
+    let within = std::time::Duration::from_secs(10);
+    let mut other = Browser::new(&base);
+    let proxied = tokio::time::timeout(within, other.get("/public/page"))
+        .await
+        .expect("a proxied request is answered while the ACS validation is held");
+    assert_eq!(proxied.status, StatusCode::OK, "{}", proxied.body);
+    assert!(proxied.body.contains("What the backend received"));
+    let login = tokio::time::timeout(within, other.get("/app"))
+        .await
+        .unwrap();
+    assert_eq!(login.status, StatusCode::FOUND);
+
+    // The one validation slot is taken: another ACS post waits, then gets 503.
+    let waited = std::time::Instant::now();
+    let busy = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        other.send(
+            hyper::Method::POST,
+            "/saml/acs",
+            &[],
+            Some(form("PGdhcmJhZ2U+", None)),
+        ),
+    )
+    .await
+    .expect("answered after the bounded wait");
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(waited.elapsed() >= samlgate::gateway::acs::ACS_SLOT_WAIT);
+    assert_eq!(state.metrics.get("samlgate_acs_busy_total", &[]), 1.0);
+
+    // Released, the held login completes.
+    release_tx.send(()).unwrap();
+    let (status, location) = held.await.unwrap();
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/app");
+
+    stop_tx.send(()).unwrap();
+    let result = tokio::task::spawn_blocking(move || server.join().unwrap())
+        .await
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}

@@ -685,3 +685,44 @@ fn strip_domain_true_is_flagged_and_a_domain_list_is_not() {
             .any(|p| p.key == "operator.strip_domain")
     );
 }
+
+#[test]
+fn acs_concurrency_is_bounded_and_defaults_to_one_per_event_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    for (value, accepted) in [
+        ("1", true),
+        ("16", true),
+        ("0", false),
+        ("-1", false),
+        ("100000", false),
+    ] {
+        let with = text.replace(
+            "api_prefixes = [\"/api\"]",
+            &format!("api_prefixes = [\"/api\"]\nacs_concurrency = {value}"),
+        );
+        let problems = problems_of(dir.path(), &with);
+        let found = problems.iter().find(|p| p.key == "server.acs_concurrency");
+        match (accepted, found) {
+            (true, None) => {}
+            (false, Some(e)) => {
+                assert_eq!(e.severity, Severity::Error);
+                assert_eq!(e.line, Some(line_of(&with, "acs_concurrency = ")));
+                assert!(e.message.contains(value), "{}", e.message);
+            }
+            (_, found) => panic!("acs_concurrency = {value}: {found:?}"),
+        }
+    }
+    let path = dir.path().join("samlgate.toml");
+    let server = |t: &str| samlgate::config::load_str(t, &path).unwrap().config.server;
+    let two = text.replace(
+        "api_prefixes = [\"/api\"]",
+        "api_prefixes = [\"/api\"]\nacs_concurrency = 2",
+    );
+    assert_eq!(server(&two).acs_validations().get(), 2);
+    let three_loops = text.replace(
+        "api_prefixes = [\"/api\"]",
+        "api_prefixes = [\"/api\"]\nworkers = 3",
+    );
+    assert_eq!(server(&three_loops).acs_validations().get(), 3);
+}

@@ -7,13 +7,27 @@ mod gateway_support;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use gateway_support::*;
-use hyper::StatusCode;
+use hyper::{Method, StatusCode};
 use openssl::hash::MessageDigest;
 use openssl::sign::Verifier;
 use time::Duration;
 
 fn session_cookie(b: &Browser) -> Option<String> {
     b.cookies.get("samlgate_session").cloned()
+}
+
+/// The login cookie (plain HTTP on loopback: no `__Host-` prefix).
+const LOGIN_COOKIE: &str = "samlgate_login";
+
+/// Who forward-auth says this browser is, or its status.
+async fn whoami(b: &mut Browser) -> Result<String, StatusCode> {
+    let r = b
+        .get_with("/saml/auth", &[("x-original-uri", "/app")])
+        .await;
+    match r.status {
+        StatusCode::OK => Ok(r.header("x-forwarded-user").unwrap_or("").to_string()),
+        other => Err(other),
+    }
 }
 
 #[tokio::test]
@@ -610,12 +624,331 @@ async fn logout_deletes_the_session_server_side() {
         .get_with("/saml/auth", &[("x-original-uri", "/app")])
         .await;
     assert_eq!(before.status, StatusCode::OK);
-    let out = browser.get("/saml/logout").await;
+    let out = browser.sign_out(&gw.base).await;
     assert_eq!(out.status, StatusCode::OK);
+    assert!(out.body.contains("Signed out"), "{}", out.body);
     let mut copy = Browser::new(&gw.base);
     copy.cookies.insert("samlgate_session".into(), copied);
     let auth = copy
         .get_with("/saml/auth", &[("x-original-uri", "/app")])
         .await;
     assert_eq!(auth.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_by_get_or_from_another_site_ends_nothing() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    login(&gw, &mut browser, "/app", "alice@example.com", &[]).await;
+    let alice = Ok("alice@example.com".to_string());
+    assert_eq!(whoami(&mut browser).await, alice);
+
+    // A link or an image on any page can make the browser GET this: a button, nothing ended.
+    let page = browser.get("/saml/logout").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!(
+            "<form method=\"post\" action=\"{}/saml/logout\"><button type=\"submit\">Sign out</button></form>",
+            gw.base
+        )),
+        "{}",
+        page.body
+    );
+    assert_eq!(whoami(&mut browser).await, alice);
+
+    // A form on another site posts here; so does a script that says nothing of where it is.
+    let cross_site: [&[(&str, &str)]; 7] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("origin", "http://127.0.0.1")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site")],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        &[],
+    ];
+    for headers in cross_site {
+        let refused = browser
+            .send(Method::POST, "/saml/logout", headers, Some(String::new()))
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(
+            refused.body.contains("Sign-out refused"),
+            "{}",
+            refused.body
+        );
+        assert_eq!(whoami(&mut browser).await, alice, "{headers:?}");
+    }
+    assert_eq!(gw.metric("samlgate_logouts_refused_total", &[]), 7.0);
+    assert_eq!(gw.metric("samlgate_logouts_total", &[]), 0.0);
+
+    // The button on our own page: Origin (or Sec-Fetch-Site) says so.
+    let only_fetch_site = browser
+        .send(
+            Method::POST,
+            "/saml/logout",
+            &[("sec-fetch-site", "same-origin")],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(only_fetch_site.status, StatusCode::OK);
+    assert_eq!(whoami(&mut browser).await, Err(StatusCode::UNAUTHORIZED));
+    assert_eq!(gw.metric("samlgate_logouts_total", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn two_logins_in_flight_in_one_browser_both_complete() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let first = read_redirect_request(browser.get("/tab/one").await.location());
+    let second = read_redirect_request(browser.get("/tab/two?x=1").await.location());
+    assert_ne!(first.relay_state, second.relay_state);
+
+    // The tab opened last finishes first; the other's login is still in the cookie.
+    let done = browser
+        .post_acs(
+            &signed_b64(&response_spec(
+                &gw,
+                Some(&second.id),
+                "alice@example.com",
+                &[],
+            )),
+            second.relay_state.as_deref(),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/tab/two?x=1");
+    assert!(browser.cookies.contains_key(LOGIN_COOKIE));
+    let done = browser
+        .post_acs(
+            &signed_b64(&response_spec(
+                &gw,
+                Some(&first.id),
+                "alice@example.com",
+                &[],
+            )),
+            first.relay_state.as_deref(),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/tab/one");
+    assert!(
+        !browser.cookies.contains_key(LOGIN_COOKIE),
+        "no login left in flight: the cookie is removed"
+    );
+    assert_eq!(gw.metric("samlgate_logins_total", &[("idp", "corp")]), 2.0);
+}
+
+#[tokio::test]
+async fn a_relay_state_replayed_after_a_completed_login_is_refused() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let req = read_redirect_request(browser.get("/app").await.location());
+    // The login cookie as it was while the login was in flight (a copy, a stale second tab).
+    let kept = browser.cookies.clone();
+    let response = signed_b64(&response_spec(&gw, Some(&req.id), "alice@example.com", &[]));
+    let done = browser
+        .post_acs(&response, req.relay_state.as_deref())
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(
+        !browser.cookies.contains_key(LOGIN_COOKIE),
+        "the used login is gone"
+    );
+
+    // The same Response, and then a fresh one (a new Assertion ID) to the same AuthnRequest:
+    // the request ID was used, whatever the cookie still says.
+    let fresh = signed_b64(&response_spec(&gw, Some(&req.id), "alice@example.com", &[]));
+    for again in [&response, &fresh] {
+        let mut replayer = Browser::new(&gw.base);
+        replayer.cookies = kept.clone();
+        let refused = replayer.post_acs(again, req.relay_state.as_deref()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(refused.body.contains("Sign-in failed"));
+        assert!(!replayer.cookies.contains_key("samlgate_session"));
+    }
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "request_replay")]
+        ),
+        2.0
+    );
+    assert_eq!(gw.metric("samlgate_logins_total", &[("idp", "corp")]), 1.0);
+}
+
+#[tokio::test]
+async fn a_tampered_or_foreign_login_cookie_is_refused_with_its_reason() {
+    let gw = start(Setup::default()).await;
+    let other = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let req = read_redirect_request(browser.get("/app").await.location());
+    let response = signed_b64(&response_spec(&gw, Some(&req.id), "alice@example.com", &[]));
+    let sealed = browser.cookies.get(LOGIN_COOKIE).unwrap().clone();
+
+    // One character changed; then the cookie of another deployment (another SP key).
+    let mut changed = sealed.clone().into_bytes();
+    let last = changed.len() - 1;
+    changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
+    let mut elsewhere = Browser::new(&other.base);
+    elsewhere.get("/app").await;
+    let foreign = elsewhere.cookies.get(LOGIN_COOKIE).unwrap().clone();
+    for cookie in [String::from_utf8(changed).unwrap(), foreign] {
+        let mut b = Browser::new(&gw.base);
+        b.cookies.insert(LOGIN_COOKIE.into(), cookie);
+        let refused = b.post_acs(&response, req.relay_state.as_deref()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(!b.cookies.contains_key("samlgate_session"));
+    }
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "login_cookie_refused")]
+        ),
+        2.0
+    );
+
+    // A RelayState of ours this cookie does not hold; and the login past its expiry.
+    let mut b = Browser::new(&gw.base);
+    b.cookies.insert(LOGIN_COOKIE.into(), sealed.clone());
+    let unknown = b
+        .post_acs(&response, Some("0123456789abcdef0123456789abcdef"))
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "relay_state_unknown")]
+        ),
+        1.0
+    );
+    gw.advance(Duration::minutes(11));
+    let late = b.post_acs(&response, req.relay_state.as_deref()).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "relay_state_expired")]
+        ),
+        1.0
+    );
+    // Nothing above completed the login: within its time, the browser that started it still can.
+    gw.advance(Duration::minutes(-11));
+    let now_response = signed_b64(&response_spec(&gw, Some(&req.id), "alice@example.com", &[]));
+    let done = browser
+        .post_acs(&now_response, req.relay_state.as_deref())
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+}
+
+/// Nothing is kept for a visitor who has not signed in: a flood of anonymous requests of every
+/// kind (pages, login starts, forged or broken ACS posts, forward-auth, sign-out) leaves the
+/// replay cache, the session index, the session store and the session cache as they were.
+#[tokio::test]
+async fn anonymous_requests_leave_every_store_as_it_was() {
+    use samlgate::gateway::session_store::SweepingMemoryStore;
+    use samlgate::store::{AnySessionStore, MemoryReplayCache, MemorySessionIndex, Stores};
+    use std::sync::Arc;
+
+    let replay = Arc::new(MemoryReplayCache::new());
+    let index = Arc::new(MemorySessionIndex::new());
+    let sessions = SweepingMemoryStore::new();
+    let stores = Stores {
+        replay: replay.clone(),
+        session_index: index.clone(),
+        sessions: AnySessionStore::Memory(sessions.clone()),
+        redis: None,
+    };
+    let gw = start_over(
+        Setup {
+            idp_extra: "allow_idp_initiated = true".into(),
+            ..Setup::default()
+        },
+        stores,
+    )
+    .await;
+    // One real login first, so that "as it was" is not merely "empty".
+    let mut alice = Browser::new(&gw.base);
+    login(&gw, &mut alice, "/app", "alice@example.com", &[]).await;
+    assert!(whoami(&mut alice).await.is_ok());
+    let sizes = || async {
+        (
+            replay.len(),
+            index.len(),
+            sessions.len().await,
+            gw.state.session_cache.len(),
+        )
+    };
+    let before = sizes().await;
+    assert!(before.0 > 0 && before.1 > 0 && before.2 > 0, "{before:?}");
+
+    let mut starter = Browser::new(&gw.base);
+    let started = read_redirect_request(starter.get("/app").await.location());
+    let login_cookie = starter.cookies.clone();
+    let spec = response_spec(&gw, Some(&started.id), "mallory@example.com", &[]);
+    let forged = B64.encode(
+        common::test_idp::signer_with(common::test_idp::attacker_keys())
+            .response(&spec, samlgate::saml::issue::SignParts::Both)
+            .unwrap(),
+    );
+    const N: usize = 1000;
+    for i in 0..N {
+        let mut anonymous = Browser::new(&gw.base);
+        let status = match i % 8 {
+            0 => anonymous.get(&format!("/app/page{i}?q={i}")).await.status,
+            1 => {
+                anonymous.cookies.insert(
+                    "samlgate_session".into(),
+                    tower_sessions::session::Id::default().to_string(),
+                );
+                anonymous.get("/app").await.status
+            }
+            2 => {
+                anonymous
+                    .get("/saml/login?idp=corp&return_to=%2Fx")
+                    .await
+                    .status
+            }
+            3 => {
+                let relay = samlgate::gateway::relay_state::random_token();
+                anonymous.post_acs(&forged, Some(&relay)).await.status
+            }
+            4 => {
+                anonymous.cookies = login_cookie.clone();
+                anonymous
+                    .post_acs(&forged, started.relay_state.as_deref())
+                    .await
+                    .status
+            }
+            5 => anonymous.post_acs("PGdhcmJhZ2U+", None).await.status,
+            6 => whoami(&mut anonymous).await.unwrap_err(),
+            _ => anonymous.sign_out(&gw.base).await.status,
+        };
+        assert!(
+            [
+                StatusCode::FOUND,
+                StatusCode::BAD_REQUEST,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::OK
+            ]
+            .contains(&status),
+            "request {i}: {status}"
+        );
+    }
+    assert_eq!(sizes().await, before, "(replay, index, sessions, cache)");
+    // And the browser that really started a login still completes it.
+    let done = starter
+        .post_acs(
+            &signed_b64(&response_spec(
+                &gw,
+                Some(&started.id),
+                "bob@example.com",
+                &[],
+            )),
+            started.relay_state.as_deref(),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
 }

@@ -359,7 +359,7 @@ async fn logout_on_a_ends_the_session_on_b() {
     let stolen_copy = on_a.cookies.clone();
     let mut on_b = move_to(&on_a, &c.b);
     assert!(whoami(&mut on_b).await.is_ok());
-    let out = on_a.get("/saml/logout").await;
+    let out = on_a.sign_out(&c.public).await;
     assert_eq!(out.status, StatusCode::OK);
     // Even a copy of the old cookie is worthless on the other node.
     let mut copy_on_b = c.b.browser();
@@ -385,7 +385,7 @@ async fn a_session_cached_on_b_ends_there_the_moment_a_logs_it_out() {
         assert_eq!(backend_sees(&mut on_b).await, Ok(user.clone()));
         // Forward-auth (nginx auth_request) answers from the same cache.
         assert_eq!(whoami(&mut on_b).await, Ok(user.clone()));
-        assert_eq!(on_a.get("/saml/logout").await.status, StatusCode::OK);
+        assert_eq!(on_a.sign_out(&c.public).await.status, StatusCode::OK);
         let (forward_auth, proxied) = if round % 2 == 0 {
             (whoami(&mut on_b).await, backend_sees(&mut on_b).await)
         } else {
@@ -480,13 +480,16 @@ async fn redis_down_means_503_never_a_login_and_recovery_without_restart() {
         page.body
     );
 
+    // A login starts without Redis (nothing is stored for it), but cannot complete: its
+    // AuthnRequest ID could not be made single-use.
     let mut newcomer = c.a.browser();
     let start = newcomer.get("/saml/login?idp=corp").await;
-    assert_eq!(
-        start.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no AuthnRequest without stored state"
-    );
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    let req = read_redirect_request(start.location());
+    let answer = signed(&spec(&c.public, Some(&req.id), "carol@example.com", &[]));
+    let refused = newcomer.post_acs(&answer, req.relay_state.as_deref()).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!newcomer.cookies.contains_key(COOKIE));
 
     // Fail closed: a valid IdP-initiated Response cannot log in without the replay check.
     let response = signed(&spec(&c.public, None, "mallory@example.com", &[]));
@@ -574,12 +577,13 @@ async fn one_relay_state_posted_50_times_across_both_nodes_makes_one_session() {
     let mut starter = c.a.browser();
     let start = starter.get("/app/page").await;
     let req = read_redirect_request(start.location());
-    let response = signed(&spec(&c.public, Some(&req.id), "alice@example.com", &[]));
+    // Each post a different Response (its own Assertion ID) to the one AuthnRequest: only the
+    // request ID, single-use across both nodes, stops the other 49.
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let node = if i % 2 == 0 { &c.a } else { &c.b };
             let mut browser = move_to(&starter, node);
-            let response = response.clone();
+            let response = signed(&spec(&c.public, Some(&req.id), "alice@example.com", &[]));
             let relay = req.relay_state.clone();
             tokio::spawn(async move { post_acs(&mut browser, &response, relay.as_deref()).await })
         })
@@ -619,4 +623,110 @@ async fn a_user_with_150_groups_costs_a_few_kb_in_redis_and_nothing_in_the_cooki
         "the groups are in the record ({bytes} bytes)"
     );
     assert!(bytes < 8 * 1024, "{bytes} bytes");
+}
+
+#[tokio::test]
+async fn a_response_to_an_authn_request_answered_on_a_is_refused_on_b() {
+    let Some(c) = cluster("").await else { return };
+    let mut on_a = c.a.browser();
+    let start = on_a.get("/app/page").await;
+    let req = read_redirect_request(start.location());
+    let kept = on_a.cookies.clone();
+    let first = signed(&spec(&c.public, Some(&req.id), "alice@example.com", &[]));
+    let done = on_a.post_acs(&first, req.relay_state.as_deref()).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
+    // The login cookie as it was, with a fresh Response (a new Assertion ID) to the same
+    // AuthnRequest, on the other node.
+    let mut on_b = c.b.browser();
+    on_b.cookies = kept;
+    let again = signed(&spec(&c.public, Some(&req.id), "alice@example.com", &[]));
+    let refused = on_b.post_acs(&again, req.relay_state.as_deref()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(!on_b.cookies.contains_key(COOKIE));
+    assert_eq!(
+        c.b.metric(
+            "samlgate_rejections_total",
+            &[("idp", "corp"), ("kind", "request_replay")]
+        ),
+        1.0
+    );
+    let answered = c
+        .redis
+        .cli(&["--raw", "KEYS", &format!("{PREFIX}authnreq:*")])
+        .unwrap();
+    assert_eq!(
+        answered.trim(),
+        format!("{PREFIX}authnreq:{}:{},", req.id.len(), req.id),
+        "the request ID is kept under its own key space"
+    );
+}
+
+/// Redis holds nothing for visitors who have not signed in: anonymous requests of every kind,
+/// on both nodes, leave its key count exactly where it was.
+#[tokio::test]
+async fn anonymous_requests_leave_the_redis_key_count_where_it_was() {
+    let Some(c) = cluster("allow_idp_initiated = true").await else {
+        return;
+    };
+    let mut alice = c.a.browser();
+    login(&c, &mut alice, "alice@example.com", &[]).await;
+    let dbsize = || -> u64 { c.redis.cli(&["DBSIZE"]).unwrap().trim().parse().unwrap() };
+    let before = dbsize();
+    assert!(
+        before >= 3,
+        "alice's session and index, the replay entries: {before}"
+    );
+
+    let mut starter = c.a.browser();
+    let started = read_redirect_request(starter.get("/app/page").await.location());
+    let spec_for_mallory = spec(&c.public, Some(&started.id), "mallory@example.com", &[]);
+    let forged = B64.encode(
+        test_idp::signer_with(test_idp::attacker_keys())
+            .response(&spec_for_mallory, SignParts::Both)
+            .unwrap(),
+    );
+    const N: usize = 1000;
+    for i in 0..N {
+        let node = if i % 2 == 0 { &c.a } else { &c.b };
+        let mut anonymous = node.browser();
+        let status = match i % 7 {
+            0 => anonymous.get(&format!("/app/page{i}")).await.status,
+            1 => {
+                anonymous
+                    .cookies
+                    .insert(COOKIE.into(), Id::default().to_string());
+                anonymous.get("/app/page").await.status
+            }
+            2 => anonymous.get("/saml/login?idp=corp").await.status,
+            3 => {
+                anonymous.cookies = starter.cookies.clone();
+                post_acs(&mut anonymous, &forged, started.relay_state.as_deref()).await
+            }
+            4 => post_acs(&mut anonymous, &forged, None).await,
+            5 => whoami(&mut anonymous).await.unwrap_err(),
+            _ => anonymous.sign_out(&c.public).await.status,
+        };
+        assert!(
+            [
+                StatusCode::FOUND,
+                StatusCode::BAD_REQUEST,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::OK
+            ]
+            .contains(&status),
+            "request {i}: {status}"
+        );
+    }
+    assert_eq!(dbsize(), before);
+    // The login started among them completes, on the other node.
+    let mut on_b = move_to(&starter, &c.b);
+    let done = on_b
+        .post_acs(
+            &signed(&spec(&c.public, Some(&started.id), "bob@example.com", &[])),
+            started.relay_state.as_deref(),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(whoami(&mut on_b).await, Ok("bob@example.com".to_string()));
 }

@@ -144,7 +144,7 @@ async fn every_session_change_before_a_barrier_is_applied_when_it_returns() {
     // Keys outside the session prefix are not reported.
     let _: () = s
         .writer
-        .set(format!("{PREFIX}pending:1:x,"), "v", None, None, false)
+        .set(format!("{PREFIX}authnreq:1:x,"), "v", None, None, false)
         .await
         .unwrap();
     assert!(s.tracker.barrier().await);

@@ -10,8 +10,8 @@ use std::time::Duration as StdDuration;
 use samlgate::gateway::session_store::SweepingMemoryStore;
 use samlgate::store::replay::Seen;
 use samlgate::store::{
-    MemoryPendingStore, MemoryReplayCache, MemorySessionIndex, PendingStore, RedisSettings,
-    RedisStore, ReplayCache, SessionIndex, SessionIndexKey, StoreError,
+    MemoryReplayCache, MemorySessionIndex, RedisSettings, RedisStore, ReplayCache, SessionIndex,
+    SessionIndexKey, StoreError,
 };
 use time::{Duration, OffsetDateTime};
 use tower_sessions::SessionStore;
@@ -111,68 +111,86 @@ async fn replay_race_contract(cache: Arc<dyn ReplayCache>) {
     assert_eq!(firsts, 1, "exactly one of 50 concurrent inserts is first");
 }
 
-async fn pending_contract(store: &dyn PendingStore) {
+/// AuthnRequest IDs: single use, kept until their expiry, in a key space of their own.
+async fn request_contract(cache: &dyn ReplayCache) {
     let t = now();
-    let until = t + Duration::minutes(10);
-    store
-        .put("k1", b"login one".to_vec(), until, t)
-        .await
-        .unwrap();
-    store
-        .put("k2", b"login two".to_vec(), until, t)
-        .await
-        .unwrap();
+    let until = t + Duration::minutes(15);
     assert_eq!(
-        store.take("k1", t).await.unwrap().as_deref(),
-        Some(&b"login one"[..])
+        cache.insert_request("_r1", until, t).await.unwrap(),
+        Seen::First
     );
-    assert_eq!(store.take("k1", t).await.unwrap(), None, "single use");
     assert_eq!(
-        store.take("k2", t).await.unwrap().as_deref(),
-        Some(&b"login two"[..])
+        cache.insert_request("_r1", until, t).await.unwrap(),
+        Seen::Again,
+        "a second Response to one AuthnRequest is a replay"
     );
-    assert_eq!(store.take("unknown", t).await.unwrap(), None);
+    assert_eq!(
+        cache.insert_request("_r2", until, t).await.unwrap(),
+        Seen::First
+    );
+    // An Assertion ID equal to a request ID, from any IdP, is another entry (both ways).
+    assert_eq!(
+        cache.insert("", "_r1", until, t).await.unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        cache
+            .insert("https://idp-a", "_r1", until, t)
+            .await
+            .unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        cache
+            .insert("https://idp-a", "_a9", until, t)
+            .await
+            .unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        cache.insert_request("_a9", until, t).await.unwrap(),
+        Seen::First
+    );
 
-    // A live key is never overwritten.
-    store.put("k3", b"first".to_vec(), until, t).await.unwrap();
-    assert!(matches!(
-        store.put("k3", b"second".to_vec(), until, t).await,
-        Err(StoreError::Collision)
-    ));
-    assert_eq!(
-        store.take("k3", t).await.unwrap().as_deref(),
-        Some(&b"first"[..])
-    );
-
-    // Expired entries are gone.
     let t = now();
-    store
-        .put("k4", b"short".to_vec(), t + SHORT, t)
-        .await
-        .unwrap();
+    assert_eq!(
+        cache.insert_request("_short", t + SHORT, t).await.unwrap(),
+        Seen::First
+    );
     tokio::time::sleep(PAST_SHORT).await;
-    assert_eq!(store.take("k4", now()).await.unwrap(), None);
+    let later = now();
+    assert_eq!(
+        cache
+            .insert_request("_short", later + SHORT, later)
+            .await
+            .unwrap(),
+        Seen::First,
+        "forgotten after its expiry"
+    );
 }
 
-async fn pending_race_contract(store: Arc<dyn PendingStore>) {
+async fn request_race_contract(cache: Arc<dyn ReplayCache>) {
     let t = now();
-    store
-        .put("race", b"x".to_vec(), t + Duration::minutes(1), t)
-        .await
-        .unwrap();
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.take("race", t).await })
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .insert_request("_race", t + Duration::minutes(1), t)
+                    .await
+            })
         })
         .collect();
-    let mut got = 0;
+    let mut firsts = 0;
     for task in tasks {
-        if task.await.unwrap().unwrap().is_some() {
-            got += 1;
+        if task.await.unwrap().unwrap() == Seen::First {
+            firsts += 1;
         }
     }
-    assert_eq!(got, 1, "exactly one of 50 concurrent takes gets the login");
+    assert_eq!(
+        firsts, 1,
+        "exactly one of 50 concurrent answers completes the login"
+    );
 }
 
 fn key(idp: &str, name_id: &str, session_index: Option<&str>) -> SessionIndexKey {
@@ -291,8 +309,8 @@ async fn redis(server: &RedisServer, prefix: &str) -> RedisStore {
 async fn memory_stores_pass_the_contract() {
     replay_contract(&MemoryReplayCache::new()).await;
     replay_race_contract(Arc::new(MemoryReplayCache::new())).await;
-    pending_contract(&MemoryPendingStore::new()).await;
-    pending_race_contract(Arc::new(MemoryPendingStore::new())).await;
+    request_contract(&MemoryReplayCache::new()).await;
+    request_race_contract(Arc::new(MemoryReplayCache::new())).await;
     session_index_contract(&MemorySessionIndex::new()).await;
     session_store_contract(&SweepingMemoryStore::new()).await;
 }
@@ -305,8 +323,8 @@ async fn redis_stores_pass_the_contract() {
     let store = redis(&server, "contract:").await;
     replay_contract(&store).await;
     replay_race_contract(Arc::new(store.clone())).await;
-    pending_contract(&store).await;
-    pending_race_contract(Arc::new(store.clone())).await;
+    request_contract(&store).await;
+    request_race_contract(Arc::new(store.clone())).await;
     session_index_contract(&store).await;
     session_store_contract(&store.session_store()).await;
 }
@@ -330,13 +348,13 @@ async fn two_deployments_sharing_one_redis_never_see_each_others_entries() {
         Seen::First
     );
 
-    PendingStore::put(&a, "relay", b"a".to_vec(), until, t)
-        .await
-        .unwrap();
-    assert_eq!(PendingStore::take(&b, "relay", t).await.unwrap(), None);
     assert_eq!(
-        PendingStore::take(&a, "relay", t).await.unwrap().as_deref(),
-        Some(&b"a"[..])
+        a.insert_request("_req", until, t).await.unwrap(),
+        Seen::First
+    );
+    assert_eq!(
+        b.insert_request("_req", until, t).await.unwrap(),
+        Seen::First
     );
 
     // A session cookie of deployment A is nothing to deployment B.
@@ -366,15 +384,10 @@ async fn redis_keys_carry_the_prefix_and_every_identifying_field() {
         )
         .await
         .unwrap();
-    PendingStore::put(
-        &store,
-        "0123abcd",
-        b"{}".to_vec(),
-        t + Duration::minutes(5),
-        t,
-    )
-    .await
-    .unwrap();
+    store
+        .insert_request("_0123abcd", t + Duration::minutes(5), t)
+        .await
+        .unwrap();
     SessionIndex::add(
         &store,
         &key("https://idp.example.org", "alice", Some("si-9")),
@@ -396,7 +409,7 @@ async fn redis_keys_carry_the_prefix_and_every_identifying_field() {
     assert_eq!(
         keys,
         vec![
-            "sg-test:pending:8:0123abcd,".to_string(),
+            "sg-test:authnreq:9:_0123abcd,".to_string(),
             "sg-test:replay:23:https://idp.example.org,11:_assertion1,".to_string(),
             format!("sg-test:sidx:23:https://idp.example.org,5:alice,{format_field}---"),
             format!("sg-test:sidx:23:https://idp.example.org,5:alice,{format_field}--4:si-9,"),
@@ -448,7 +461,9 @@ async fn redis_unreachable_is_an_error_not_a_verdict() {
         started.elapsed()
     );
     assert!(matches!(
-        PendingStore::take(&store, "k", t).await,
+        store
+            .insert_request("_down", t + Duration::minutes(5), t)
+            .await,
         Err(StoreError::Unavailable(_))
     ));
     assert!(store.ping().await.is_err());

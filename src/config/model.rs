@@ -45,6 +45,8 @@ pub struct Server {
     pub workers: Option<NonZeroUsize>,
     /// Header-read and keep-alive timeouts, the connection cap.
     pub connections: ConnectionLimits,
+    /// ACS validations that may run at once (off the event loops). `None`: one per event loop.
+    pub acs_concurrency: Option<NonZeroUsize>,
 }
 
 /// How long a client may take to send a request head, how long an idle connection is kept, how
@@ -105,6 +107,12 @@ impl Server {
     pub fn event_loop_count(&self) -> NonZeroUsize {
         self.workers
             .unwrap_or_else(crate::gateway::event_loops::default_count)
+    }
+
+    /// How many ACS validations may run at once: `acs_concurrency`, or one per event loop.
+    pub fn acs_validations(&self) -> NonZeroUsize {
+        self.acs_concurrency
+            .unwrap_or_else(|| self.event_loop_count())
     }
 
     pub fn is_https(&self) -> bool {

@@ -33,6 +33,7 @@ pub struct RawServer {
     pub header_read_timeout: S<String>,
     pub keepalive_timeout: S<String>,
     pub max_connections: S<i64>,
+    pub acs_concurrency: S<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

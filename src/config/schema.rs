@@ -27,6 +27,7 @@ const SERVER: &[&str] = &[
     "header_read_timeout",
     "keepalive_timeout",
     "max_connections",
+    "acs_concurrency",
 ];
 const SP: &[&str] = &[
     "entity_id",

@@ -31,6 +31,8 @@ pub const EXPIRY_WARNING_DAYS: u32 = 30;
 pub const DEFAULT_MAX_ACS_BODY: usize = 256 * 1024;
 /// More event loops than this is a typo, not a machine.
 pub const MAX_WORKERS: usize = 1024;
+/// ACS validations at once: each holds a blocking-pool thread, so a bound well under Tokio's 512.
+pub const MAX_ACS_CONCURRENCY: usize = 256;
 
 /// Turn the raw file into a [`Config`], or `None` when any error was recorded.
 pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
@@ -317,6 +319,23 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
         n
     });
     let connections = super::connection_limits::connection_limits(r, p);
+    let acs_concurrency = r.acs_concurrency.as_ref().and_then(|c| {
+        let n = usize::try_from(*c.get_ref())
+            .ok()
+            .filter(|n| (1..=MAX_ACS_CONCURRENCY).contains(n))
+            .and_then(NonZeroUsize::new);
+        if n.is_none() {
+            p.error(
+                "server.acs_concurrency",
+                Some(c.span()),
+                format!(
+                    "{} is not a number of ACS validations between 1 and {MAX_ACS_CONCURRENCY} (leave it out for one per event loop)",
+                    c.get_ref()
+                ),
+            );
+        }
+        n
+    });
     Some(Server {
         listen: listen?,
         public_url: public_url?,
@@ -326,6 +345,7 @@ fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Option<Server> {
         metrics_listen,
         workers,
         connections,
+        acs_concurrency,
     })
 }
 

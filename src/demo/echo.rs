@@ -125,6 +125,8 @@ fn html_page(contract: &HeaderContract, request: &Request) -> String {
          <style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;\
          padding:4px 8px;text-align:left}}tr.identity{{background:#fff3b0;font-weight:bold}}</style></head>\
          <body><h1>What the backend received</h1><p><code>{} {}</code></p>\
+         <form method=\"post\" action=\"/saml/logout\"><button type=\"submit\" id=\"sign-out\">Sign out</button> \
+         (the gateway's sign-out, when this backend runs behind one)</form>\
          <p>Highlighted rows are identity headers set by the gateway; the last column shows them decoded.</p>\
          <table><tr><th>header</th><th>value as sent</th><th>decoded</th></tr>\n{rows}</table></body></html>\n",
         escape(request.method().as_str()),

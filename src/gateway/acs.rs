@@ -1,16 +1,20 @@
 //! `POST /saml/acs`: the IdP's Response comes back; a session goes out.
 //!
-//! Reads top-down: size-capped form -> which login this answers (RelayState, bound to the
-//! browser) -> `saml::response::validate` -> replay cache -> mapping -> a NEW session ID ->
-//! redirect to the stored return path. Every refusal answers the same page; the reason goes to
-//! the log line and to `samlgate_rejections_total{kind}`.
+//! Reads top-down ([`sign_in`]): size-capped body -> [`verify`] off the event loops (form ->
+//! which login this answers, from the browser's sealed login cookie -> `saml::response::validate`
+//! -> mapping) -> [`mark_used`] (AuthnRequest ID, then Assertion ID, in the replay cache) -> a NEW
+//! session ID -> redirect to the login's return path. Nothing is written for a POST whose
+//! Response does not verify. Every refusal is an [`AcsError`]: the browser gets the same page
+//! whatever failed; the reason goes to the log line and to `samlgate_rejections_total{kind}`.
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use time::{Duration, OffsetDateTime};
 use tower_sessions::Session;
 
 use crate::config::Idp;
@@ -20,55 +24,25 @@ use crate::saml::policy::ExpectedRequest;
 use crate::saml::rejection::{PolicyFailure, Rejection, ReplayFailure};
 use crate::saml::response::validate;
 use crate::saml::time::format_instant;
-use crate::store::SessionIndexKey;
 use crate::store::replay::Seen;
+use crate::store::{SessionIndexKey, StoreError};
 
+pub use super::acs_error::{AcsError, FormError};
 use super::cookies;
 use super::errors;
 use super::identity;
-use super::relay_state::{PendingLogin, RelayStateError, random_token};
-use super::session::{self, SessionRecord};
+use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_token};
+use super::session::{self, SessionIdentity, SessionRecord};
 use super::state::AppState;
 
-/// The two fields of the HTTP-POST binding.
-#[derive(Debug, Default)]
-struct AcsForm {
-    saml_response: Option<Vec<u8>>,
-    relay_state: Option<String>,
-    duplicated: bool,
-}
+/// How long a Response waits for a validation slot before the answer is 503. Under a flood of
+/// ACS posts the wait queue stays short, and a real user is told to retry rather than left
+/// hanging.
+pub const ACS_SLOT_WAIT: StdDuration = StdDuration::from_secs(3);
 
-fn parse_form(body: &[u8]) -> AcsForm {
-    let mut form = AcsForm::default();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "SAMLResponse" => {
-                form.duplicated |= form.saml_response.is_some();
-                form.saml_response = Some(v.into_owned().into_bytes());
-            }
-            "RelayState" => {
-                form.duplicated |= form.relay_state.is_some();
-                form.relay_state = Some(v.into_owned());
-            }
-            _ => {}
-        }
-    }
-    form
-}
-
-/// A refusal: log line with the detail, metric by kind, the generic page.
-fn refuse(state: &AppState, idp: &str, kind: &str, detail: &str) -> Response {
-    let reference: String = random_token().chars().take(12).collect();
-    audit::rejection(idp, kind, &reference, detail);
-    state
-        .metrics
-        .inc("samlgate_rejections_total", &[("idp", idp), ("kind", kind)]);
-    errors::login_failed(&reference)
-}
-
-fn refuse_rejection(state: &AppState, idp: &str, r: &Rejection) -> Response {
-    refuse(state, idp, r.kind(), &r.to_string())
-}
+/// An answered AuthnRequest ID stays in the replay cache this long past its login's expiry, so a
+/// node whose clock runs behind the one that started the login still finds it there.
+const REQUEST_ID_CLOCK_MARGIN: Duration = Duration::minutes(5);
 
 pub async fn acs(
     State(state): State<Arc<AppState>>,
@@ -76,182 +50,208 @@ pub async fn acs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match axum::body::to_bytes(body, state.config.server.max_acs_body).await {
-        Ok(b) => b,
-        Err(e) => {
-            let detail = format!(
-                "ACS POST body unreadable or over {} bytes: {e}",
-                state.config.server.max_acs_body
-            );
-            return refuse(&state, "unknown", "body_too_large", &detail);
-        }
-    };
-    let form = parse_form(&bytes);
-    if form.duplicated {
-        return refuse(
-            &state,
-            "unknown",
-            "malformed_form",
-            "SAMLResponse or RelayState appears more than once in the ACS form",
-        );
+    match sign_in(&state, &session, &headers, body).await {
+        Ok(signed_in) => signed_in,
+        Err(e) => refuse(&state, &e),
     }
-    let Some(saml_response) = form.saml_response else {
-        return refuse(
-            &state,
-            "unknown",
-            "malformed_form",
-            "the ACS form has no SAMLResponse",
-        );
-    };
+}
+
+async fn sign_in(
+    state: &Arc<AppState>,
+    session: &Session,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, AcsError> {
+    let body = read_body(state, body).await?;
     let now = state.now();
+    let https = state.config.server.is_https();
+    let login_cookie = cookies::get(headers, cookies::login_cookie_name(https)).map(str::to_string);
+    let login = off_the_event_loop(state, move |state| {
+        verify(state, &body, login_cookie.as_deref(), now)
+    })
+    .await?;
+    mark_used(state, &login, now).await?;
+    establish_session(state, session, &login, now).await?;
+    Ok(back_to_the_app(state, login, now))
+}
 
-    // Which login does this answer?
-    let browser = cookies::get(
-        &headers,
-        cookies::login_cookie_name(state.config.server.is_https()),
-    );
-    let mut relay_note = "no RelayState";
-    let pending: Option<PendingLogin> = match form.relay_state.as_deref() {
-        Some(key) if cookies::is_token(key) => match state.pending.take(key, browser, now).await {
-            Ok(p) => Some(p),
-            Err(RelayStateError::Unknown(_)) => {
-                relay_note = "RelayState unknown, expired or already used";
-                None
-            }
-            Err(e @ (RelayStateError::Store(_) | RelayStateError::Full(_))) => {
-                tracing::error!("pending-login store unavailable, refusing the login: {e}");
-                return errors::unavailable();
-            }
-            Err(e) => {
-                return refuse(
-                    &state,
-                    "unknown",
-                    "relay_state_other_browser",
-                    &e.to_string(),
-                );
-            }
-        },
-        Some(_) => {
-            relay_note = "RelayState is not one samlgate issued";
-            None
-        }
-        None => None,
-    };
+/// A Response that verified, mapped to the identity the session will hold.
+struct VerifiedLogin {
+    /// The IdP's configured name.
+    idp: String,
+    verified: VerifiedAssertion,
+    identity: SessionIdentity,
+    not_after: OffsetDateTime,
+    /// SP-initiated: the login it answers, and the browser's other logins in flight.
+    answered: Option<Answered>,
+}
 
-    let (idp, verified, return_to) = match pending {
-        Some(p) => {
-            let Some(idp) = state.idp(&p.idp) else {
-                return refuse(
-                    &state,
-                    &p.idp,
-                    "unknown_idp",
-                    "the login was started for an IdP no longer configured",
-                );
-            };
-            match validate(
-                &saml_response,
-                &idp.policy,
-                &state.sp,
-                ExpectedRequest::Solicited(&p.request_id),
-                now,
-            ) {
-                Ok(v) => (idp, v, p.return_to),
-                Err(r) => return refuse_rejection(&state, &idp.name, &r),
-            }
-        }
-        None => match unsolicited(&state, &saml_response, now) {
-            Ok((idp, v)) => (idp, v, "/".to_string()),
-            Err((idp, r)) => {
-                let detail = format!("{r} ({relay_note})");
-                return refuse(&state, &idp, r.kind(), &detail);
-            }
-        },
-    };
+struct Answered {
+    login: PendingLogin,
+    others: PendingLogins,
+}
 
-    // One Assertion, one login: atomic insert of (IdP, Assertion ID).
-    match state
-        .replay
-        .insert(
-            verified.idp_entity_id(),
-            &verified.assertion_id,
-            verified.replay_until,
-            now,
-        )
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, AcsError> {
+    let limit = state.config.server.max_acs_body;
+    axum::body::to_bytes(body, limit)
         .await
-    {
-        Ok(Seen::First) => {}
-        Ok(Seen::Again) => {
-            let r = Rejection::Replay(ReplayFailure {
-                idp: verified.idp_entity_id().to_string(),
-                assertion_id: verified.assertion_id.clone(),
-            });
-            return refuse_rejection(&state, &idp.name, &r);
-        }
-        Err(e) => {
-            tracing::error!(idp = %idp.name, "replay cache unavailable, refusing the login: {e}");
-            return errors::unavailable();
-        }
-    }
+        .map_err(|e| AcsError::Body {
+            limit,
+            detail: e.to_string(),
+        })
+}
 
-    let identity = match identity::map(idp, &verified) {
-        Ok(i) => i,
-        Err(e) => {
-            let kind = format!("mapping_{}", e.kind());
-            return refuse(&state, &idp.name, &kind, &e.to_string());
+/// Run `work` (decode, parse, verify, decrypt, map: CPU-heavy on hostile input) on Tokio's
+/// blocking pool, at most `[server] acs_concurrency` at once, so that the event loop of this
+/// connection goes on serving proxied requests meanwhile. A request that finds no slot free
+/// within [`ACS_SLOT_WAIT`] gets 503.
+async fn off_the_event_loop<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&AppState) -> Result<T, AcsError> + Send + 'static,
+) -> Result<T, AcsError> {
+    let slots = Arc::clone(&state.acs_slots);
+    let slot = match tokio::time::timeout(ACS_SLOT_WAIT, slots.acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(closed)) => {
+            return Err(AcsError::Unavailable {
+                idp: "unknown".into(),
+                what: "ACS validation slots",
+                detail: closed.to_string(),
+            });
+        }
+        Err(_) => {
+            return Err(AcsError::Busy {
+                waited: ACS_SLOT_WAIT,
+                slots: state.config.server.acs_validations().get(),
+            });
         }
     };
+    let state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        // Held until the work ends, even when the client has gone: the bound counts threads.
+        let _slot = slot;
+        if let Some(hook) = state.acs_hook.get() {
+            hook();
+        }
+        work(&state)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(AcsError::Unavailable {
+            idp: "unknown".into(),
+            what: "ACS validation task",
+            detail: e.to_string(),
+        })
+    })
+}
 
+/// Everything about the POST that needs no store: which login it answers, the Response's
+/// verdict, the mapped identity, the session's end.
+fn verify(
+    state: &AppState,
+    body: &[u8],
+    login_cookie: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<VerifiedLogin, AcsError> {
+    let form = AcsForm::parse(body)?;
+    let (idp, verified, answered) = match form.relay_state.as_deref() {
+        Some(relay_state) if is_relay_token(relay_state) => {
+            let (idp, verified, answered) =
+                solicited(state, &form.saml_response, relay_state, login_cookie, now)?;
+            (idp, verified, Some(answered))
+        }
+        other => {
+            let note = match other {
+                None => " (no RelayState)",
+                Some(_) => " (RelayState is not one samlgate issued)",
+            };
+            let (idp, verified) = unsolicited(state, &form.saml_response, note, now)?;
+            (idp, verified, None)
+        }
+    };
+    let identity = identity::map(idp, &verified).map_err(|refusal| AcsError::Mapping {
+        idp: idp.name.clone(),
+        refusal,
+    })?;
     let not_after = session::not_after(
         now,
         state.config.session.absolute_timeout,
         verified.session_not_on_or_after,
     );
     if not_after <= now {
-        let detail = format!(
-            "SessionNotOnOrAfter {} is not after now {}",
-            format_instant(not_after),
-            format_instant(now)
-        );
-        return refuse(&state, &idp.name, "session_not_on_or_after_passed", &detail);
+        return Err(AcsError::SessionAlreadyOver {
+            idp: idp.name.clone(),
+            not_after: format_instant(not_after),
+            now: format_instant(now),
+        });
     }
-    let record = SessionRecord {
-        identity,
+    Ok(VerifiedLogin {
         idp: idp.name.clone(),
-        idp_entity_id: verified.idp_entity_id().to_string(),
-        name_id: verified.name_id().value.clone(),
-        session_index: verified.session_index.clone(),
-        created: now,
-        last_seen: now,
+        verified,
+        identity,
         not_after,
-    };
-    if let Err(e) = session::establish(&session, &record, &state.session_cache).await {
-        tracing::error!(idp = %idp.name, "cannot store the session: {e}");
-        return errors::unavailable();
+        answered,
+    })
+}
+
+/// The two fields of the HTTP-POST binding.
+struct AcsForm {
+    saml_response: Vec<u8>,
+    relay_state: Option<String>,
+}
+
+impl AcsForm {
+    fn parse(body: &[u8]) -> Result<Self, FormError> {
+        let mut saml_response = None;
+        let mut relay_state = None;
+        for (k, v) in url::form_urlencoded::parse(body) {
+            let field = match k.as_ref() {
+                "SAMLResponse" => &mut saml_response,
+                "RelayState" => &mut relay_state,
+                _ => continue,
+            };
+            if field.replace(v.into_owned()).is_some() {
+                return Err(FormError::Duplicated);
+            }
+        }
+        Ok(AcsForm {
+            saml_response: saml_response.ok_or(FormError::NoSamlResponse)?.into_bytes(),
+            relay_state,
+        })
     }
-    if let Err(e) = index_session(&state, &session, &verified, &record, now).await {
-        tracing::error!(idp = %idp.name, "cannot index the session for single logout: {e}");
-        let _ = session.flush().await;
-        return errors::unavailable();
-    }
-    audit::login(
-        &idp.name,
-        &record.identity.user,
-        &record.identity.access_group,
-        &verified.assertion_id,
-        &format_instant(not_after),
-    );
-    state
-        .metrics
-        .inc("samlgate_logins_total", &[("idp", &idp.name)]);
-    let location = HeaderValue::from_str(&return_to).unwrap_or(HeaderValue::from_static("/"));
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, location),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
+}
+
+/// SP-initiated login: the login `relay_state` names in the browser's login cookie, and the
+/// Response validated as the answer to its AuthnRequest.
+fn solicited<'s>(
+    state: &'s AppState,
+    saml_response: &[u8],
+    relay_state: &str,
+    login_cookie: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(&'s Idp, VerifiedAssertion, Answered), AcsError> {
+    let mut in_flight = PendingLogins::open(login_cookie, &state.login_seal, relay_state)?;
+    let login = in_flight.take(relay_state, now)?;
+    let idp = state
+        .idp(&login.idp)
+        .ok_or_else(|| AcsError::IdpGone(login.idp.clone()))?;
+    let verified = validate(
+        saml_response,
+        &idp.policy,
+        &state.sp,
+        ExpectedRequest::Solicited(&login.request_id),
+        now,
     )
-        .into_response()
+    .map_err(|rejection| AcsError::Rejected {
+        idp: idp.name.clone(),
+        rejection,
+        note: "",
+    })?;
+    let answered = Answered {
+        login,
+        others: in_flight,
+    };
+    Ok((idp, verified, answered))
 }
 
 /// IdP-initiated login: try each IdP that allows it. Only a Response whose signature verifies
@@ -259,8 +259,9 @@ pub async fn acs(
 fn unsolicited<'s>(
     state: &'s AppState,
     saml_response: &[u8],
-    now: time::OffsetDateTime,
-) -> Result<(&'s Idp, VerifiedAssertion), (String, Rejection)> {
+    note: &'static str,
+    now: OffsetDateTime,
+) -> Result<(&'s Idp, VerifiedAssertion), AcsError> {
     let mut first_error: Option<(String, Rejection)> = None;
     for idp in state.config.idps.iter().filter(|i| i.allow_idp_initiated) {
         match validate(
@@ -278,7 +279,7 @@ fn unsolicited<'s>(
             }
         }
     }
-    Err(first_error.unwrap_or_else(|| {
+    let (idp, rejection) = first_error.unwrap_or_else(|| {
         (
             "unknown".to_string(),
             PolicyFailure::UnsolicitedNotAllowed {
@@ -286,7 +287,90 @@ fn unsolicited<'s>(
             }
             .into(),
         )
-    }))
+    });
+    Err(AcsError::Rejected {
+        idp,
+        rejection,
+        note,
+    })
+}
+
+/// One login per AuthnRequest, one per Assertion: atomic inserts in the replay cache, made
+/// only now that the Response verified (an anonymous POST writes nothing).
+async fn mark_used(
+    state: &AppState,
+    login: &VerifiedLogin,
+    now: OffsetDateTime,
+) -> Result<(), AcsError> {
+    let unavailable = |e: StoreError| AcsError::Unavailable {
+        idp: login.idp.clone(),
+        what: "replay cache",
+        detail: e.to_string(),
+    };
+    if let Some(Answered { login: pending, .. }) = &login.answered {
+        let until = pending.expires + REQUEST_ID_CLOCK_MARGIN;
+        let seen = state
+            .replay
+            .insert_request(&pending.request_id, until, now)
+            .await
+            .map_err(unavailable)?;
+        if seen == Seen::Again {
+            return Err(AcsError::RequestReplay {
+                idp: login.idp.clone(),
+                request_id: pending.request_id.clone(),
+            });
+        }
+    }
+    let v = &login.verified;
+    let seen = state
+        .replay
+        .insert(v.idp_entity_id(), &v.assertion_id, v.replay_until, now)
+        .await
+        .map_err(unavailable)?;
+    if seen == Seen::Again {
+        return Err(AcsError::Rejected {
+            idp: login.idp.clone(),
+            rejection: Rejection::Replay(ReplayFailure {
+                idp: v.idp_entity_id().to_string(),
+                assertion_id: v.assertion_id.clone(),
+            }),
+            note: "",
+        });
+    }
+    Ok(())
+}
+
+/// A session under a NEW session ID, indexed for single logout.
+async fn establish_session(
+    state: &AppState,
+    session: &Session,
+    login: &VerifiedLogin,
+    now: OffsetDateTime,
+) -> Result<(), AcsError> {
+    let verified = &login.verified;
+    let record = SessionRecord {
+        identity: login.identity.clone(),
+        idp: login.idp.clone(),
+        idp_entity_id: verified.idp_entity_id().to_string(),
+        name_id: verified.name_id().value.clone(),
+        session_index: verified.session_index.clone(),
+        created: now,
+        last_seen: now,
+        not_after: login.not_after,
+    };
+    let unavailable = |what, detail: String| AcsError::Unavailable {
+        idp: login.idp.clone(),
+        what,
+        detail,
+    };
+    session::establish(session, &record, &state.session_cache)
+        .await
+        .map_err(|e| unavailable("session store", e.to_string()))?;
+    if let Err(e) = index_session(state, session, verified, &record, now).await {
+        let _ = session.flush().await;
+        return Err(unavailable("session index", e.to_string()));
+    }
+    Ok(())
 }
 
 /// Record the new session under (IdP, NameID, SessionIndex), so single logout can find it on
@@ -296,10 +380,10 @@ async fn index_session(
     session: &Session,
     verified: &VerifiedAssertion,
     record: &SessionRecord,
-    now: time::OffsetDateTime,
-) -> Result<(), crate::store::StoreError> {
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     let Some(id) = session.id() else {
-        return Err(crate::store::StoreError::Unavailable(
+        return Err(StoreError::Unavailable(
             "the saved session has no ID".into(),
         ));
     };
@@ -316,4 +400,70 @@ async fn index_session(
         .session_index
         .add(&key, &id.to_string(), record.not_after, now)
         .await
+}
+
+/// Audit, count, and send the browser to the page it first asked for; the login cookie keeps
+/// only the browser's other logins in flight.
+fn back_to_the_app(state: &AppState, login: VerifiedLogin, now: OffsetDateTime) -> Response {
+    audit::login(
+        &login.idp,
+        &login.identity.user,
+        &login.identity.access_group,
+        &login.verified.assertion_id,
+        &format_instant(login.not_after),
+    );
+    state
+        .metrics
+        .inc("samlgate_logins_total", &[("idp", &login.idp)]);
+    let https = state.config.server.is_https();
+    let (return_to, login_cookie) = match login.answered {
+        Some(Answered { login, mut others }) => {
+            let cookie = match others.to_cookie(&state.login_seal, now) {
+                Ok(Some(value)) => cookies::login_cookie(&value, https),
+                Ok(None) => cookies::clear_login_cookie(https),
+                Err(e) => {
+                    tracing::warn!("dropping the browser's other logins in flight: {e}");
+                    cookies::clear_login_cookie(https)
+                }
+            };
+            (login.return_to, Some(cookie))
+        }
+        None => ("/".to_string(), None),
+    };
+    let location = HeaderValue::from_str(&return_to).unwrap_or(HeaderValue::from_static("/"));
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response();
+    if let Some(cookie) = login_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A refusal: the log line with the detail, the metric by kind, the generic page. When the
+/// gateway itself could not decide (busy, a store down): 503.
+fn refuse(state: &AppState, e: &AcsError) -> Response {
+    if e.is_ours() {
+        match e {
+            AcsError::Busy { .. } => {
+                tracing::warn!("ACS: {e}");
+                state.metrics.inc("samlgate_acs_busy_total", &[]);
+            }
+            _ => tracing::error!(idp = e.idp(), "ACS: {e}"),
+        }
+        return errors::unavailable();
+    }
+    let reference: String = random_token().chars().take(12).collect();
+    let kind = e.kind();
+    audit::rejection(e.idp(), &kind, &reference, &e.to_string());
+    state.metrics.inc(
+        "samlgate_rejections_total",
+        &[("idp", e.idp()), ("kind", kind.as_ref())],
+    );
+    errors::login_failed(&reference)
 }

@@ -1,5 +1,5 @@
-//! The browser-binding cookie of a login in progress. (The session cookie itself is written by
-//! tower-sessions.)
+//! The login cookie: the logins in progress of this browser, sealed (see `relay_state`). (The
+//! session cookie itself is written by tower-sessions.)
 //!
 //! It must come back on the IdP's cross-site POST to the ACS, which SameSite=Lax cookies do not:
 //! over HTTPS it is `SameSite=None; Secure` with the `__Host-` prefix. Over plain HTTP (allowed
@@ -13,7 +13,7 @@ use axum::http::header::COOKIE;
 
 use super::relay_state::PENDING_LOGIN_TTL;
 
-/// Name of the binding cookie.
+/// Name of the login cookie.
 pub fn login_cookie_name(https: bool) -> &'static str {
     if https {
         "__Host-samlgate_login"
@@ -89,14 +89,17 @@ fn as_text(value: &axum::http::HeaderValue) -> Cow<'_, str> {
     }
 }
 
-/// A binding value the gateway itself could have issued (32 hex digits).
-pub fn is_token(value: &str) -> bool {
-    value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
+/// `Set-Cookie` value for the login cookie holding `value`.
+pub fn login_cookie(value: &str, https: bool) -> String {
+    login_cookie_for(value, PENDING_LOGIN_TTL.whole_seconds(), https)
 }
 
-/// `Set-Cookie` value for the binding cookie.
-pub fn login_cookie(value: &str, https: bool) -> String {
-    let max_age = PENDING_LOGIN_TTL.whole_seconds();
+/// `Set-Cookie` value that removes the login cookie (no login left in flight).
+pub fn clear_login_cookie(https: bool) -> String {
+    login_cookie_for("", 0, https)
+}
+
+fn login_cookie_for(value: &str, max_age: i64, https: bool) -> String {
     if https {
         format!(
             "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None",
@@ -154,10 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn https_binding_cookie_is_host_prefixed_secure_and_cross_site() {
+    fn https_login_cookie_is_host_prefixed_secure_and_cross_site() {
         let c = login_cookie("ab", true);
-        assert!(c.starts_with("__Host-samlgate_login=ab; Path=/;"));
+        assert!(c.starts_with("__Host-samlgate_login=ab; Path=/; Max-Age=600;"));
         assert!(c.contains("Secure") && c.contains("SameSite=None") && c.contains("HttpOnly"));
         assert!(!c.contains("Domain"));
+        let cleared = clear_login_cookie(true);
+        assert!(cleared.starts_with("__Host-samlgate_login=; Path=/; Max-Age=0;"));
+        assert!(cleared.contains("Secure") && cleared.contains("SameSite=None"));
     }
 }

@@ -84,6 +84,34 @@ pub fn bad_request(message: &str) -> Response {
     )
 }
 
+/// `GET /saml/logout`: the button that signs out (a POST to `action`, checked for our origin).
+pub fn sign_out_page(action: &str) -> Response {
+    page(
+        StatusCode::OK,
+        "Sign out",
+        &sign_out_form(action, "<p>Sign out of this application?</p>"),
+    )
+}
+
+/// A sign-out POST that did not come from our own page: nothing was ended.
+pub fn sign_out_refused(action: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Sign-out refused",
+        &sign_out_form(
+            action,
+            "<p>This sign-out request did not come from this site, so you are still signed in. To sign out, use the button below.</p>",
+        ),
+    )
+}
+
+fn sign_out_form(action: &str, intro_html: &str) -> String {
+    format!(
+        "{intro_html}<form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>",
+        crate::saml::request::xml_escape(action)
+    )
+}
+
 /// After a local logout.
 pub fn signed_out() -> Response {
     page(

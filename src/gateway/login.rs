@@ -1,4 +1,5 @@
-//! SP-initiated login: remember the request, send the browser to the IdP.
+//! SP-initiated login: send the browser to the IdP, with the login it started sealed in its own
+//! login cookie (see `relay_state`): nothing is stored here for a visitor who has not signed in.
 //!
 //! `GET /saml/login?idp=NAME&return_to=/path` starts a login explicitly; the gate calls
 //! [`begin`] for any unauthenticated browser request. With several IdPs and no choice made, a
@@ -18,7 +19,7 @@ use crate::saml::request::{
 use super::cookies;
 use super::errors;
 use super::path_reading::PathReading;
-use super::relay_state::{PendingLogin, random_token, sanitize_return_to};
+use super::relay_state::{PendingLogin, PendingLogins, sanitize_return_to};
 use super::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,16 +93,6 @@ fn chooser(idps: &[Idp], return_to: &str) -> Response {
 pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) -> Response {
     let now = state.now();
     let https = state.config.server.is_https();
-    let cookie_name = cookies::login_cookie_name(https);
-    let (browser, set_cookie) =
-        match cookies::get(headers, cookie_name).filter(|v| cookies::is_token(v)) {
-            Some(existing) => (existing.to_string(), None),
-            None => {
-                let fresh = random_token();
-                let cookie = cookies::login_cookie(&fresh, https);
-                (fresh, Some(cookie))
-            }
-        };
     let request = AuthnRequest {
         id: new_request_id(),
         issue_instant: now,
@@ -113,15 +104,14 @@ pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &Heade
         name_id_format: idp.name_id_policy.clone(),
         authn_context: idp.authn_context.clone(),
     };
-    let pending = PendingLogin {
-        request_id: request.id.clone(),
-        return_to: return_to.to_string(),
-        idp: idp.name.clone(),
-        created: now,
-        browser,
-    };
-    let relay_state = match state.pending.insert(pending, now).await {
-        Ok(key) => key,
+    let pending = PendingLogin::start(&request.id, return_to, &idp.name, now);
+    let relay_state = pending.relay_state.clone();
+    let in_flight = cookies::get(headers, cookies::login_cookie_name(https));
+    let mut logins = PendingLogins::for_new_login(in_flight, &state.login_seal);
+    logins.add(pending, now);
+    let login_cookie = match logins.to_cookie(&state.login_seal, now) {
+        Ok(Some(value)) => cookies::login_cookie(&value, https),
+        Ok(None) => cookies::clear_login_cookie(https),
         Err(e) => {
             tracing::error!(idp = %idp.name, "cannot start login: {e}");
             return errors::unavailable();
@@ -165,7 +155,7 @@ pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &Heade
     };
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Ok(cookie) = HeaderValue::from_str(&login_cookie) {
         h.append(header::SET_COOKIE, cookie);
     }
     state

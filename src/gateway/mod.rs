@@ -1,8 +1,10 @@
 //! The axum gateway. Follow one login from here:
 //!
 //! - [`gate`]: every proxied request: session -> route rules -> backend, or login, or refusal
-//! - [`login`]: AuthnRequest out (with [`relay_state`] and the binding [`cookies`])
-//! - [`acs`]: Response in -> validate -> replay cache -> [`identity`] -> new [`session`]
+//! - [`login`]: AuthnRequest out, the login in progress sealed ([`login_seal`]) into the
+//!   browser's login cookie ([`relay_state`], [`cookies`])
+//! - [`acs`]: Response in -> validate (off the event loops) -> replay cache -> [`identity`] ->
+//!   new [`session`]; refusals are [`acs_error`]s
 //! - [`proxy`]: the streaming reverse proxy, over [`backend_pool`]'s keep-alive connections;
 //!   [`headers`]: the identity header contract
 //! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
@@ -15,6 +17,7 @@
 //!   connection cap and the file descriptors it needs
 
 pub mod acs;
+pub mod acs_error;
 pub mod backend_pool;
 pub mod connection_limits;
 pub mod cookies;
@@ -29,6 +32,7 @@ pub mod headers;
 pub mod health;
 pub mod identity;
 pub mod login;
+pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
 pub mod path_reading;
@@ -95,7 +99,7 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/readyz", get(health::readyz))
         .route("/saml/login", get(login::login))
         .route("/saml/acs", post(acs::acs))
-        .route("/saml/logout", get(logout::logout).post(logout::logout))
+        .route("/saml/logout", get(logout::page).post(logout::logout))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
         .merge(metrics_here)

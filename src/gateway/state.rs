@@ -1,8 +1,9 @@
 //! Everything the handlers share: the validated configuration, the stores, metrics, the clock.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 
 use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
@@ -10,8 +11,8 @@ use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::store::{ReplayCache, SessionIndex, SessionTracker, StoreError, Stores};
 
+use super::login_seal::{LoginSeal, SealError};
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
-use super::relay_state::PendingLogins;
 use super::session_cache::SessionCache;
 
 /// The time source. Production uses the system clock; tests move time forward to expire
@@ -22,15 +23,25 @@ pub fn system_clock() -> Clock {
     Arc::new(OffsetDateTime::now_utc)
 }
 
+/// Run before each ACS validation, on the thread doing it (see [`AppState::acs_hook`]).
+pub type AcsHook = Box<dyn Fn() + Send + Sync>;
+
 pub struct AppState {
     pub config: Config,
     pub sp: SpIdentity,
-    pub pending: PendingLogins,
+    /// Seals the logins in progress that browsers carry (see `relay_state`).
+    pub login_seal: LoginSeal,
+    /// Assertion IDs and answered AuthnRequest IDs.
     pub replay: Arc<dyn ReplayCache>,
     /// (IdP, NameID, SessionIndex) -> session IDs, for single logout.
     pub session_index: Arc<dyn SessionIndex>,
-    /// The stores behind `pending`, `replay`, `session_index` and the session layer.
+    /// The stores behind `replay`, `session_index` and the session layer.
     pub stores: Stores,
+    /// ACS validations that may run at once (`[server] acs_concurrency`), off the event loops.
+    pub acs_slots: Arc<Semaphore>,
+    /// Never set by the gateway itself: tests set it to hold an ACS validation where it runs,
+    /// and show that proxied requests are served meanwhile.
+    pub acs_hook: OnceLock<AcsHook>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// The SP metadata document, built once at startup.
@@ -51,6 +62,8 @@ pub enum StateError {
     Proxy(#[from] ProxyConfigError),
     #[error("cannot open the session store: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot derive the login cookie key from the SP key: {0}")]
+    Seal(#[from] SealError),
 }
 
 /// The proxy settings for a configuration.
@@ -105,6 +118,9 @@ impl AppState {
             acs_url: config.server.acs_url(),
             decryption_keys,
         };
+        let old_keys: Vec<_> = config.sp.old_keys.iter().map(|k| &k.key).collect();
+        let login_seal = LoginSeal::new(&config.sp.key.key, &old_keys, &config.sp.entity_id)?;
+        let acs_slots = Arc::new(Semaphore::new(config.server.acs_validations().get()));
         let sp_metadata = sp_metadata_xml(&config)?;
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
@@ -123,10 +139,12 @@ impl AppState {
             session_cache,
             session_tracker,
             sp,
-            pending: PendingLogins::new(stores.pending.clone()),
+            login_seal,
             replay: stores.replay.clone(),
             session_index: stores.session_index.clone(),
             stores,
+            acs_slots,
+            acs_hook: OnceLock::new(),
             metrics,
             clock,
             sp_metadata,

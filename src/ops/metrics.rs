@@ -48,6 +48,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Requests refused with 400 because their path (or forward-auth URI) has no single reading, by reason.",
     ),
+    (
+        "samlgate_acs_busy_total",
+        "counter",
+        "ACS posts answered 503: no validation slot free in time.",
+    ),
+    (
+        "samlgate_logouts_refused_total",
+        "counter",
+        "Sign-out requests refused by the same-origin check.",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;

@@ -13,8 +13,8 @@ use std::fmt::Write;
 pub enum Kind {
     /// Replay cache: (IdP entityID, Assertion ID).
     Replay,
-    /// Pending login: (RelayState).
-    Pending,
+    /// An answered AuthnRequest: (request ID).
+    Request,
     /// Session index: (IdP entityID, NameID value, Format, NameQualifier, SPNameQualifier,
     /// SessionIndex).
     SessionIndex,
@@ -28,7 +28,7 @@ impl Kind {
     fn tag(self) -> &'static str {
         match self {
             Kind::Replay => "replay",
-            Kind::Pending => "pending",
+            Kind::Request => "authnreq",
             Kind::SessionIndex => "sidx",
             Kind::Session => "session",
             Kind::Node => "node",
@@ -124,7 +124,12 @@ mod tests {
         );
         assert_ne!(
             a.key(Kind::Session, &[Some("id")]),
-            a.key(Kind::Pending, &[Some("id")])
+            a.key(Kind::Request, &[Some("id")])
+        );
+        assert_ne!(
+            a.key(Kind::Replay, &[Some("id")]),
+            a.key(Kind::Request, &[Some("id")]),
+            "an Assertion ID never meets an AuthnRequest ID"
         );
         assert_eq!(
             a.key(Kind::Replay, &[Some("https://idp"), Some("_a1")]),
@@ -135,6 +140,6 @@ mod tests {
     #[test]
     fn lengths_count_bytes_not_characters() {
         let k = KeySpace::new("p:");
-        assert_eq!(k.key(Kind::Pending, &[Some("é")]), "p:pending:2:é,");
+        assert_eq!(k.key(Kind::Request, &[Some("é")]), "p:authnreq:2:é,");
     }
 }

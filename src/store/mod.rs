@@ -1,16 +1,15 @@
-//! What a node remembers between requests: the replay cache, pending logins (RelayState), the
-//! session index for single logout, and the sessions themselves. Memory for one node, Redis for
-//! several, behind one trait each; [`Stores`] bundles the chosen set.
+//! What a node remembers between requests: the replay cache (Assertion and AuthnRequest IDs),
+//! the session index for single logout, and the sessions themselves. Memory for one node, Redis
+//! for several, behind one trait each; [`Stores`] bundles the chosen set. Nothing here is written
+//! for a visitor who has not signed in: logins in progress travel in the browser.
 
 pub mod keys;
-pub mod pending;
 pub mod redis;
 pub mod replay;
 pub mod session_index;
 pub mod session_tracking;
 mod stores;
 
-pub use pending::{MemoryPendingStore, PendingStore};
 pub use redis::{RedisSessionStore, RedisSettings, RedisStore};
 pub use replay::{MemoryReplayCache, ReplayCache};
 pub use session_index::{MemorySessionIndex, SessionIndex, SessionIndexKey};
@@ -28,8 +27,4 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),
-    #[error("store full: {0} entries outstanding; refusing new ones until some complete or expire")]
-    Full(usize),
-    #[error("store key already taken (random keys collided, or a bug); nothing was overwritten")]
-    Collision,
 }

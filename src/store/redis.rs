@@ -1,8 +1,8 @@
 //! The shared stores of several nodes, in Redis (through `fred`, the client
 //! tower-sessions-redis-store uses).
 //!
-//! - replay cache: `SET key 1 PX ttl NX` (one atomic command: exactly one node sees "first");
-//! - pending logins: `SET key value PX ttl NX`, then `GETDEL` (read and delete in one step);
+//! - replay cache, Assertion IDs and AuthnRequest IDs (each its own key space): `SET key 1 PX ttl
+//!   NX` (one atomic command: exactly one node sees "first");
 //! - session index: a sorted set per key, scored by expiry; taken in one MULTI/EXEC;
 //! - sessions: a tower-sessions [`SessionStore`], keyed under the deployment's prefix.
 //!
@@ -25,7 +25,6 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
 use super::keys::{KeySpace, Kind};
-use super::pending::PendingStore;
 use super::replay::{ReplayCache, Seen};
 use super::session_index::{SessionIndex, SessionIndexKey};
 use super::{BoxFuture, StoreError};
@@ -269,6 +268,34 @@ fn glob_escape(s: &str) -> String {
     out
 }
 
+impl RedisStore {
+    /// `SET key 1 PX ttl NX`: only the first SET of a key answers OK; every later one nil.
+    async fn set_once(
+        &self,
+        key: String,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+        what: &str,
+    ) -> Result<Seen, StoreError> {
+        let reply: Value = self
+            .pool
+            .set(
+                key,
+                "1",
+                Some(Expiration::PX(ttl_ms(until, now))),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(|e| unavailable(what, e))?;
+        Ok(if reply.is_null() {
+            Seen::Again
+        } else {
+            Seen::First
+        })
+    }
+}
+
 impl ReplayCache for RedisStore {
     fn insert<'a>(
         &'a self,
@@ -277,71 +304,20 @@ impl ReplayCache for RedisStore {
         until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<Seen, StoreError>> {
-        Box::pin(async move {
-            let key = self
-                .keys
-                .key(Kind::Replay, &[Some(idp), Some(assertion_id)]);
-            // NX: only the first SET of this key answers OK; every later one answers nil.
-            let reply: Value = self
-                .pool
-                .set(
-                    key,
-                    "1",
-                    Some(Expiration::PX(ttl_ms(until, now))),
-                    Some(SetOptions::NX),
-                    false,
-                )
-                .await
-                .map_err(|e| unavailable("SET NX (replay cache)", e))?;
-            Ok(if reply.is_null() {
-                Seen::Again
-            } else {
-                Seen::First
-            })
-        })
+        let key = self
+            .keys
+            .key(Kind::Replay, &[Some(idp), Some(assertion_id)]);
+        Box::pin(self.set_once(key, until, now, "SET NX (replay cache)"))
     }
-}
 
-impl PendingStore for RedisStore {
-    fn put<'a>(
+    fn insert_request<'a>(
         &'a self,
-        key: &'a str,
-        value: Vec<u8>,
+        request_id: &'a str,
         until: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let key = self.keys.key(Kind::Pending, &[Some(key)]);
-            let reply: Value = self
-                .pool
-                .set(
-                    key,
-                    value.as_slice(),
-                    Some(Expiration::PX(ttl_ms(until, now))),
-                    Some(SetOptions::NX),
-                    false,
-                )
-                .await
-                .map_err(|e| unavailable("SET NX (pending login)", e))?;
-            if reply.is_null() {
-                return Err(StoreError::Collision);
-            }
-            Ok(())
-        })
-    }
-
-    fn take<'a>(
-        &'a self,
-        key: &'a str,
-        _now: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move {
-            let key = self.keys.key(Kind::Pending, &[Some(key)]);
-            self.pool
-                .getdel(key)
-                .await
-                .map_err(|e| unavailable("GETDEL (pending login)", e))
-        })
+    ) -> BoxFuture<'a, Result<Seen, StoreError>> {
+        let key = self.keys.key(Kind::Request, &[Some(request_id)]);
+        Box::pin(self.set_once(key, until, now, "SET NX (answered AuthnRequest)"))
     }
 }
 

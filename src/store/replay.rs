@@ -1,5 +1,11 @@
-//! The assertion replay cache: an atomic insert of (IdP entityID, Assertion ID), kept until the
-//! Assertion's NotOnOrAfter plus skew. A second insert of the same pair means a replay.
+//! The replay cache: what may be used once, each inserted atomically and kept until it could no
+//! longer be accepted anyway; a second insert means a replay.
+//!
+//! - (IdP entityID, Assertion ID), until the Assertion's NotOnOrAfter plus skew;
+//! - an AuthnRequest ID, until the login it started has expired: the login state travels in the
+//!   browser (see `gateway::relay_state`), so this is what makes one login complete once.
+//!
+//! The two live in separate key spaces: an Assertion ID never meets a request ID.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,13 +32,31 @@ pub trait ReplayCache: Send + Sync {
         until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<Seen, StoreError>>;
+
+    /// Atomically record the AuthnRequest ID `request_id` as answered until `until`; report
+    /// whether it was new.
+    fn insert_request<'a>(
+        &'a self,
+        request_id: &'a str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Seen, StoreError>>;
+}
+
+/// What one entry of the memory cache is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Used {
+    /// (IdP entityID, Assertion ID).
+    Assertion(String, String),
+    /// AuthnRequest ID.
+    Request(String),
 }
 
 /// One node's replay cache. Expired entries are swept on insert, so memory stays bounded by
-/// the logins of one validity window.
+/// the logins of one validity window. Only verified Responses insert, never anonymous requests.
 #[derive(Default)]
 pub struct MemoryReplayCache {
-    entries: Mutex<HashMap<(String, String), OffsetDateTime>>,
+    entries: Mutex<HashMap<Used, OffsetDateTime>>,
 }
 
 impl MemoryReplayCache {
@@ -48,6 +72,26 @@ impl MemoryReplayCache {
         until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Seen, StoreError> {
+        let key = Used::Assertion(idp.to_string(), assertion_id.to_string());
+        self.record(key, until, now)
+    }
+
+    /// The synchronous core of [`ReplayCache::insert_request`], with an injected clock.
+    pub fn insert_request_at(
+        &self,
+        request_id: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Seen, StoreError> {
+        self.record(Used::Request(request_id.to_string()), until, now)
+    }
+
+    fn record(
+        &self,
+        key: Used,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Seen, StoreError> {
         let mut entries = self
             .entries
             .lock()
@@ -55,7 +99,6 @@ impl MemoryReplayCache {
         if entries.len() > 1024 {
             entries.retain(|_, expiry| *expiry > now);
         }
-        let key = (idp.to_string(), assertion_id.to_string());
         match entries.get(&key) {
             Some(expiry) if *expiry > now => Ok(Seen::Again),
             _ => {
@@ -83,6 +126,15 @@ impl ReplayCache for MemoryReplayCache {
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<Seen, StoreError>> {
         Box::pin(async move { self.insert_at(idp, assertion_id, until, now) })
+    }
+
+    fn insert_request<'a>(
+        &'a self,
+        request_id: &'a str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Seen, StoreError>> {
+        Box::pin(async move { self.insert_request_at(request_id, until, now) })
     }
 }
 
@@ -134,6 +186,36 @@ mod tests {
         assert_eq!(
             cache.insert_at("idp", "_a1", until, later).ok(),
             Some(Seen::First)
+        );
+    }
+
+    #[test]
+    fn a_request_id_is_single_use_and_never_meets_an_assertion_id() {
+        let cache = MemoryReplayCache::new();
+        let now = datetime!(2026-05-23 09:00 UTC);
+        let until = datetime!(2026-05-23 09:10 UTC);
+        assert_eq!(
+            cache.insert_request_at("_r1", until, now).ok(),
+            Some(Seen::First)
+        );
+        assert_eq!(
+            cache.insert_request_at("_r1", until, now).ok(),
+            Some(Seen::Again)
+        );
+        // The same string as an Assertion ID, of any IdP: another entry.
+        assert_eq!(
+            cache.insert_at("", "_r1", until, now).ok(),
+            Some(Seen::First)
+        );
+        assert_eq!(
+            cache.insert_request_at("_r2", until, now).ok(),
+            Some(Seen::First)
+        );
+        let later = datetime!(2026-05-23 09:11 UTC);
+        assert_eq!(
+            cache.insert_request_at("_r1", until, later).ok(),
+            Some(Seen::First),
+            "forgotten once its login has expired"
         );
     }
 }

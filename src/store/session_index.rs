@@ -120,6 +120,15 @@ impl MemorySessionIndex {
         ids.sort();
         ids
     }
+
+    /// Number of keys held (each session is under two: its own and its NameID's).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl SessionIndex for MemorySessionIndex {

@@ -421,7 +421,7 @@ mod tests {
         let key = keys.key(Kind::Session, &[Some(&id.to_string())]);
         assert_eq!(session_id(&key, &prefix), Some(id));
         assert_eq!(session_id("sg:session:3:abc,", &prefix), None);
-        assert_eq!(session_id("sg:pending:22:x,", &prefix), None);
+        assert_eq!(session_id("sg:authnreq:22:x,", &prefix), None);
         let tampered = key.replacen(':', "", 1);
         assert_eq!(session_id(&tampered, &prefix), None);
     }

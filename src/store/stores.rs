@@ -9,16 +9,15 @@ use tower_sessions::{SessionStore, session_store};
 use crate::gateway::session_store::SweepingMemoryStore;
 
 use super::{
-    MemoryPendingStore, MemoryReplayCache, MemorySessionIndex, PendingStore, RedisSessionStore,
-    RedisSettings, RedisStore, ReplayCache, SessionIndex, StoreError,
+    MemoryReplayCache, MemorySessionIndex, RedisSessionStore, RedisSettings, RedisStore,
+    ReplayCache, SessionIndex, StoreError,
 };
 
-/// Everything shared between requests. With Redis all four live there, so any node can serve
+/// Everything shared between requests. With Redis all three live there, so any node can serve
 /// any request.
 #[derive(Clone)]
 pub struct Stores {
     pub replay: Arc<dyn ReplayCache>,
-    pub pending: Arc<dyn PendingStore>,
     pub session_index: Arc<dyn SessionIndex>,
     pub sessions: AnySessionStore,
     /// The Redis connection, when that is the store (readiness checks, tests).
@@ -30,7 +29,6 @@ impl Stores {
     pub fn memory() -> Self {
         Stores {
             replay: Arc::new(MemoryReplayCache::new()),
-            pending: Arc::new(MemoryPendingStore::new()),
             session_index: Arc::new(MemorySessionIndex::new()),
             sessions: AnySessionStore::Memory(SweepingMemoryStore::new()),
             redis: None,
@@ -43,7 +41,6 @@ impl Stores {
         let shared = Arc::new(redis.clone());
         Ok(Stores {
             replay: shared.clone(),
-            pending: shared.clone(),
             session_index: shared,
             sessions: AnySessionStore::Redis(redis.session_store()),
             redis: Some(redis),

@@ -165,6 +165,15 @@ url = "{backend}"
 
 /// Start a gateway on a free loopback port.
 pub async fn start(setup: Setup) -> Gateway {
+    start_with(setup, None).await
+}
+
+/// [`start`], over the given stores (tests that look inside them).
+pub async fn start_over(setup: Setup, stores: samlgate::store::Stores) -> Gateway {
+    start_with(setup, Some(stores)).await
+}
+
+async fn start_with(setup: Setup, stores: Option<samlgate::store::Stores>) -> Gateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -174,7 +183,13 @@ pub async fn start(setup: Setup) -> Gateway {
     let o = offset.clone();
     let clock: Clock =
         Arc::new(move || OffsetDateTime::now_utc() + Duration::seconds(o.load(Ordering::SeqCst)));
-    let (router, state) = samlgate::gateway::build(loaded.config, clock).unwrap();
+    let (router, state) = match stores {
+        None => samlgate::gateway::build(loaded.config, clock).unwrap(),
+        Some(stores) => {
+            let state = Arc::new(AppState::with_stores(loaded.config, clock, stores).unwrap());
+            (samlgate::gateway::gateway(state.clone()), state)
+        }
+    };
     tokio::spawn(async move {
         let _ = samlgate::gateway::serve_on(listener, router).await;
     });
@@ -287,6 +302,18 @@ impl Browser {
 
     pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.send(Method::GET, path, headers, None).await
+    }
+
+    /// The Sign out button of a page of `origin` (the public URL): a same-origin POST.
+    pub async fn sign_out(&mut self, origin: &str) -> Reply {
+        let origin = origin.trim_end_matches('/').to_string();
+        self.send(
+            Method::POST,
+            "/saml/logout",
+            &[("origin", &origin), ("sec-fetch-site", "same-origin")],
+            Some(String::new()),
+        )
+        .await
     }
 
     pub async fn post_acs(&mut self, saml_response_b64: &str, relay_state: Option<&str>) -> Reply {
