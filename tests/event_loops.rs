@@ -217,38 +217,8 @@ async fn samlgate_serve_on_two_loops_signs_in_proxies_and_stops_on_sigterm() {
 /// after a bounded wait; released, the held login completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() {
-    const LOOP_THREAD: &str = "test-event-loop";
-    let backend = gateway_support::echo_backend().await;
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup {
-        server_extra: "workers = 1\nacs_concurrency = 1".into(),
-        backend: Some(backend),
-        routes: "[[route]]\npath = \"/public\"\npublic = true\n".into(),
-        ..Setup::default()
-    };
-    let (config_path, _) = write_config(dir.path(), port, &setup);
-    let config = samlgate::config::load(&config_path).unwrap().config;
-    // The gateway runs as `serve` runs it, on one event loop of its own thread.
-    let (state_tx, state_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::Builder::new()
-        .name(LOOP_THREAD.into())
-        .spawn(move || {
-            let loops = EventLoops::new(NonZeroUsize::new(1).unwrap()).unwrap();
-            let (router, state) = loops
-                .block_on(async {
-                    samlgate::gateway::build(config, samlgate::gateway::system_clock())
-                })
-                .unwrap();
-            state_tx.send(state).unwrap();
-            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-            loops.serve(listener, router, async move {
-                let _ = stop_rx.await;
-            })
-        })
-        .unwrap();
-    let state = state_rx.recv().unwrap();
+    let gateway = OneLoop::start("workers = 1\nacs_concurrency = 1").await;
+    let (state, base) = (Arc::clone(&gateway.state), gateway.base.clone());
     let (held_tx, held_rx) = mpsc::channel::<String>();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let (held_tx, release_rx) = (Mutex::new(held_tx), Mutex::new(release_rx));
@@ -257,9 +227,7 @@ async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() 
         held_tx.lock().unwrap().send(thread).unwrap();
         release_rx.lock().unwrap().recv().unwrap();
     };
-    assert!(state.acs_hook.set(Box::new(hook)).is_ok());
-    let base = format!("http://127.0.0.1:{port}");
-    wait_listening(&[port]).await;
+    assert!(state.acs_work.hook.set(Box::new(hook)).is_ok());
 
     // A login, its Response posted and held in validation.
     let mut browser = Browser::new(&base);
@@ -300,7 +268,8 @@ async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() 
     .await
     .unwrap();
     assert_ne!(
-        validating_on, LOOP_THREAD,
+        validating_on,
+        OneLoop::THREAD,
         "validation runs off the event loop"
     );
 
@@ -331,7 +300,7 @@ async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() 
     .await
     .expect("answered after the bounded wait");
     assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(waited.elapsed() >= samlgate::gateway::acs::ACS_SLOT_WAIT);
+    assert!(waited.elapsed() >= samlgate::gateway::offload::SLOT_WAIT);
     assert_eq!(state.metrics.get("samlgate_acs_busy_total", &[]), 1.0);
 
     // Released, the held login completes.
@@ -340,9 +309,119 @@ async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() 
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/app");
 
-    stop_tx.send(()).unwrap();
-    let result = tokio::task::spawn_blocking(move || server.join().unwrap())
-        .await
-        .unwrap();
-    assert!(result.is_ok(), "{result:?}");
+    gateway.stop().await;
+}
+
+/// A gateway served as `serve` serves it, on one event loop of its own named thread, with a
+/// public `/public` route in front of the echo backend.
+struct OneLoop {
+    state: Arc<samlgate::gateway::AppState>,
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: std::thread::JoinHandle<Result<(), samlgate::gateway::GatewayError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl OneLoop {
+    const THREAD: &str = "test-event-loop";
+
+    async fn start(server_extra: &str) -> OneLoop {
+        let backend = gateway_support::echo_backend().await;
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let setup = Setup {
+            server_extra: server_extra.into(),
+            backend: Some(backend),
+            routes: "[[route]]\npath = \"/public\"\npublic = true\n".into(),
+            ..Setup::default()
+        };
+        let (config_path, _) = write_config(dir.path(), port, &setup);
+        let config = samlgate::config::load(&config_path).unwrap().config;
+        let (state_tx, state_rx) = mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::Builder::new()
+            .name(Self::THREAD.into())
+            .spawn(move || {
+                let loops = EventLoops::new(NonZeroUsize::new(1).unwrap()).unwrap();
+                let (router, state) = loops
+                    .block_on(async {
+                        samlgate::gateway::build(config, samlgate::gateway::system_clock())
+                    })
+                    .unwrap();
+                state_tx.send(state).unwrap();
+                let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+                loops.serve(listener, router, async move {
+                    let _ = stop_rx.await;
+                })
+            })
+            .unwrap();
+        let state = state_rx.recv().unwrap();
+        wait_listening(&[port]).await;
+        OneLoop {
+            state,
+            base: format!("http://127.0.0.1:{port}"),
+            stop,
+            server,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        let server = self.server;
+        let result = tokio::task::spawn_blocking(move || server.join().unwrap())
+            .await
+            .unwrap();
+        assert!(result.is_ok(), "{result:?}");
+    }
+}
+
+/// Signing an AuthnRequest (an RSA private-key operation any visitor can ask for) runs off the
+/// event loop: while one is held where it runs, the only loop goes on answering proxied
+/// requests; released, the visitor gets the redirect to the IdP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_authn_request_signing_leaves_the_event_loop_serving_proxied_requests() {
+    let gateway = OneLoop::start("workers = 1").await;
+    let (held_tx, held_rx) = mpsc::channel::<String>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (held_tx, release_rx) = (Mutex::new(held_tx), Mutex::new(release_rx));
+    let hook = move || {
+        let thread = std::thread::current().name().unwrap_or("").to_string();
+        held_tx.lock().unwrap().send(thread).unwrap();
+        release_rx.lock().unwrap().recv().unwrap();
+    };
+    assert!(gateway.state.login_work.hook.set(Box::new(hook)).is_ok());
+
+    let base = gateway.base.clone();
+    let held = tokio::spawn(async move { Browser::new(&base).get("/app").await });
+    let signing_on = tokio::task::spawn_blocking(move || {
+        held_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the AuthnRequest signing started")
+    })
+    .await
+    .unwrap();
+    assert_ne!(
+        signing_on,
+        OneLoop::THREAD,
+        "signing runs off the event loop"
+    );
+
+    let proxied = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Browser::new(&gateway.base).get("/public/page"),
+    )
+    .await
+    .expect("a proxied request is answered while the signing is held");
+    assert_eq!(proxied.status, StatusCode::OK, "{}", proxied.body);
+
+    release_tx.send(()).unwrap();
+    let start = held.await.unwrap();
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    assert!(
+        start.location().contains("&Signature="),
+        "a signed HTTP-Redirect request: {}",
+        start.location()
+    );
+    gateway.stop().await;
 }

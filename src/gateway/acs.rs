@@ -8,7 +8,6 @@
 //! whatever failed; the reason goes to the log line and to `samlgate_rejections_total{kind}`.
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -31,14 +30,10 @@ pub use super::acs_error::{AcsError, FormError};
 use super::cookies;
 use super::errors;
 use super::identity;
+use super::offload::OffloadError;
 use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_token};
 use super::session::{self, SessionIdentity, SessionRecord};
 use super::state::AppState;
-
-/// How long a Response waits for a validation slot before the answer is 503. Under a flood of
-/// ACS posts the wait queue stays short, and a real user is told to retry rather than left
-/// hanging.
-pub const ACS_SLOT_WAIT: StdDuration = StdDuration::from_secs(3);
 
 /// An answered AuthnRequest ID stays in the replay cache this long past its login's expiry, so a
 /// node whose clock runs behind the one that started the login still finds it there.
@@ -101,48 +96,22 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, AcsError> {
         })
 }
 
-/// Run `work` (decode, parse, verify, decrypt, map: CPU-heavy on hostile input) on Tokio's
-/// blocking pool, at most `[server] acs_concurrency` at once, so that the event loop of this
-/// connection goes on serving proxied requests meanwhile. A request that finds no slot free
-/// within [`ACS_SLOT_WAIT`] gets 503.
+/// Run `work` (decode, parse, verify, decrypt, map: CPU-heavy on hostile input) off the event
+/// loops, at most `[server] acs_concurrency` at once (see [`super::offload`]).
 async fn off_the_event_loop<T: Send + 'static>(
     state: &Arc<AppState>,
     work: impl FnOnce(&AppState) -> Result<T, AcsError> + Send + 'static,
 ) -> Result<T, AcsError> {
-    let slots = Arc::clone(&state.acs_slots);
-    let slot = match tokio::time::timeout(ACS_SLOT_WAIT, slots.acquire_owned()).await {
-        Ok(Ok(slot)) => slot,
-        Ok(Err(closed)) => {
-            return Err(AcsError::Unavailable {
-                idp: "unknown".into(),
-                what: "ACS validation slots",
-                detail: closed.to_string(),
-            });
-        }
-        Err(_) => {
-            return Err(AcsError::Busy {
-                waited: ACS_SLOT_WAIT,
-                slots: state.config.server.acs_validations().get(),
-            });
-        }
-    };
-    let state = Arc::clone(state);
-    tokio::task::spawn_blocking(move || {
-        // Held until the work ends, even when the client has gone: the bound counts threads.
-        let _slot = slot;
-        if let Some(hook) = state.acs_hook.get() {
-            hook();
-        }
-        work(&state)
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(AcsError::Unavailable {
+    let shared = Arc::clone(state);
+    match state.acs_work.run(move || work(&shared)).await {
+        Ok(result) => result,
+        Err(OffloadError::Busy { waited, slots, .. }) => Err(AcsError::Busy { waited, slots }),
+        Err(e @ OffloadError::Failed { .. }) => Err(AcsError::Unavailable {
             idp: "unknown".into(),
             what: "ACS validation task",
             detail: e.to_string(),
-        })
-    })
+        }),
+    }
 }
 
 /// Everything about the POST that needs no store: which login it answers, the Response's

@@ -118,39 +118,32 @@ pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &Heade
         }
     };
     let sign = state.config.sp.sign_authn_requests || idp.want_authn_requests_signed;
-    let xml = request.to_xml();
-    let mut response = match idp.sso.binding {
-        SsoBinding::Redirect => {
-            let key = sign.then_some(&*state.config.sp.key.key);
-            match redirect_url(&idp.sso.location, &xml, &relay_state, key) {
-                Ok(url) => match HeaderValue::from_str(&url) {
-                    Ok(location) => {
-                        (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
-                    }
-                    Err(e) => {
-                        tracing::error!(idp = %idp.name, "IdP SSO URL cannot be a Location header: {e}");
-                        return errors::unavailable();
-                    }
-                },
-                Err(e) => {
-                    tracing::error!(idp = %idp.name, "cannot build the AuthnRequest: {e}");
-                    return errors::unavailable();
-                }
+    let message = OutgoingRequest {
+        xml: request.to_xml(),
+        binding: idp.sso.binding,
+        location: idp.sso.location.clone(),
+        relay_state,
+        key: sign.then(|| state.config.sp.key.key.clone()),
+        cert: state.config.sp.cert.clone(),
+    };
+    // Signing costs an RSA private-key operation, and anyone can ask for one by visiting a
+    // protected page: it runs off the event loops, a bounded number at once (see `offload`).
+    let built = if message.key.is_some() {
+        match state.login_work.run(move || message.build()).await {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::warn!(idp = %idp.name, "cannot start a login now: {e}");
+                return errors::unavailable();
             }
         }
-        SsoBinding::Post => {
-            let xml = if sign {
-                match sign_for_post(&xml, &state.config.sp.key.key, Some(&state.config.sp.cert)) {
-                    Ok(signed) => signed,
-                    Err(e) => {
-                        tracing::error!(idp = %idp.name, "cannot sign the AuthnRequest: {e}");
-                        return errors::unavailable();
-                    }
-                }
-            } else {
-                xml
-            };
-            Html(post_form(&idp.sso.location, &xml, &relay_state)).into_response()
+    } else {
+        message.build()
+    };
+    let mut response = match built {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(idp = %idp.name, "cannot build the AuthnRequest: {e}");
+            return errors::unavailable();
         }
     };
     let h = response.headers_mut();
@@ -163,4 +156,50 @@ pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &Heade
         .inc("samlgate_login_redirects_total", &[("idp", &idp.name)]);
     tracing::debug!(idp = %idp.name, request_id = %request.id, return_to, "sent AuthnRequest");
     response
+}
+
+/// An AuthnRequest on its way to the IdP, before the possibly costly signing.
+struct OutgoingRequest {
+    xml: String,
+    binding: SsoBinding,
+    location: String,
+    relay_state: String,
+    /// The SP key when the request is signed.
+    key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+    cert: openssl::x509::X509,
+}
+
+/// Why no AuthnRequest could be sent.
+#[derive(Debug, thiserror::Error)]
+enum OutgoingError {
+    #[error(transparent)]
+    Request(#[from] crate::saml::request::RequestError),
+    #[error("the IdP SSO URL cannot be a Location header: {0}")]
+    Location(#[from] axum::http::header::InvalidHeaderValue),
+}
+
+impl OutgoingRequest {
+    /// The redirect (HTTP-Redirect binding, query-string signature) or the auto-posting form
+    /// (HTTP-POST binding, enveloped signature).
+    fn build(self) -> Result<Response, OutgoingError> {
+        Ok(match self.binding {
+            SsoBinding::Redirect => {
+                let url = redirect_url(
+                    &self.location,
+                    &self.xml,
+                    &self.relay_state,
+                    self.key.as_deref(),
+                )?;
+                let location = HeaderValue::from_str(&url)?;
+                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+            }
+            SsoBinding::Post => {
+                let xml = match &self.key {
+                    Some(key) => sign_for_post(&self.xml, key, Some(&self.cert))?,
+                    None => self.xml,
+                };
+                Html(post_form(&self.location, &xml, &self.relay_state)).into_response()
+            }
+        })
+    }
 }

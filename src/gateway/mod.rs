@@ -35,6 +35,7 @@ pub mod login;
 pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
+pub mod offload;
 pub mod path_reading;
 pub mod proxy;
 pub mod relay_state;

@@ -1,9 +1,8 @@
 //! Everything the handlers share: the validated configuration, the stores, metrics, the clock.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
 
 use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
@@ -12,6 +11,7 @@ use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::store::{ReplayCache, SessionIndex, SessionTracker, StoreError, Stores};
 
 use super::login_seal::{LoginSeal, SealError};
+use super::offload::Offload;
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use super::session_cache::SessionCache;
 
@@ -22,9 +22,6 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 pub fn system_clock() -> Clock {
     Arc::new(OffsetDateTime::now_utc)
 }
-
-/// Run before each ACS validation, on the thread doing it (see [`AppState::acs_hook`]).
-pub type AcsHook = Box<dyn Fn() + Send + Sync>;
 
 pub struct AppState {
     pub config: Config,
@@ -37,11 +34,11 @@ pub struct AppState {
     pub session_index: Arc<dyn SessionIndex>,
     /// The stores behind `replay`, `session_index` and the session layer.
     pub stores: Stores,
-    /// ACS validations that may run at once (`[server] acs_concurrency`), off the event loops.
-    pub acs_slots: Arc<Semaphore>,
-    /// Never set by the gateway itself: tests set it to hold an ACS validation where it runs,
-    /// and show that proxied requests are served meanwhile.
-    pub acs_hook: OnceLock<AcsHook>,
+    /// ACS validations, off the event loops, `[server] acs_concurrency` at once.
+    pub acs_work: Arc<Offload>,
+    /// AuthnRequests signed for visitors without a session, off the event loops, as many at
+    /// once as ACS validations.
+    pub login_work: Arc<Offload>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// The SP metadata document, built once at startup.
@@ -120,7 +117,9 @@ impl AppState {
         };
         let old_keys: Vec<_> = config.sp.old_keys.iter().map(|k| &k.key).collect();
         let login_seal = LoginSeal::new(&config.sp.key.key, &old_keys, &config.sp.entity_id)?;
-        let acs_slots = Arc::new(Semaphore::new(config.server.acs_validations().get()));
+        let heavy = config.server.acs_validations().get();
+        let acs_work = Arc::new(Offload::new("ACS validation", heavy));
+        let login_work = Arc::new(Offload::new("AuthnRequest signing", heavy));
         let sp_metadata = sp_metadata_xml(&config)?;
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
@@ -143,8 +142,8 @@ impl AppState {
             replay: stores.replay.clone(),
             session_index: stores.session_index.clone(),
             stores,
-            acs_slots,
-            acs_hook: OnceLock::new(),
+            acs_work,
+            login_work,
             metrics,
             clock,
             sp_metadata,
