@@ -280,6 +280,7 @@ impl<'l> Builder<'l> {
         let root = self.root.ok_or(XmlError::NoRoot)?;
         let children = link_children(&mut self.nodes);
         Ok(Document {
+            source_len: text.len(),
             strings: self.strings,
             nodes: self.nodes,
             attributes: self.attributes,
