@@ -845,6 +845,11 @@ fn is_name(s: &str) -> bool {
     start(first) && chars.all(rest)
 }
 
+/// True when `s` is an NCName: a non-empty XML name without a colon (a namespace prefix).
+pub(crate) fn is_ncname(s: &str) -> bool {
+    !s.is_empty() && !s.contains(':') && is_name(s)
+}
+
 fn split_qname(name: &str) -> (Option<&str>, &str) {
     match name.split_once(':') {
         Some((p, l)) => (Some(p), l),
