@@ -136,15 +136,16 @@ fn main() {
             ms(max),
             timed.runs.len()
         );
-        if index > 0 && worst.is_none_or(|(w, _)| ms(max) > w) {
-            worst = Some((ms(max), shape.name));
+        // The median: the max of a few runs on a shared machine is mostly the scheduler.
+        if index > 0 && worst.is_none_or(|(w, _)| ms(median) > w) {
+            worst = Some((ms(median), shape.name));
         }
         if median < Duration::from_millis(500) {
             quick.push((shape.name, value));
         }
     }
     if let Some((w, name)) = worst {
-        println!("worst adversarial body: {w:.2} ms ({name})");
+        println!("worst adversarial body (median): {w:.2} ms ({name})");
     }
 
     // Criterion's statistics for every shape quick enough to sample.
