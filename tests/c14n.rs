@@ -145,3 +145,95 @@ fn fragment_inherits_context_namespaces() {
         r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="a"><saml:Issuer>i</saml:Issuer></saml:Assertion>"#
     );
 }
+
+// ---- the PrefixList and the size of the canonical form -----------------------------------------
+
+#[test]
+fn prefix_list_with_duplicates_canonicalizes_as_the_deduplicated_list() {
+    let d = doc(
+        r#"<p:r xmlns:p="urn:p" xmlns="urn:x" xmlns:u="urn:u" xmlns:v="urn:v"><p:c u:a="1"/></p:r>"#,
+    );
+    let once = c14n_of(&d, "c", &["#default", "v"]);
+    assert_eq!(
+        once,
+        r#"<p:c xmlns="urn:x" xmlns:p="urn:p" xmlns:u="urn:u" xmlns:v="urn:v" u:a="1"></p:c>"#
+    );
+    let repeated = ["v", "#default", "v", "u", "v", "#default", "p", "v"];
+    assert_eq!(c14n_of(&d, "c", &repeated), once);
+}
+
+#[test]
+fn a_listed_prefix_redeclared_below_the_apex_is_rendered_only_where_its_binding_changes() {
+    let d = doc(concat!(
+        r#"<r xmlns:l="urn:one"><a><b xmlns:l="urn:two"><c/></b>"#,
+        r#"<d xmlns:l="urn:one"/><e><f xmlns:k="urn:k"/></e></a></r>"#
+    ));
+    assert_eq!(
+        c14n_of(&d, "r", &["l", "k"]),
+        concat!(
+            r#"<r xmlns:l="urn:one"><a><b xmlns:l="urn:two"><c></c></b>"#,
+            r#"<d></d><e><f xmlns:k="urn:k"></f></e></a></r>"#
+        )
+    );
+}
+
+#[test]
+fn a_listed_default_namespace_undeclared_and_redeclared_below_the_apex() {
+    let d = doc(
+        r#"<p:r xmlns:p="urn:p" xmlns="urn:x"><p:a xmlns=""/><p:b xmlns="urn:y"/><p:c/></p:r>"#,
+    );
+    assert_eq!(
+        c14n_of(&d, "r", &["#default"]),
+        r#"<p:r xmlns="urn:x" xmlns:p="urn:p"><p:a xmlns=""></p:a><p:b xmlns="urn:y"></p:b><p:c></p:c></p:r>"#
+    );
+    // Unlisted, the default namespace appears nowhere: no element uses it.
+    assert_eq!(
+        c14n_of(&d, "r", &[]),
+        r#"<p:r xmlns:p="urn:p"><p:a></p:a><p:b></p:b><p:c></p:c></p:r>"#
+    );
+}
+
+#[test]
+fn the_canonical_form_is_capped_at_a_multiple_of_the_message() {
+    use samlgate::xml::c14n::C14nError;
+    use samlgate::xml::limits::{C14N_GROWTH_ALLOWANCE, C14N_MAX_GROWTH};
+    // A 10 KB URI declared once, and rendered again on each of 200 children that use it.
+    let xml = format!(
+        r#"<r xmlns:p="urn:{}">{}</r>"#,
+        "a".repeat(10_000),
+        "<p:x/>".repeat(200)
+    );
+    let d = doc(&xml);
+    let limit = xml.len() * C14N_MAX_GROWTH + C14N_GROWTH_ALLOWANCE;
+    assert_eq!(
+        canonicalize(&d, d.root().id(), None, &[]),
+        Err(C14nError::TooLarge {
+            element: "r".into(),
+            limit,
+            source_len: xml.len(),
+            growth: C14N_MAX_GROWTH,
+            allowance: C14N_GROWTH_ALLOWANCE,
+        })
+    );
+    // Ten children stay well under the cap and are rendered in full.
+    let xml = format!(
+        r#"<r xmlns:p="urn:{}">{}</r>"#,
+        "a".repeat(10_000),
+        "<p:x/>".repeat(10)
+    );
+    let d = doc(&xml);
+    let out = canonicalize(&d, d.root().id(), None, &[]).expect("c14n");
+    assert_eq!(
+        out.len(),
+        "<r></r>".len() + 10 * r#"<p:x xmlns:p="urn:"></p:x>"#.len() + 10 * 10_000
+    );
+}
+
+#[test]
+fn escaping_that_grows_every_byte_of_the_message_stays_under_the_cap() {
+    // The largest growth escaping can cause: `"` in a single-quoted value becomes `&quot;`.
+    let xml = format!("<r a='{}'/>", "\"".repeat(100_000));
+    let d = doc(&xml);
+    let out = canonicalize(&d, d.root().id(), None, &[]).expect("c14n");
+    assert_eq!(out.len(), r#"<r a=""></r>"#.len() + 6 * 100_000);
+}

@@ -641,6 +641,70 @@ fn inclusive_namespaces_default_token_renders_the_default_namespace_in_reference
 }
 
 #[test]
+fn prefix_lists_with_duplicates_and_listed_prefixes_rebound_below_the_signed_element() {
+    // samlgate reads each list once, deduplicated, and below the signed element looks at a
+    // listed prefix only where it is declared again: xmlsec1, which reads the list as written
+    // and considers it on every element, must digest and sign the same bytes. The harness
+    // canonicalizes with the tokens as written (duplicates included) and verifies with the
+    // list as the verifier reads it (deduplicated): both must agree with xmlsec1.
+    let case = Case {
+        name: "duplicated and rebound PrefixList entries",
+        document: r#"<?xml version="1.0" encoding="UTF-8"?>
+<Root xmlns="urn:example:root" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:l="urn:example:listed-1">
+  <ex:Signed xmlns:ex="urn:example:ex" ID="_dups1" type="xs:token">{SIGNATURE}
+    <ex:Plain>nothing listed is declared here</ex:Plain>
+    <ex:Rebinds xmlns:l="urn:example:listed-2"><ex:Inner>l is bound above</ex:Inner></ex:Rebinds>
+    <ex:Same xmlns:l="urn:example:listed-1">the binding the signed element rendered</ex:Same>
+    <ex:Deep><ex:Deeper xmlns:d="urn:example:deep-only">d is declared here only</ex:Deeper></ex:Deep>
+    <ex:Undeclares xmlns=""><plain>no default namespace</plain></ex:Undeclares>
+  </ex:Signed>
+</Root>
+"#,
+        id: "_dups1",
+        id_node: "urn:example:ex:Signed",
+        template: Template {
+            c14n_prefix_list: Some("#default ex #default ex"),
+            reference_prefix_list: Some("xs l xs d #default l xs d"),
+            ..PLAIN
+        },
+        crlf: false,
+    };
+    let Some(agreed) = xmlsec1_and_samlgate_agree(&case) else {
+        return;
+    };
+    let r = &agreed.reference;
+    shows(
+        r,
+        r#"<ex:Signed xmlns="urn:example:root" xmlns:ex="urn:example:ex" xmlns:l="urn:example:listed-1" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="_dups1" type="xs:token">"#,
+        case.name,
+    );
+    shows(r, "<ex:Plain>", case.name);
+    shows(
+        r,
+        r#"<ex:Rebinds xmlns:l="urn:example:listed-2"><ex:Inner>"#,
+        case.name,
+    );
+    shows(r, "<ex:Same>", case.name);
+    shows(
+        r,
+        r#"<ex:Deep><ex:Deeper xmlns:d="urn:example:deep-only">"#,
+        case.name,
+    );
+    shows(r, r#"<ex:Undeclares xmlns=""><plain>"#, case.name);
+
+    // The deduplicated lists canonicalize to the same bytes as the lists as written.
+    let doc = parse(&agreed.signed_xml, &ParseLimits::default()).unwrap();
+    let signed = doc
+        .elements()
+        .find(|e| e.attr("ID") == Some("_dups1"))
+        .unwrap();
+    let signature = signed.first_child_named(ns::DS, "Signature").unwrap();
+    let deduplicated: Vec<String> = ["#default", "d", "l", "xs"].map(String::from).to_vec();
+    let ours = canonicalize(&doc, signed.id(), Some(signature.id()), &deduplicated).unwrap();
+    assert_eq!(String::from_utf8(ours).unwrap(), agreed.reference);
+}
+
+#[test]
 fn signature_in_the_default_namespace_with_inclusive_namespaces_on_the_canonicalization_method() {
     let case = Case {
         name: "unprefixed ds:Signature",

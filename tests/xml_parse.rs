@@ -184,3 +184,72 @@ fn namespaces_resolve_by_scope_not_by_prefix() {
     let a = root.child_elements().next().expect("child");
     assert!(a.is("urn:oasis:names:tc:SAML:2.0:assertion", "Assertion"));
 }
+
+#[test]
+fn refuses_more_namespace_declarations_in_scope_than_the_cap() {
+    let limits = ParseLimits {
+        max_namespaces_in_scope: 4,
+        ..ParseLimits::default()
+    };
+    let nested = r#"<a xmlns:a="urn:x" xmlns:b="urn:x"><b xmlns:c="urn:x"><c xmlns:d="urn:x" xmlns:e="urn:x"/></b></a>"#;
+    assert_eq!(
+        parse(nested.as_bytes(), &limits).err(),
+        Some(XmlError::TooManyNamespaces {
+            element: "c".into(),
+            limit: 4
+        })
+    );
+    // Declarations that go out of scope do not count: siblings may each declare up to the cap.
+    let siblings = format!(
+        "<r>{}</r>",
+        r#"<s xmlns:a="urn:x" xmlns:b="urn:x" xmlns:c="urn:x" xmlns:d="urn:x"/>"#.repeat(50)
+    );
+    assert!(parse(siblings.as_bytes(), &limits).is_ok());
+}
+
+#[test]
+fn inherited_namespaces_count_toward_the_in_scope_cap() {
+    use samlgate::xml::{NamespaceDecl, parse_with_context};
+    let limits = ParseLimits {
+        max_namespaces_in_scope: 4,
+        ..ParseLimits::default()
+    };
+    let inherited: Vec<NamespaceDecl> = (0..4)
+        .map(|i| NamespaceDecl {
+            prefix: Some(format!("p{i}")),
+            uri: "urn:x".into(),
+        })
+        .collect();
+    assert!(parse_with_context(b"<p0:a/>", &limits, &inherited).is_ok());
+    assert_eq!(
+        parse_with_context(br#"<p0:a xmlns:q="urn:y"/>"#, &limits, &inherited).err(),
+        Some(XmlError::TooManyNamespaces {
+            element: "p0:a".into(),
+            limit: 4
+        })
+    );
+}
+
+#[test]
+fn finds_duplicate_expanded_names_wherever_they_sit_among_many_attributes() {
+    // quick-xml refuses two attributes with one qualified name; these differ in prefix only.
+    for at in [0usize, 1, 30, 61] {
+        let mut attributes: Vec<String> = (0..61).map(|i| format!(r#" p:a{i}="""#)).collect();
+        attributes.insert(at, r#" q:a5="""#.into());
+        let xml = format!(
+            r#"<r xmlns:p="urn:same" xmlns:q="urn:same"{}/>"#,
+            attributes.concat()
+        );
+        assert_eq!(
+            refuse(&xml),
+            XmlError::DuplicateAttribute {
+                element: "r".into(),
+                attribute: "a5".into()
+            },
+            "q:a5 at {at}"
+        );
+    }
+    // One local name in two namespaces, or in none and in one, is no duplicate.
+    let distinct = r#"<r xmlns:p="urn:p" xmlns:q="urn:q" a="1" p:a="2" q:a="3"/>"#;
+    assert!(parse(distinct.as_bytes(), &ParseLimits::default()).is_ok());
+}

@@ -324,6 +324,42 @@ fn refuses_more_encrypted_keys_than_the_cap() {
 }
 
 #[test]
+fn refuses_more_retrieval_methods_than_the_cap_and_decrypts_with_repeated_ones_within_it() {
+    // Each RetrievalMethod is a search of the EncryptedAssertion, so their number is capped
+    // before any is resolved; within the cap, references to one key make it one key to try.
+    let text = beside_by_retrieval_method();
+    let start = text.find("<ds:RetrievalMethod").unwrap();
+    let end = start + text[start..].find("/>").unwrap() + 2;
+    let method = &text[start..end];
+    let repeated = |n: usize| format!("{}{}{}", &text[..start], method.repeat(n), &text[end..]);
+    assert_eq!(
+        decrypt_text(&repeated(MAX_ENCRYPTED_KEYS + 1)).unwrap_err(),
+        DecryptionError::TooManyKeyReferences {
+            count: MAX_ENCRYPTED_KEYS + 1,
+            limit: MAX_ENCRYPTED_KEYS
+        }
+    );
+    let decrypted = decrypt_text(&repeated(MAX_ENCRYPTED_KEYS)).unwrap();
+    assert_eq!(decrypted, decrypt_text(&text).unwrap());
+}
+
+#[test]
+fn refuses_more_key_names_than_the_cap() {
+    let text = encrypted(&EncryptionOptions::default());
+    let at = text.find("<ds:KeyInfo").unwrap();
+    let at = at + text[at..].find('>').unwrap() + 1;
+    let names = "<ds:KeyName>sp</ds:KeyName>".repeat(MAX_ENCRYPTED_KEYS + 1);
+    let tampered = format!("{}{names}{}", &text[..at], &text[at..]);
+    assert_eq!(
+        decrypt_text(&tampered).unwrap_err(),
+        DecryptionError::TooManyKeyReferences {
+            count: MAX_ENCRYPTED_KEYS + 1,
+            limit: MAX_ENCRYPTED_KEYS
+        }
+    );
+}
+
+#[test]
 fn refuses_two_encrypted_data_and_foreign_children() {
     let text = encrypted(&EncryptionOptions::default());
     let start = text.find("<xenc:EncryptedData").unwrap();

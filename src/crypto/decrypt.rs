@@ -13,6 +13,8 @@
 //! The plaintext is returned as bytes; the caller parses it with the same strict parser and the
 //! namespaces in scope at the encrypted element, and runs the same checks as on a plain Assertion.
 
+use std::collections::HashSet;
+
 use base64::Engine;
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
@@ -24,15 +26,10 @@ use crate::crypto::keys::DecryptionKey;
 use crate::saml::policy::IdpPolicy;
 use crate::xml::{ElementRef, NodeId, NotTextOnly, ns};
 
-/// Default cap on the base64 length of the EncryptedData CipherValue (the encrypted Assertion).
-pub const DEFAULT_MAX_CIPHER_VALUE_LEN: usize = 1024 * 1024;
-/// Cap on an EncryptedKey's CipherValue: an RSA-16384 block is 2,732 base64 characters.
-pub const MAX_KEY_CIPHER_VALUE_LEN: usize = 4096;
-/// Cap on the EncryptedKeys tried for one EncryptedData: each costs one RSA private-key
-/// operation per configured SP key, so an unbounded list would be a cheap denial of service.
-pub const MAX_ENCRYPTED_KEYS: usize = 8;
-/// Cap on `xenc:OAEPparams` (the OAEP label), in base64 characters.
-const MAX_OAEP_PARAMS_LEN: usize = 1024;
+use crate::xml::limits::MAX_OAEP_PARAMS_LEN;
+pub use crate::xml::limits::{
+    DEFAULT_MAX_CIPHER_VALUE_LEN, MAX_ENCRYPTED_KEYS, MAX_KEY_CIPHER_VALUE_LEN,
+};
 
 /// The SAML elements whose content is an `xenc:EncryptedData` (SAML core 2.2.4, 2.3.4, 2.7.3.2).
 const ENCRYPTED_ELEMENTS: [&str; 3] = ["EncryptedAssertion", "EncryptedID", "EncryptedAttribute"];
@@ -156,6 +153,10 @@ pub enum DecryptionError {
     NoEncryptedKey,
     #[error("{count} EncryptedKey elements apply to the EncryptedData, over the limit of {limit}")]
     TooManyEncryptedKeys { count: usize, limit: usize },
+    #[error(
+        "the EncryptedData's ds:KeyInfo holds {count} RetrievalMethod and KeyName elements, over the limit of {limit}"
+    )]
+    TooManyKeyReferences { count: usize, limit: usize },
     #[error("no SP decryption key is configured")]
     NoDecryptionKeys,
     #[error(
@@ -380,6 +381,19 @@ fn encrypted_keys_for<'a>(
     let key_info = data.first_child_named(ns::DS, "KeyInfo");
     let mut key_names = Vec::new();
     if let Some(key_info) = key_info {
+        // Counted before any is resolved: each RetrievalMethod searches the container, and
+        // each KeyName is compared with every EncryptedKey beside the data. (Inline
+        // EncryptedKeys cost nothing until the cap on keys to try.)
+        let count = key_info
+            .child_elements()
+            .filter(|c| c.is(ns::DS, "RetrievalMethod") || c.is(ns::DS, "KeyName"))
+            .count();
+        if count > MAX_ENCRYPTED_KEYS {
+            return Err(DecryptionError::TooManyKeyReferences {
+                count,
+                limit: MAX_ENCRYPTED_KEYS,
+            });
+        }
         for child in key_info.child_elements() {
             if child.is(ns::XENC, "EncryptedKey") {
                 found.push(child);
@@ -411,12 +425,10 @@ fn encrypted_keys_for<'a>(
             found.push(sibling);
         }
     }
-    let mut seen: Vec<NodeId> = Vec::new();
-    found.retain(|ek| {
-        let fresh = !seen.contains(&ek.id());
-        seen.push(ek.id());
-        fresh
-    });
+    // One key may be reached several ways (RetrievalMethod and DataReference); a set keeps
+    // the first of each, in linear time however many siblings there are.
+    let mut seen: HashSet<NodeId> = HashSet::with_capacity(found.len());
+    found.retain(|ek| seen.insert(ek.id()));
     if found.is_empty() {
         return Err(DecryptionError::NoEncryptedKey);
     }

@@ -23,12 +23,16 @@
 //! The signature is checked over the same parsed tree the caller then reads values from, and
 //! the result names the one element it covers.
 
+use std::collections::BTreeSet;
+
 use base64::Engine;
 
 use super::algorithms::{AlgorithmError, DigestAlgorithm, SignatureAlgorithm, uri};
 use super::keys::VerificationKey;
 use super::raw;
-use crate::xml::c14n::canonicalize;
+use crate::xml::c14n::{C14nError, canonicalize};
+use crate::xml::limits::{MAX_DIGEST_VALUE_LEN, MAX_INCLUSIVE_PREFIXES, MAX_SIGNATURE_VALUE_LEN};
+use crate::xml::parse::is_ncname;
 use crate::xml::{Document, ElementRef, NodeId, ns};
 
 /// Why a signature was refused. Every variant carries the values an admin needs to see which
@@ -86,8 +90,22 @@ pub enum SignatureError {
     InvalidBase64 { element: String, reason: String },
     #[error("digest mismatch for Reference {reference}: the signed content was altered")]
     DigestMismatch { reference: String },
+    #[error(
+        "InclusiveNamespaces PrefixList holds {count} tokens, over the limit of {limit} (IdPs list a few prefixes)"
+    )]
+    PrefixListTooLong { count: usize, limit: usize },
+    #[error(
+        "InclusiveNamespaces PrefixList token {token:?} is neither a namespace prefix nor #default"
+    )]
+    PrefixListToken { token: String },
+    #[error("<{element}> holds {length} characters, over the limit of {limit}")]
+    ValueTooLong {
+        element: String,
+        length: usize,
+        limit: usize,
+    },
     #[error("canonicalization failed: {0}")]
-    Canonicalization(String),
+    Canonicalization(#[from] C14nError),
     #[error("signature algorithm {algorithm} needs another kind of key; this key is {key_type}")]
     KeyTypeMismatch {
         algorithm: SignatureAlgorithm,
@@ -132,7 +150,15 @@ impl SignatureError {
             SignatureError::UnexpectedTransform { .. } => "signature_transform_refused",
             SignatureError::InvalidBase64 { .. } => "signature_invalid_base64",
             SignatureError::DigestMismatch { .. } => "signature_digest_mismatch",
-            SignatureError::Canonicalization(_) => "signature_canonicalization_failed",
+            SignatureError::PrefixListTooLong { .. } => "signature_prefix_list_too_long",
+            SignatureError::PrefixListToken { .. } => "signature_prefix_list_invalid",
+            SignatureError::ValueTooLong { .. } => "signature_value_too_long",
+            SignatureError::Canonicalization(C14nError::TooLarge { .. }) => {
+                "signature_canonical_form_too_large"
+            }
+            SignatureError::Canonicalization(C14nError::NotAnElement(_)) => {
+                "signature_canonicalization_failed"
+            }
             SignatureError::KeyTypeMismatch { .. } => "signature_key_type_mismatch",
             SignatureError::EcdsaLength { .. } => "signature_ecdsa_length",
             SignatureError::Invalid { .. } => "signature_invalid",
@@ -209,8 +235,7 @@ pub fn verify(
         signed.id(),
         Some(signature.id()),
         &parts.reference_prefixes,
-    )
-    .map_err(|e| SignatureError::Canonicalization(e.to_string()))?;
+    )?;
     let digest = parts
         .digest_algorithm
         .digest(&content)
@@ -229,8 +254,7 @@ pub fn verify(
         parts.signed_info.id(),
         None,
         &parts.canonicalization_prefixes,
-    )
-    .map_err(|e| SignatureError::Canonicalization(e.to_string()))?;
+    )?;
     let (key_index, key) = verify_with_any_key(
         parts.signature_algorithm,
         keys,
@@ -386,8 +410,8 @@ impl<'a> SignatureParts<'a> {
             reference_uri: reference.attr("URI"),
             reference_prefixes,
             digest_algorithm,
-            digest_value: base64_content(digest_value)?,
-            signature_value: base64_content(signature_value)?,
+            digest_value: base64_content(digest_value, MAX_DIGEST_VALUE_LEN)?,
+            signature_value: base64_content(signature_value, MAX_SIGNATURE_VALUE_LEN)?,
         })
     }
 }
@@ -475,6 +499,8 @@ fn read_exc_c14n(method: ElementRef<'_>) -> Result<Vec<String>, SignatureError> 
     inclusive_prefixes(method)
 }
 
+/// The PrefixList of the InclusiveNamespaces child of `method`, if any: at most
+/// [`MAX_INCLUSIVE_PREFIXES`] tokens, each a prefix (NCName) or `#default`, without duplicates.
 fn inclusive_prefixes(method: ElementRef<'_>) -> Result<Vec<String>, SignatureError> {
     let mut prefixes = Vec::new();
     let mut seen_list = false;
@@ -493,9 +519,30 @@ fn inclusive_prefixes(method: ElementRef<'_>) -> Result<Vec<String>, SignatureEr
                 element: child.qualified_name(),
                 attribute: "PrefixList".to_string(),
             })?;
-        prefixes.extend(list.split_ascii_whitespace().map(str::to_string));
+        prefixes = prefix_list(list)?;
     }
     Ok(prefixes)
+}
+
+/// Read a PrefixList value (XML Schema list: tokens separated by whitespace).
+fn prefix_list(list: &str) -> Result<Vec<String>, SignatureError> {
+    let count = list.split_ascii_whitespace().count();
+    if count > MAX_INCLUSIVE_PREFIXES {
+        return Err(SignatureError::PrefixListTooLong {
+            count,
+            limit: MAX_INCLUSIVE_PREFIXES,
+        });
+    }
+    let mut set = BTreeSet::new();
+    for token in list.split_ascii_whitespace() {
+        if token != "#default" && !is_ncname(token) {
+            return Err(SignatureError::PrefixListToken {
+                token: token.chars().take(64).collect(),
+            });
+        }
+        set.insert(token);
+    }
+    Ok(set.into_iter().map(str::to_string).collect())
 }
 
 /// Exactly enveloped-signature then exclusive c14n. Returns the c14n InclusiveNamespaces prefixes.
@@ -534,15 +581,22 @@ fn read_transforms(transforms: ElementRef<'_>) -> Result<Vec<String>, SignatureE
     Ok(prefixes)
 }
 
-/// The base64 text of DigestValue / SignatureValue; whitespace (IdPs wrap at 64 or 76 columns,
-/// some with `&#13;`) is allowed anywhere.
-fn base64_content(element: ElementRef<'_>) -> Result<Vec<u8>, SignatureError> {
+/// The base64 text of DigestValue / SignatureValue, at most `limit` characters; whitespace
+/// (IdPs wrap at 64 or 76 columns, some with `&#13;`) is allowed anywhere.
+fn base64_content(element: ElementRef<'_>, limit: usize) -> Result<Vec<u8>, SignatureError> {
     let text = element
         .text()
         .map_err(|e| SignatureError::UnexpectedElement {
             parent: e.element,
             element: e.child,
         })?;
+    if text.len() > limit {
+        return Err(SignatureError::ValueTooLong {
+            element: element.qualified_name(),
+            length: text.len(),
+            limit,
+        });
+    }
     let mut cleaned = text.into_bytes();
     cleaned.retain(|b| !b.is_ascii_whitespace());
     base64::engine::general_purpose::STANDARD
@@ -628,6 +682,30 @@ mod tests {
         let start = xml.find("<ds:Signature ").unwrap();
         let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
         &xml[start..end]
+    }
+
+    #[test]
+    fn prefix_list_is_read_as_a_set_of_prefixes() {
+        let listed = prefix_list(" xs\txs  #default\nsaml xs ").unwrap();
+        assert_eq!(listed, ["#default", "saml", "xs"]);
+        // The cap counts tokens as written: duplicates cost reading too.
+        let at_cap = vec!["xs"; MAX_INCLUSIVE_PREFIXES].join(" ");
+        assert_eq!(prefix_list(&at_cap).unwrap(), ["xs"]);
+        assert_eq!(
+            prefix_list(&format!("{at_cap} xs")).unwrap_err(),
+            SignatureError::PrefixListTooLong {
+                count: MAX_INCLUSIVE_PREFIXES + 1,
+                limit: MAX_INCLUSIVE_PREFIXES
+            }
+        );
+        assert_eq!(prefix_list("").unwrap(), Vec::<String>::new());
+        for bad in ["p:q", "#Default", "0a", "a b,c"] {
+            assert_eq!(
+                prefix_list(bad).unwrap_err().kind(),
+                "signature_prefix_list_invalid",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -18,9 +18,7 @@ use crate::crypto::decrypt::{self, EncryptionPolicy};
 use crate::crypto::dsig;
 use crate::xml::{Document, ElementRef, ParseLimits, ns, parse, parse_with_context};
 
-/// Largest accepted `SAMLResponse` form value (base64). A Response with 500 groups and an
-/// encrypted assertion is well under this.
-pub const MAX_RESPONSE_BASE64_BYTES: usize = 1024 * 1024;
+pub use crate::xml::limits::MAX_RESPONSE_BASE64_BYTES;
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";

@@ -5,6 +5,7 @@
 //! It works on the same tree the values are read from, so what is verified is what is used.
 //! Comments are already gone from the tree, which is exactly the without-comments form.
 
+use super::limits::{C14N_GROWTH_ALLOWANCE, C14N_MAX_GROWTH};
 use super::tree::{AttributeData, Document, NodeData, NodeId, NodeKind};
 
 /// Why a subtree could not be canonicalized.
@@ -12,13 +13,29 @@ use super::tree::{AttributeData, Document, NodeData, NodeId, NodeKind};
 pub enum C14nError {
     #[error("node {0:?} is not an element of this document")]
     NotAnElement(NodeId),
+    #[error(
+        "canonical form of <{element}> exceeds {limit} bytes, the cap for a {source_len}-byte message \
+         ({growth} times its size plus {allowance}); only namespace declarations repeated on many \
+         elements grow a message that much"
+    )]
+    TooLarge {
+        element: String,
+        limit: usize,
+        source_len: usize,
+        growth: usize,
+        allowance: usize,
+    },
 }
 
 /// Canonicalize `element`'s subtree.
 ///
 /// - `omit`: a descendant element to leave out entirely (the enveloped-signature transform);
 /// - `inclusive_prefixes`: the `InclusiveNamespaces PrefixList` tokens (`#default` for the
-///   default namespace), whose declarations are rendered as inclusive c14n would.
+///   default namespace), whose declarations are rendered as inclusive c14n would. Duplicates
+///   are harmless; the caller caps the list's length.
+///
+/// The work is linear in the subtree (and in the list), and the output is capped at
+/// [`C14N_MAX_GROWTH`] times the document's source plus [`C14N_GROWTH_ALLOWANCE`].
 pub fn canonicalize(
     doc: &Document,
     element: NodeId,
@@ -44,7 +61,8 @@ pub fn canonicalize(
             );
         }
     }
-    let inclusive: Vec<Option<&[u8]>> = inclusive_prefixes
+    // A sorted set: looked up by binary search on every element that declares a prefix.
+    let mut inclusive: Vec<Option<&[u8]>> = inclusive_prefixes
         .iter()
         .map(|p| {
             if p == "#default" {
@@ -54,28 +72,51 @@ pub fn canonicalize(
             }
         })
         .collect();
+    inclusive.sort_unstable();
+    inclusive.dedup();
+    let limit = doc
+        .source_len
+        .saturating_mul(C14N_MAX_GROWTH)
+        .saturating_add(C14N_GROWTH_ALLOWANCE);
     // The canonical form is about as long as the subtree's source; reserve once.
     let mut out = Vec::with_capacity(doc.strings.len().saturating_add(1024));
     let mut c = Canonicalizer {
         doc,
         omit,
+        apex: element,
         inclusive: &inclusive,
+        limit,
         rendered: Vec::with_capacity(8),
         wanted: Vec::with_capacity(8),
         ns_out: Vec::with_capacity(8),
         attrs: Vec::with_capacity(8),
     };
-    c.element(element, &mut scope_stack, &mut out);
-    Ok(out)
+    match c.element(element, &mut scope_stack, &mut out) {
+        Ok(()) => Ok(out),
+        Err(TooLarge) => Err(C14nError::TooLarge {
+            element: apex.qualified_name(),
+            limit,
+            source_len: doc.source_len,
+            growth: C14N_MAX_GROWTH,
+            allowance: C14N_GROWTH_ALLOWANCE,
+        }),
+    }
 }
 
 /// A namespace binding as (prefix, URI) bytes; `None` is the default namespace.
 type Binding<'a> = (Option<&'a [u8]>, &'a [u8]);
 
+/// The output passed its cap; the walk stops there.
+struct TooLarge;
+
 struct Canonicalizer<'a> {
     doc: &'a Document,
     omit: Option<NodeId>,
+    apex: NodeId,
+    /// The PrefixList, sorted and deduplicated.
     inclusive: &'a [Option<&'a [u8]>],
+    /// Longest output allowed.
+    limit: usize,
     /// Namespace declarations rendered by output ancestors, innermost last.
     rendered: Vec<Binding<'a>>,
     // Scratch space for one element's start tag, reused from element to element (each is
@@ -83,6 +124,13 @@ struct Canonicalizer<'a> {
     wanted: Vec<Option<&'a [u8]>>,
     ns_out: Vec<Binding<'a>>,
     attrs: Vec<&'a AttributeData>,
+}
+
+/// Byte equality that never hands an empty slice to `memcmp`: an empty slice made by
+/// `unwrap_or_default` has a dangling pointer, on which glibc's AVX-512 `memcmp` takes a slow
+/// fault-suppressing path even for length 0.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 fn lookup<'s>(stack: &[Binding<'s>], prefix: Option<&[u8]>) -> Option<&'s [u8]> {
@@ -98,7 +146,19 @@ impl<'a> Canonicalizer<'a> {
         self.doc.bytes(span)
     }
 
-    fn element(&mut self, id: NodeId, scope: &mut Vec<Binding<'a>>, out: &mut Vec<u8>) {
+    fn within_limit(&self, out: &[u8]) -> Result<(), TooLarge> {
+        if out.len() > self.limit {
+            return Err(TooLarge);
+        }
+        Ok(())
+    }
+
+    fn element(
+        &mut self,
+        id: NodeId,
+        scope: &mut Vec<Binding<'a>>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TooLarge> {
         let doc = self.doc;
         let Some(NodeData {
             kind: NodeKind::Element(el),
@@ -106,7 +166,7 @@ impl<'a> Canonicalizer<'a> {
             ..
         }) = doc.node(id)
         else {
-            return;
+            return Ok(());
         };
         let el_prefix = el.prefix.map(|p| self.bytes(p));
         let el_local = self.bytes(el.local_name);
@@ -120,7 +180,8 @@ impl<'a> Canonicalizer<'a> {
                 .map(|d| (d.prefix.map(|p| self.bytes(p)), self.bytes(d.uri))),
         );
 
-        // Prefixes visibly utilized by the element and its attributes, then PrefixList ones.
+        // Prefixes visibly utilized by the element and its attributes (at most the attribute
+        // cap of them, so the pairwise check stays small), then PrefixList ones.
         self.wanted.clear();
         self.wanted.push(el_prefix);
         for attr in attributes {
@@ -131,9 +192,24 @@ impl<'a> Canonicalizer<'a> {
                 self.wanted.push(Some(p));
             }
         }
-        for p in self.inclusive {
-            if !self.wanted.contains(p) {
-                self.wanted.push(*p);
+        let utilized = self.wanted.len();
+        if id == self.apex {
+            for p in self.inclusive {
+                if !self.wanted.get(..utilized).unwrap_or_default().contains(p) {
+                    self.wanted.push(*p);
+                }
+            }
+        } else if !self.inclusive.is_empty() {
+            // Below the apex a listed prefix can need rendering only where it is declared:
+            // anywhere else its binding is the parent's, which the parent has rendered (or
+            // had rendered) already. So the list costs nothing on the other elements.
+            for d in decls {
+                let p = d.prefix.map(|p| self.bytes(p));
+                if self.inclusive.binary_search(&p).is_ok()
+                    && !self.wanted.get(..utilized).unwrap_or_default().contains(&p)
+                {
+                    self.wanted.push(p);
+                }
             }
         }
 
@@ -146,7 +222,8 @@ impl<'a> Canonicalizer<'a> {
                 // a non-empty default rendered by an output ancestor.
                 None => {
                     let uri = in_scope.unwrap_or_default();
-                    if uri != lookup(&self.rendered, None).unwrap_or_default() {
+                    let rendered = lookup(&self.rendered, None).unwrap_or_default();
+                    if !same_bytes(uri, rendered) {
                         self.ns_out.push((None, uri));
                     }
                 }
@@ -161,14 +238,17 @@ impl<'a> Canonicalizer<'a> {
             }
         }
         if self.ns_out.len() > 1 {
-            self.ns_out
-                .sort_by(|a, b| a.0.unwrap_or_default().cmp(b.0.unwrap_or_default()));
+            // By prefix, the default namespace (None) first: prefixes are never empty, so
+            // this is the order of the prefixes as strings, with the default's empty one.
+            self.ns_out.sort_by(|a, b| a.0.cmp(&b.0));
             self.ns_out.dedup();
         }
 
         out.push(b'<');
         push_qname(out, el_prefix, el_local);
         for (prefix, uri) in &self.ns_out {
+            // Checked before each declaration: one start tag may repeat many long URIs.
+            self.within_limit(out)?;
             match prefix {
                 Some(p) => {
                     out.extend_from_slice(b" xmlns:");
@@ -185,9 +265,13 @@ impl<'a> Canonicalizer<'a> {
         self.attrs.clear();
         self.attrs.extend(attributes);
         if self.attrs.len() > 1 {
+            // By namespace URI, then local name; no namespace (None) sorts first, as the empty
+            // URI would (a namespace URI is never empty).
             self.attrs.sort_by(|a, b| {
-                let ns = |x: &AttributeData| x.namespace.map(|n| doc.bytes(n)).unwrap_or_default();
-                (ns(a), doc.bytes(a.local_name)).cmp(&(ns(b), doc.bytes(b.local_name)))
+                let key = |x: &AttributeData| {
+                    (x.namespace.map(|n| doc.bytes(n)), doc.bytes(x.local_name))
+                };
+                key(a).cmp(&key(b))
             });
         }
         for attr in &self.attrs {
@@ -202,12 +286,16 @@ impl<'a> Canonicalizer<'a> {
             out.push(b'"');
         }
         out.push(b'>');
+        self.within_limit(out)?;
 
         for child in children.of(&doc.children) {
             match doc.node(*child).map(|n| &n.kind) {
-                Some(NodeKind::Text(t)) => escape_text(out, doc.bytes(*t)),
+                Some(NodeKind::Text(t)) => {
+                    escape_text(out, doc.bytes(*t));
+                    self.within_limit(out)?;
+                }
                 Some(NodeKind::Element(_)) if Some(*child) != self.omit => {
-                    self.element(*child, scope, out);
+                    self.element(*child, scope, out)?;
                 }
                 Some(NodeKind::Element(_)) | None => {}
             }
@@ -219,6 +307,7 @@ impl<'a> Canonicalizer<'a> {
 
         self.rendered.truncate(rendered_mark);
         scope.truncate(scope_mark);
+        Ok(())
     }
 }
 

@@ -2,10 +2,12 @@
 //! over that same tree.
 
 pub mod c14n;
+pub mod limits;
 pub mod parse;
 pub mod tree;
 
-pub use parse::{ParseLimits, XmlError, parse, parse_with_context};
+pub use limits::ParseLimits;
+pub use parse::{XmlError, parse, parse_with_context};
 pub use tree::{AttributeRef, ChildRef, Document, ElementRef, NamespaceDecl, NodeId, NotTextOnly};
 
 /// Namespace URIs used across samlgate.

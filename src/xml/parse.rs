@@ -7,46 +7,13 @@
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
+use super::limits::ParseLimits;
 use super::tree::{
     AttributeData, DeclData, Document, ElementData, NamespaceDecl, NodeData, NodeId, NodeKind,
     Slots, Span, XML_NAMESPACE,
 };
 
 const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
-
-/// Caps applied while parsing. The defaults fit any real SAML message or IdP metadata file;
-/// aggregate metadata (federations) needs larger `max_bytes` and `max_nodes`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParseLimits {
-    pub max_bytes: usize,
-    pub max_depth: usize,
-    pub max_nodes: usize,
-    pub max_attributes_per_element: usize,
-    pub max_name_len: usize,
-}
-
-impl Default for ParseLimits {
-    fn default() -> Self {
-        ParseLimits {
-            max_bytes: 1024 * 1024,
-            max_depth: 48,
-            max_nodes: 50_000,
-            max_attributes_per_element: 64,
-            max_name_len: 256,
-        }
-    }
-}
-
-impl ParseLimits {
-    /// Limits for IdP metadata files, which may be federation aggregates.
-    pub fn metadata() -> Self {
-        ParseLimits {
-            max_bytes: 64 * 1024 * 1024,
-            max_nodes: 5_000_000,
-            ..ParseLimits::default()
-        }
-    }
-}
 
 /// Why a document was refused by the strict parser.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -79,8 +46,14 @@ pub enum XmlError {
     TooDeep(usize),
     #[error("document has more than {0} nodes")]
     TooManyNodes(usize),
-    #[error("element <{element}> has more than {limit} attributes")]
+    #[error(
+        "element <{element}> has more than {limit} attributes (namespace declarations included)"
+    )]
     TooManyAttributes { element: String, limit: usize },
+    #[error(
+        "more than {limit} namespace declarations are in scope at <{element}> (on it and its ancestors)"
+    )]
+    TooManyNamespaces { element: String, limit: usize },
     #[error("name longer than {0} characters")]
     NameTooLong(usize),
     #[error("namespace prefix {prefix:?} is used on <{element}> but never declared")]
@@ -142,6 +115,8 @@ struct Builder<'l> {
     binding_marks: Vec<usize>,
     /// Attributes of the start tag being read (reused from tag to tag).
     raw_attributes: Vec<RawAttribute>,
+    /// Scratch space for the duplicate check of one start tag (reused from tag to tag).
+    sorted_attributes: Vec<AttributeData>,
     /// Where `XML_NAMESPACE` sits in the arena (the `xml` prefix is bound without a declaration).
     xml_namespace: Span,
     root: Option<NodeId>,
@@ -179,6 +154,7 @@ impl<'l> Builder<'l> {
             bindings: Vec::with_capacity(inherited.len() + 8),
             binding_marks: Vec::new(),
             raw_attributes: Vec::new(),
+            sorted_attributes: Vec::new(),
             xml_namespace: Span::default(),
             root: None,
             inherited: inherited.to_vec(),
@@ -304,6 +280,7 @@ impl<'l> Builder<'l> {
         let root = self.root.ok_or(XmlError::NoRoot)?;
         let children = link_children(&mut self.nodes);
         Ok(Document {
+            source_len: text.len(),
             strings: self.strings,
             nodes: self.nodes,
             attributes: self.attributes,
@@ -408,7 +385,7 @@ impl<'l> Builder<'l> {
                 if uri == XML_NAMESPACE || uri == XMLNS_NAMESPACE {
                     return Err(XmlError::InvalidNamespaceDecl(format!("xmlns=\"{uri}\"")));
                 }
-                self.declare(None, value);
+                self.declare(None, value, qname)?;
             } else if attr_prefix == Some("xmlns") {
                 let uri = self.text_of(value);
                 let valid = !uri.is_empty()
@@ -425,7 +402,7 @@ impl<'l> Builder<'l> {
                     continue;
                 }
                 let prefix = self.store(attr_local)?;
-                self.declare(Some(prefix), value);
+                self.declare(Some(prefix), value, qname)?;
             } else {
                 let (prefix, local_name) = self.store_name(key, attr_prefix)?;
                 self.raw_attributes.push(RawAttribute {
@@ -466,25 +443,6 @@ impl<'l> Builder<'l> {
                     )
                 }
             };
-            // Two attributes with one expanded name (a:x and b:x bound to one URI) are a
-            // well-formedness error under Namespaces in XML.
-            let local_name = self.bytes_of(raw.local_name);
-            let uri = namespace.map(|n| self.bytes_of(n));
-            let duplicate = self
-                .attributes
-                .get(attributes_start..)
-                .unwrap_or_default()
-                .iter()
-                .any(|a| {
-                    self.bytes_of(a.local_name) == local_name
-                        && a.namespace.map(|n| self.bytes_of(n)) == uri
-                });
-            if duplicate {
-                return Err(XmlError::DuplicateAttribute {
-                    element: qname.to_string(),
-                    attribute: self.text_of(raw.local_name).to_string(),
-                });
-            }
             self.attributes.push(AttributeData {
                 prefix: raw.prefix,
                 namespace,
@@ -492,6 +450,7 @@ impl<'l> Builder<'l> {
                 value: raw.value,
             });
         }
+        self.refuse_duplicate_expanded_names(attributes_start, qname)?;
         let attributes = slots(attributes_start, self.attributes.len())?;
 
         let (prefix, local_name) = self.store_name(qname, prefix)?;
@@ -519,9 +478,61 @@ impl<'l> Builder<'l> {
         Ok(id)
     }
 
-    fn declare(&mut self, prefix: Option<Span>, uri: Span) {
+    /// Two attributes with one expanded name (a:x and b:x bound to one URI) are a
+    /// well-formedness error under Namespaces in XML. quick-xml has refused two with one
+    /// qualified name, and an unprefixed attribute (in no namespace) never shares its expanded
+    /// name with a prefixed one (always in a namespace), so only the prefixed attributes from
+    /// `start` on are compared, sorted: n log n, not n squared, for an element with many.
+    fn refuse_duplicate_expanded_names(
+        &mut self,
+        start: usize,
+        qname: &str,
+    ) -> Result<(), XmlError> {
+        let mut prefixed = std::mem::take(&mut self.sorted_attributes);
+        prefixed.clear();
+        prefixed.extend(
+            self.attributes
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .filter(|a| a.namespace.is_some()),
+        );
+        let mut duplicate = None;
+        if prefixed.len() > 1 {
+            let key = |a: &AttributeData| {
+                (
+                    a.namespace.map(|n| self.bytes_of(n)),
+                    self.bytes_of(a.local_name),
+                )
+            };
+            prefixed.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+            duplicate = prefixed.windows(2).find_map(|pair| match pair {
+                [a, b] if key(a) == key(b) => Some(b.local_name),
+                _ => None,
+            });
+        }
+        self.sorted_attributes = prefixed;
+        match duplicate {
+            Some(local_name) => Err(XmlError::DuplicateAttribute {
+                element: qname.to_string(),
+                attribute: self.text_of(local_name).to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Record a namespace declaration of the element `qname`. Every later prefix lookup scans
+    /// the bindings in scope, so their number is capped.
+    fn declare(&mut self, prefix: Option<Span>, uri: Span, qname: &str) -> Result<(), XmlError> {
+        if self.bindings.len() >= self.limits.max_namespaces_in_scope {
+            return Err(XmlError::TooManyNamespaces {
+                element: qname.to_string(),
+                limit: self.limits.max_namespaces_in_scope,
+            });
+        }
         self.decls.push(DeclData { prefix, uri });
         self.bindings.push((prefix, uri));
+        Ok(())
     }
 
     fn close(&mut self, id: NodeId) -> Result<(), XmlError> {
@@ -832,6 +843,11 @@ fn is_name(s: &str) -> bool {
             || matches!(c as u32, 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
     };
     start(first) && chars.all(rest)
+}
+
+/// True when `s` is an NCName: a non-empty XML name without a colon (a namespace prefix).
+pub(crate) fn is_ncname(s: &str) -> bool {
+    !s.is_empty() && !s.contains(':') && is_name(s)
 }
 
 fn split_qname(name: &str) -> (Option<&str>, &str) {

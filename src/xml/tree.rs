@@ -96,6 +96,9 @@ pub(crate) struct NodeData {
 /// A parsed document. The root is always an element.
 #[derive(Clone, Debug)]
 pub struct Document {
+    /// Length in bytes of the text the document was parsed from (what work on it is
+    /// measured against).
+    pub(crate) source_len: usize,
     /// Every name, URI, value and text of the document.
     pub(crate) strings: String,
     pub(crate) nodes: Vec<NodeData>,

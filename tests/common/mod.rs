@@ -3,5 +3,6 @@
 //! only some of them.
 #![allow(dead_code)]
 
+pub mod adversarial;
 pub mod peers;
 pub mod test_idp;
