@@ -2,6 +2,7 @@
 //! session index for single logout, and the sessions themselves. Memory for one node, Redis for
 //! several, behind one trait each; [`Stores`] bundles the chosen set.
 
+pub mod expiring_map;
 pub mod keys;
 pub mod pending;
 pub mod redis;
