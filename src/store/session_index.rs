@@ -182,25 +182,31 @@ impl MemorySessionIndex {
         };
         {
             let mut shard = self.subjects.shard(&subject);
-            let (mut members, expires) = match shard.remove(&subject) {
-                Some(members) => {
-                    let members: Vec<Member> = members
-                        .into_vec()
-                        .into_iter()
+            let latest = match shard.get_mut(&subject) {
+                Some((members, _)) => {
+                    let mut kept: Vec<Member> = members
+                        .iter()
                         .filter(|m| m.until > now)
                         .filter(|m| {
                             !(m.session == member.session
                                 && m.session_index == member.session_index)
                         })
+                        .cloned()
                         .collect();
-                    let latest = members.iter().map(|m| m.until).max().unwrap_or(i64::MIN);
-                    (members, latest)
+                    kept.push(member);
+                    let latest = kept.iter().map(|m| m.until).max();
+                    *members = kept.into_boxed_slice();
+                    latest
                 }
-                None => (Vec::new(), i64::MIN),
+                None => {
+                    let until = member.until;
+                    shard.insert(subject, Box::new([member]), until);
+                    None
+                }
             };
-            let expires = expires.max(member.until);
-            members.push(member);
-            shard.insert(subject, members.into_boxed_slice(), expires);
+            if let Some(latest) = latest {
+                shard.set_expiry(&subject, latest);
+            }
         }
         self.subjects.sweep(now, SWEEP_PER_WRITE);
     }
@@ -210,12 +216,13 @@ impl MemorySessionIndex {
         let own = key.session_index.is_some();
         let session_index = self.session_index(key);
         let mut shard = self.subjects.shard(&subject);
-        let Some(members) = shard.remove(&subject) else {
+        let Some((members, _)) = shard.get_mut(&subject) else {
             return Vec::new();
         };
         let mut taken = Vec::new();
         let mut kept = Vec::new();
-        for mut m in members.into_vec() {
+        for m in members.iter() {
+            let mut m = m.clone();
             let listed = if !own {
                 std::mem::take(&mut m.under_subject)
             } else if m.session_index == session_index {
@@ -230,8 +237,14 @@ impl MemorySessionIndex {
                 kept.push(m);
             }
         }
-        if let Some(expires) = kept.iter().map(|m| m.until).max() {
-            shard.insert(subject, kept.into_boxed_slice(), expires);
+        match kept.iter().map(|m| m.until).max() {
+            Some(latest) => {
+                *members = kept.into_boxed_slice();
+                shard.set_expiry(&subject, latest);
+            }
+            None => {
+                shard.remove(&subject);
+            }
         }
         taken.sort();
         taken.dedup();
