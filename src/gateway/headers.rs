@@ -351,19 +351,29 @@ fn strip_connection_tokens(contract: &HeaderContract, headers: &mut HeaderMap) {
 }
 
 /// An identity's headers, encoded by the contract once (e.g. at login, stored with the session) so that
-/// each proxied request only slices reference-counted bytes.
+/// each proxied request only copies reference-counted bytes.
 ///
 /// A node holds one per signed-in session, so they are compact: the names are shared with the contract when the
 /// identity has every field, and the values are spans of one buffer, which a session also shares with its own
-/// strings (see [`IdentityHeaders::plan`]). Each request makes its `HeaderValue`s from those spans: keeping them
-/// made would cost a session 40 bytes per header, making them costs a request a check of each value's bytes
-/// (already checked once here, so that check cannot fail).
+/// strings (see [`IdentityHeaders::plan`]). A `HeaderValue` kept made costs a session 40 bytes; making one from
+/// its span costs a request a check of its bytes (already checked once here, so it cannot fail). So short
+/// values are made per request and long ones (the group list) are kept made: most of the memory saved, little
+/// of the work added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityHeaders {
     names: Arc<[HeaderName]>,
     text: Bytes,
     /// Where each name's value is in `text`.
     spans: Box<[(u32, u32)]>,
+    /// The values of the spans longer than [`MADE_PER_REQUEST`], in order.
+    kept: Box<[HeaderValue]>,
+}
+
+/// Values up to this many bytes are made per request from their span; longer ones are kept made.
+const MADE_PER_REQUEST: u32 = 64;
+
+fn kept_made((start, end): (u32, u32)) -> bool {
+    end.saturating_sub(start) > MADE_PER_REQUEST
 }
 
 /// Identity headers encoded into a [`TextBuilder`], not yet stored: see [`IdentityHeaders::plan`].
@@ -445,15 +455,19 @@ impl IdentityHeaders {
         let text = Bytes::from_owner(SharedText(Arc::clone(buffer)));
         let mut names = Vec::with_capacity(plan.headers.len());
         let mut spans = Vec::with_capacity(plan.headers.len());
+        let mut kept = Vec::new();
         for (name, piece) in plan.headers {
             let range = piece.range();
             let span = u32::try_from(range.start)
                 .ok()
                 .zip(u32::try_from(range.end).ok());
-            match span.filter(|span| value_at(&text, *span).is_some()) {
-                Some(span) => {
+            match span.and_then(|span| Some((span, value_at(&text, span)?))) {
+                Some((span, value)) => {
                     names.push(name);
                     spans.push(span);
+                    if kept_made(span) {
+                        kept.push(value);
+                    }
                 }
                 // infallible in practice: the encoding only produces printable ASCII; kept as a refusal, not a panic.
                 None => {
@@ -470,15 +484,24 @@ impl IdentityHeaders {
             names,
             text,
             spans: spans.into_boxed_slice(),
+            kept: kept.into_boxed_slice(),
         }
     }
 
     /// The encoded headers, in contract order.
     pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, HeaderValue)> {
+        let mut kept = self.kept.iter();
         self.names
             .iter()
             .zip(self.spans.iter())
-            .filter_map(|(name, span)| Some((name, value_at(&self.text, *span)?)))
+            .filter_map(move |(name, span)| {
+                let value = if kept_made(*span) {
+                    kept.next().cloned()
+                } else {
+                    value_at(&self.text, *span)
+                };
+                Some((name, value?))
+            })
     }
 }
 
@@ -726,6 +749,19 @@ mod tests {
         );
         // The user and the preferred username are one string in the buffer.
         assert_eq!(full.spans[0], full.spans[2]);
+        assert!(full.kept.is_empty(), "short values are made per request");
+        let mut id = identity();
+        id.groups = (0..8)
+            .map(|i| format!("GRP-Engineering-Team{i:02}"))
+            .collect();
+        let long = IdentityHeaders::encode(&contract, &id);
+        assert_eq!(long.kept.len(), 1, "the long group list is kept made");
+        let groups: Vec<_> = long
+            .iter()
+            .filter(|(n, _)| *n == "x-forwarded-groups")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(groups, [encode_list(&id.groups)]);
         let partial = IdentityHeaders::encode(&contract, &identity());
         assert!(!Arc::ptr_eq(&partial.names, &contract.rule_names));
         assert_eq!(partial.iter().count(), 5);
