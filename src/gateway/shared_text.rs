@@ -26,17 +26,24 @@ pub struct Text {
     end: u32,
 }
 
+/// `end` of a text that is its whole buffer, however long (a range's ends are `u32`).
+const WHOLE: u32 = u32::MAX;
+
 impl Text {
     pub fn as_str(&self) -> &str {
         // The range was a char-boundary range of this very buffer when it was made; `get` keeps
         // even a broken invariant from panicking.
-        let (start, end) = (self.start as usize, self.end as usize);
-        self.buffer.get(start..end).unwrap_or_default()
+        let start = self.start as usize;
+        let found = match self.end {
+            WHOLE => self.buffer.get(start..),
+            end => self.buffer.get(start..end as usize),
+        };
+        found.unwrap_or_default()
     }
 
-    /// The shared buffer this text is a slice of, and where.
-    pub fn buffer(&self) -> (&Arc<str>, Range<usize>) {
-        (&self.buffer, self.start as usize..self.end as usize)
+    /// The shared buffer this text is a slice of.
+    pub fn buffer(&self) -> &Arc<str> {
+        &self.buffer
     }
 }
 
@@ -65,14 +72,10 @@ impl From<String> for Text {
 
 impl From<Arc<str>> for Text {
     fn from(buffer: Arc<str>) -> Self {
-        match u32::try_from(buffer.len()) {
-            Ok(end) => Text {
-                buffer,
-                start: 0,
-                end,
-            },
-            // Over 4 GiB: no session holds such a string; keep the type total anyway.
-            Err(_) => Text::default(),
+        Text {
+            end: u32::try_from(buffer.len()).unwrap_or(WHOLE),
+            buffer,
+            start: 0,
         }
     }
 }
@@ -330,7 +333,7 @@ mod tests {
         );
         assert_eq!(u, "jmuller");
         assert_eq!(e.as_str(), "jose.muller@example.com");
-        assert!(Arc::ptr_eq(u.buffer().0, e.buffer().0));
+        assert!(Arc::ptr_eq(u.buffer(), e.buffer()));
     }
 
     #[test]
