@@ -39,6 +39,7 @@
 //! A backend decodes a value by checking for the `UTF-8''` prefix and percent-decoding the rest
 //! ([`decode_value`], [`decode_list`] do exactly that).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -65,6 +66,34 @@ pub struct Identity {
     /// Extra headers (header name, value). Only names declared in the contract's `extra` list are sent,
     /// because only those are stripped from incoming requests.
     pub extra: Vec<(String, String)>,
+}
+
+impl Identity {
+    /// This identity, borrowed as [`IdentityHeaders::plan`] reads it.
+    pub fn view(&self) -> IdentityView<'_> {
+        IdentityView {
+            user: &self.user,
+            email: self.email.as_deref(),
+            preferred_username: self.preferred_username.as_deref(),
+            groups: self.groups.iter().map(String::as_str).collect(),
+            access_group: &self.access_group,
+            name: self.name.as_deref(),
+            extra: &self.extra,
+        }
+    }
+}
+
+/// An [`Identity`] borrowed from wherever its strings are kept (a session's, say), so that encoding its
+/// headers copies none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityView<'a> {
+    pub user: &'a str,
+    pub email: Option<&'a str>,
+    pub preferred_username: Option<&'a str>,
+    pub groups: Vec<&'a str>,
+    pub access_group: &'a str,
+    pub name: Option<&'a str>,
+    pub extra: &'a [(String, String)],
 }
 
 /// Where a contract header takes its value from.
@@ -397,7 +426,7 @@ impl IdentityHeaders {
     /// names are stripped from incoming requests, so only they may be trusted.
     pub fn encode(contract: &HeaderContract, identity: &Identity) -> Self {
         let mut text = TextBuilder::new();
-        let plan = Self::plan(contract, identity, &mut text);
+        let plan = Self::plan(contract, &identity.view(), &mut text);
         Self::from_plan(contract, plan, &text.finish())
     }
 
@@ -407,7 +436,7 @@ impl IdentityHeaders {
     /// finished buffer.
     pub fn plan(
         contract: &HeaderContract,
-        identity: &Identity,
+        identity: &IdentityView<'_>,
         text: &mut TextBuilder,
     ) -> HeaderPlan {
         let mut headers = Vec::with_capacity(contract.rules.len() + identity.extra.len());
@@ -419,27 +448,27 @@ impl IdentityHeaders {
         };
         for rule in &contract.rules {
             let value = match rule.source {
-                IdentityField::User => Some(encode_value(&identity.user)),
-                IdentityField::AccessGroup => Some(encode_value(&identity.access_group)),
-                IdentityField::Email => identity.email.as_deref().map(encode_value),
-                IdentityField::PreferredUsername => {
-                    identity.preferred_username.as_deref().map(encode_value)
-                }
-                IdentityField::Name => identity.name.as_deref().map(encode_value),
+                IdentityField::User => Some(encoded(identity.user)),
+                IdentityField::AccessGroup => Some(encoded(identity.access_group)),
+                IdentityField::Email => identity.email.map(encoded),
+                IdentityField::PreferredUsername => identity.preferred_username.map(encoded),
+                IdentityField::Name => identity.name.map(encoded),
                 IdentityField::Groups if identity.groups.is_empty() => None,
-                IdentityField::Groups => Some(encode_list(&identity.groups)),
+                IdentityField::Groups => {
+                    Some(Cow::Owned(encode_items(identity.groups.iter().copied())))
+                }
             };
             if let Some(value) = value {
                 push(&rule.name, &value);
             }
         }
-        for (name, value) in &identity.extra {
+        for (name, value) in identity.extra {
             match contract
                 .extra
                 .iter()
                 .find(|h| h.as_str().eq_ignore_ascii_case(name))
             {
-                Some(header) => push(header, &encode_value(value)),
+                Some(header) => push(header, &encoded(value)),
                 None => tracing::warn!(
                     header = %name,
                     "identity carries extra header {name:?} that the header contract does not declare; not sent \
@@ -561,18 +590,27 @@ fn percent_encode(value: &str) -> String {
 
 /// Encode one header value by the contract's rule (see the module documentation).
 pub fn encode_value(value: &str) -> String {
+    encoded(value).into_owned()
+}
+
+/// [`encode_value`], borrowing a value that passes unchanged.
+fn encoded(value: &str) -> Cow<'_, str> {
     if passes_plain(value) {
-        value.to_owned()
+        Cow::Borrowed(value)
     } else {
-        percent_encode(value)
+        Cow::Owned(percent_encode(value))
     }
 }
 
 /// Encode a list (the groups): each item by [`encode_value`], an item holding a comma or empty always encoded,
 /// then joined with `,`.
 pub fn encode_list(items: &[String]) -> String {
+    encode_items(items.iter().map(String::as_str))
+}
+
+fn encode_items<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

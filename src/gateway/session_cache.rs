@@ -32,7 +32,7 @@ use tower_sessions::session::Id;
 use crate::store::InvalidationSink;
 use crate::store::expiring_map::{ExpiringMap, Key, SWEEP_PER_WRITE, saturate, unix_nanos};
 
-use super::headers::{HeaderContract, Identity, IdentityHeaders};
+use super::headers::{HeaderContract, IdentityHeaders, IdentityView};
 use super::session::{self, RECORD_KEY, SessionIdentity, SessionRecord};
 use super::session_store::SweepingMemoryStore;
 use super::shared_text::{Text, TextBuilder, intern};
@@ -128,7 +128,16 @@ impl SignedIn {
         let name = id.name.as_deref().map(&mut put);
         let name_id = put(&record.name_id);
         let session_index = record.session_index.as_deref().map(&mut put);
-        let plan = IdentityHeaders::plan(contract, &Identity::from(id), &mut text);
+        let view = IdentityView {
+            user: &id.user,
+            email: id.email.as_deref(),
+            preferred_username: id.preferred_username.as_deref(),
+            groups: id.groups.iter().map(|g| g.as_str()).collect(),
+            access_group: &id.access_group,
+            name: id.name.as_deref(),
+            extra: &id.extra,
+        };
+        let plan = IdentityHeaders::plan(contract, &view, &mut text);
         let buffer = text.finish();
         let slice = |piece: Option<_>, whole: &str| match piece {
             Some(piece) => TextBuilder::text(&buffer, &piece),

@@ -227,17 +227,22 @@ const MIN_PURGE_AT: usize = 1024;
 /// A name stays while any session holds it: the table is purged of unheld names whenever it has
 /// doubled since the last purge, so its cost per interned string stays constant.
 pub fn intern(s: &str) -> Arc<String> {
-    let mut table = intern_table();
-    if let Some(found) = table.names.get(s) {
-        return Arc::clone(&found.0);
+    intern_table().intern(s)
+}
+
+impl InternTable {
+    fn intern(&mut self, s: &str) -> Arc<String> {
+        if let Some(found) = self.names.get(s) {
+            return Arc::clone(&found.0);
+        }
+        if self.names.len() >= self.purge_at.max(MIN_PURGE_AT) {
+            self.names.retain(|n| Arc::strong_count(&n.0) > 1);
+            self.purge_at = self.names.len().saturating_mul(2);
+        }
+        let new = Arc::new(s.to_string());
+        self.names.insert(Interned(Arc::clone(&new)));
+        new
     }
-    if table.names.len() >= table.purge_at.max(MIN_PURGE_AT) {
-        table.names.retain(|n| Arc::strong_count(&n.0) > 1);
-        table.purge_at = table.names.len().saturating_mul(2);
-    }
-    let new = Arc::new(s.to_string());
-    table.names.insert(Interned(Arc::clone(&new)));
-    new
 }
 
 fn intern_table() -> std::sync::MutexGuard<'static, InternTable> {
@@ -281,15 +286,24 @@ impl<'a> IntoIterator for &'a Groups {
     }
 }
 
+impl Groups {
+    /// `names`, interned under one lock.
+    fn of<S: AsRef<str>>(names: &[S]) -> Self {
+        let mut table = intern_table();
+        Groups(names.iter().map(|s| table.intern(s.as_ref())).collect())
+    }
+}
+
 impl<S: AsRef<str>> FromIterator<S> for Groups {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Groups(iter.into_iter().map(|s| intern(s.as_ref())).collect())
+        // Collected before the table is locked: the iterator may run any code.
+        Groups::of(&iter.into_iter().collect::<Vec<_>>())
     }
 }
 
 impl From<Vec<String>> for Groups {
     fn from(names: Vec<String>) -> Self {
-        names.iter().collect()
+        Groups::of(&names)
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::gateway::headers::Identity;
 use time::macros::datetime;
 
 const IDLE: Duration = Duration::minutes(30);
