@@ -259,22 +259,23 @@ fn intern_table() -> std::sync::MutexGuard<'static, InternTable> {
 pub struct Groups(Box<[Arc<String>]>);
 
 impl Groups {
-    /// The names; each derefs to the `String` the route rules compare with.
-    pub fn iter(&self) -> std::slice::Iter<'_, Arc<String>> {
-        self.0.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// Whether `name` is one of the groups.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|g| g.as_str() == name)
     }
 
     /// The names as plain strings.
     pub fn to_vec(&self) -> Vec<String> {
         self.0.iter().map(|g| g.to_string()).collect()
+    }
+}
+
+/// The names, as a slice (`iter`, `len`, `is_empty`, indexing); each derefs to the `String` the
+/// route rules compare with.
+impl Deref for Groups {
+    type Target = [Arc<String>];
+    fn deref(&self) -> &[Arc<String>] {
+        &self.0
     }
 }
 
@@ -370,6 +371,8 @@ mod tests {
         // What the route rules do: compare with configured `String`s.
         let required = ["Sales, EMEA".to_string()];
         assert!(a.iter().any(|g| required.contains(g)));
+        assert!(a.contains("staff") && !a.contains("Staff"));
+        assert_eq!((a.len(), a[1].as_str()), (2, "Sales, EMEA"));
     }
 
     #[test]
