@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
     let identity = SessionIdentity {
         user: "jmuller".into(),
         access_group: "MyOrg:Administrators".into(),
-        groups: vec!["staff".into()],
+        groups: vec!["staff".to_string()].into(),
         ..SessionIdentity::default()
     };
     for (name, path) in [

@@ -39,12 +39,17 @@
 //! A backend decodes a value by checking for the `UTF-8''` prefix and percent-decoding the rest
 //! ([`decode_value`], [`decode_list`] do exactly that).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::http::header::CONNECTION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
+
+use super::shared_text::{Piece, TextBuilder};
 
 /// The prefix that marks an encoded value.
 pub const ENCODED_MARKER: &str = "UTF-8''";
@@ -61,6 +66,34 @@ pub struct Identity {
     /// Extra headers (header name, value). Only names declared in the contract's `extra` list are sent,
     /// because only those are stripped from incoming requests.
     pub extra: Vec<(String, String)>,
+}
+
+impl Identity {
+    /// This identity, borrowed as [`IdentityHeaders::plan`] reads it.
+    pub fn view(&self) -> IdentityView<'_> {
+        IdentityView {
+            user: &self.user,
+            email: self.email.as_deref(),
+            preferred_username: self.preferred_username.as_deref(),
+            groups: self.groups.iter().map(String::as_str).collect(),
+            access_group: &self.access_group,
+            name: self.name.as_deref(),
+            extra: &self.extra,
+        }
+    }
+}
+
+/// An [`Identity`] borrowed from wherever its strings are kept (a session's, say), so that encoding its
+/// headers copies none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityView<'a> {
+    pub user: &'a str,
+    pub email: Option<&'a str>,
+    pub preferred_username: Option<&'a str>,
+    pub groups: Vec<&'a str>,
+    pub access_group: &'a str,
+    pub name: Option<&'a str>,
+    pub extra: &'a [(String, String)],
 }
 
 /// Where a contract header takes its value from.
@@ -146,6 +179,9 @@ pub struct HeaderContract {
     extra: Vec<HeaderName>,
     /// Every name to strip, normalized (lower case, `_` -> `-`): rules, extras and `also_strip`.
     strip_names: Vec<String>,
+    /// The rules' names in order: the header names of every identity that has every field, shared
+    /// by their [`IdentityHeaders`] rather than copied into each.
+    rule_names: Arc<[HeaderName]>,
 }
 
 impl Default for HeaderContract {
@@ -227,10 +263,12 @@ impl HeaderContract {
             .collect();
         strip_names.sort();
         strip_names.dedup();
+        let rule_names = rules.iter().map(|r| r.name.clone()).collect();
         Self {
             rules,
             extra,
             strip_names,
+            rule_names,
         }
     }
 
@@ -342,10 +380,44 @@ fn strip_connection_tokens(contract: &HeaderContract, headers: &mut HeaderMap) {
 }
 
 /// An identity's headers, encoded by the contract once (e.g. at login, stored with the session) so that
-/// each proxied request only copies reference-counted values.
+/// each proxied request only copies reference-counted bytes.
+///
+/// A node holds one per signed-in session, so they are compact: the names are shared with the contract when the
+/// identity has every field, and the values are spans of one buffer, which a session also shares with its own
+/// strings (see [`IdentityHeaders::plan`]). A `HeaderValue` kept made costs a session 40 bytes; making one from
+/// its span costs a request a check of its bytes (already checked once here, so it cannot fail). So short
+/// values are made per request and long ones (the group list) are kept made: most of the memory saved, little
+/// of the work added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityHeaders {
-    headers: Vec<(HeaderName, HeaderValue)>,
+    names: Arc<[HeaderName]>,
+    text: Bytes,
+    /// Where each name's value is in `text`.
+    spans: Box<[(u32, u32)]>,
+    /// The values of the spans longer than [`MADE_PER_REQUEST`], in order.
+    kept: Box<[HeaderValue]>,
+}
+
+/// Values up to this many bytes are made per request from their span; longer ones are kept made.
+const MADE_PER_REQUEST: u32 = 64;
+
+fn kept_made((start, end): (u32, u32)) -> bool {
+    end.saturating_sub(start) > MADE_PER_REQUEST
+}
+
+/// Identity headers encoded into a [`TextBuilder`], not yet stored: see [`IdentityHeaders::plan`].
+#[derive(Debug)]
+pub struct HeaderPlan {
+    headers: Vec<(HeaderName, Piece)>,
+}
+
+/// Keeps a session's shared text alive under the header values sliced from it.
+struct SharedText(Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 impl IdentityHeaders {
@@ -353,30 +425,50 @@ impl IdentityHeaders {
     /// Extra headers whose name the contract does not declare are left out, with a warning: only declared
     /// names are stripped from incoming requests, so only they may be trusted.
     pub fn encode(contract: &HeaderContract, identity: &Identity) -> Self {
+        let mut text = TextBuilder::new();
+        let plan = Self::plan(contract, &identity.view(), &mut text);
+        Self::from_plan(contract, plan, &text.finish())
+    }
+
+    /// [`IdentityHeaders::encode`] in two steps, for a caller that keeps other strings in the same buffer: the
+    /// encoded values are written into `text` (a value equal to a string already there, as a plain one is to the
+    /// identity's own, is not written again), and [`IdentityHeaders::from_plan`] then slices them out of the
+    /// finished buffer.
+    pub fn plan(
+        contract: &HeaderContract,
+        identity: &IdentityView<'_>,
+        text: &mut TextBuilder,
+    ) -> HeaderPlan {
         let mut headers = Vec::with_capacity(contract.rules.len() + identity.extra.len());
+        let mut push = |name: &HeaderName, value: &str| match text.put(value) {
+            Some(piece) => headers.push((name.clone(), piece)),
+            None => {
+                tracing::warn!(header = %name, "identity header value too long to keep; not sent")
+            }
+        };
         for rule in &contract.rules {
             let value = match rule.source {
-                IdentityField::User => Some(encode_value(&identity.user)),
-                IdentityField::AccessGroup => Some(encode_value(&identity.access_group)),
-                IdentityField::Email => identity.email.as_deref().map(encode_value),
-                IdentityField::PreferredUsername => {
-                    identity.preferred_username.as_deref().map(encode_value)
-                }
-                IdentityField::Name => identity.name.as_deref().map(encode_value),
+                IdentityField::User => Some(encoded(identity.user)),
+                IdentityField::AccessGroup => Some(encoded(identity.access_group)),
+                IdentityField::Email => identity.email.map(encoded),
+                IdentityField::PreferredUsername => identity.preferred_username.map(encoded),
+                IdentityField::Name => identity.name.map(encoded),
                 IdentityField::Groups if identity.groups.is_empty() => None,
-                IdentityField::Groups => Some(encode_list(&identity.groups)),
+                IdentityField::Groups => {
+                    Some(Cow::Owned(encode_items(identity.groups.iter().copied())))
+                }
             };
             if let Some(value) = value {
-                push_ascii(&mut headers, &rule.name, value);
+                push(&rule.name, &value);
             }
         }
-        for (name, value) in &identity.extra {
+        for (name, value) in identity.extra {
             match contract
                 .extra
                 .iter()
                 .find(|h| h.as_str().eq_ignore_ascii_case(name))
             {
-                Some(header) => push_ascii(&mut headers, header, encode_value(value)),
+                Some(header) => push(header, &encoded(value)),
                 None => tracing::warn!(
                     header = %name,
                     "identity carries extra header {name:?} that the header contract does not declare; not sent \
@@ -384,23 +476,70 @@ impl IdentityHeaders {
                 ),
             }
         }
-        Self { headers }
+        HeaderPlan { headers }
+    }
+
+    /// The headers of `plan`, their values sliced from `buffer` (the finished text the plan was written into).
+    pub fn from_plan(contract: &HeaderContract, plan: HeaderPlan, buffer: &Arc<str>) -> Self {
+        let text = Bytes::from_owner(SharedText(Arc::clone(buffer)));
+        let mut names = Vec::with_capacity(plan.headers.len());
+        let mut spans = Vec::with_capacity(plan.headers.len());
+        let mut kept = Vec::new();
+        for (name, piece) in plan.headers {
+            let range = piece.range();
+            let span = u32::try_from(range.start)
+                .ok()
+                .zip(u32::try_from(range.end).ok());
+            match span.and_then(|span| Some((span, value_at(&text, span)?))) {
+                Some((span, value)) => {
+                    names.push(name);
+                    spans.push(span);
+                    if kept_made(span) {
+                        kept.push(value);
+                    }
+                }
+                // infallible in practice: the encoding only produces printable ASCII; kept as a refusal, not a panic.
+                None => {
+                    tracing::warn!(header = %name, "identity header value was not valid after encoding; not sent")
+                }
+            }
+        }
+        let names = if names.as_slice() == &*contract.rule_names {
+            Arc::clone(&contract.rule_names)
+        } else {
+            Arc::from(names)
+        };
+        Self {
+            names,
+            text,
+            spans: spans.into_boxed_slice(),
+            kept: kept.into_boxed_slice(),
+        }
     }
 
     /// The encoded headers, in contract order.
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.headers.iter().map(|(n, v)| (n, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, HeaderValue)> {
+        let mut kept = self.kept.iter();
+        self.names
+            .iter()
+            .zip(self.spans.iter())
+            .filter_map(move |(name, span)| {
+                let value = if kept_made(*span) {
+                    kept.next().cloned()
+                } else {
+                    value_at(&self.text, *span)
+                };
+                Some((name, value?))
+            })
     }
 }
 
-fn push_ascii(headers: &mut Vec<(HeaderName, HeaderValue)>, name: &HeaderName, value: String) {
-    match HeaderValue::try_from(value) {
-        Ok(v) => headers.push((name.clone(), v)),
-        // infallible in practice: the encoding only produces printable ASCII; kept as a refusal, not a panic.
-        Err(_) => {
-            tracing::warn!(header = %name, "identity header value was not valid after encoding; not sent")
-        }
-    }
+/// The header value at `span` of `text`, if the span is in it and its bytes are a valid value.
+fn value_at(text: &Bytes, (start, end): (u32, u32)) -> Option<HeaderValue> {
+    let (start, end) = (start as usize, end as usize);
+    (start <= end && end <= text.len())
+        .then(|| HeaderValue::from_maybe_shared(text.slice(start..end)).ok())
+        .flatten()
 }
 
 /// Add the identity headers (encoded once per session by [`IdentityHeaders::encode`]),
@@ -409,7 +548,7 @@ fn push_ascii(headers: &mut Vec<(HeaderName, HeaderValue)>, name: &HeaderName, v
 /// Call [`strip`] first: `inject` only replaces the exact names, not their case or `_` variants.
 pub fn inject(identity: &IdentityHeaders, headers: &mut HeaderMap) {
     for (name, value) in identity.iter() {
-        headers.insert(name.clone(), value.clone());
+        headers.insert(name.clone(), value);
     }
 }
 
@@ -451,18 +590,27 @@ fn percent_encode(value: &str) -> String {
 
 /// Encode one header value by the contract's rule (see the module documentation).
 pub fn encode_value(value: &str) -> String {
+    encoded(value).into_owned()
+}
+
+/// [`encode_value`], borrowing a value that passes unchanged.
+fn encoded(value: &str) -> Cow<'_, str> {
     if passes_plain(value) {
-        value.to_owned()
+        Cow::Borrowed(value)
     } else {
-        percent_encode(value)
+        Cow::Owned(percent_encode(value))
     }
 }
 
 /// Encode a list (the groups): each item by [`encode_value`], an item holding a comma or empty always encoded,
 /// then joined with `,`.
 pub fn encode_list(items: &[String]) -> String {
+    encode_items(items.iter().map(String::as_str))
+}
+
+fn encode_items<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -617,6 +765,44 @@ mod tests {
         assert_eq!(h["x-forwarded-access-group"], "MyOrg:Administrators");
         assert_eq!(h["x-forwarded-name"], "UTF-8''Jos%C3%A9%20M%C3%BCller");
         assert!(!h.contains_key("x-forwarded-preferred-username"));
+    }
+
+    #[test]
+    fn a_full_identity_shares_the_contracts_names_and_values_share_one_buffer() {
+        let contract = HeaderContract::default();
+        let mut id = identity();
+        id.preferred_username = Some("jdoe".into());
+        let full = IdentityHeaders::encode(&contract, &id);
+        assert!(Arc::ptr_eq(&full.names, &contract.rule_names));
+        assert_eq!(
+            full.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            [
+                "x-forwarded-user",
+                "x-forwarded-email",
+                "x-forwarded-preferred-username",
+                "x-forwarded-groups",
+                "x-forwarded-access-group",
+                "x-forwarded-name"
+            ]
+        );
+        // The user and the preferred username are one string in the buffer.
+        assert_eq!(full.spans[0], full.spans[2]);
+        assert!(full.kept.is_empty(), "short values are made per request");
+        let mut id = identity();
+        id.groups = (0..8)
+            .map(|i| format!("GRP-Engineering-Team{i:02}"))
+            .collect();
+        let long = IdentityHeaders::encode(&contract, &id);
+        assert_eq!(long.kept.len(), 1, "the long group list is kept made");
+        let groups: Vec<_> = long
+            .iter()
+            .filter(|(n, _)| *n == "x-forwarded-groups")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(groups, [encode_list(&id.groups)]);
+        let partial = IdentityHeaders::encode(&contract, &identity());
+        assert!(!Arc::ptr_eq(&partial.names, &contract.rule_names));
+        assert_eq!(partial.iter().count(), 5);
     }
 
     #[test]

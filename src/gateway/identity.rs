@@ -6,6 +6,7 @@ use crate::saml::VerifiedAssertion;
 
 use super::headers::Identity;
 use super::session::SessionIdentity;
+use super::shared_text::{Groups, Text};
 
 /// Map a verified login, writing the mapping's audit line (or its refusal's).
 pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, MappingRefusal> {
@@ -13,13 +14,14 @@ pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, M
         Ok(mapped) => {
             mapping::audit(&mapped);
             let op = mapped.operator;
+            let user = Text::from(op.id);
             Ok(SessionIdentity {
-                preferred_username: Some(op.id.clone()),
-                user: op.id,
-                email: op.email,
-                name: op.name,
+                preferred_username: Some(user.clone()),
+                user,
+                email: op.email.map(Text::from),
+                name: op.name.map(Text::from),
                 access_group: op.access_group,
-                groups: op.groups,
+                groups: Groups::from(op.groups),
                 extra: op.extra,
             })
         }
@@ -32,13 +34,14 @@ pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, M
 
 impl From<&SessionIdentity> for Identity {
     fn from(s: &SessionIdentity) -> Self {
+        let text = |t: &Option<Text>| t.as_ref().map(|t| t.to_string());
         Identity {
-            user: s.user.clone(),
-            email: s.email.clone(),
-            preferred_username: s.preferred_username.clone(),
-            groups: s.groups.clone(),
+            user: s.user.to_string(),
+            email: text(&s.email),
+            preferred_username: text(&s.preferred_username),
+            groups: s.groups.to_vec(),
             access_group: s.access_group.clone(),
-            name: s.name.clone(),
+            name: text(&s.name),
             extra: s.extra.clone(),
         }
     }

@@ -45,6 +45,7 @@ pub mod service;
 pub mod session;
 pub mod session_cache;
 pub mod session_store;
+pub mod shared_text;
 pub mod state;
 
 use std::net::SocketAddr;

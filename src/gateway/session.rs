@@ -12,24 +12,26 @@ use time::{Duration, OffsetDateTime};
 use tower_sessions::{Expiry, Session};
 
 use super::session_cache::{SessionCache, SignedIn};
+use super::shared_text::{Groups, Text};
 
 /// Key of the record inside the tower-sessions session.
-const RECORD_KEY: &str = "samlgate.login";
+pub(crate) const RECORD_KEY: &str = "samlgate.login";
 /// `last_seen` is written back at most this often, so a busy page does not write the store
 /// on every request; the idle timeout is therefore exact to within this interval.
 pub const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 
 /// What the backend is told about the operator (the header contract's source), as kept in
-/// the session store.
+/// the session store. A node holds one per signed-in session, so its strings are shared rather
+/// than copied (see `shared_text`); it serializes as plain strings and lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionIdentity {
     /// Stable operator ID (the mapping's `operator_id`).
-    pub user: String,
-    pub email: Option<String>,
-    pub preferred_username: Option<String>,
-    pub name: Option<String>,
+    pub user: Text,
+    pub email: Option<Text>,
+    pub preferred_username: Option<Text>,
+    pub name: Option<Text>,
     pub access_group: String,
-    pub groups: Vec<String>,
+    pub groups: Groups,
     /// Extra headers the mapping table forwards: (header name, value).
     pub extra: Vec<(String, String)>,
 }

@@ -8,7 +8,9 @@ use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
-use crate::store::{ReplayCache, SessionIndex, SessionTracker, StoreError, Stores};
+use crate::store::{
+    AnySessionStore, ReplayCache, SessionIndex, SessionTracker, StoreError, Stores,
+};
 
 use super::login_seal::{LoginSeal, SealError};
 use super::offload::Offload;
@@ -124,7 +126,10 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
-        let session_cache = Arc::new(SessionCache::new());
+        let session_cache = Arc::new(match &stores.sessions {
+            AnySessionStore::Memory(store) => SessionCache::over_memory_store(store.clone()),
+            AnySessionStore::Redis(_) => SessionCache::new(),
+        });
         let session_tracker = match &stores.redis {
             Some(redis) => Some(SessionTracker::start(
                 redis.settings(),

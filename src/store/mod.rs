@@ -3,6 +3,7 @@
 //! for several, behind one trait each; [`Stores`] bundles the chosen set. Nothing here is written
 //! for a visitor who has not signed in: logins in progress travel in the browser.
 
+pub mod expiring_map;
 pub mod keys;
 pub mod redis;
 pub mod replay;
