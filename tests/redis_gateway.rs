@@ -730,3 +730,59 @@ async fn anonymous_requests_leave_the_redis_key_count_where_it_was() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(whoami(&mut on_b).await, Ok("bob@example.com".to_string()));
 }
+
+/// The once-a-minute touch rewrites the session record; it must keep the record's lifetime the
+/// session's own end, not the session layer's default of two weeks, or every session ever
+/// touched would linger in Redis for a fortnight.
+#[tokio::test]
+async fn a_touched_session_expires_in_redis_when_the_session_ends() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let gw = gateway_support::start(Setup {
+        session: format!(
+            "store = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{PREFIX}\"\nabsolute_timeout = \"8h\"",
+            redis.url()
+        ),
+        backend: Some(echo_backend().await),
+        ..Setup::default()
+    })
+    .await;
+    let mut browser = Browser::new(&gw.base);
+    let signed_in =
+        gateway_support::login(&gw, &mut browser, "/app", "tess@example.com", &[]).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let ttl = |redis: &RedisServer| {
+        let keys = redis
+            .cli(&["--raw", "KEYS", &format!("{PREFIX}session:*")])
+            .unwrap();
+        let key = keys.lines().next().expect("one session key").to_string();
+        redis
+            .cli(&["--raw", "TTL", &key])
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let eight_hours = 8 * 3600;
+    let at_login = ttl(&redis);
+    assert!(
+        at_login > 0 && at_login <= eight_hours,
+        "TTL at login {at_login}"
+    );
+
+    // Two minutes on, a request is due for the touch, which saves the record again.
+    gw.advance(time::Duration::minutes(2));
+    let touched = browser.get("/app").await;
+    assert_eq!(touched.status, StatusCode::OK, "{}", touched.body);
+    let after_touch = ttl(&redis);
+    assert!(
+        after_touch > 0 && after_touch <= eight_hours + 180,
+        "TTL after the touch {after_touch}s: the session ends within 8 h"
+    );
+}

@@ -144,6 +144,10 @@ pub async fn current(
     if now - record.last_seen >= TOUCH_INTERVAL {
         record.last_seen = now;
         session.insert(RECORD_KEY, &record).await?;
+        // The session layer would otherwise save the touched record with its default lifetime
+        // (two weeks), long after the session itself ends: keep the store's expiry the
+        // session's end, as at login.
+        session.set_expiry(Some(Expiry::AtDateTime(record.not_after)));
     }
     Ok(Lookup::Valid(Box::new(record)))
 }
