@@ -6,9 +6,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use samlgate::config::Route;
-use samlgate::gateway::path_reading::PathReading;
-use samlgate::gateway::routes::{Access, decide};
-use samlgate::gateway::session::SessionIdentity;
+use samlgate::identity::Operator;
+use samlgate::routes::path_reading::PathReading;
+use samlgate::routes::{Access, decide};
 
 fn routes() -> Vec<Route> {
     let route = |path: &str, public: bool, access: &[&str], any: &[&str]| Route {
@@ -25,18 +25,18 @@ fn routes() -> Vec<Route> {
 }
 
 /// One request's decision, from the raw path.
-fn decide_raw(routes: &[Route], path: &str, identity: &SessionIdentity) -> Option<Access> {
+fn decide_raw(routes: &[Route], path: &str, identity: &Operator) -> Option<Access> {
     let reading = PathReading::new(path).ok()?;
     Some(decide(routes, &reading, Some(identity)))
 }
 
 fn bench(c: &mut Criterion) {
     let routes = routes();
-    let identity = SessionIdentity {
+    let identity = Operator {
         user: "jmuller".into(),
         access_group: "MyOrg:Administrators".into(),
         groups: vec!["staff".to_string()].into(),
-        ..SessionIdentity::default()
+        ..Operator::default()
     };
     for (name, path) in [
         ("normal_short", "/json"),

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use samlgate::gateway::session::{self, CacheLookup};
+use samlgate::session::CacheLookup;
 use tower_sessions::Session;
 use tower_sessions::session::Id;
 
@@ -76,7 +76,7 @@ fn lookups(c: &mut Criterion) {
                         let cookie = &cookies[next % cookies.len()];
                         next += 1;
                         let id: Id = cookie.parse().unwrap();
-                        let cache = state.session_cache_in_step().await.unwrap();
+                        let cache = state.sessions.cache_in_step().await.unwrap();
                         let hit = cache.get(&id, state.now(), idle);
                         assert!(std::hint::black_box(hit).is_some());
                     }
@@ -94,10 +94,11 @@ fn lookups(c: &mut Criterion) {
                         let id = ids[next % ids.len()];
                         next += 1;
                         let session = Session::new(Some(id), Arc::clone(&store), None);
-                        let found =
-                            session::identity_of(&state, &session, CacheLookup::AlreadyMissed)
-                                .await
-                                .unwrap();
+                        let found = state
+                            .sessions
+                            .identity_of(&session, CacheLookup::AlreadyMissed)
+                            .await
+                            .unwrap();
                         assert!(std::hint::black_box(found).is_some());
                     }
                     start.elapsed()

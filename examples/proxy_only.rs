@@ -17,18 +17,19 @@ use axum::Router;
 use samlgate::demo::fixed_identity;
 use samlgate::gateway;
 use samlgate::gateway::event_loops::{self, EventLoops};
-use samlgate::gateway::headers::{HeaderContract, Identity};
 use samlgate::gateway::proxy::{Proxy, ProxyConfig};
+use samlgate::identity::Operator;
+use samlgate::identity::headers::HeaderContract;
 
 fn app(backend: &str, loops: &EventLoops) -> Result<Router, String> {
     let mut config = ProxyConfig::new(backend);
     config.pools = NonZeroUsize::new(loops.count()).unwrap_or(NonZeroUsize::MIN);
     let proxy = Proxy::new(&config).map_err(|e| e.to_string())?;
-    let identity = Identity {
+    let identity = Operator {
         user: "jmuller".into(),
         email: Some("jose.muller@example.com".into()),
         preferred_username: Some("jose".into()),
-        groups: vec!["staff".into(), "Sales, EMEA".into()],
+        groups: ["staff", "Sales, EMEA"].into_iter().collect(),
         access_group: "MyOrg:Administrators".into(),
         name: Some("José Müller".into()),
         extra: vec![],

@@ -33,7 +33,7 @@ fn run(count: u64, first_request: fixture::FirstRequest) -> Result<(), String> {
     let ids = runtime.block_on(fixture::fill(&state, &store, count, first_request))?;
     let took = started.elapsed();
     let (rss_after, hwm) = fixture::memory()?;
-    let cached = state.session_cache.len();
+    let cached = state.sessions.cache().len();
     let expected = match first_request {
         fixture::FirstRequest::Make => ids.len(),
         fixture::FirstRequest::Skip => 0,

@@ -848,8 +848,8 @@ async fn a_tampered_or_foreign_login_cookie_is_refused_with_its_reason() {
 /// replay cache, the session index, the session store and the session cache as they were.
 #[tokio::test]
 async fn anonymous_requests_leave_every_store_as_it_was() {
-    use samlgate::gateway::session_store::SweepingMemoryStore;
-    use samlgate::store::{AnySessionStore, MemoryReplayCache, MemorySessionIndex, Stores};
+    use samlgate::session::{AnySessionStore, Stores, SweepingMemoryStore};
+    use samlgate::store::{MemoryReplayCache, MemorySessionIndex};
     use std::sync::Arc;
 
     let replay = Arc::new(MemoryReplayCache::new());
@@ -878,7 +878,7 @@ async fn anonymous_requests_leave_every_store_as_it_was() {
             replay.len(),
             index.len(),
             sessions.len().await,
-            gw.state.session_cache.len(),
+            gw.state.sessions.cache().len(),
         )
     };
     let before = sizes().await;

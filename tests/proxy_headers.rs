@@ -4,7 +4,7 @@
 mod proxy_common;
 
 use proxy_common::*;
-use samlgate::gateway::headers::decode_value;
+use samlgate::identity::headers::decode_value;
 
 #[tokio::test]
 async fn spoofed_identity_headers_never_reach_the_backend_while_ours_do() {

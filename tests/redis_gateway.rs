@@ -53,7 +53,7 @@ impl Node {
         if let Some(redis) = &self.state.stores.redis {
             redis.quit().await;
         }
-        if let Some(tracker) = &self.state.session_tracker {
+        if let Some(tracker) = self.state.sessions.tracker() {
             tracker.quit().await;
         }
     }
@@ -81,7 +81,7 @@ async fn start_node(config_path: &Path, listener: TcpListener) -> Node {
         .await
         .unwrap();
     // Sessions are cached only once the tracker is in step with Redis (its first round).
-    let tracker = state.session_tracker.as_ref().expect("a session tracker");
+    let tracker = state.sessions.tracker().expect("a session tracker");
     let deadline = Instant::now() + StdDuration::from_secs(15);
     while !tracker.barrier().await {
         assert!(
@@ -228,7 +228,7 @@ fn cached_on(node: &Node, browser: &Browser) -> bool {
     let id: Id = browser.cookies.get(COOKIE).unwrap().parse().unwrap();
     let now = OffsetDateTime::now_utc();
     let idle = node.state.config.session.idle_timeout;
-    node.state.session_cache.get(&id, now, idle).is_some()
+    node.state.sessions.cache().get(&id, now, idle).is_some()
 }
 
 /// Wait until `node` answers something other than 503 (after Redis came back).

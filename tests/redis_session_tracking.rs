@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use fred::clients::Client;
 use fred::interfaces::{ClientLike, KeysInterface};
 use fred::types::config::Config;
+use samlgate::session::{InvalidationSink, SessionTracker};
+use samlgate::store::RedisSettings;
 use samlgate::store::keys::{KeySpace, Kind};
-use samlgate::store::{InvalidationSink, RedisSettings, SessionTracker};
 use tower_sessions::session::Id;
 
 use redis_support::RedisServer;

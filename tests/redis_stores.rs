@@ -7,7 +7,7 @@ mod redis_support;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use samlgate::gateway::session_store::SweepingMemoryStore;
+use samlgate::session::SweepingMemoryStore;
 use samlgate::store::replay::Seen;
 use samlgate::store::{
     MemoryReplayCache, MemorySessionIndex, RedisSettings, RedisStore, ReplayCache, SessionIndex,

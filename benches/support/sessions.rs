@@ -1,6 +1,6 @@
 //! A gateway state on the memory store, filled with signed-in sessions through the code a login
-//! and the first request after it run: the session layer's store (`session::establish`), the
-//! single-logout index (as the ACS indexes a login) and the session cache (`session::identity_of`
+//! and the first request after it run: the session layer's store (`Sessions::establish`), the
+//! single-logout index (as the ACS indexes a login) and the session cache (`Sessions::identity_of`
 //! on the first request). Shared by `benches/sessions.rs` and `examples/session_memory.rs`, each
 //! of which uses a part.
 #![allow(dead_code)]
@@ -11,9 +11,10 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use samlgate::crypto::keygen::{generate_sp_credentials, self_signed_certificate};
-use samlgate::gateway::session::{self, CacheLookup, SessionIdentity, SessionRecord};
 use samlgate::gateway::{AppState, Clock};
-use samlgate::store::{AnySessionStore, SessionIndexKey};
+use samlgate::identity::Operator;
+use samlgate::session::{AnySessionStore, CacheLookup, SessionRecord};
+use samlgate::store::SessionIndexKey;
 use time::{Duration, OffsetDateTime};
 use tower_sessions::Session;
 use tower_sessions::session::Id;
@@ -108,7 +109,7 @@ pub fn record(i: u64, pool: &[String], rng: &mut StdRng, now: OffsetDateTime) ->
         .map_or("MyOrg:Staff", |g| g)
         .to_string();
     SessionRecord {
-        identity: SessionIdentity {
+        identity: Operator {
             preferred_username: Some(user.clone().into()),
             email: Some(format!("firstname.lastname{i}@corp.example.com").into()),
             name: Some(format!("Firstname Lastname {i}").into()),
@@ -144,7 +145,9 @@ pub async fn sign_in(
 ) -> Result<Id, String> {
     let now = state.now();
     let login = Session::new(None, Arc::clone(store), None);
-    session::establish(&login, record, &state.session_cache)
+    state
+        .sessions
+        .establish(&login, record)
         .await
         .map_err(err)?;
     let id = login.id().ok_or("the new session has no ID")?;
@@ -165,7 +168,11 @@ pub async fn sign_in(
         return Ok(id);
     }
     let first = Session::new(Some(id), Arc::clone(store), None);
-    match session::identity_of(state, &first, CacheLookup::Consult).await {
+    match state
+        .sessions
+        .identity_of(&first, CacheLookup::Consult)
+        .await
+    {
         Ok(Some(_)) => Ok(id),
         Ok(None) => Err("the new session was not found".into()),
         Err(e) => Err(e.to_string()),

@@ -10,8 +10,9 @@ use time::Duration;
 use url::Url;
 
 use crate::crypto::keys::DecryptionKey;
-use crate::gateway::headers::HeaderContract;
+use crate::identity::headers::HeaderContract;
 use crate::mapping::MappingTable;
+pub use crate::routes::Route;
 use crate::saml::policy::IdpPolicy;
 
 #[derive(Clone, Debug)]
@@ -189,18 +190,6 @@ pub struct Backend {
     pub url: Url,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
-}
-
-/// Rules for a path prefix. The longest matching prefix wins.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
-    pub path: String,
-    /// No login needed (health pages, static assets). Identity headers are still stripped.
-    pub public: bool,
-    /// The operator's access group must be one of these.
-    pub require_access_group: Vec<String>,
-    /// The operator must hold at least one of these groups.
-    pub require_any_group: Vec<String>,
 }
 
 /// `/saml/auth`: where the proxy in front puts the original request URI.

@@ -22,7 +22,7 @@ use openssl::sha::Sha256;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::gateway::headers::{self, HeaderContract};
+use crate::identity::headers::{self, HeaderContract};
 
 /// Serve the echo backend on `listener` until the process ends, recognising the default header names.
 pub async fn serve_echo(listener: tokio::net::TcpListener) {

@@ -10,8 +10,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 
-use crate::gateway::headers::{HeaderContract, Identity, IdentityHeaders};
 use crate::gateway::proxy::Proxy;
+use crate::identity::Operator;
+use crate::identity::headers::{HeaderContract, IdentityHeaders};
 
 struct Fixed {
     proxy: Proxy,
@@ -25,7 +26,7 @@ struct Fixed {
 pub fn router(
     proxy: Proxy,
     contract: HeaderContract,
-    identity: Option<Identity>,
+    identity: Option<Operator>,
     proto: &'static str,
 ) -> Router {
     // Encoded once, as the gateway does at login.

@@ -32,8 +32,9 @@ use super::errors;
 use super::identity;
 use super::offload::OffloadError;
 use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_token};
-use super::session::{self, SessionIdentity, SessionRecord};
 use super::state::AppState;
+use crate::identity::Operator;
+use crate::session::{self, SessionRecord};
 
 /// An answered AuthnRequest ID stays in the replay cache this long past its login's expiry, so a
 /// node whose clock runs behind the one that started the login still finds it there.
@@ -75,7 +76,7 @@ struct VerifiedLogin {
     /// The IdP's configured name.
     idp: String,
     verified: VerifiedAssertion,
-    identity: SessionIdentity,
+    identity: Operator,
     not_after: OffsetDateTime,
     /// SP-initiated: the login it answers, and the browser's other logins in flight.
     answered: Option<Answered>,
@@ -332,7 +333,9 @@ async fn establish_session(
         what,
         detail,
     };
-    session::establish(session, &record, &state.session_cache)
+    state
+        .sessions
+        .establish(session, &record)
         .await
         .map_err(|e| unavailable("session store", e.to_string()))?;
     if let Err(e) = index_session(state, session, verified, &record, now).await {

@@ -21,11 +21,11 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::errors;
-use super::headers;
-use super::path_reading::{PathReading, PathRefusal, shown};
-use super::routes::{self, Access};
-use super::session;
 use super::state::AppState;
+use crate::identity::headers;
+use crate::routes::path_reading::{PathReading, PathRefusal, shown};
+use crate::routes::{self, Access};
+use crate::session::CacheLookup;
 
 pub const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 pub const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
@@ -167,7 +167,10 @@ pub async fn forward_auth(
             );
         }
     };
-    let identity = match session::identity_of(&state, &session, session::CacheLookup::Consult).await
+    let identity = match state
+        .sessions
+        .identity_of(&session, CacheLookup::Consult)
+        .await
     {
         Ok(identity) => identity,
         Err(e) => {

@@ -18,12 +18,11 @@ use tower_sessions::session::Id;
 use super::cookies;
 use super::errors;
 use super::login;
-use super::path_reading::{PathReading, PathRefusal};
 use super::relay_state::sanitize_return_to;
-use super::routes::{self, Access};
-use super::session::{self, CacheLookup};
-use super::session_cache::SignedIn;
 use super::state::AppState;
+use crate::routes::path_reading::{PathReading, PathRefusal};
+use crate::routes::{self, Access};
+use crate::session::{CacheLookup, SignedIn};
 
 /// The fallback route: a request that carries the cookie of a session this node holds decoded
 /// (its session cache) and that the route rules let through is forwarded at once; every other
@@ -49,7 +48,7 @@ pub async fn fast_gate(
     if path.rewritten().is_none()
         && let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
             .and_then(|value| value.parse::<Id>().ok())
-        && let Some(cache) = state.session_cache_in_step().await
+        && let Some(cache) = state.sessions.cache_in_step().await
     {
         match cache.get(&id, state.now(), state.config.session.idle_timeout) {
             Some(signed_in) => {
@@ -136,7 +135,7 @@ pub async fn gate(
         Some(_) => CacheLookup::AlreadyMissed,
         None => CacheLookup::Consult,
     };
-    let identity = match session::identity_of(&state, &session, lookup).await {
+    let identity = match state.sessions.identity_of(&session, lookup).await {
         Ok(identity) => identity,
         Err(e) => {
             tracing::error!("session lookup: {e}");

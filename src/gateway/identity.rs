@@ -4,18 +4,17 @@ use crate::config::Idp;
 use crate::mapping::{self, MappingRefusal};
 use crate::saml::VerifiedAssertion;
 
-use super::headers::Identity;
-use super::session::SessionIdentity;
-use super::shared_text::{Groups, Text};
+use crate::identity::Operator;
+use crate::identity::shared_text::{Groups, Text};
 
 /// Map a verified login, writing the mapping's audit line (or its refusal's).
-pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, MappingRefusal> {
+pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<Operator, MappingRefusal> {
     match mapping::apply(&idp.mapping, verified) {
         Ok(mapped) => {
             mapping::audit(&mapped);
             let op = mapped.operator;
             let user = Text::from(op.id);
-            Ok(SessionIdentity {
+            Ok(Operator {
                 preferred_username: Some(user.clone()),
                 user,
                 email: op.email.map(Text::from),
@@ -28,21 +27,6 @@ pub fn map(idp: &Idp, verified: &VerifiedAssertion) -> Result<SessionIdentity, M
         Err(refusal) => {
             mapping::audit_refusal(&verified.claims, &refusal);
             Err(refusal)
-        }
-    }
-}
-
-impl From<&SessionIdentity> for Identity {
-    fn from(s: &SessionIdentity) -> Self {
-        let text = |t: &Option<Text>| t.as_ref().map(|t| t.to_string());
-        Identity {
-            user: s.user.to_string(),
-            email: text(&s.email),
-            preferred_username: text(&s.preferred_username),
-            groups: s.groups.to_vec(),
-            access_group: s.access_group.clone(),
-            name: text(&s.name),
-            extra: s.extra.clone(),
         }
     }
 }

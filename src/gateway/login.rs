@@ -18,9 +18,9 @@ use crate::saml::request::{
 
 use super::cookies;
 use super::errors;
-use super::path_reading::PathReading;
 use super::relay_state::{PendingLogin, PendingLogins, sanitize_return_to};
 use super::state::AppState;
+use crate::routes::path_reading::PathReading;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {

@@ -18,7 +18,7 @@ use url::Url;
 use crate::ops::audit;
 
 use super::errors;
-use super::session;
+
 use super::state::AppState;
 
 /// `GET /saml/logout`: the Sign out button, nothing more.
@@ -37,7 +37,7 @@ pub async fn logout(
         state.metrics.inc("samlgate_logouts_refused_total", &[]);
         return errors::sign_out_refused(&state.config.server.url_for("/saml/logout"));
     }
-    match session::end(&session, &state.session_cache).await {
+    match state.sessions.end(&session).await {
         Ok(Some(record)) => {
             audit::logout(&record.identity.user);
             state.metrics.inc("samlgate_logouts_total", &[]);

@@ -12,7 +12,7 @@
 //!   or writes into its links;
 //! * no hop-by-hop header (`Connection` and every header it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
 //!   `Transfer-Encoding`, `Upgrade`), except `Connection: upgrade` + `Upgrade: websocket` for a WebSocket handshake;
-//! * no client-sent identity header (any case, `_` form), then ours (see [`super::headers`]);
+//! * no client-sent identity header (any case, `_` form), then ours (see [`crate::identity::headers`]);
 //! * forwarding facts set by the gateway ([`super::forwarding`]): `X-Forwarded-Proto` and `X-Forwarded-Host` from
 //!   `public_url`, the same facts and the client address as one RFC 7239 `Forwarded` element, `X-Real-IP` (the
 //!   address of the connection's peer), each replacing whatever the client sent; `X-Forwarded-For` with the
@@ -50,7 +50,7 @@ use tokio::sync::oneshot;
 use super::backend_pool::{BackendPool, PooledBody, SendError};
 use super::edge::LoopMark;
 use super::forwarding;
-use super::headers::{self, HeaderContract, IdentityHeaders};
+use crate::identity::headers::{self, HeaderContract, IdentityHeaders};
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 

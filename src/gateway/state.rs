@@ -8,22 +8,14 @@ use crate::config::{Config, Idp, SessionStoreKind};
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
-use crate::store::{
-    AnySessionStore, ReplayCache, SessionIndex, SessionTracker, StoreError, Stores,
-};
+use crate::session::{SessionSettings, Sessions, Stores};
+use crate::store::{ReplayCache, SessionIndex, StoreError};
 
 use super::login_seal::{LoginSeal, SealError};
 use super::offload::Offload;
 use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
-use super::session_cache::SessionCache;
 
-/// The time source. Production uses the system clock; tests move time forward to expire
-/// sessions without sleeping.
-pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(OffsetDateTime::now_utc)
-}
+pub use crate::ops::clock::{Clock, system_clock};
 
 pub struct AppState {
     pub config: Config,
@@ -46,10 +38,8 @@ pub struct AppState {
     /// The SP metadata document, built once at startup.
     pub sp_metadata: String,
     pub proxy: Proxy,
-    /// Decoded sessions of this node (see `session_cache`).
-    pub session_cache: Arc<SessionCache>,
-    /// With Redis: what keeps `session_cache` in step with the other nodes.
-    pub session_tracker: Option<SessionTracker>,
+    /// Look up, establish and end sessions (and this node's cache of them).
+    pub sessions: Sessions,
 }
 
 /// Why the shared state could not be built.
@@ -126,22 +116,18 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
-        let session_cache = Arc::new(match &stores.sessions {
-            AnySessionStore::Memory(store) => SessionCache::over_memory_store(store.clone()),
-            AnySessionStore::Redis(_) => SessionCache::new(),
-        });
-        let session_tracker = match &stores.redis {
-            Some(redis) => Some(SessionTracker::start(
-                redis.settings(),
-                redis.keys(),
-                session_cache.clone(),
-            )?),
-            None => None,
-        };
+        let sessions = Sessions::new(
+            &stores,
+            SessionSettings {
+                idle_timeout: config.session.idle_timeout,
+                contract: config.headers.clone(),
+                metrics: metrics.clone(),
+                clock: clock.clone(),
+            },
+        )?;
         Ok(AppState {
             proxy,
-            session_cache,
-            session_tracker,
+            sessions,
             sp,
             login_seal,
             replay: stores.replay.clone(),
@@ -154,16 +140,6 @@ impl AppState {
             sp_metadata,
             config,
         })
-    }
-
-    /// The session cache, if it may be read for a request that arrived before this call: with
-    /// the memory store always; with Redis once every change Redis reported before now is
-    /// applied (one shared round trip), and not at all while that cannot be confirmed.
-    pub async fn session_cache_in_step(&self) -> Option<&SessionCache> {
-        match &self.session_tracker {
-            None => Some(&self.session_cache),
-            Some(tracker) => tracker.barrier().await.then_some(&*self.session_cache),
-        }
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -1,6 +1,6 @@
 //! What a node remembers between requests: the replay cache (Assertion and AuthnRequest IDs),
 //! the session index for single logout, and the sessions themselves. Memory for one node, Redis
-//! for several, behind one trait each; [`Stores`] bundles the chosen set. Nothing here is written
+//! for several, behind one trait each (`session::Stores` bundles the chosen set). Nothing here is written
 //! for a visitor who has not signed in: logins in progress travel in the browser.
 
 pub mod expiring_map;
@@ -8,14 +8,10 @@ pub mod keys;
 pub mod redis;
 pub mod replay;
 pub mod session_index;
-pub mod session_tracking;
-mod stores;
 
 pub use redis::{RedisSessionStore, RedisSettings, RedisStore};
 pub use replay::{MemoryReplayCache, ReplayCache};
 pub use session_index::{MemorySessionIndex, SessionIndex, SessionIndexKey};
-pub use session_tracking::{InvalidationSink, SessionTracker};
-pub use stores::{AnySessionStore, Stores};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -106,7 +106,7 @@ fn unix_ms(t: OffsetDateTime) -> i64 {
 }
 
 /// The client settings every connection of a node uses: URL, timeouts, reconnect policy.
-pub(super) struct FredParts {
+pub(crate) struct FredParts {
     pub config: FredConfig,
     pub perf: PerformanceConfig,
     pub connection: ConnectionConfig,

@@ -169,11 +169,11 @@ pub async fn start(setup: Setup) -> Gateway {
 }
 
 /// [`start`], over the given stores (tests that look inside them).
-pub async fn start_over(setup: Setup, stores: samlgate::store::Stores) -> Gateway {
+pub async fn start_over(setup: Setup, stores: samlgate::session::Stores) -> Gateway {
     start_with(setup, Some(stores)).await
 }
 
-async fn start_with(setup: Setup, stores: Option<samlgate::store::Stores>) -> Gateway {
+async fn start_with(setup: Setup, stores: Option<samlgate::session::Stores>) -> Gateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use samlgate::demo::{echo, fixed_identity};
-use samlgate::gateway::headers::{HeaderContract, Identity};
 use samlgate::gateway::proxy::{Proxy, ProxyConfig};
+use samlgate::identity::Operator;
+use samlgate::identity::headers::HeaderContract;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -18,12 +19,12 @@ pub async fn start_echo() -> SocketAddr {
     addr
 }
 
-pub fn jose() -> Identity {
-    Identity {
+pub fn jose() -> Operator {
+    Operator {
         user: "jmuller".into(),
         email: Some("jose.muller@example.com".into()),
         preferred_username: Some("jose".into()),
-        groups: vec!["staff".into(), "Sales, EMEA".into()],
+        groups: ["staff", "Sales, EMEA"].into_iter().collect(),
         access_group: "MyOrg:Administrators".into(),
         name: Some("José Müller".into()),
         extra: vec![],
@@ -31,7 +32,7 @@ pub fn jose() -> Identity {
 }
 
 /// The proxy in front of `backend`, answering as if the browser came over https.
-pub async fn start_proxy(config: ProxyConfig, identity: Option<Identity>) -> SocketAddr {
+pub async fn start_proxy(config: ProxyConfig, identity: Option<Operator>) -> SocketAddr {
     let proxy = Proxy::new(&config).unwrap();
     serve_router(fixed_identity::router(
         proxy,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::gateway::path_reading::RefusalReason;
+use crate::routes::path_reading::RefusalReason;
 
 fn route(path: &str, public: bool, access: &[&str], any: &[&str]) -> Route {
     Route {
@@ -10,12 +10,12 @@ fn route(path: &str, public: bool, access: &[&str], any: &[&str]) -> Route {
     }
 }
 
-fn operator(access_group: &str, groups: &[&str]) -> SessionIdentity {
-    SessionIdentity {
+fn operator(access_group: &str, groups: &[&str]) -> Operator {
+    Operator {
         user: "u1".into(),
         access_group: access_group.into(),
         groups: groups.iter().map(|s| s.to_string()).collect(),
-        ..SessionIdentity::default()
+        ..Operator::default()
     }
 }
 
@@ -33,14 +33,14 @@ fn routes() -> Vec<Route> {
 fn decision(
     routes: &[Route],
     raw: &str,
-    identity: Option<&SessionIdentity>,
+    identity: Option<&Operator>,
 ) -> Result<Access, RefusalReason> {
     PathReading::new(raw)
         .map(|reading| decide(routes, &reading, identity))
         .map_err(|e| e.reason().clone())
 }
 
-fn viewer() -> SessionIdentity {
+fn viewer() -> Operator {
     operator("MyOrg:RestrictedReadOnly", &[])
 }
 

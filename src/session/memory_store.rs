@@ -25,9 +25,9 @@ use tower_sessions::session_store;
 
 use crate::store::expiring_map::{ExpiringMap, SWEEP_PER_WRITE, saturate, unix_nanos};
 
-use super::session::RECORD_KEY;
-use super::session_cache::{LoginTimes, SignedIn, key_of};
-use super::state::{Clock, system_clock};
+use super::cache::{LoginTimes, SignedIn, key_of};
+use super::record::RECORD_KEY;
+use crate::ops::clock::{Clock, system_clock};
 
 /// How long a login record is kept after its session's end: long enough that a browser coming
 /// back soon is told its session expired (and the expiry is counted), not longer.

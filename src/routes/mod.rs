@@ -15,10 +15,22 @@ use std::borrow::Cow;
 use axum::http::HeaderMap;
 use axum::http::header::ACCEPT;
 
-use crate::config::Route;
+use self::path_reading::PathReading;
 
-use super::path_reading::PathReading;
-use super::session::SessionIdentity;
+pub mod path_reading;
+use crate::identity::Operator;
+
+/// Rules for a path prefix. The longest matching prefix wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub path: String,
+    /// No login needed (health pages, static assets). Identity headers are still stripped.
+    pub public: bool,
+    /// The operator's access group must be one of these.
+    pub require_access_group: Vec<String>,
+    /// The operator must hold at least one of these groups.
+    pub require_any_group: Vec<String>,
+}
 
 /// What the gateway does with a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,7 +176,7 @@ fn rule_for<'r>(routes: &'r [Route], path: &str) -> Option<&'r Route> {
 }
 
 /// Why `rule` refuses `identity`, if it does (no rule: any session will do).
-fn refused_by(rule: Option<&Route>, identity: &SessionIdentity) -> Option<DenyReason> {
+fn refused_by(rule: Option<&Route>, identity: &Operator) -> Option<DenyReason> {
     let rule = rule?;
     if !rule.require_access_group.is_empty()
         && !rule.require_access_group.contains(&identity.access_group)
@@ -189,11 +201,7 @@ fn refused_by(rule: Option<&Route>, identity: &SessionIdentity) -> Option<DenyRe
 
 /// Decide access for `path` given the session's identity (if any): public only when every
 /// reading is public, allowed only when every reading's rule allows.
-pub fn decide(
-    routes: &[Route],
-    path: &PathReading<'_>,
-    identity: Option<&SessionIdentity>,
-) -> Access {
+pub fn decide(routes: &[Route], path: &PathReading<'_>, identity: Option<&Operator>) -> Access {
     let mut public = true;
     let mut denied = None;
     let mut meet = |rule: Option<&Route>| match rule {

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{SessionStore, session_store};
 
-use crate::gateway::session_store::SweepingMemoryStore;
+use crate::session::memory_store::SweepingMemoryStore;
 
-use super::{
+use crate::store::{
     MemoryReplayCache, MemorySessionIndex, RedisSessionStore, RedisSettings, RedisStore,
     ReplayCache, SessionIndex, StoreError,
 };

@@ -29,13 +29,14 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::Id;
 
-use crate::store::InvalidationSink;
+use super::tracking::InvalidationSink;
 use crate::store::expiring_map::{ExpiringMap, Key, SWEEP_PER_WRITE, saturate, unix_nanos};
 
-use super::headers::{HeaderContract, IdentityHeaders, IdentityView};
-use super::session::{self, RECORD_KEY, SessionIdentity, SessionRecord};
-use super::session_store::SweepingMemoryStore;
-use super::shared_text::{Text, TextBuilder, intern};
+use super::memory_store::SweepingMemoryStore;
+use super::record::{self, RECORD_KEY, SessionRecord};
+use crate::identity::Operator;
+use crate::identity::headers::{HeaderContract, IdentityHeaders, IdentityView};
+use crate::identity::shared_text::{Text, TextBuilder, intern};
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 
@@ -58,7 +59,7 @@ pub(crate) fn key_of(id: &Id) -> Key {
 pub struct SignedIn {
     /// Whole seconds, as the record stores them.
     times: LoginTimes,
-    pub identity: SessionIdentity,
+    pub identity: Operator,
     /// The identity headers, encoded by the header contract once per session.
     pub headers: IdentityHeaders,
     record: RecordFacts,
@@ -105,7 +106,7 @@ impl LoginTimes {
 /// same names and forms (a test holds the two together).
 #[derive(Serialize)]
 struct RecordView<'a> {
-    identity: &'a SessionIdentity,
+    identity: &'a Operator,
     idp: &'a str,
     idp_entity_id: &'a str,
     name_id: &'a str,
@@ -153,7 +154,7 @@ impl SignedIn {
                 last_seen: record.last_seen.unix_timestamp(),
                 not_after: record.not_after.unix_timestamp(),
             },
-            identity: SessionIdentity {
+            identity: Operator {
                 user: slice(user, &id.user),
                 email: optional(email, &id.email),
                 preferred_username: optional(preferred_username, &id.preferred_username),
@@ -200,7 +201,7 @@ impl SignedIn {
     }
 
     /// Still valid at `now` (Unix nanoseconds), and not yet due for the idle-timeout touch
-    /// (which only the store path performs). The same decision as `session::check_times`, on
+    /// (which only the store path performs). The same decision as `record::check_times`, on
     /// integers.
     pub(crate) fn fresh_at(&self, now: i128, idle_timeout: Duration) -> bool {
         now < self.usable_until(idle_timeout)
@@ -212,7 +213,7 @@ impl SignedIn {
         let seconds = |s: i64| i128::from(s) * NANOS_PER_SECOND;
         let idle = idle_timeout
             .whole_nanoseconds()
-            .min(session::TOUCH_INTERVAL.whole_nanoseconds());
+            .min(record::TOUCH_INTERVAL.whole_nanoseconds());
         seconds(self.times.not_after).min(seconds(self.times.last_seen) + idle)
     }
 }

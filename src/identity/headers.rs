@@ -49,41 +49,13 @@ use axum::http::header::CONNECTION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::operator::Operator;
 use super::shared_text::{Piece, TextBuilder};
 
 /// The prefix that marks an encoded value.
 pub const ENCODED_MARKER: &str = "UTF-8''";
 
-/// Who the gateway says the user is: filled by the gateway from the mapped operator.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Identity {
-    pub user: String,
-    pub email: Option<String>,
-    pub preferred_username: Option<String>,
-    pub groups: Vec<String>,
-    pub access_group: String,
-    pub name: Option<String>,
-    /// Extra headers (header name, value). Only names declared in the contract's `extra` list are sent,
-    /// because only those are stripped from incoming requests.
-    pub extra: Vec<(String, String)>,
-}
-
-impl Identity {
-    /// This identity, borrowed as [`IdentityHeaders::plan`] reads it.
-    pub fn view(&self) -> IdentityView<'_> {
-        IdentityView {
-            user: &self.user,
-            email: self.email.as_deref(),
-            preferred_username: self.preferred_username.as_deref(),
-            groups: self.groups.iter().map(String::as_str).collect(),
-            access_group: &self.access_group,
-            name: self.name.as_deref(),
-            extra: &self.extra,
-        }
-    }
-}
-
-/// An [`Identity`] borrowed from wherever its strings are kept (a session's, say), so that encoding its
+/// An [`Operator`] borrowed from wherever its strings are kept (a session's, say), so that encoding its
 /// headers copies none of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityView<'a> {
@@ -424,7 +396,7 @@ impl IdentityHeaders {
     /// Encode `identity` by the contract's rules. Absent fields (and an empty group list) give no header.
     /// Extra headers whose name the contract does not declare are left out, with a warning: only declared
     /// names are stripped from incoming requests, so only they may be trusted.
-    pub fn encode(contract: &HeaderContract, identity: &Identity) -> Self {
+    pub fn encode(contract: &HeaderContract, identity: &Operator) -> Self {
         let mut text = TextBuilder::new();
         let plan = Self::plan(contract, &identity.view(), &mut text);
         Self::from_plan(contract, plan, &text.finish())
@@ -675,12 +647,12 @@ pub fn decode_list(value: &str) -> Result<Vec<String>, HeaderDecodeError> {
 mod tests {
     use super::*;
 
-    fn identity() -> Identity {
-        Identity {
+    fn identity() -> Operator {
+        Operator {
             user: "jdoe".into(),
             email: Some("jdoe@example.com".into()),
             preferred_username: None,
-            groups: vec!["admins".into(), "Sales, EMEA".into(), "Zürich".into()],
+            groups: ["admins", "Sales, EMEA", "Zürich"].into_iter().collect(),
             access_group: "MyOrg:Administrators".into(),
             name: Some("José Müller".into()),
             extra: vec![],
@@ -730,7 +702,7 @@ mod tests {
 
     #[test]
     fn groups_with_commas_are_encoded_so_the_join_splits_back() {
-        let groups = identity().groups;
+        let groups = identity().groups.to_vec();
         let joined = encode_list(&groups);
         assert_eq!(joined, "admins,UTF-8''Sales%2C%20EMEA,UTF-8''Z%C3%BCrich");
         assert_eq!(decode_list(&joined).unwrap(), groups);
@@ -799,7 +771,7 @@ mod tests {
             .filter(|(n, _)| *n == "x-forwarded-groups")
             .map(|(_, v)| v)
             .collect();
-        assert_eq!(groups, [encode_list(&id.groups)]);
+        assert_eq!(groups, [encode_list(&id.groups.to_vec())]);
         let partial = IdentityHeaders::encode(&contract, &identity());
         assert!(!Arc::ptr_eq(&partial.names, &contract.rule_names));
         assert_eq!(partial.iter().count(), 5);

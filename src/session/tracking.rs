@@ -36,9 +36,9 @@ use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tower_sessions::session::Id;
 
-use super::StoreError;
-use super::keys::{KeySpace, Kind};
-use super::redis::{FredParts, RedisSettings};
+use crate::store::StoreError;
+use crate::store::keys::{KeySpace, Kind};
+use crate::store::redis::{FredParts, RedisSettings};
 
 /// Where the tracker reports changes: the node's session cache.
 pub trait InvalidationSink: Send + Sync + 'static {

@@ -28,9 +28,10 @@ use std::sync::Mutex;
 
 use time::macros::datetime;
 
-use crate::gateway::headers::HeaderContract;
-use crate::gateway::session::{SessionIdentity, SessionRecord};
-use crate::gateway::shared_text::Groups;
+use crate::identity::Operator;
+use crate::identity::headers::HeaderContract;
+use crate::identity::shared_text::Groups;
+use crate::session::SessionRecord;
 
 const T0: OffsetDateTime = datetime!(2026-05-23 09:00 UTC);
 
@@ -44,7 +45,7 @@ fn store_at(start: OffsetDateTime) -> (SweepingMemoryStore, Arc<Mutex<OffsetDate
 
 fn login(created: OffsetDateTime) -> SessionRecord {
     SessionRecord {
-        identity: SessionIdentity {
+        identity: Operator {
             user: "jmuller".into(),
             email: Some("jose.muller@example.com".into()),
             preferred_username: Some("jmuller".into()),

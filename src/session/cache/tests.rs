@@ -1,15 +1,14 @@
 use super::*;
-use crate::gateway::headers::Identity;
 use time::macros::datetime;
 
 const IDLE: Duration = Duration::minutes(30);
 
 fn signed_in(last_seen: OffsetDateTime, not_after: OffsetDateTime) -> Arc<SignedIn> {
     let record = SessionRecord {
-        identity: SessionIdentity {
+        identity: Operator {
             user: "jmuller".into(),
             access_group: "MyOrg:Staff".into(),
-            ..SessionIdentity::default()
+            ..Operator::default()
         },
         idp: "corp".into(),
         idp_entity_id: "https://idp.example.org".into(),
@@ -35,7 +34,7 @@ fn serves_a_valid_session_until_its_touch_is_due() {
         Some("jmuller")
     );
     // From the touch interval on, the store path must run (it writes last_seen back).
-    assert!(cache.get(&id, t0 + session::TOUCH_INTERVAL, IDLE).is_none());
+    assert!(cache.get(&id, t0 + record::TOUCH_INTERVAL, IDLE).is_none());
 }
 
 #[test]
@@ -111,7 +110,7 @@ fn a_load_that_raced_a_removal_is_not_cached() {
 
 fn jose(created: OffsetDateTime) -> SessionRecord {
     SessionRecord {
-        identity: SessionIdentity {
+        identity: Operator {
             user: "jmuller".into(),
             email: Some("jose.muller@example.com".into()),
             preferred_username: Some("jmuller".into()),
@@ -168,7 +167,7 @@ fn a_decoded_session_holds_its_strings_and_header_values_in_one_buffer() {
         "user, preferred username, NameID and their header values are one string: {buffer}"
     );
     // The headers are exactly the contract's encoding.
-    let expected = IdentityHeaders::encode(&contract, &Identity::from(&record.identity));
+    let expected = IdentityHeaders::encode(&contract, &record.identity);
     let got: Vec<_> = s.headers.iter().collect();
     let want: Vec<_> = expected.iter().collect();
     assert_eq!(got, want);
@@ -193,8 +192,8 @@ proptest::proptest! {
         let now = last_seen + Duration::nanoseconds(since);
         let idle = Duration::seconds(idle);
         let s = signed_in(last_seen, not_after);
-        let expected = session::check_times(not_after, last_seen, now, idle).is_ok()
-            && now - last_seen < session::TOUCH_INTERVAL;
+        let expected = record::check_times(not_after, last_seen, now, idle).is_ok()
+            && now - last_seen < record::TOUCH_INTERVAL;
         proptest::prop_assert_eq!(s.fresh_at(now.unix_timestamp_nanos(), idle), expected);
     }
 }
@@ -234,7 +233,7 @@ async fn over_the_memory_store_a_session_is_served_once_decoded_until_removed() 
         .get(&id, t0 + Duration::seconds(59), IDLE)
         .expect("cached");
     assert_eq!(hit.identity, record.identity);
-    assert!(cache.get(&id, t0 + session::TOUCH_INTERVAL, IDLE).is_none());
+    assert!(cache.get(&id, t0 + record::TOUCH_INTERVAL, IDLE).is_none());
     assert!(cache.get(&Id::default(), t0, IDLE).is_none());
 
     cache.remove(&id);

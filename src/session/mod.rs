@@ -1,0 +1,240 @@
+//! Sessions, behind one façade: [`Sessions`] looks up a request's session, establishes one at
+//! login and ends one at logout, and keeps this node's decoded sessions ([`cache`]) in step with
+//! the store as it does so; no caller touches the cache itself.
+//!
+//! The cookie holds only the session ID (tower-sessions); the identity lives server-side in a
+//! [`SessionRecord`] ([`record`]: what is kept and when it ends, as pure functions). The memory
+//! store ([`memory_store`]) keeps decoded sessions beside the records; with Redis, [`tracking`]
+//! keeps every node's cache in step with the others. [`stores`] opens the set a node uses.
+
+pub mod cache;
+pub mod memory_store;
+pub mod record;
+pub mod stores;
+pub mod tracking;
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+use tower_sessions::{Expiry, Session};
+
+use crate::identity::headers::HeaderContract;
+use crate::ops::Metrics;
+use crate::ops::clock::Clock;
+use crate::store::StoreError;
+
+pub use cache::{SessionCache, SignedIn};
+pub use memory_store::SweepingMemoryStore;
+pub(crate) use record::RECORD_KEY;
+pub use record::{Expired, SessionRecord, TOUCH_INTERVAL, check, check_times, not_after};
+pub use stores::{AnySessionStore, Stores};
+pub use tracking::{InvalidationSink, SessionTracker};
+
+/// The sessions of this node: the store behind the session layer, the decoded cache in front of
+/// it and, with Redis, what keeps that cache in step with the other nodes.
+pub struct Sessions {
+    cache: Arc<SessionCache>,
+    tracker: Option<SessionTracker>,
+    idle_timeout: Duration,
+    contract: HeaderContract,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+}
+
+/// What a session needs to know to look up, establish and end sessions.
+pub struct SessionSettings {
+    pub idle_timeout: Duration,
+    /// The header contract a session's identity is encoded by, once, when it is decoded.
+    pub contract: HeaderContract,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+}
+
+impl Sessions {
+    /// The sessions over `stores` (Redis: starts tracking, so it must run inside a Tokio
+    /// runtime).
+    pub fn new(stores: &Stores, settings: SessionSettings) -> Result<Self, StoreError> {
+        let cache = Arc::new(match &stores.sessions {
+            AnySessionStore::Memory(store) => SessionCache::over_memory_store(store.clone()),
+            AnySessionStore::Redis(_) => SessionCache::new(),
+        });
+        let tracker = match &stores.redis {
+            Some(redis) => Some(SessionTracker::start(
+                redis.settings(),
+                redis.keys(),
+                cache.clone(),
+            )?),
+            None => None,
+        };
+        Ok(Sessions {
+            cache,
+            tracker,
+            idle_timeout: settings.idle_timeout,
+            contract: settings.contract,
+            metrics: settings.metrics,
+            clock: settings.clock,
+        })
+    }
+
+    /// This node's decoded sessions (read-only uses: metrics, tests).
+    pub fn cache(&self) -> &SessionCache {
+        &self.cache
+    }
+
+    /// With Redis: what keeps the cache in step with the other nodes.
+    pub fn tracker(&self) -> Option<&SessionTracker> {
+        self.tracker.as_ref()
+    }
+
+    /// The session cache, if it may be read for a request that arrived before this call: with
+    /// the memory store always; with Redis once every change Redis reported before now is
+    /// applied (one shared round trip), and not at all while that cannot be confirmed.
+    pub async fn cache_in_step(&self) -> Option<&SessionCache> {
+        match &self.tracker {
+            None => Some(&self.cache),
+            Some(tracker) => tracker.barrier().await.then_some(&*self.cache),
+        }
+    }
+
+    /// The identity of the request's session, if it has a valid one. An expired session is counted
+    /// by reason and treated as none; a store failure is `Err` (the caller answers 503, never
+    /// treating an unreachable store as "signed in" or silently as "signed out").
+    pub async fn identity_of(
+        &self,
+        session: &Session,
+        cache: CacheLookup,
+    ) -> Result<Option<Arc<SignedIn>>, SessionStoreError> {
+        let now = (self.clock)();
+        let idle_timeout = self.idle_timeout;
+        let id = session.id();
+        // With Redis the cache is read only once in step with it (one shared round trip).
+        if cache == CacheLookup::Consult
+            && let Some(id) = id
+            && let Some(in_step) = self.cache_in_step().await
+            && let Some(hit) = in_step.get(&id, now, idle_timeout)
+        {
+            return Ok(Some(hit));
+        }
+        let cache = &self.cache;
+        let ticket = cache.ticket();
+        match current(session, now, idle_timeout).await? {
+            Lookup::Valid(record) => {
+                let signed_in = Arc::new(SignedIn::new(&record, &self.contract));
+                if let Some(id) = id {
+                    cache.insert(id, Arc::clone(&signed_in), ticket, now, idle_timeout);
+                }
+                Ok(Some(signed_in))
+            }
+            Lookup::Expired(why) => {
+                if let Some(id) = id {
+                    cache.remove(&id);
+                }
+                self.metrics
+                    .inc("samlgate_sessions_expired_total", &[("reason", why.kind())]);
+                Ok(None)
+            }
+            Lookup::None => Ok(None),
+        }
+    }
+
+    /// Start a logged-in session under a new session ID (see [`establish`]).
+    pub async fn establish(
+        &self,
+        session: &Session,
+        record: &SessionRecord,
+    ) -> Result<(), SessionStoreError> {
+        establish(session, record, &self.cache).await
+    }
+
+    /// End the session, here and in the store; the record it held, if any.
+    pub async fn end(&self, session: &Session) -> Result<Option<SessionRecord>, SessionStoreError> {
+        end(session, &self.cache).await
+    }
+
+    /// The time now, by the injected clock.
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+}
+
+/// What the session cookie led to.
+#[derive(Debug)]
+pub enum Lookup {
+    Valid(Box<SessionRecord>),
+    Expired(Expired),
+    None,
+}
+
+/// The session store failed; callers answer 503, never "logged in".
+#[derive(Debug, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct SessionStoreError(String);
+
+impl From<tower_sessions::session::Error> for SessionStoreError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        SessionStoreError(e.to_string())
+    }
+}
+
+/// Load and check the current session; an expired one is deleted.
+pub async fn current(
+    session: &Session,
+    now: OffsetDateTime,
+    idle_timeout: Duration,
+) -> Result<Lookup, SessionStoreError> {
+    let Some(mut record) = session.get::<SessionRecord>(RECORD_KEY).await? else {
+        return Ok(Lookup::None);
+    };
+    if let Err(why) = check(&record, now, idle_timeout) {
+        session.flush().await?;
+        return Ok(Lookup::Expired(why));
+    }
+    if now - record.last_seen >= TOUCH_INTERVAL {
+        record.last_seen = now;
+        session.insert(RECORD_KEY, &record).await?;
+        // The session layer would otherwise save the touched record with its default lifetime
+        // (two weeks), long after the session itself ends: keep the store's expiry the
+        // session's end, as at login.
+        session.set_expiry(Some(Expiry::AtDateTime(record.not_after)));
+    }
+    Ok(Lookup::Valid(Box::new(record)))
+}
+
+/// Start a logged-in session under a NEW session ID: whatever ID the browser brought (an
+/// attacker may have planted one) is deleted, so session fixation cannot work.
+async fn establish(
+    session: &Session,
+    record: &SessionRecord,
+    cache: &SessionCache,
+) -> Result<(), SessionStoreError> {
+    if let Some(old) = session.id() {
+        cache.remove(&old);
+    }
+    session.clear().await;
+    session.cycle_id().await?;
+    session.insert(RECORD_KEY, record).await?;
+    session.set_expiry(Some(Expiry::AtDateTime(record.not_after)));
+    session.save().await?;
+    Ok(())
+}
+
+/// End the session and delete it from the store.
+async fn end(
+    session: &Session,
+    cache: &SessionCache,
+) -> Result<Option<SessionRecord>, SessionStoreError> {
+    if let Some(id) = session.id() {
+        cache.remove(&id);
+    }
+    let record = session.get::<SessionRecord>(RECORD_KEY).await?;
+    session.flush().await?;
+    Ok(record)
+}
+
+/// Whether [`identity_of`] looks in the session cache before the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheLookup {
+    Consult,
+    /// The caller just did (the gate's fast path) and missed: go to the store.
+    AlreadyMissed,
+}
