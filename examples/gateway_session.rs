@@ -24,9 +24,9 @@ use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use samlgate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
 use samlgate::crypto::keygen::{generate_sp_credentials, self_signed_certificate};
-use samlgate::gateway::event_loops::{self, EventLoops};
 use samlgate::gateway::{self, system_clock};
 use samlgate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
+use samlgate::server::event_loops::{self, EventLoops};
 use time::OffsetDateTime;
 
 const IDP: &str = "https://idp.bench.invalid/saml";
@@ -72,7 +72,7 @@ fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let (router, signed) = loops.block_on(build(listen, backend, store, dir.path()))?;
     let server = std::thread::spawn(move || {
-        loops.serve(listener, router, gateway::serve::shutdown_signal())
+        loops.serve(listener, router, samlgate::server::shutdown_signal())
     });
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -15,11 +15,10 @@ use std::num::NonZeroUsize;
 
 use axum::Router;
 use samlgate::demo::fixed_identity;
-use samlgate::gateway;
-use samlgate::gateway::event_loops::{self, EventLoops};
-use samlgate::gateway::proxy::{Proxy, ProxyConfig};
 use samlgate::identity::Operator;
 use samlgate::identity::headers::HeaderContract;
+use samlgate::proxy::{Proxy, ProxyConfig};
+use samlgate::server::event_loops::{self, EventLoops};
 
 fn app(backend: &str, loops: &EventLoops) -> Result<Router, String> {
     let mut config = ProxyConfig::new(backend);
@@ -53,7 +52,7 @@ fn run(listen: SocketAddr, backend: String) -> Result<(), String> {
         loops.count()
     );
     loops
-        .serve(listener, router, gateway::serve::shutdown_signal())
+        .serve(listener, router, samlgate::server::shutdown_signal())
         .map_err(|e| e.to_string())
 }
 

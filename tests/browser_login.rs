@@ -506,7 +506,7 @@ require_access_group = ["MyOrg:Administrators"]
     let loaded = samlgate::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let (router, state) =
         samlgate::gateway::build(loaded.config, samlgate::gateway::system_clock()).unwrap();
-    tokio::spawn(async move { samlgate::gateway::serve_on(listener, router).await });
+    tokio::spawn(async move { samlgate::server::serve_on(listener, router).await });
     Gateway {
         base,
         state,

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gateway_support::{SP_ENTITY, Setup};
-use samlgate::gateway::edge::LoopMark;
+use samlgate::proxy::edge::LoopMark;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -16,8 +16,8 @@ use gateway_support::{
     Browser, Setup, free_port, read_redirect_request, spawn_serve, wait_listening, write_config,
 };
 use hyper::StatusCode;
-use samlgate::gateway::event_loops::{self, EventLoops};
 use samlgate::saml::issue::ResponseSpec;
+use samlgate::server::event_loops::{self, EventLoops};
 
 /// One HTTP/1.1 GET on a kept-alive connection; returns the body.
 fn get_on(stream: &mut BufReader<TcpStream>, path: &str) -> String {
@@ -300,7 +300,7 @@ async fn a_held_acs_validation_leaves_the_event_loop_serving_proxied_requests() 
     .await
     .expect("answered after the bounded wait");
     assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(waited.elapsed() >= samlgate::gateway::offload::SLOT_WAIT);
+    assert!(waited.elapsed() >= samlgate::server::offload::SLOT_WAIT);
     assert_eq!(state.metrics.get("samlgate_acs_busy_total", &[]), 1.0);
 
     // Released, the held login completes.
@@ -318,7 +318,7 @@ struct OneLoop {
     state: Arc<samlgate::gateway::AppState>,
     base: String,
     stop: tokio::sync::oneshot::Sender<()>,
-    server: std::thread::JoinHandle<Result<(), samlgate::gateway::GatewayError>>,
+    server: std::thread::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
 }
 

@@ -6,7 +6,7 @@ mod proxy_common;
 use std::time::{Duration, Instant};
 
 use proxy_common::*;
-use samlgate::gateway::proxy::ProxyConfig;
+use samlgate::proxy::ProxyConfig;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proxy_common::*;
 use samlgate::demo::fixed_identity;
-use samlgate::gateway::proxy::Proxy;
 use samlgate::identity::headers::HeaderContract;
+use samlgate::proxy::Proxy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Barrier;

@@ -91,7 +91,7 @@ async fn start_node(config_path: &Path, listener: TcpListener) -> Node {
         tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
     let server = tokio::spawn(async move {
-        let _ = samlgate::gateway::serve_on(listener, router).await;
+        let _ = samlgate::server::serve_on(listener, router).await;
     });
     Node {
         base: format!("http://{addr}"),

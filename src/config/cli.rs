@@ -37,7 +37,7 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
 /// The descriptor limit `serve` would get here and the connection cap it allows. Only reported:
 /// the service manager may give `serve` another limit than this shell has.
 fn report_descriptors(limits: &super::ConnectionLimits) {
-    use crate::gateway::descriptors::{self, CapDecision};
+    use crate::server::descriptors::{self, CapDecision};
     match descriptors::would_get() {
         Ok(limit) => {
             let decision = descriptors::decide(limits, limit.now);

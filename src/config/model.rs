@@ -107,7 +107,7 @@ impl Server {
     /// How many event loops `serve` runs: `workers`, or one per core this process may use.
     pub fn event_loop_count(&self) -> NonZeroUsize {
         self.workers
-            .unwrap_or_else(crate::gateway::event_loops::default_count)
+            .unwrap_or_else(crate::server::event_loops::default_count)
     }
 
     /// How many ACS validations may run at once: `acs_concurrency`, or one per event loop.

@@ -21,9 +21,9 @@ use super::idp_metadata;
 use super::model::*;
 use super::problems::{Problems, Severity};
 use super::raw::*;
-use crate::gateway::proxy::{Proxy, ProxyConfig};
 use crate::identity::headers::{HeaderContract, HeaderContractConfig};
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
+use crate::proxy::{Proxy, ProxyConfig};
 use crate::routes::{RouteConflict, check_route_path, conflict};
 
 /// Certificates expiring sooner than this are reported.

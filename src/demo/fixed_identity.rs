@@ -10,9 +10,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 
-use crate::gateway::proxy::Proxy;
 use crate::identity::Operator;
 use crate::identity::headers::{HeaderContract, IdentityHeaders};
+use crate::proxy::Proxy;
 
 struct Fixed {
     proxy: Proxy,
@@ -22,7 +22,7 @@ struct Fixed {
 }
 
 /// Every request goes to `proxy` with `identity` (or none) as if it had been signed in. Serve it with
-/// `gateway::serve_on` (or any server that gives the client address as `ConnectInfo`).
+/// `server::serve_on` (or any server that gives the client address as `ConnectInfo`).
 pub fn router(
     proxy: Proxy,
     contract: HeaderContract,

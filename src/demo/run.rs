@@ -168,7 +168,7 @@ require_access_group = ["MyOrg:Administrators"]
     });
     tokio::spawn(crate::demo::echo::serve_echo(echo_listener));
     tokio::spawn(async move {
-        if let Err(e) = gateway::serve_on(listener, router).await {
+        if let Err(e) = crate::server::serve_on(listener, router).await {
             tracing::error!("gateway stopped: {e}");
         }
     });

@@ -30,10 +30,10 @@ pub use super::acs_error::{AcsError, FormError};
 use super::cookies;
 use super::errors;
 use super::identity;
-use super::offload::OffloadError;
 use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_token};
 use super::state::AppState;
 use crate::identity::Operator;
+use crate::server::offload::OffloadError;
 use crate::session::{self, SessionRecord};
 
 /// An answered AuthnRequest ID stays in the replay cache this long past its login's expiry, so a
@@ -98,7 +98,7 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, AcsError> {
 }
 
 /// Run `work` (decode, parse, verify, decrypt, map: CPU-heavy on hostile input) off the event
-/// loops, at most `[server] acs_concurrency` at once (see [`super::offload`]).
+/// loops, at most `[server] acs_concurrency` at once (see [`crate::server::offload`]).
 async fn off_the_event_loop<T: Send + 'static>(
     state: &Arc<AppState>,
     work: impl FnOnce(&AppState) -> Result<T, AcsError> + Send + 'static,

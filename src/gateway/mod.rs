@@ -18,15 +18,9 @@
 
 pub mod acs;
 pub mod acs_error;
-pub mod backend_pool;
-pub mod connection_limits;
 pub mod cookies;
-pub mod descriptors;
-pub mod edge;
 pub mod errors;
-pub mod event_loops;
 pub mod forward_auth;
-pub mod forwarding;
 pub mod gate;
 pub mod health;
 pub mod identity;
@@ -34,8 +28,6 @@ pub mod login;
 pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
-pub mod offload;
-pub mod proxy;
 pub mod relay_state;
 pub mod serve;
 pub mod service;
@@ -51,10 +43,8 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use metadata_endpoint::{MetadataArgs, run_metadata};
-pub use serve::{
-    GatewayError, ServeArgs, build, run_serve, serve_on, serve_until, serve_with_limits,
-};
-pub use service::{App, Gateway};
+pub use serve::{GatewayError, ServeArgs, build, run_serve};
+pub use service::Gateway;
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.

@@ -12,8 +12,8 @@ use crate::session::{SessionSettings, Sessions, Stores};
 use crate::store::{ReplayCache, SessionIndex, StoreError};
 
 use super::login_seal::{LoginSeal, SealError};
-use super::offload::Offload;
-use super::proxy::{Proxy, ProxyConfig, ProxyConfigError};
+use crate::proxy::{Proxy, ProxyConfig, ProxyConfigError};
+use crate::server::offload::Offload;
 
 pub use crate::ops::clock::{Clock, system_clock};
 
@@ -67,7 +67,9 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
     );
     p.pools = config.server.event_loop_count();
     p.public_host = Some(public_authority(&config.server.public_url));
-    p.loop_mark = Some(super::edge::LoopMark::for_entity_id(&config.sp.entity_id));
+    p.loop_mark = Some(crate::proxy::edge::LoopMark::for_entity_id(
+        &config.sp.entity_id,
+    ));
     p.response_timeout = std::time::Duration::from_secs(
         config
             .backend

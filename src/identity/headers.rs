@@ -49,24 +49,11 @@ use axum::http::header::CONNECTION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use super::operator::Operator;
+use super::operator::{IdentityView, Operator};
 use super::shared_text::{Piece, TextBuilder};
 
 /// The prefix that marks an encoded value.
 pub const ENCODED_MARKER: &str = "UTF-8''";
-
-/// An [`Operator`] borrowed from wherever its strings are kept (a session's, say), so that encoding its
-/// headers copies none of them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdentityView<'a> {
-    pub user: &'a str,
-    pub email: Option<&'a str>,
-    pub preferred_username: Option<&'a str>,
-    pub groups: Vec<&'a str>,
-    pub access_group: &'a str,
-    pub name: Option<&'a str>,
-    pub extra: &'a [(String, String)],
-}
 
 /// Where a contract header takes its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::headers::IdentityView;
 use super::shared_text::{Groups, Text};
 
 /// What the backend is told about the operator (the header contract's source), as kept in
@@ -23,7 +22,7 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// This operator, borrowed as [`super::headers::IdentityHeaders::plan`] reads it.
+    /// This operator, borrowed as the header contract reads it.
     pub fn view(&self) -> IdentityView<'_> {
         IdentityView {
             user: &self.user,
@@ -35,4 +34,17 @@ impl Operator {
             extra: &self.extra,
         }
     }
+}
+
+/// An [`Operator`] borrowed from wherever its strings are kept (a session's, say), so that encoding its
+/// headers copies none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityView<'a> {
+    pub user: &'a str,
+    pub email: Option<&'a str>,
+    pub preferred_username: Option<&'a str>,
+    pub groups: Vec<&'a str>,
+    pub access_group: &'a str,
+    pub name: Option<&'a str>,
+    pub extra: &'a [(String, String)],
 }

@@ -5,7 +5,7 @@
 //! shard under its own lock, and nothing walks them all.
 //!
 //! A record is held as the JSON the session layer gave it. A login record that a request has
-//! decoded is held as that decoded session instead (`session_cache::SignedIn`, which carries
+//! decoded is held as that decoded session instead (`signed_in::SignedIn`, which carries
 //! the whole record), so the session cache reads it straight from here and the node keeps one
 //! copy of each session, not two.
 //!
@@ -25,8 +25,8 @@ use tower_sessions::session_store;
 
 use crate::store::expiring_map::{ExpiringMap, SWEEP_PER_WRITE, saturate, unix_nanos};
 
-use super::cache::{LoginTimes, SignedIn, key_of};
 use super::record::RECORD_KEY;
+use super::signed_in::{LoginTimes, SignedIn, key_of};
 use crate::ops::clock::{Clock, system_clock};
 
 /// How long a login record is kept after its session's end: long enough that a browser coming

@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod memory_store;
 pub mod record;
+pub mod signed_in;
 pub mod stores;
 pub mod tracking;
 
@@ -23,10 +24,11 @@ use crate::ops::Metrics;
 use crate::ops::clock::Clock;
 use crate::store::StoreError;
 
-pub use cache::{SessionCache, SignedIn};
+pub use cache::SessionCache;
 pub use memory_store::SweepingMemoryStore;
 pub(crate) use record::RECORD_KEY;
 pub use record::{Expired, SessionRecord, TOUCH_INTERVAL, check, check_times, not_after};
+pub use signed_in::SignedIn;
 pub use stores::{AnySessionStore, Stores};
 pub use tracking::{InvalidationSink, SessionTracker};
 

@@ -191,7 +191,7 @@ async fn start_with(setup: Setup, stores: Option<samlgate::session::Stores>) -> 
         }
     };
     tokio::spawn(async move {
-        let _ = samlgate::gateway::serve_on(listener, router).await;
+        let _ = samlgate::server::serve_on(listener, router).await;
     });
     Gateway {
         base: setup

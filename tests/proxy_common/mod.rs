@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use samlgate::demo::{echo, fixed_identity};
-use samlgate::gateway::proxy::{Proxy, ProxyConfig};
 use samlgate::identity::Operator;
 use samlgate::identity::headers::HeaderContract;
+use samlgate::proxy::{Proxy, ProxyConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -49,7 +49,7 @@ pub async fn serve_router(app: axum::Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        samlgate::gateway::serve_on(listener, app).await.unwrap();
+        samlgate::server::serve_on(listener, app).await.unwrap();
     });
     addr
 }

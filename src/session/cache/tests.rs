@@ -1,4 +1,7 @@
 use super::*;
+use crate::identity::Operator;
+use crate::identity::headers::{HeaderContract, IdentityHeaders};
+use crate::session::record::{self, RECORD_KEY, SessionRecord};
 use time::macros::datetime;
 
 const IDLE: Duration = Duration::minutes(30);
@@ -200,7 +203,7 @@ proptest::proptest! {
 
 /// A memory store and the cache over it, both on `t0`.
 fn over_memory_store(t0: OffsetDateTime) -> (SweepingMemoryStore, SessionCache) {
-    let clock: crate::gateway::Clock = Arc::new(move || t0);
+    let clock: crate::ops::clock::Clock = Arc::new(move || t0);
     let store = SweepingMemoryStore::with_clock(clock);
     (store.clone(), SessionCache::over_memory_store(store))
 }

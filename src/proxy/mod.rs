@@ -3,7 +3,7 @@
 //!
 //! # What the backend receives
 //!
-//! Every request the gateway forwards (the edge rules of [`super::edge`] have already refused two `Host`
+//! Every request the gateway forwards (the edge rules of [`edge`] have already refused two `Host`
 //! headers, an HTTP/1.1 request without one, and a request that passed this gateway before):
 //! * the original method, path and query (below the backend URL's path, if it has one), as HTTP/1.1;
 //! * `Host`: the authority of `[server] public_url` (the host the browser used, as configured), so that the
@@ -13,7 +13,7 @@
 //! * no hop-by-hop header (`Connection` and every header it names, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
 //!   `Transfer-Encoding`, `Upgrade`), except `Connection: upgrade` + `Upgrade: websocket` for a WebSocket handshake;
 //! * no client-sent identity header (any case, `_` form), then ours (see [`crate::identity::headers`]);
-//! * forwarding facts set by the gateway ([`super::forwarding`]): `X-Forwarded-Proto` and `X-Forwarded-Host` from
+//! * forwarding facts set by the gateway ([`forwarding`]): `X-Forwarded-Proto` and `X-Forwarded-Host` from
 //!   `public_url`, the same facts and the client address as one RFC 7239 `Forwarded` element, `X-Real-IP` (the
 //!   address of the connection's peer), each replacing whatever the client sent; `X-Forwarded-For` with the
 //!   peer appended to what came before (only its rightmost entry is the gateway's: trust earlier entries only
@@ -21,7 +21,7 @@
 //! * none of the client's copies of headers that servers and frameworks trust from a proxy: `X-Original-URL`,
 //!   `X-Rewrite-URL`, `X-Forwarded-Prefix`, `X-Forwarded-Port`, `X-Forwarded-Ssl`, `X-Forwarded-Server`,
 //!   `X-Remote-User`, `Remote-User`, every `X-Auth-Request-*`, any case, `_` for `-`;
-//! * `Via` with the gateway's own entry appended (`1.1 samlgate-<8 hex digits>`, see [`super::edge`]), by which a
+//! * `Via` with the gateway's own entry appended (`1.1 samlgate-<8 hex digits>`, see [`edge`]), by which a
 //!   request that comes back to the gateway is recognized and refused.
 //!
 //! So a backend may trust the identity headers, `Host`, `X-Forwarded-Host`, `X-Forwarded-Proto`, `Forwarded`,
@@ -47,10 +47,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-use super::backend_pool::{BackendPool, PooledBody, SendError};
-use super::edge::LoopMark;
-use super::forwarding;
+use self::edge::LoopMark;
+use self::pool::{BackendPool, PooledBody, SendError};
 use crate::identity::headers::{self, HeaderContract, IdentityHeaders};
+
+pub mod edge;
+pub mod forwarding;
+pub mod pool;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
@@ -73,7 +76,7 @@ pub struct ProxyConfig {
     pub public_host: Option<String>,
     /// The gateway's `Via` entry, added to every forwarded request. `None`: no `Via` is added.
     pub loop_mark: Option<LoopMark>,
-    /// Connection pools, one per event loop (see [`super::event_loops`]), so that a request and its
+    /// Connection pools, one per event loop (see `server::event_loops`), so that a request and its
     /// backend connection run on the same thread. Threads that are not event loops use the first.
     pub pools: NonZeroUsize,
 }

@@ -19,7 +19,6 @@
 //! `Send + Sync` and shared by all loops. Tasks spawned while building that state run on the
 //! first loop.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -30,18 +29,15 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
 use super::connection_limits::{ConnectionCap, Slot};
-use super::serve::{Accepted, GatewayError, Incoming, accept, serve_connections, stopped};
-use super::service::App;
+use super::connections::{Accepted, Incoming, ServeApp, accept, serve_connections, stopped};
 use crate::config::ConnectionLimits;
-
-thread_local! {
-    static INDEX: Cell<usize> = const { Cell::new(0) };
-}
+use crate::proxy::pool;
 
 /// The index of the event loop running on this thread: 0 on the first loop and on any thread
-/// that is not an event loop (tests, `demo`, the work-stealing runtime).
+/// that is not an event loop (tests, `demo`, the work-stealing runtime). The proxy keeps it, as
+/// it picks the backend pool by it.
 pub fn current() -> usize {
-    INDEX.with(Cell::get)
+    pool::this_thread_pool()
 }
 
 /// One loop per core: the cores this process may use (cgroup CPU limits included), at least 1.
@@ -103,19 +99,18 @@ impl EventLoops {
     /// Run `future` on the first loop, on this thread: building the state, binding sockets.
     /// Tasks it spawns keep running on the first loop once [`EventLoops::serve`] runs it.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        INDEX.with(|i| i.set(0));
+        pool::use_pool_on_this_thread(0);
         self.first.block_on(future)
     }
 
     /// Serve `app` on every loop, connections from `listener`, until `shutdown` completes,
-    /// with the app's limits ([`App::limits`]).
+    /// with the app's limits ([`ServeApp::limits`]).
     pub fn serve(
         self,
         listener: std::net::TcpListener,
-        app: impl Into<App>,
+        app: impl ServeApp,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), GatewayError> {
-        let app: App = app.into();
+    ) -> std::io::Result<()> {
         let limits = app.limits();
         self.serve_with(listener, app, limits, shutdown)
     }
@@ -127,15 +122,12 @@ impl EventLoops {
     pub fn serve_with(
         self,
         listener: std::net::TcpListener,
-        app: impl Into<App>,
+        app: impl ServeApp,
         limits: ConnectionLimits,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), GatewayError> {
-        let app: App = app.into();
+    ) -> std::io::Result<()> {
         let cap = ConnectionCap::new(limits.max_connections_or_default());
-        listener
-            .set_nonblocking(true)
-            .map_err(GatewayError::Serve)?;
+        listener.set_nonblocking(true)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop_tx = Arc::new(stop_tx);
 
@@ -154,10 +146,9 @@ impl EventLoops {
             let (rx, tx) = (stop_rx.clone(), stop_tx.clone());
             move || {
                 let _stop_all = StopAll(tx);
-                runtime().map_err(GatewayError::Serve).and_then(|rt| {
+                runtime().and_then(|rt| {
                     rt.block_on(async move {
-                        let listener =
-                            TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
+                        let listener = TcpListener::from_std(listener)?;
                         tokio::select! {
                             () = hand_out(&listener, &senders, &cap) => Ok(()),
                             () = stopped(rx) => Ok(()),
@@ -171,7 +162,7 @@ impl EventLoops {
             .spawn(acceptor);
         match spawned {
             Ok(handle) => threads.push(handle),
-            Err(e) => return Err(GatewayError::Serve(e)),
+            Err(e) => return Err(e),
         }
 
         for ((offset, runtime), handed) in self.others.into_iter().enumerate().zip(receivers) {
@@ -185,7 +176,7 @@ impl EventLoops {
                     // on fewer loops than configured, silently, is worse than one that stops and
                     // says why.
                     let _stop_all = StopAll(tx);
-                    INDEX.with(|i| i.set(index));
+                    pool::use_pool_on_this_thread(index);
                     runtime.block_on(serve_connections(handed, app, limits, stopped(rx)));
                     Ok(())
                 });
@@ -193,12 +184,12 @@ impl EventLoops {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {
                     stop_tx.send_replace(true);
-                    return Err(GatewayError::Serve(e));
+                    return Err(e);
                 }
             }
         }
 
-        INDEX.with(|i| i.set(0));
+        pool::use_pool_on_this_thread(0);
         let first = match first_handed {
             Some(handed) => {
                 let (rx, tx) = (stop_rx.clone(), stop_tx.clone());
@@ -220,11 +211,9 @@ impl EventLoops {
 
         let mut result = first;
         for thread in threads {
-            let joined = thread.join().unwrap_or_else(|_| {
-                Err(GatewayError::Serve(std::io::Error::other(
-                    "an event loop thread panicked",
-                )))
-            });
+            let joined = thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("an event loop thread panicked")));
             if result.is_ok() {
                 result = joined;
             }

@@ -4,13 +4,14 @@
 //! hyper-util's pooled client did the same job with one map for every loop, keyed by scheme
 //! and authority: every request hashed the authority byte by byte with SipHash twice (checkout
 //! and return), took a shared lock, and spawned a task to watch the connection become idle.
-//! That was a tenth of the gateway's instructions per proxied request (callgrind). Here a set
+//! That cost more than all the rest of the proxy path together (callgrind). Here a set
 //! is a short list behind a lock only its own loop takes, and a connection goes back to it when
 //! its response body has been read to the end.
 //!
 //! What stays from hyper: connecting ([`HttpConnector`]: name resolution, connect timeout,
 //! `TCP_NODELAY`, keepalive) and the HTTP/1.1 connection itself (`hyper::client::conn`).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -26,6 +27,21 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::ServiceExt;
+
+thread_local! {
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Make this thread use set `index` of every pool: each event loop calls this with its own
+/// index when it starts (the server's business; the proxy only reads it).
+pub fn use_pool_on_this_thread(index: usize) {
+    POOL.with(|p| p.set(index));
+}
+
+/// The set this thread uses: 0 on the first event loop and on any thread that is not one.
+pub fn this_thread_pool() -> usize {
+    POOL.with(Cell::get)
+}
 
 /// Why a request got no response head from the backend.
 #[derive(Debug)]
@@ -83,9 +99,7 @@ impl BackendPool {
 
     /// This event loop's set (the first for threads that are not event loops).
     fn set(&self) -> &Arc<IdleSet> {
-        self.sets
-            .get(super::event_loops::current())
-            .unwrap_or(&self.first)
+        self.sets.get(this_thread_pool()).unwrap_or(&self.first)
     }
 
     /// Send `req` (origin-form URI, `Host` set) on an idle connection, or a new one. A request
