@@ -8,6 +8,7 @@
 //! * `POST` / `PUT` anything: `{"bytes": n, "sha256": "<hex>"}` of the body, read as a stream (constant memory,
 //!   whatever the size).
 
+use crate::xml::escape::escape;
 use axum::Router;
 use axum::body::Body;
 use axum::body::Bytes;
@@ -132,21 +133,6 @@ fn html_page(contract: &HeaderContract, request: &Request) -> String {
         escape(request.method().as_str()),
         escape(&request.uri().to_string()),
     )
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Count and hash the body frame by frame: memory stays flat for any size.

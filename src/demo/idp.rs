@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
 use crate::crypto::raw::verify_bytes;
 use crate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
-use crate::saml::request::xml_escape;
+use crate::xml::escape::escape;
 use crate::xml::{self, ParseLimits, ns};
 
 /// Largest AuthnRequest the dev IdP inflates.
@@ -63,9 +63,9 @@ impl DevIdp {
                 "Location=\"{base}/sso\"/>",
                 "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
             ),
-            entity = xml_escape(&self.entity_id),
+            entity = escape(&self.entity_id),
             cert = cert,
-            base = xml_escape(&self.base_url),
+            base = escape(&self.base_url),
         ))
     }
 
@@ -158,7 +158,7 @@ async fn sso(State(idp): State<Arc<DevIdp>>, RawQuery(query): RawQuery) -> Respo
         Err(e) => {
             return page(
                 StatusCode::BAD_REQUEST,
-                &format!("<h1>Bad AuthnRequest</h1><p>{}</p>", xml_escape(&e)),
+                &format!("<h1>Bad AuthnRequest</h1><p>{}</p>", escape(&e)),
             );
         }
     };
@@ -175,8 +175,8 @@ async fn sso(State(idp): State<Arc<DevIdp>>, RawQuery(query): RawQuery) -> Respo
             "<p><button type=\"submit\">Sign in</button></p></form>",
             "<p>Try the group <code>Admins</code> to reach <code>/admin</code>.</p>"
         ),
-        id = xml_escape(&request_id),
-        relay = xml_escape(&relay_state),
+        id = escape(&request_id),
+        relay = escape(&relay_state),
     );
     page(StatusCode::OK, &form)
 }
@@ -236,7 +236,7 @@ async fn login(State(idp): State<Arc<DevIdp>>, Form(form): Form<LoginForm>) -> R
         Err(e) => {
             return page(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("<p>signing failed: {}</p>", xml_escape(&e.to_string())),
+                &format!("<p>signing failed: {}</p>", escape(&e.to_string())),
             );
         }
     };
@@ -245,7 +245,7 @@ async fn login(State(idp): State<Arc<DevIdp>>, Form(form): Form<LoginForm>) -> R
     } else {
         format!(
             "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
-            xml_escape(&form.relay_state)
+            escape(&form.relay_state)
         )
     };
     let html = format!(
@@ -257,7 +257,7 @@ async fn login(State(idp): State<Arc<DevIdp>>, Form(form): Form<LoginForm>) -> R
             "<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>\n"
         ),
         banner = BANNER,
-        acs = xml_escape(&idp.acs_url),
+        acs = escape(&idp.acs_url),
         response = B64.encode(xml.as_bytes()),
         relay = relay,
     );

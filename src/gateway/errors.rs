@@ -29,7 +29,7 @@ pub fn login_failed(reference: &str) -> Response {
         "Sign-in failed",
         &format!(
             "<p>The sign-in could not be completed. Please try again from the start page.</p><p>If this keeps happening, give your administrator this reference: <code>{}</code></p>",
-            crate::saml::request::xml_escape(reference)
+            crate::xml::escape::escape(reference)
         ),
     )
 }
@@ -80,7 +80,7 @@ pub fn bad_request(message: &str) -> Response {
     page(
         StatusCode::BAD_REQUEST,
         "Bad request",
-        &format!("<p>{}</p>", crate::saml::request::xml_escape(message)),
+        &format!("<p>{}</p>", crate::xml::escape::escape(message)),
     )
 }
 
@@ -108,7 +108,7 @@ pub fn sign_out_refused(action: &str) -> Response {
 fn sign_out_form(action: &str, intro_html: &str) -> String {
     format!(
         "{intro_html}<form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>",
-        crate::saml::request::xml_escape(action)
+        crate::xml::escape::escape(action)
     )
 }
 

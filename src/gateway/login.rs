@@ -5,6 +5,7 @@
 //! [`begin`] for any unauthenticated browser request. With several IdPs and no choice made, a
 //! small chooser page lists them.
 
+use crate::xml::escape::escape;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -12,9 +13,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::config::{Idp, SsoBinding};
-use crate::saml::request::{
-    AuthnRequest, new_request_id, post_form, redirect_url, sign_for_post, xml_escape,
-};
+use crate::saml::request::{AuthnRequest, new_request_id, post_form, redirect_url, sign_for_post};
 
 use super::cookies;
 use super::errors;
@@ -78,8 +77,8 @@ fn chooser(idps: &[Idp], return_to: &str) -> Response {
         .map(|i| {
             format!(
                 "<li><a href=\"/saml/login?idp={name}&amp;return_to={ret}\">{name}</a></li>",
-                name = xml_escape(&i.name),
-                ret = xml_escape(&encoded_return)
+                name = escape(&i.name),
+                ret = escape(&encoded_return)
             )
         })
         .collect();

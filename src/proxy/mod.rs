@@ -32,30 +32,33 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::http::header::{
-    CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
-};
+use axum::body::Body;
+use axum::http::header::{CONNECTION, HOST, UPGRADE, VIA};
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
 use self::edge::LoopMark;
-use self::pool::{BackendPool, PooledBody, SendError};
+use self::pool::{BackendPool, PooledBody};
 use crate::identity::headers::{self, HeaderContract, IdentityHeaders};
 
+mod body;
 pub mod edge;
+mod failure;
 pub mod forwarding;
+pub mod hop_by_hop;
 pub mod pool;
+mod upgrade;
 
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+use self::body::{EndSignal, FirstThenRest};
+use self::failure::Failure;
+pub use self::failure::error_page;
+use self::hop_by_hop::{is_websocket_upgrade, remove_hop_by_hop};
+use self::upgrade::tunnel;
 
 /// How to reach the backend. Build with [`ProxyConfig::new`] and adjust the fields.
 #[derive(Debug, Clone)]
@@ -357,244 +360,6 @@ impl Proxy {
 /// Bodies up to this size (exact `Content-Length`) get their first frame sent with the head.
 const SMALL_BODY: u64 = 64 * 1024;
 
-/// Why the backend gave no response.
-enum Failure {
-    Send(SendError),
-    Body(hyper::Error),
-    Timeout(Duration),
-}
-
-impl Failure {
-    fn into_page(self, backend: &Authority) -> Response<Body> {
-        match self {
-            Failure::Timeout(after) => {
-                tracing::warn!(%backend, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
-                error_page(StatusCode::GATEWAY_TIMEOUT)
-            }
-            Failure::Send(SendError::Connect(e)) if caused_by_timeout(e.as_ref()) => {
-                tracing::warn!(%backend, error = %chain(e.as_ref()), "backend connect timed out: 504");
-                error_page(StatusCode::GATEWAY_TIMEOUT)
-            }
-            Failure::Send(SendError::Connect(e)) => {
-                tracing::warn!(%backend, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
-                error_page(StatusCode::BAD_GATEWAY)
-            }
-            Failure::Send(SendError::Request(e)) => {
-                tracing::warn!(%backend, error = %chain(&e), "backend request failed: 502");
-                error_page(StatusCode::BAD_GATEWAY)
-            }
-            Failure::Body(e) => {
-                tracing::warn!(%backend, error = %chain(&e), "backend response body failed before its first byte: 502");
-                error_page(StatusCode::BAD_GATEWAY)
-            }
-        }
-    }
-}
-
-fn caused_by_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if err
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
-/// The error and its causes on one line: hyper's top-level messages alone ("client error (Connect)") do not
-/// tell an admin what happened.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(err) = source {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        source = err.source();
-    }
-    out
-}
-
-/// The page the browser sees when the backend fails: no backend detail in it.
-pub fn error_page(status: StatusCode) -> Response<Body> {
-    let (title, text) = match status {
-        StatusCode::GATEWAY_TIMEOUT => (
-            "504 Gateway Timeout",
-            "The application behind this gateway did not answer in time. Please try again in a moment.",
-        ),
-        _ => (
-            "502 Bad Gateway",
-            "The application behind this gateway cannot be reached right now. Please try again in a moment.",
-        ),
-    };
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
-    );
-    let mut response = Response::new(Body::from(html));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
-}
-
-fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    has_token(headers, CONNECTION, "upgrade") && has_token(headers, UPGRADE, "websocket")
-}
-
-/// Remove the hop-by-hop headers (RFC 9110 7.6.1): the fixed list, `Proxy-*`, and every header that
-/// `Connection` names, except `Host`, which a client must not be able to make us drop.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names first: most messages carry none of these, and a removal costs a
-    // lookup each.
-    let mut doomed: Vec<HeaderName> = Vec::new();
-    let mut connection = false;
-    for name in headers.keys() {
-        if *name == CONNECTION {
-            connection = true;
-        } else if [&KEEP_ALIVE, &TE, &TRAILER, &TRANSFER_ENCODING, &UPGRADE].contains(&name)
-            || name.as_str().starts_with("proxy-")
-        {
-            doomed.push(name.clone());
-        }
-    }
-    if connection {
-        for value in headers.get_all(CONNECTION) {
-            let Ok(value) = value.to_str() else { continue };
-            for token in value.split(',').map(str::trim) {
-                if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
-                    && name != HOST
-                {
-                    doomed.push(name);
-                }
-            }
-        }
-        doomed.push(CONNECTION);
-    }
-    for name in &doomed {
-        headers.remove(name);
-    }
-}
-
-/// Answer the browser's upgrade with the backend's 101 and copy bytes both ways once both sides switched.
-fn tunnel<B>(
-    client_upgrade: hyper::upgrade::OnUpgrade,
-    mut response: Response<B>,
-) -> Response<Body> {
-    let backend_upgrade = hyper::upgrade::on(&mut response);
-    tokio::spawn(async move {
-        let (client, backend) = match tokio::try_join!(client_upgrade, backend_upgrade) {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %chain(&e), "WebSocket upgrade did not complete on both sides");
-                return;
-            }
-        };
-        let mut client = TokioIo::new(client);
-        let mut backend = TokioIo::new(backend);
-        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
-            tracing::debug!(error = %e, "WebSocket tunnel closed with an error");
-        }
-    });
-    let (mut parts, _) = response.into_parts();
-    // Keep `Connection: upgrade` and `Upgrade`; drop the other hop-by-hop headers.
-    let connection = parts.headers.remove(CONNECTION);
-    let upgrade = parts.headers.remove(UPGRADE);
-    remove_hop_by_hop(&mut parts.headers);
-    if let Some(v) = connection {
-        parts.headers.insert(CONNECTION, v);
-    }
-    if let Some(v) = upgrade {
-        parts.headers.insert(UPGRADE, v);
-    }
-    Response::from_parts(parts, Body::empty())
-}
-
-/// A request body that drops its `done` sender when it ends (or is dropped), so that the response timeout can
-/// start then and not at the start of a long upload.
-struct EndSignal {
-    inner: Body,
-    done: Option<oneshot::Sender<()>>,
-}
-
-impl http_body::Body for EndSignal {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None | Some(Err(_))) = polled {
-            self.done = None;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A response body whose first frame was already read.
-struct FirstThenRest {
-    first: Option<http_body::Frame<Bytes>>,
-    rest: PooledBody,
-}
-
-impl http_body::Body for FirstThenRest {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        match self.first.take() {
-            Some(first) => Poll::Ready(Some(Ok(first))),
-            None => Pin::new(&mut self.rest).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.first.is_none() && self.rest.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        let mut hint = self.rest.size_hint();
-        let first = self
-            .first
-            .as_ref()
-            .and_then(|f| f.data_ref())
-            .map_or(0, |d| d.len() as u64);
-        if let Some(exact) = hint.exact() {
-            hint.set_exact(exact + first);
-        } else {
-            hint.set_lower(hint.lower() + first);
-        }
-        hint
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,32 +391,5 @@ mod tests {
         assert_eq!(plain.backend_uri(&uri).unwrap(), "/app/x?y=1");
         let prefixed = proxy("http://127.0.0.1:9000/base/").unwrap();
         assert_eq!(prefixed.backend_uri(&uri).unwrap(), "/base/app/x?y=1");
-    }
-
-    #[test]
-    fn removes_hop_by_hop_headers_and_those_connection_names_but_never_host() {
-        let mut h = HeaderMap::new();
-        h.insert(HOST, HeaderValue::from_static("app.example.com"));
-        h.insert(
-            CONNECTION,
-            HeaderValue::from_static("close, X-Secret, Host"),
-        );
-        h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
-        h.insert(KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
-        h.insert(TE, HeaderValue::from_static("trailers"));
-        h.insert("accept", HeaderValue::from_static("*/*"));
-        remove_hop_by_hop(&mut h);
-        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
-        assert_eq!(left, ["host", "accept"]);
-    }
-
-    #[test]
-    fn error_pages_name_no_backend_detail() {
-        for status in [StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT] {
-            let page = error_page(status);
-            assert_eq!(page.status(), status);
-            assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! `samlgate demo`, and by the tests, benchmarks and fuzz seeds as the project's own test IdP.
 //! Never part of the SP's trust path.
 
+use crate::xml::escape::escape;
 use openssl::pkey::{PKeyRef, Private};
 use openssl::x509::X509Ref;
 use time::{Duration, OffsetDateTime};
@@ -214,20 +215,4 @@ pub fn random_id() -> String {
         s.push_str(&format!("{b:02x}"));
     }
     s
-}
-
-/// Escape text for XML content and double-quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

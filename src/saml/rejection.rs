@@ -4,8 +4,8 @@
 //! a condition (time, audience, recipient) failed, our policy refuses it, or it is a replay.
 //! `Display` is the log line an admin reads; `kind()` is a stable label for metrics.
 
+use super::time::format_precise as fmt_time;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::crypto::{DecryptionError, SignatureError};
 use crate::xml::{NotTextOnly, XmlError};
@@ -107,11 +107,6 @@ impl Malformed {
             Malformed::BadVersion(_) => "bad_version",
         }
     }
-}
-
-/// Formats a time the way the IdP wrote it: RFC 3339, UTC.
-pub(crate) fn fmt_time(t: &OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// A time, audience, recipient or destination condition failed.

@@ -6,6 +6,7 @@
 //! - HTTP-POST (bindings 3.5): base64 of the XML in an auto-submitting form; when signed, the
 //!   XML carries an enveloped signature ([`sign_for_post`]).
 
+use crate::xml::escape::escape;
 use std::io::Write;
 
 use base64::Engine;
@@ -86,22 +87,6 @@ pub fn sign_for_post(
     )?)
 }
 
-/// Escape text for an XML attribute value or text node.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 impl AuthnRequest {
     /// The request as XML (no declaration, no signature).
     pub fn to_xml(&self) -> String {
@@ -112,10 +97,10 @@ impl AuthnRequest {
                 r#"IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" "#,
                 r#"ProtocolBinding="{binding}""#
             ),
-            id = xml_escape(&self.id),
+            id = escape(&self.id),
             instant = format_instant(self.issue_instant),
-            dest = xml_escape(&self.destination),
-            acs = xml_escape(&self.acs_url),
+            dest = escape(&self.destination),
+            acs = escape(&self.acs_url),
             binding = BINDING_POST,
         );
         if self.force_authn {
@@ -127,12 +112,12 @@ impl AuthnRequest {
         xml.push('>');
         xml.push_str(&format!(
             "<saml:Issuer>{}</saml:Issuer>",
-            xml_escape(&self.sp_entity_id)
+            escape(&self.sp_entity_id)
         ));
         match &self.name_id_format {
             Some(format) => xml.push_str(&format!(
                 r#"<samlp:NameIDPolicy Format="{}" AllowCreate="true"/>"#,
-                xml_escape(format)
+                escape(format)
             )),
             None => xml.push_str(r#"<samlp:NameIDPolicy AllowCreate="true"/>"#),
         }
@@ -141,7 +126,7 @@ impl AuthnRequest {
             for class in &self.authn_context {
                 xml.push_str(&format!(
                     "<saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef>",
-                    xml_escape(class)
+                    escape(class)
                 ));
             }
             xml.push_str("</samlp:RequestedAuthnContext>");
@@ -202,7 +187,7 @@ pub fn post_form(destination: &str, xml: &str, relay_state: &str) -> String {
     } else {
         format!(
             r#"<input type="hidden" name="RelayState" value="{}"/>"#,
-            xml_escape(relay_state)
+            escape(relay_state)
         )
     };
     format!(
@@ -214,7 +199,7 @@ pub fn post_form(destination: &str, xml: &str, relay_state: &str) -> String {
             "<noscript><button type=\"submit\">Continue to sign in</button></noscript>",
             "</form></body></html>\n"
         ),
-        action = xml_escape(destination),
+        action = escape(destination),
         request = request,
         relay = relay,
     )

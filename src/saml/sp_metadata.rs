@@ -9,9 +9,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use openssl::pkey::{PKeyRef, Private};
 use openssl::x509::{X509, X509Ref};
 
-use super::request::{BINDING_POST, new_request_id, signature_algorithm_for, xml_escape};
+use super::request::{BINDING_POST, new_request_id, signature_algorithm_for};
 use crate::crypto::algorithms::DigestAlgorithm;
 use crate::crypto::sign::{SignError, sign_enveloped};
+use crate::xml::escape::escape;
 
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 
@@ -104,7 +105,7 @@ impl SpMetadata<'_> {
                 r#"protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#
             ),
             new_request_id(),
-            xml_escape(self.entity_id),
+            escape(self.entity_id),
             self.authn_requests_signed,
             self.want_assertions_signed
         ));
@@ -122,7 +123,7 @@ impl SpMetadata<'_> {
             xml.push_str(&format!(
                 r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
                 super::request::BINDING_REDIRECT,
-                xml_escape(slo)
+                escape(slo)
             ));
         }
         let formats: Vec<&str> = if self.name_id_formats.is_empty() {
@@ -131,15 +132,12 @@ impl SpMetadata<'_> {
             self.name_id_formats.iter().map(String::as_str).collect()
         };
         for f in formats {
-            xml.push_str(&format!(
-                "<md:NameIDFormat>{}</md:NameIDFormat>",
-                xml_escape(f)
-            ));
+            xml.push_str(&format!("<md:NameIDFormat>{}</md:NameIDFormat>", escape(f)));
         }
         xml.push_str(&format!(
             r#"<md:AssertionConsumerService Binding="{}" Location="{}" index="0" isDefault="true"/>"#,
             BINDING_POST,
-            xml_escape(self.acs_url)
+            escape(self.acs_url)
         ));
         xml.push_str("</md:SPSSODescriptor></md:EntityDescriptor>\n");
         Ok(xml)

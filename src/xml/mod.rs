@@ -2,6 +2,7 @@
 //! over that same tree.
 
 pub mod c14n;
+pub mod escape;
 pub mod limits;
 pub mod parse;
 pub mod tree;

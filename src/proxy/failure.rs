@@ -1,0 +1,113 @@
+//! When the backend gives no response: why (for the log, with the whole cause chain), and the
+//! generic page the browser gets instead (no backend detail in it).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::uri::Authority;
+use axum::http::{HeaderValue, Response, StatusCode};
+
+use super::pool::SendError;
+
+/// Why the backend gave no response.
+pub(super) enum Failure {
+    Send(SendError),
+    Body(hyper::Error),
+    Timeout(Duration),
+}
+
+impl Failure {
+    pub(super) fn into_page(self, backend: &Authority) -> Response<Body> {
+        match self {
+            Failure::Timeout(after) => {
+                tracing::warn!(%backend, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
+                error_page(StatusCode::GATEWAY_TIMEOUT)
+            }
+            Failure::Send(SendError::Connect(e)) if caused_by_timeout(e.as_ref()) => {
+                tracing::warn!(%backend, error = %chain(e.as_ref()), "backend connect timed out: 504");
+                error_page(StatusCode::GATEWAY_TIMEOUT)
+            }
+            Failure::Send(SendError::Connect(e)) => {
+                tracing::warn!(%backend, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
+            Failure::Send(SendError::Request(e)) => {
+                tracing::warn!(%backend, error = %chain(&e), "backend request failed: 502");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
+            Failure::Body(e) => {
+                tracing::warn!(%backend, error = %chain(&e), "backend response body failed before its first byte: 502");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
+        }
+    }
+}
+
+fn caused_by_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The error and its causes on one line: hyper's top-level messages alone ("client error (Connect)") do not
+/// tell an admin what happened.
+pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(err) = source {
+        out.push_str(": ");
+        out.push_str(&err.to_string());
+        source = err.source();
+    }
+    out
+}
+
+/// The page the browser sees when the backend fails: no backend detail in it.
+pub fn error_page(status: StatusCode) -> Response<Body> {
+    let (title, text) = match status {
+        StatusCode::GATEWAY_TIMEOUT => (
+            "504 Gateway Timeout",
+            "The application behind this gateway did not answer in time. Please try again in a moment.",
+        ),
+        _ => (
+            "502 Bad Gateway",
+            "The application behind this gateway cannot be reached right now. Please try again in a moment.",
+        ),
+    };
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    );
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_name_no_backend_detail() {
+        for status in [StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT] {
+            let page = error_page(status);
+            assert_eq!(page.status(), status);
+            assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        }
+    }
+}
