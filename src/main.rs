@@ -22,6 +22,7 @@ enum Command {
     /// Write the SP metadata (entityID, ACS, certificates) to hand to the IdP.
     Metadata(samlgate::gateway::MetadataArgs),
     /// Run the gateway with a development IdP and an echo backend on localhost.
+    #[cfg(feature = "demo")]
     Demo(samlgate::demo::run::DemoArgs),
     /// Write a new SP private key and self-signed certificate (never overwrites without --force).
     Keygen(samlgate::crypto::keygen::KeygenArgs),
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => samlgate::gateway::run_serve(args),
         Command::Check(args) => samlgate::config::run_check(args),
         Command::Metadata(args) => samlgate::gateway::run_metadata(args),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => samlgate::demo::run::run(args),
     }
 }

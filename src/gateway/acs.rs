@@ -29,7 +29,6 @@ use crate::store::{SessionIndexKey, StoreError};
 pub use super::acs_error::{AcsError, FormError};
 use super::cookies;
 use super::errors;
-use super::identity;
 use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_token};
 use super::state::AppState;
 use crate::identity::Operator;
@@ -139,10 +138,11 @@ fn verify(
             (idp, verified, None)
         }
     };
-    let identity = identity::map(idp, &verified).map_err(|refusal| AcsError::Mapping {
-        idp: idp.name.clone(),
-        refusal,
-    })?;
+    let identity =
+        crate::mapping::sign_in(&idp.mapping, &verified).map_err(|refusal| AcsError::Mapping {
+            idp: idp.name.clone(),
+            refusal,
+        })?;
     let not_after = session::not_after(
         now,
         state.config.session.absolute_timeout,

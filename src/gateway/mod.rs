@@ -1,20 +1,24 @@
-//! The axum gateway. Follow one login from here:
+//! The gateway's HTTP handlers. Follow one login, in order:
 //!
-//! - [`gate`]: every proxied request: session -> route rules -> backend, or login, or refusal
-//! - [`login`]: AuthnRequest out, the login in progress sealed ([`login_seal`]) into the
-//!   browser's login cookie ([`relay_state`], [`cookies`])
-//! - [`acs`]: Response in -> validate (off the event loops) -> replay cache -> [`identity`] ->
-//!   new [`session`]; refusals are [`acs_error`]s
-//! - [`proxy`]: the streaming reverse proxy, over [`backend_pool`]'s keep-alive connections;
-//!   [`headers`]: the identity header contract
-//! - [`logout`], [`forward_auth`], [`metadata_endpoint`], [`health`]
-//! - [`path_reading`]: the one reading of a request path (pure); [`routes`]: per-path rules
-//!   (pure); [`errors`]: the pages a browser sees
-//! - [`state`]: what handlers share; [`service`]: what a connection is served by;
-//!   [`serve`]: `samlgate serve`, on [`event_loops`]
-//! - [`edge`]: the rules every request meets first (one `Host`, no loop); [`forwarding`]: the
-//!   forwarding facts the gateway owns; [`connection_limits`] and [`descriptors`]: timeouts, the
-//!   connection cap and the file descriptors it needs
+//! 1. A browser asks for `/app`. [`service`] meets every request first (the edge rules of
+//!    `proxy::edge`: one `Host`, no loop) and sends everything that is not a gateway endpoint
+//!    to [`gate`], which reads the path once (`routes::path_reading`), looks the session up
+//!    (`session::Sessions`) and applies the route rules (`routes`). No session: a login starts.
+//! 2. [`login`] signs an AuthnRequest (`saml::request`) and sends the browser to the IdP with
+//!    the login in progress sealed ([`login_seal`], [`relay_state`]) into its login cookie
+//!    ([`cookies`]); nothing is stored for a visitor who has not signed in.
+//! 3. The IdP posts its Response to [`acs`]: the form, the login it answers, the trust core's
+//!    `saml::response::validate` (off the event loops, `server::offload`), the mapping
+//!    (`mapping::sign_in`: the one `identity::Operator`), the replay cache, then a new session
+//!    (`session::Sessions::establish`) and the redirect back. Every refusal is an
+//!    [`acs_error::AcsError`] with a `kind()`; the browser sees [`errors`]' generic page.
+//! 4. The browser asks for `/app` again: [`gate`] finds the session in the node's cache and the
+//!    request goes to the backend through `proxy`, with the identity headers the contract
+//!    encoded once at sign-in (`identity::headers`).
+//!
+//! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
+//! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`serve`] builds it
+//! and serves it on the event loops (`server`).
 
 pub mod acs;
 pub mod acs_error;
@@ -23,7 +27,6 @@ pub mod errors;
 pub mod forward_auth;
 pub mod gate;
 pub mod health;
-pub mod identity;
 pub mod login;
 pub mod login_seal;
 pub mod logout;

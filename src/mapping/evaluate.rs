@@ -21,6 +21,23 @@ pub fn apply(
     evaluate(table, &assertion.claims)
 }
 
+/// A verified login's identity, or the refusal; either way its audit line is written.
+pub fn sign_in(
+    table: &MappingTable,
+    assertion: &VerifiedAssertion,
+) -> Result<crate::identity::Operator, MappingRefusal> {
+    match apply(table, assertion) {
+        Ok(mapped) => {
+            super::audit(&mapped);
+            Ok(mapped.into_identity())
+        }
+        Err(refusal) => {
+            super::audit_refusal(&assertion.claims, &refusal);
+            Err(refusal)
+        }
+    }
+}
+
 /// Maps claims (also used by `samlgate mapping test` on hand-written attributes).
 pub fn evaluate(table: &MappingTable, claims: &Claims) -> Result<Mapped, MappingRefusal> {
     if claims.name_id.value.trim().is_empty() {

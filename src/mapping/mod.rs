@@ -3,6 +3,7 @@
 //! Read in this order:
 //! - [`table`]: the file format, loading and every load-time check ([`MappingTable`]);
 //! - [`evaluate()`]: claims -> [`Mapped`] or [`MappingRefusal`] (pure: no I/O, no clock);
+//!   [`sign_in`]: a verified login -> the one `identity::Operator`, with its audit line;
 //! - [`routes`]: warnings about access groups no route mentions;
 //! - [`audit`]: the one log line per login;
 //! - [`cli`]: `samlgate mapping test`.
@@ -29,7 +30,7 @@ pub mod table;
 
 pub use audit::{audit, audit_line, audit_refusal, audit_refusal_line};
 pub use error::{MappingLoadError, Problem, ProblemKind, Warning};
-pub use evaluate::{apply, evaluate};
+pub use evaluate::{apply, evaluate, sign_in};
 pub use operator::{Mapped, MatchedRule, Operator};
 pub use refusal::MappingRefusal;
 pub use routes::validate_against_routes;

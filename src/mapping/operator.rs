@@ -1,9 +1,14 @@
-//! What the mapping produces: the operator the gateway keeps in the session and turns into
-//! identity headers, and which row of the table decided the access group.
+//! What the mapping decides: the operator, with the facts the audit line names (the IdP, the
+//! NameID, the department), and which row of the table decided the access group.
+//! [`Mapped::into_identity`] turns it into the one [`identity::Operator`] the session keeps and
+//! the header contract reads; nothing else copies it.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::identity;
+use crate::identity::shared_text::{Groups, Text};
 
 /// A signed-in person, as the backend will see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,4 +74,21 @@ pub struct Mapped {
     /// were skipped and the default applied. The caller logs it; the fix is on the IdP side
     /// (emit only groups assigned to the application, or use app roles).
     pub overage: bool,
+}
+
+impl Mapped {
+    /// The identity a session keeps: the operator id is also the preferred username.
+    pub fn into_identity(self) -> identity::Operator {
+        let op = self.operator;
+        let user = Text::from(op.id);
+        identity::Operator {
+            preferred_username: Some(user.clone()),
+            user,
+            email: op.email.map(Text::from),
+            name: op.name.map(Text::from),
+            access_group: op.access_group,
+            groups: Groups::from(op.groups),
+            extra: op.extra,
+        }
+    }
 }
