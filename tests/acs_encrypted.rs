@@ -1,4 +1,4 @@
-//! Encrypted assertions through the whole ACS pipeline (SECURITY.md "Encryption"): the decrypted
+//! Encrypted assertions through the whole ACS pipeline (docs/security.md "Encryption"): the decrypted
 //! Assertion takes the same parse and checks as a plain one, its own signature included.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The ACS pipeline, rule by rule (SECURITY.md "Parsing", "Signatures", "Structure and
+//! The ACS pipeline, rule by rule (docs/security.md "Parsing", "Signatures", "Structure and
 //! conditions"): each test is an attack refused, or the valid shape accepted.
 
 mod common;

@@ -1,5 +1,5 @@
 //! The interop matrix (issue 3): every combination the third-party IdPs offer, sent through
-//! samlgate's real ACS pipeline, and compared with what /work/shared/SECURITY.md says must
+//! samlgate's real ACS pipeline, and compared with what docs/security.md says must
 //! happen.
 //!
 //! Axes: peer (pysaml2, Lasso) x what the IdP signs (none, assertion, response, both) x
@@ -10,7 +10,7 @@
 //! SP key rollover (encrypted to the old key, the SP holds [new, old]); a key the SP does not
 //! hold.
 //!
-//! The expected outcome of each cell is [`expected`]: SECURITY.md's rules written as code,
+//! The expected outcome of each cell is [`expected`]: docs/security.md's rules written as code,
 //! never an output of samlgate. Its inputs are the cell's axes and one fact of the peer's
 //! Assertion read by the xmlsec1 oracle (whether it carries a Recipient). Before a cell is
 //! judged, the response is checked to have the signatures and algorithms the cell asked for.
@@ -184,7 +184,7 @@ fn is_authenticated(data: DataEncryption) -> bool {
     matches!(data, DataEncryption::Aes128Gcm | DataEncryption::Aes256Gcm)
 }
 
-/// SECURITY.md's rules for one cell. Several rules may refuse the same cell; the one named is
+/// docs/security.md's rules for one cell. Several rules may refuse the same cell; the one named is
 /// the first the ACS pipeline reaches, in the order src/saml/response.rs documents: the
 /// Response's signature, then decryption of the Assertion, then the Assertion's signature,
 /// then the signing policy, then the Subject.
@@ -874,7 +874,7 @@ fn every_peer_response_is_accepted_or_refused_as_security_md_says() {
     }
     assert!(
         disagreeing.is_empty(),
-        "{} of {} cells differ from SECURITY.md:\n{}",
+        "{} of {} cells differ from docs/security.md:\n{}",
         disagreeing.len(),
         rows.len(),
         disagreeing

@@ -1,4 +1,4 @@
-//! The strict parser refuses what SECURITY.md "Parsing" lists, and reads text values whole.
+//! The strict parser refuses what docs/security.md "Parsing" lists, and reads text values whole.
 
 use samlgate::xml::{ParseLimits, XmlError, parse};
 

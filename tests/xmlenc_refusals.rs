@@ -1,4 +1,4 @@
-//! What the decryptor refuses (SECURITY.md "Encryption"), each with the variant that names why,
+//! What the decryptor refuses (docs/security.md "Encryption"), each with the variant that names why,
 //! and all of them under the one outward rejection kind.
 
 mod xmlenc_support;

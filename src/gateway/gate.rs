@@ -29,8 +29,8 @@ use crate::session::{CacheLookup, SignedIn};
 /// request (no or unknown cookie, a cookie sent twice, a denial, a login to start, a touch due)
 /// goes to [`gate`] behind the session layer, which decides, logs and counts it.
 ///
-/// This spares the common request the session layer's cookie jar and record handling, which
-/// cost the gateway about a fifth of its CPU per request (measured). The decision is the same
+/// This spares the common request the session layer's cookie jar and record handling, a
+/// large share of the gateway's CPU per request. The decision is the same
 /// `routes::decide` on the same path reading and identity; a path with no single reading is
 /// refused here, before any store is asked. With Redis the cache is read only once the session
 /// tracker confirms it holds every change Redis made before the request arrived.

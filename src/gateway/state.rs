@@ -191,7 +191,7 @@ fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Option<f64> {
     Some(f64::from(d.days) * 86_400.0 + f64::from(d.secs))
 }
 
-/// Certificate notAfter gauges, so expiry can be alerted on (SECURITY.md: expiry is reported,
+/// Certificate notAfter gauges, so expiry can be alerted on (docs/security.md: expiry is reported,
 /// it never gates verification).
 fn record_certificate_expiry(config: &Config, metrics: &Metrics) {
     let name = "samlgate_certificate_expiry_timestamp_seconds";

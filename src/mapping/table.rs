@@ -16,7 +16,7 @@ use super::rule::{Condition, Rule};
 use super::source::ValueSource;
 use super::span::Source;
 
-/// Headers the gateway sets itself (ARCHITECTURE.md "Header contract"); an extra header must
+/// Headers the gateway sets itself (the header contract, `identity::headers`); an extra header must
 /// not be able to overwrite one of them.
 const RESERVED_HEADERS: &[&str] = &[
     "x-forwarded-user",

@@ -247,7 +247,7 @@ fn forwarded_element(
 }
 
 /// Append `ip` in its usual text form. IPv4, the common case, is written digit by digit:
-/// formatting it through `core::fmt` cost a tenth of the gateway's instructions per request.
+/// formatting it through `core::fmt` is far slower, on every request.
 fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {

@@ -1,7 +1,7 @@
 //! IdP metadata in: an `EntityDescriptor`, or one entity picked out of an `EntitiesDescriptor`
 //! aggregate, read with the same strict parser as any untrusted message.
 //!
-//! The IdP's signing keys come from here and only from here (SECURITY.md: `KeyInfo` in a message
+//! The IdP's signing keys come from here and only from here (docs/security.md: `KeyInfo` in a message
 //! is never trusted). Several signing certificates are kept, for rollover.
 
 use time::OffsetDateTime;

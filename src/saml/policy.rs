@@ -5,7 +5,7 @@ use time::Duration;
 
 use crate::crypto::keys::{DecryptionKey, VerificationKey};
 
-/// The largest clock skew an admin may configure (SECURITY.md: default 180 s, at most 300 s).
+/// The largest clock skew an admin may configure (docs/security.md: default 180 s, at most 300 s).
 pub const MAX_CLOCK_SKEW: Duration = Duration::seconds(300);
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(180);
 /// How old a Response's or Assertion's IssueInstant may be (beyond the skew).
@@ -28,14 +28,14 @@ pub struct IdpPolicy {
     /// The Response must carry a valid signature.
     pub require_signed_response: bool,
     /// AES-CBC content encryption (Okta, ADFS); accepted only when a signature covers the
-    /// Assertion (SECURITY.md "Encryption").
+    /// Assertion (docs/security.md "Encryption").
     pub allow_cbc: bool,
     /// 3DES content encryption; off unless the admin opts in.
     pub allow_3des: bool,
 }
 
 impl IdpPolicy {
-    /// A policy with SECURITY.md's defaults for the given IdP and keys.
+    /// A policy with docs/security.md's defaults for the given IdP and keys.
     pub fn new(entity_id: impl Into<String>, signing_keys: Vec<VerificationKey>) -> Self {
         IdpPolicy {
             entity_id: entity_id.into(),

@@ -1,7 +1,7 @@
 //! The ACS pipeline: HTTP-POST `SAMLResponse` bytes -> [`VerifiedAssertion`] or a typed
 //! [`Rejection`]. Pure: bytes, policy and a clock value in; no I/O, no global state.
 //!
-//! It reads top-down, one named check per step (SECURITY.md "Structure and conditions"):
+//! It reads top-down, one named check per step (docs/security.md "Structure and conditions"):
 //! decode -> parse once -> shape of the Response -> status -> Response signature -> Issuer,
 //! Destination, IssueInstant, InResponseTo -> the one Assertion (decrypted if need be) ->
 //! its signature -> signing policy -> Issuer -> Subject and bearer confirmation -> Conditions

@@ -192,8 +192,8 @@ impl HeadClock {
 
 /// Completes when the connection's wait for a request head runs past its deadline (the caller
 /// then closes the connection). One timer per connection, moved only when a deadline is near:
-/// arming one for every request, as hyper's own timer does, was the largest part of what the
-/// edge work first added to each proxied request (callgrind).
+/// arming one for every request, as hyper's own timer does, costs more than the rest of the
+/// timeout handling together.
 pub async fn head_overdue(clock: Arc<HeadClock>) -> Overdue {
     let sleep = tokio::time::sleep(clock.look_every());
     tokio::pin!(sleep);

@@ -5,9 +5,8 @@
 //! browser's connection and the pooled backend connection. On a work-stealing runtime the two
 //! often run on different threads, and every hand-over is then a cross-thread wake-up. Here a
 //! connection stays on the loop it was given, and each loop has its own backend pool
-//! ([`current`] picks it; see `Proxy`), so a request never leaves its thread. Measured against the
-//! work-stealing runtime (the two builds interleaved under the same wrk load): the bare proxy path
-//! used about 10% less CPU per request; the full gateway with a session gained 0-2% in req/s.
+//! ([`current`] picks it; see `Proxy`), so a request never leaves its thread, which costs
+//! less CPU per request than the work-stealing runtime (docs/performance.md has the comparison).
 //!
 //! Why an acceptor hands connections out instead of every loop accepting from the socket: a loop
 //! that wakes first accepts a whole burst (a client opening its connections at once), leaving

@@ -1,8 +1,8 @@
 //! Signed-in sessions of this node, decoded once: the identity and its encoded headers.
 //!
 //! Without it every proxied request loads the session record from the store, clones and
-//! deserializes it, and percent-encodes the identity headers again: measured, that was most of
-//! the gateway's own CPU per request beyond the proxying itself.
+//! deserializes it, and percent-encodes the identity headers again: most of the gateway's own
+//! CPU per request beyond the proxying itself.
 //!
 //! With the memory store every change to a session is made by this node, through [`super::Sessions`],
 //! which keeps the cache in step (a new login drops the old ID, logout and expiry drop the entry,

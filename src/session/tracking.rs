@@ -1,7 +1,7 @@
 //! Keeping a node's cache of decoded sessions in step with Redis (Redis client-side caching).
 //!
 //! Reading the session from Redis on every request costs a round trip, a decode and the header
-//! encoding, about half of the gateway's CPU per request (measured). Instead, one dedicated
+//! encoding, as much CPU as the rest of the request. Instead, one dedicated
 //! RESP3 connection per node asks Redis to report every change under the session prefix
 //! (`CLIENT TRACKING on BCAST PREFIX <prefix>session:`): a login, an idle-timeout touch, a
 //! logout on any node, an expiry or an eviction. Reports go to an [`InvalidationSink`] (the

@@ -592,7 +592,7 @@ pub fn xmlsec1_c14n(
 }
 
 /// samlgate's policy for the IdP that produced `out`: its metadata, as the peer wrote it, read
-/// by `samlgate::saml::metadata::parse_idp_metadata`, with SECURITY.md's defaults.
+/// by `samlgate::saml::metadata::parse_idp_metadata`, with docs/security.md's defaults.
 pub fn idp_policy(out: &PeerOutput) -> Result<samlgate::saml::IdpPolicy, String> {
     let xml = std::fs::read(&out.idp_metadata)
         .map_err(|e| format!("{}: {e}", out.idp_metadata.display()))?;
