@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod gateway;
+pub mod identity;
 pub mod mapping;
 pub mod ops;
 pub mod saml;

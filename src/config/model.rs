@@ -10,7 +10,7 @@ use time::Duration;
 use url::Url;
 
 use crate::crypto::keys::DecryptionKey;
-use crate::gateway::headers::HeaderContract;
+use crate::identity::contract::HeaderContract;
 use crate::mapping::MappingTable;
 use crate::saml::policy::IdpPolicy;
 

@@ -21,9 +21,9 @@ use super::idp_metadata;
 use super::model::*;
 use super::problems::{Problems, Severity};
 use super::raw::*;
-use crate::gateway::headers::{HeaderContract, HeaderContractConfig};
 use crate::gateway::proxy::{Proxy, ProxyConfig};
 use crate::gateway::routes::{RouteConflict, check_route_path, conflict};
+use crate::identity::contract::{HeaderContract, HeaderContractConfig};
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 
 /// Certificates expiring sooner than this are reported.
