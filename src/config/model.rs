@@ -105,8 +105,7 @@ impl Server {
 
     /// How many event loops `serve` runs: `workers`, or one per core this process may use.
     pub fn event_loop_count(&self) -> NonZeroUsize {
-        self.workers
-            .unwrap_or_else(crate::gateway::event_loops::default_count)
+        self.workers.unwrap_or_else(default_event_loop_count)
     }
 
     /// How many ACS validations may run at once: `acs_concurrency`, or one per event loop.
@@ -118,6 +117,12 @@ impl Server {
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+/// One event loop per core: the cores this process may use (cgroup CPU limits included), at
+/// least 1. What `[server] workers` is when left out.
+pub fn default_event_loop_count() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
 #[derive(Clone, Debug)]
@@ -203,6 +208,11 @@ pub struct Route {
     pub require_any_group: Vec<String>,
 }
 
+/// The header nginx's `auth_request` snippet puts the original request URI in: the default of
+/// `[forward_auth] uri_header`.
+pub const X_ORIGINAL_URI: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-original-uri");
+
 /// `/saml/auth`: where the proxy in front puts the original request URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardAuth {
@@ -213,7 +223,7 @@ pub struct ForwardAuth {
 impl Default for ForwardAuth {
     fn default() -> Self {
         ForwardAuth {
-            uri_header: crate::gateway::forward_auth::X_ORIGINAL_URI,
+            uri_header: X_ORIGINAL_URI,
         }
     }
 }
