@@ -5,13 +5,15 @@
 //! - [`schema`]: unknown keys
 //! - [`validate`]: raw -> [`Config`], fail-open refusals, certificate expiry warnings
 //! - [`access_groups`]: route rules that no mapping table can satisfy
-//! - [`model`]: the validated [`Config`] the gateway runs on
+//! - [`model`]: the validated [`Config`] the gateway runs on; [`backend_url`]: a backend URL the
+//!   proxy can use
 //! - [`connection_limits`]: the `[server]` timeouts and connection cap; [`backend_loop`]: a
 //!   backend that is the gateway itself
 //! - [`cli`]: `samlgate check`
 
 pub mod access_groups;
 pub mod backend_loop;
+pub mod backend_url;
 pub mod cli;
 pub mod connection_limits;
 pub mod duration;
@@ -25,6 +27,7 @@ pub mod validate;
 
 use std::path::Path;
 
+pub use backend_url::{BackendUrl, BackendUrlError};
 pub use cli::{CheckArgs, run_check};
 pub use model::*;
 pub use problems::{ConfigError, Problem, Severity};

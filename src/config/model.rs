@@ -9,6 +9,7 @@ use openssl::x509::X509;
 use time::Duration;
 use url::Url;
 
+use super::backend_url::BackendUrl;
 use crate::crypto::keys::DecryptionKey;
 use crate::identity::contract::HeaderContract;
 use crate::mapping::MappingTable;
@@ -191,7 +192,7 @@ pub struct SessionConfig {
 
 #[derive(Clone, Debug)]
 pub struct Backend {
-    pub url: Url,
+    pub url: BackendUrl,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
 }

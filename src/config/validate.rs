@@ -16,12 +16,12 @@ use url::Url;
 use crate::crypto::keys::DecryptionKey;
 use crate::saml::policy::{DEFAULT_CLOCK_SKEW, IdpPolicy, MAX_CLOCK_SKEW};
 
+use super::backend_url::BackendUrl;
 use super::duration::{format_duration, parse_duration};
 use super::idp_metadata;
 use super::model::*;
 use super::problems::{Problems, Severity};
 use super::raw::*;
-use crate::gateway::proxy::{Proxy, ProxyConfig};
 use crate::gateway::routes::{RouteConflict, check_route_path, conflict};
 use crate::identity::contract::{HeaderContract, HeaderContractConfig};
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
@@ -76,7 +76,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     super::backend_loop::refuse_backend_that_is_the_gateway(
         &server,
-        &backend.url,
+        backend.url.url(),
         backend_url_span,
         p,
     );
@@ -633,28 +633,11 @@ fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Option<Backend
     };
     let span = Some(raw.span());
     let r = raw.get_ref();
-    let url =
-        required(&r.url, "backend.url", span, p).and_then(|u| match Url::parse(u.get_ref()) {
-            // The proxy's own check (http only, no query) is the one that counts.
-            Ok(url) => {
-                let proxy = ProxyConfig::new(u.get_ref().trim_end_matches('/'));
-                match Proxy::new(&proxy) {
-                    Ok(_) => Some(url),
-                    Err(e) => {
-                        p.error("backend.url", Some(u.span()), e.to_string());
-                        None
-                    }
-                }
-            }
-            Err(e) => {
-                p.error(
-                    "backend.url",
-                    Some(u.span()),
-                    format!("\"{}\" is not a URL: {e}", u.get_ref()),
-                );
-                None
-            }
-        });
+    let url = required(&r.url, "backend.url", span, p).and_then(|u| {
+        BackendUrl::parse(u.get_ref())
+            .map_err(|e| p.error("backend.url", Some(u.span()), e.to_string()))
+            .ok()
+    });
     let connect = duration_field(
         &r.connect_timeout,
         "backend.connect_timeout",
