@@ -9,12 +9,12 @@
 //!   proxy can use
 //! - [`connection_limits`]: the `[server]` timeouts and connection cap; [`backend_loop`]: a
 //!   backend that is the gateway itself
-//! - [`cli`]: `samlgate check`
+//!
+//! `samlgate check` is `cli::check`.
 
 pub mod access_groups;
 pub mod backend_loop;
 pub mod backend_url;
-pub mod cli;
 pub mod connection_limits;
 pub mod duration;
 pub mod idp_metadata;
@@ -28,7 +28,6 @@ pub mod validate;
 use std::path::Path;
 
 pub use backend_url::{BackendUrl, BackendUrlError};
-pub use cli::{CheckArgs, run_check};
 pub use model::*;
 pub use problems::{ConfigError, Problem, Severity};
 
