@@ -13,4 +13,5 @@ pub mod mapping;
 pub mod ops;
 pub mod saml;
 pub mod store;
+pub mod text;
 pub mod xml;
