@@ -45,4 +45,5 @@ pub mod saml;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod text;
 pub mod xml;

@@ -18,7 +18,7 @@ enum Command {
     /// Run the gateway in front of the configured backend.
     Serve(samlgate::gateway::ServeArgs),
     /// Validate a configuration without serving: every problem with file, key and line.
-    Check(samlgate::config::CheckArgs),
+    Check(samlgate::cli::check::CheckArgs),
     /// Write the SP metadata (entityID, ACS, certificates) to hand to the IdP.
     Metadata(samlgate::gateway::MetadataArgs),
     /// Run the gateway with a development IdP and an echo backend on localhost.
@@ -34,7 +34,7 @@ enum Command {
 #[derive(Subcommand)]
 enum MappingCommand {
     /// Show the operator and access group a mapping table gives for some attributes or a Response.
-    Test(samlgate::mapping::cli::MappingTestArgs),
+    Test(samlgate::cli::mapping::MappingTestArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,9 +42,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Verify(args) => samlgate::cli::verify::run(args),
         Command::Keygen(args) => samlgate::crypto::keygen::run(args),
-        Command::Mapping(MappingCommand::Test(args)) => samlgate::mapping::cli::run(args),
+        Command::Mapping(MappingCommand::Test(args)) => samlgate::cli::mapping::run(args),
         Command::Serve(args) => samlgate::gateway::run_serve(args),
-        Command::Check(args) => samlgate::config::run_check(args),
+        Command::Check(args) => samlgate::cli::check::run_check(args),
         Command::Metadata(args) => samlgate::gateway::run_metadata(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => samlgate::demo::run::run(args),

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use gateway_support::{Setup, write_config};
-use samlgate::config::{self, CheckArgs, Severity};
+use samlgate::cli::check::{CheckArgs, run_check};
+use samlgate::config::{self, Severity};
 
 fn base_config(dir: &Path) -> String {
     let (path, _) = write_config(dir, 8080, &Setup::default());
@@ -231,16 +232,13 @@ fn check_exits_0_for_a_good_file_and_1_for_a_bad_one() {
     let path = dir.path().join("samlgate.toml");
     std::fs::write(&path, &text).unwrap();
     assert_eq!(
-        config::run_check(CheckArgs {
+        run_check(CheckArgs {
             config: path.clone()
         }),
         ExitCode::SUCCESS
     );
     std::fs::write(&path, text.replace("[session]", "[session]\nbogus = 1")).unwrap();
-    assert_eq!(
-        config::run_check(CheckArgs { config: path }),
-        ExitCode::FAILURE
-    );
+    assert_eq!(run_check(CheckArgs { config: path }), ExitCode::FAILURE);
 }
 
 #[test]

@@ -3,29 +3,25 @@
 //!
 //! - [`raw`]: the file as written (spanned, all optional)
 //! - [`schema`]: unknown keys
-//! - [`validate`]: raw -> [`Config`], fail-open refusals, certificate expiry warnings
-//! - [`access_groups`]: route rules that no mapping table can satisfy
-//! - [`model`]: the validated [`Config`] the gateway runs on
-//! - [`connection_limits`]: the `[server]` timeouts and connection cap; [`backend_loop`]: a
-//!   backend that is the gateway itself
-//! - [`cli`]: `samlgate check`
+//! - [`validate`]: raw -> [`Config`], one file per section, fail-open refusals, certificate
+//!   expiry warnings
+//! - [`model`]: the validated [`Config`] the gateway runs on; [`backend_url`]: a backend URL the
+//!   proxy can use
+//! - [`problems`]: what is wrong, where; [`duration`]: `30m`, `8h` as admins write them
+//!
+//! `samlgate check` is `cli::check`.
 
-pub mod access_groups;
-pub mod backend_loop;
-pub mod cli;
-pub mod connection_limits;
+pub mod backend_url;
 pub mod duration;
-pub mod idp_metadata;
 pub mod model;
 pub mod problems;
 pub mod raw;
 pub mod schema;
-pub mod store;
 pub mod validate;
 
 use std::path::Path;
 
-pub use cli::{CheckArgs, run_check};
+pub use backend_url::{BackendUrl, BackendUrlError};
 pub use model::*;
 pub use problems::{ConfigError, Problem, Severity};
 

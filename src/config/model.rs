@@ -9,8 +9,9 @@ use openssl::x509::X509;
 use time::Duration;
 use url::Url;
 
+use super::backend_url::BackendUrl;
 use crate::crypto::keys::DecryptionKey;
-use crate::identity::headers::HeaderContract;
+use crate::identity::contract::HeaderContract;
 use crate::mapping::MappingTable;
 pub use crate::routes::Route;
 use crate::saml::policy::IdpPolicy;
@@ -106,8 +107,7 @@ impl Server {
 
     /// How many event loops `serve` runs: `workers`, or one per core this process may use.
     pub fn event_loop_count(&self) -> NonZeroUsize {
-        self.workers
-            .unwrap_or_else(crate::server::event_loops::default_count)
+        self.workers.unwrap_or_else(default_event_loop_count)
     }
 
     /// How many ACS validations may run at once: `acs_concurrency`, or one per event loop.
@@ -119,6 +119,12 @@ impl Server {
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+/// One event loop per core: the cores this process may use (cgroup CPU limits included), at
+/// least 1. What `[server] workers` is when left out.
+pub fn default_event_loop_count() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
 #[derive(Clone, Debug)]
@@ -187,10 +193,15 @@ pub struct SessionConfig {
 
 #[derive(Clone, Debug)]
 pub struct Backend {
-    pub url: Url,
+    pub url: BackendUrl,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
 }
+
+/// The header nginx's `auth_request` snippet puts the original request URI in: the default of
+/// `[forward_auth] uri_header`.
+pub const X_ORIGINAL_URI: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-original-uri");
 
 /// `/saml/auth`: where the proxy in front puts the original request URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,7 +213,7 @@ pub struct ForwardAuth {
 impl Default for ForwardAuth {
     fn default() -> Self {
         ForwardAuth {
-            uri_header: crate::gateway::forward_auth::X_ORIGINAL_URI,
+            uri_header: X_ORIGINAL_URI,
         }
     }
 }

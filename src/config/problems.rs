@@ -5,6 +5,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::text::lines::line_of;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
     /// The gateway refuses to start.
@@ -121,17 +123,6 @@ impl Problems {
     }
 }
 
-/// 1-based line number of a byte offset (offsets past the end count as the last line).
-pub fn line_of(source: &str, offset: usize) -> usize {
-    let end = offset.min(source.len());
-    source
-        .as_bytes()
-        .get(..end)
-        .map(|b| b.iter().filter(|c| **c == b'\n').count())
-        .unwrap_or(0)
-        + 1
-}
-
 /// The configuration cannot be used: every error (and warning) found.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
@@ -156,15 +147,6 @@ impl fmt::Display for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_numbers_start_at_one_and_count_newlines() {
-        let src = "a = 1\nb = 2\nc = 3\n";
-        assert_eq!(line_of(src, 0), 1);
-        assert_eq!(line_of(src, 6), 2);
-        assert_eq!(line_of(src, 12), 3);
-        assert_eq!(line_of(src, 10_000), 4);
-    }
 
     #[test]
     fn problem_display_names_file_line_and_key() {

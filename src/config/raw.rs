@@ -87,7 +87,7 @@ pub struct RawBackend {
     pub request_timeout: S<String>,
 }
 
-/// The header contract's section, in the format `gateway::headers::HeaderContractConfig` reads.
+/// The header contract's section, in the format `identity::contract::HeaderContractConfig` reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawHeaders {
     pub names: S<std::collections::BTreeMap<String, String>>,

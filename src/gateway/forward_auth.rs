@@ -27,7 +27,7 @@ use crate::routes::path_reading::{PathReading, PathRefusal, shown};
 use crate::routes::{self, Access};
 use crate::session::CacheLookup;
 
-pub const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+pub const X_ORIGINAL_URI: HeaderName = crate::config::X_ORIGINAL_URI;
 pub const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 
 /// The headers proxies use to tell an auth server the original URI; a request carrying one

@@ -5,8 +5,9 @@
 //! - [`evaluate()`]: claims -> [`Mapped`] or [`MappingRefusal`] (pure: no I/O, no clock);
 //!   [`sign_in`]: a verified login -> the one `identity::Operator`, with its audit line;
 //! - [`routes`]: warnings about access groups no route mentions;
-//! - [`audit`]: the one log line per login;
-//! - [`cli`]: `samlgate mapping test`.
+//! - [`audit`]: the one log line per login.
+//!
+//! `samlgate mapping test` is `cli::mapping`.
 //!
 //! Helpers: [`aliases`] (attribute names known out of the box), `source` (attribute or
 //! template), `pattern` (exact / glob / regex group patterns), `rule` (conditions and the
@@ -14,7 +15,6 @@
 
 pub mod aliases;
 pub mod audit;
-pub mod cli;
 mod error;
 mod evaluate;
 mod fasthash;

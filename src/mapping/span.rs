@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use crate::text::lines::line_of;
+
 /// The table's text, kept while loading so errors can point into it.
 pub(crate) struct Source<'a> {
     text: &'a str,
@@ -15,14 +17,7 @@ impl<'a> Source<'a> {
 
     /// 1-based line of a byte offset (offsets past the end count as the last line).
     pub fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text
-            .as_bytes()
-            .iter()
-            .take(end)
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        line_of(self.text, offset)
     }
 
     pub fn line_of(&self, span: &Range<usize>) -> usize {

@@ -41,7 +41,7 @@ pub fn current() -> usize {
 
 /// One loop per core: the cores this process may use (cgroup CPU limits included), at least 1.
 pub fn default_count() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+    crate::config::default_event_loop_count()
 }
 
 fn runtime() -> std::io::Result<Runtime> {

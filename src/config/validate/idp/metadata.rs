@@ -4,7 +4,7 @@
 use crate::crypto::keys::VerificationKey;
 use crate::saml::metadata::{Binding, parse_idp_metadata};
 
-use super::model::{SsoBinding, SsoEndpoint};
+use crate::config::model::{SsoBinding, SsoEndpoint};
 
 /// What the gateway needs from one IdP's metadata.
 #[derive(Debug)]

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::config::{self, ConnectionLimits};
+use crate::server::descriptors::{self, CapDecision};
+
 /// Validate a configuration file without starting anything.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
@@ -13,7 +16,7 @@ pub struct CheckArgs {
 }
 
 pub fn run_check(args: CheckArgs) -> ExitCode {
-    match super::load(&args.config) {
+    match config::load(&args.config) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("{w}");
@@ -36,8 +39,7 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
 
 /// The descriptor limit `serve` would get here and the connection cap it allows. Only reported:
 /// the service manager may give `serve` another limit than this shell has.
-fn report_descriptors(limits: &super::ConnectionLimits) {
-    use crate::server::descriptors::{self, CapDecision};
+fn report_descriptors(limits: &ConnectionLimits) {
     match descriptors::would_get() {
         Ok(limit) => {
             let decision = descriptors::decide(limits, limit.now);

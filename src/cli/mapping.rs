@@ -11,11 +11,8 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 use time::OffsetDateTime;
 
-use super::evaluate::{apply, evaluate};
-use super::operator::Mapped;
-use super::refusal::MappingRefusal;
-use super::table::MappingTable;
 use crate::crypto::keys::DecryptionKey;
+use crate::mapping::{Mapped, MappingLoadError, MappingRefusal, MappingTable, apply, evaluate};
 use crate::saml::assertion::{Claims, NameId, SamlAttribute, VerifiedAssertion};
 use crate::saml::metadata::parse_idp_metadata;
 use crate::saml::policy::{ExpectedRequest, IdpPolicy, SpIdentity};
@@ -97,7 +94,7 @@ pub struct MappingTestArgs {
 #[derive(Debug, thiserror::Error)]
 enum TestInputError {
     #[error(transparent)]
-    Table(#[from] super::error::MappingLoadError),
+    Table(#[from] MappingLoadError),
     #[error("--attributes: cannot read {path}: {source}")]
     Read {
         path: String,

@@ -8,8 +8,8 @@ use std::ops::Range;
 
 use url::{Host, Url};
 
-use super::model::Server;
-use super::problems::Problems;
+use crate::config::model::Server;
+use crate::config::problems::Problems;
 
 /// Why a backend URL is the gateway itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,92 @@
+//! Reading one value: a required key, a duration, a file next to the configuration, a bool.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use time::Duration;
+use toml::Spanned;
+use url::Url;
+
+use crate::config::duration::parse_duration;
+use crate::config::problems::Problems;
+use crate::config::raw::S;
+
+pub(super) fn required<'a, T>(
+    field: &'a S<T>,
+    key: &str,
+    section_span: Option<Range<usize>>,
+    p: &mut Problems,
+) -> Option<&'a Spanned<T>> {
+    if field.is_none() {
+        p.error(key, section_span, "required key is missing");
+    }
+    field.as_ref()
+}
+
+pub(super) fn duration_field(
+    field: &S<String>,
+    key: &str,
+    default: Duration,
+    p: &mut Problems,
+) -> Option<Duration> {
+    match field {
+        None => Some(default),
+        Some(s) => match parse_duration(s.get_ref()) {
+            Ok(d) if d.is_positive() => Some(d),
+            Ok(_) => {
+                p.error(key, Some(s.span()), "must be longer than zero");
+                None
+            }
+            Err(e) => {
+                p.error(key, Some(s.span()), e);
+                None
+            }
+        },
+    }
+}
+
+pub(super) fn resolve(base: &Path, value: &str) -> PathBuf {
+    let path = Path::new(value);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+pub(super) fn read_file(
+    base: &Path,
+    field: &Spanned<String>,
+    key: &str,
+    p: &mut Problems,
+) -> Option<(PathBuf, Vec<u8>)> {
+    let path = resolve(base, field.get_ref());
+    match std::fs::read(&path) {
+        Ok(bytes) => Some((path, bytes)),
+        Err(e) => {
+            p.error(
+                key,
+                Some(field.span()),
+                format!("cannot read {}: {e}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn span_of<T>(field: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    field.as_ref().map(Spanned::span)
+}
+
+pub(super) fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+pub(super) fn bool_of(field: &S<bool>, default: bool) -> bool {
+    field.as_ref().map_or(default, |b| *b.get_ref())
+}

@@ -1,0 +1,124 @@
+//! The keys and certificates the configuration names: loaded, checked for strength and expiry.
+
+use std::ops::Range;
+use std::path::Path;
+
+use openssl::asn1::Asn1Time;
+use openssl::x509::X509;
+use toml::Spanned;
+
+use super::fields::read_file;
+use crate::config::problems::Problems;
+use crate::crypto::keys::DecryptionKey;
+
+/// Certificates expiring sooner than this are reported.
+pub const EXPIRY_WARNING_DAYS: u32 = 30;
+
+pub(super) fn load_cert(
+    base: &Path,
+    f: &Spanned<String>,
+    key: &str,
+    p: &mut Problems,
+) -> Option<X509> {
+    let (path, bytes) = read_file(base, f, key, p)?;
+    match X509::from_pem(&bytes) {
+        Ok(c) => {
+            warn_if_expiring(&c, key, Some(f.span()), &path.display().to_string(), p);
+            if let Ok(public) = c.public_key() {
+                let what = format!("the key of {}", path.display());
+                check_key_strength(&public, key, Some(f.span()), &what, false, p);
+            }
+            Some(c)
+        }
+        Err(e) => {
+            p.error(
+                key,
+                Some(f.span()),
+                format!("{} is not a PEM certificate: {e}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn load_key(
+    base: &Path,
+    f: &Spanned<String>,
+    key: &str,
+    p: &mut Problems,
+) -> Option<DecryptionKey> {
+    let (path, bytes) = read_file(base, f, key, p)?;
+    DecryptionKey::from_pem(&bytes, &path.display().to_string())
+        .map_err(|e| p.error(key, Some(f.span()), format!("{}: {e}", path.display())))
+        .ok()
+}
+
+/// RSA keys shorter than this are refused: 512- and 768-bit moduli have been factored in
+/// public, so a signature under one proves nothing.
+pub const MIN_RSA_BITS: u32 = 1024;
+/// RSA keys shorter than this get a warning (NIST SP 800-131A disallows 1024 since 2013).
+pub const WEAK_RSA_BITS: u32 = 2048;
+
+/// Refuse an RSA key under [`MIN_RSA_BITS`], warn under [`WEAK_RSA_BITS`]. `refuse` false
+/// turns the refusal into a warning (keys we only sign with, where the risk is ours to judge).
+pub fn check_key_strength(
+    key: &openssl::pkey::PKeyRef<openssl::pkey::Public>,
+    config_key: &str,
+    span: Option<Range<usize>>,
+    what: &str,
+    refuse: bool,
+    p: &mut Problems,
+) {
+    let Ok(rsa) = key.rsa() else {
+        return;
+    };
+    let bits = rsa.n().num_bits().max(0).unsigned_abs();
+    if bits < MIN_RSA_BITS && refuse {
+        p.error(
+            config_key,
+            span,
+            format!(
+                "{what} is a {bits}-bit RSA key: keys this short can be factored and signatures forged; the IdP must roll over to a {WEAK_RSA_BITS}-bit key or longer"
+            ),
+        );
+    } else if bits < WEAK_RSA_BITS {
+        p.warning(
+            config_key,
+            span,
+            format!("{what} is a {bits}-bit RSA key: use {WEAK_RSA_BITS} bits or more"),
+        );
+    }
+}
+
+/// Warn when `cert` expires within [`EXPIRY_WARNING_DAYS`] (or already has).
+pub fn warn_if_expiring(
+    cert: &X509,
+    key: &str,
+    span: Option<Range<usize>>,
+    what: &str,
+    p: &mut Problems,
+) {
+    let Ok(now) = Asn1Time::days_from_now(0) else {
+        return;
+    };
+    let Ok(diff) = now.diff(cert.not_after()) else {
+        return;
+    };
+    if diff.days < 0 || (diff.days == 0 && diff.secs < 0) {
+        p.warning(
+            key,
+            span,
+            format!("certificate in {what} expired on {}", cert.not_after()),
+        );
+    } else if diff.days < EXPIRY_WARNING_DAYS as i32 {
+        p.warning(
+            key,
+            span,
+            format!(
+                "certificate in {what} expires on {} (in {} days)",
+                cert.not_after(),
+                diff.days
+            ),
+        );
+    }
+}

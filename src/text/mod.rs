@@ -1,0 +1,3 @@
+//! Small text helpers every layer may use; they depend on nothing else in the crate.
+
+pub mod lines;
