@@ -16,11 +16,11 @@ enum Command {
     /// Validate one SAML Response with the ACS pipeline (exit 0 accepted, 1 refused, 2 usage).
     Verify(samlgate::cli::verify::VerifyArgs),
     /// Run the gateway in front of the configured backend.
-    Serve(samlgate::gateway::ServeArgs),
+    Serve(samlgate::cli::serve::ServeArgs),
     /// Validate a configuration without serving: every problem with file, key and line.
     Check(samlgate::cli::check::CheckArgs),
     /// Write the SP metadata (entityID, ACS, certificates) to hand to the IdP.
-    Metadata(samlgate::gateway::MetadataArgs),
+    Metadata(samlgate::cli::metadata::MetadataArgs),
     /// Run the gateway with a development IdP and an echo backend on localhost.
     #[cfg(feature = "demo")]
     Demo(samlgate::demo::run::DemoArgs),
@@ -43,9 +43,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => samlgate::cli::verify::run(args),
         Command::Keygen(args) => samlgate::crypto::keygen::run(args),
         Command::Mapping(MappingCommand::Test(args)) => samlgate::cli::mapping::run(args),
-        Command::Serve(args) => samlgate::gateway::run_serve(args),
+        Command::Serve(args) => samlgate::cli::serve::run_serve(args),
         Command::Check(args) => samlgate::cli::check::run_check(args),
-        Command::Metadata(args) => samlgate::gateway::run_metadata(args),
+        Command::Metadata(args) => samlgate::cli::metadata::run_metadata(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => samlgate::demo::run::run(args),
     }

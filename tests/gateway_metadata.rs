@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 
 use gateway_support::*;
 use hyper::StatusCode;
-use samlgate::gateway::{MetadataArgs, run_metadata};
+use samlgate::cli::metadata::{MetadataArgs, run_metadata};
 
 fn xsd() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

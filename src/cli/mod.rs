@@ -2,4 +2,6 @@
 
 pub mod check;
 pub mod mapping;
+pub mod metadata;
+pub mod serve;
 pub mod verify;

@@ -17,8 +17,8 @@
 //!    encoded once at sign-in (`identity::headers`).
 //!
 //! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
-//! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`serve`] builds it
-//! and serves it on the event loops (`server`).
+//! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
+//! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
 pub mod acs;
 pub mod acs_error;
@@ -32,8 +32,8 @@ pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
 pub mod relay_state;
-pub mod serve;
 pub mod service;
+pub mod startup;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -45,9 +45,8 @@ use axum::routing::{any, get, post};
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
-pub use metadata_endpoint::{MetadataArgs, run_metadata};
-pub use serve::{GatewayError, ServeArgs, build, run_serve};
 pub use service::Gateway;
+pub use startup::{GatewayError, build};
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.

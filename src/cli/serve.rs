@@ -1,18 +1,14 @@
-//! `samlgate serve --config FILE`: validate, build the gateway's state, listen, and serve it on
-//! the event loops (see [`crate::server`]).
+//! `samlgate serve --config FILE`: validate, build the gateway, raise the descriptor limit for
+//! the connection cap, listen, and serve on the event loops until SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::{self, Config, ConnectionLimits};
+use crate::config::{self, ConnectionLimits};
+use crate::gateway::{GatewayError, build, system_clock};
 use crate::server::{EventLoops, descriptors, serve_with_limits, shutdown_signal};
-
-use super::service::Gateway;
-use super::state::{AppState, Clock, system_clock};
 
 /// Connections the metrics listener serves at once: scrapers, not browsers.
 const METRICS_MAX_CONNECTIONS: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(64) {
@@ -26,26 +22,6 @@ pub struct ServeArgs {
     /// The gateway's TOML configuration file.
     #[arg(long, short)]
     pub config: PathBuf,
-}
-
-/// Why the gateway could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    #[error("cannot start: {0}")]
-    State(#[from] super::state::StateError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
-}
-
-/// The gateway and its shared state for `config`, with the given clock.
-pub fn build(config: Config, clock: Clock) -> Result<(Gateway, Arc<AppState>), GatewayError> {
-    let state = Arc::new(AppState::new(config, clock)?);
-    Ok((super::gateway(state.clone()), state))
 }
 
 /// The connection cap to serve with: the file descriptor limit raised to the hard limit, the
@@ -120,7 +96,7 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
             };
             // Runs on the first event loop once it serves.
             tokio::spawn(async move {
-                let router = super::metrics_router(state);
+                let router = crate::gateway::metrics_router(state);
                 if let Err(e) =
                     serve_with_limits(metrics, router, metrics_limits, shutdown_signal()).await
                 {
