@@ -5,21 +5,8 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;color:#222}code{background:#eee;padding:.1em .3em}";
-
 fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head><body><h1>{title}</h1>{body_html}</body></html>\n"
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
-        .into_response()
+    crate::text::page::html_page(status, title, body_html)
 }
 
 /// The one page for every failed login. `reference` is random and appears in the log line.

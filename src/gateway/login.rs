@@ -82,10 +82,11 @@ fn chooser(idps: &[Idp], return_to: &str) -> Response {
             )
         })
         .collect();
-    let page = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign in</title></head><body><h1>Sign in with</h1><ul>{items}</ul></body></html>\n"
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+    crate::text::page::html_page(
+        StatusCode::OK,
+        "Sign in",
+        &format!("<p>Sign in with:</p><ul>{items}</ul>"),
+    )
 }
 
 /// Send the browser to `idp` with a fresh AuthnRequest; come back to `return_to` (already sanitized).

@@ -14,7 +14,7 @@
 //! the mark a plain token (`Via` allows no `:` or `/` there) that does not spell out the entity ID.
 
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, VIA};
+use axum::http::header::{HOST, VIA};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Version};
 
 /// This gateway's `Via` entry: `1.1 samlgate-1a2b3c4d`.
@@ -119,19 +119,7 @@ impl EdgeRefusal {
                 "This request came back to the gateway that had already forwarded it. Please tell the administrator.",
             ),
         };
-        let html = format!(
-            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-             <body><h1>{title}</h1><p>{text}</p></body></html>\n"
-        );
-        let mut response = Response::new(Body::from(html));
-        *response.status_mut() = self.status();
-        let h = response.headers_mut();
-        h.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        crate::text::page::html_page(self.status(), title, &format!("<p>{text}</p>"))
     }
 }
 
@@ -159,6 +147,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::CACHE_CONTROL;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

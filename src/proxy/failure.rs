@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::uri::Authority;
-use axum::http::{HeaderValue, Response, StatusCode};
+use axum::http::{Response, StatusCode};
 
 use super::pool::SendError;
 
@@ -83,24 +82,13 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
             "The application behind this gateway cannot be reached right now. Please try again in a moment.",
         ),
     };
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
-    );
-    let mut response = Response::new(Body::from(html));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    crate::text::page::html_page(status, title, &format!("<p>{text}</p>"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::CONTENT_TYPE;
 
     #[test]
     fn error_pages_name_no_backend_detail() {
