@@ -8,13 +8,14 @@
 //! while OpenSSL speaks DER. The conversion lives here and nowhere else.
 //!
 //! RSASSA-PKCS1-v1_5 verification does not go through OpenSSL's `EVP_DigestVerify*`: on
-//! OpenSSL 3 that layer adds several µs per call (provider fetches, context set-up) to the
-//! ~28 µs RSA-2048 public operation (measured by `tests::pkcs1_timing`: 36.7 µs through EVP,
-//! 30.4 µs this way), and the ACS checks two signatures per Response. It is
-//! done as RFC 8017 section 8.2.2 says instead: the raw public operation, then the expected
-//! encoded message is built from the digest and compared whole. The decrypted block is never
-//! parsed, which is what keeps the Bleichenbacher-2006 forgeries (short padding, garbage after
-//! the digest or in the DigestInfo) out.
+//! OpenSSL 3 that layer fetches the algorithm from its providers and sets up a context on every
+//! call, which the ACS pays twice per Response (both signatures), and measured over a whole
+//! Response validation it costs more than the rule allows (docs/performance.md). It is done as
+//! RFC 8017 section 8.2.2 says instead: the raw public operation, then the expected encoded
+//! message is built from the digest and compared whole. The decrypted block is never parsed,
+//! which is what keeps the Bleichenbacher-2006 forgeries (short padding, garbage after the
+//! digest or in the DigestInfo) out; the tests forge each shape and check that both this path
+//! and OpenSSL's EVP verifier refuse it.
 
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
@@ -101,7 +102,7 @@ fn verify_rsa_pkcs1<T: HasPublic>(
     let crypto = |e: openssl::error::ErrorStack| PrimitiveError::Crypto(e.to_string());
     let invalid = || PrimitiveError::Invalid { algorithm };
     // EVP_PKEY_get1_RSA: the first call on a key converts it once and OpenSSL caches the
-    // result in the EVP_PKEY; later calls cost about 50 ns (measured), so no cache of ours.
+    // result in the EVP_PKEY; later calls only take a reference, so no cache of ours.
     let rsa = key.rsa().map_err(crypto)?;
     let k = usize::try_from(rsa.size()).map_err(|_| invalid())?;
     // Step 1: the signature is exactly k octets. This also sizes `public_decrypt`'s output.
