@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
     let algorithm = samlgate::crypto::SignatureAlgorithm::RsaSha256;
     c.bench_function("rsa2048_sha256_verify_bytes", |b| {
         b.iter(|| {
-            samlgate::crypto::raw::verify_bytes(
+            samlgate::crypto::primitive::verify_bytes(
                 algorithm,
                 &public,
                 data,

@@ -4,7 +4,7 @@
 //!
 //! Without xmlsec1 (Debian package `xmlsec1`) the tests print why and pass, except when CI=true,
 //! where they fail. xmlsec1 1.2.x has no RSA-PSS, so PSS is checked against the `openssl`
-//! command line in `crypto::raw` instead.
+//! command line in `crypto::primitive` instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -23,7 +23,6 @@ use crate::crypto::enc_algorithms::{
     self, CipherError, ContentAlgorithm, KeyTransport, OaepHash, uri,
 };
 use crate::crypto::keys::DecryptionKey;
-use crate::saml::policy::IdpPolicy;
 use crate::xml::{ElementRef, NodeId, NotTextOnly, ns};
 
 use crate::xml::limits::MAX_OAEP_PARAMS_LEN;
@@ -56,24 +55,13 @@ impl Default for EncryptionPolicy {
     }
 }
 
-impl EncryptionPolicy {
-    /// The encryption settings of an IdP's policy.
-    pub fn for_idp(idp: &IdpPolicy) -> Self {
-        EncryptionPolicy {
-            allow_cbc: idp.allow_cbc,
-            allow_3des: idp.allow_3des,
-            ..EncryptionPolicy::default()
-        }
-    }
-}
-
 /// A successful decryption.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decrypted {
     /// The serialized plaintext element (an Assertion, NameID or Attribute), still untrusted.
     pub plaintext: Vec<u8>,
     /// The content cipher. When it is not authenticated (CBC), the plaintext is acceptable only
-    /// if a signature covers it (SECURITY.md "Encryption"); see [`Decrypted::needs_covering_signature`].
+    /// if a signature covers it (docs/security.md, "Encryption"); see [`Decrypted::needs_covering_signature`].
     pub content_algorithm: ContentAlgorithm,
     /// Index into the `keys` slice of the SP key that unwrapped the content key (for rollover logs).
     pub key_used: usize,

@@ -7,13 +7,14 @@ pub mod enc_algorithms;
 pub mod encrypt;
 pub mod keygen;
 pub mod keys;
-pub mod raw;
+pub mod primitive;
 pub mod sign;
 
 pub use algorithms::{AlgorithmError, DigestAlgorithm, SignatureAlgorithm};
 pub use decrypt::DecryptionError;
 pub use dsig::{SignatureError, VerifiedSignature};
 pub use keys::{DecryptionKey, VerificationKey};
+pub use primitive::PrimitiveError;
 pub use sign::SignError;
 
 #[cfg(test)]

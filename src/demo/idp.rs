@@ -23,7 +23,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
-use crate::crypto::raw::verify_bytes;
+use crate::crypto::primitive::verify_bytes;
 use crate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
 use crate::xml::escape::escape;
 use crate::xml::{self, ParseLimits, ns};

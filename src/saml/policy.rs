@@ -3,6 +3,7 @@
 
 use time::Duration;
 
+use crate::crypto::decrypt::EncryptionPolicy;
 use crate::crypto::keys::{DecryptionKey, VerificationKey};
 
 /// The largest clock skew an admin may configure (docs/security.md: default 180 s, at most 300 s).
@@ -47,6 +48,16 @@ impl IdpPolicy {
             require_signed_response: false,
             allow_cbc: true,
             allow_3des: false,
+        }
+    }
+
+    /// What the decryptor may accept from this IdP: its content-cipher settings, the rest
+    /// the decryptor's defaults.
+    pub fn encryption_policy(&self) -> EncryptionPolicy {
+        EncryptionPolicy {
+            allow_cbc: self.allow_cbc,
+            allow_3des: self.allow_3des,
+            ..EncryptionPolicy::default()
         }
     }
 }

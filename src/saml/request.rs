@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::time::format_instant;
 use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
-use crate::crypto::raw::sign_bytes;
+use crate::crypto::primitive::sign_bytes;
 use crate::crypto::sign::{SignError, sign_enveloped};
 
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -170,7 +170,7 @@ pub fn redirect_url(
     if let Some(key) = signing_key {
         let algorithm = signature_algorithm_for(key)?;
         query.push_str(&format!("&SigAlg={}", enc(algorithm.uri())));
-        let signature = sign_bytes(algorithm, key, query.as_bytes())?;
+        let signature = sign_bytes(algorithm, key, query.as_bytes()).map_err(SignError::from)?;
         query.push_str(&format!("&Signature={}", enc(&B64.encode(signature))));
     }
     // An SSO URL may already carry a query (ADFS, some Shibboleth setups).

@@ -14,7 +14,7 @@ use super::assertion::{Claims, NameId, SamlAttribute, Sealed, SignedParts, Verif
 use super::policy::{ExpectedRequest, IdpPolicy, SpIdentity};
 use super::rejection::{ConditionFailure, Malformed, PolicyFailure, Rejection};
 use super::time::parse_instant;
-use crate::crypto::decrypt::{self, EncryptionPolicy};
+use crate::crypto::decrypt;
 use crate::crypto::dsig;
 use crate::xml::{Document, ElementRef, ParseLimits, ns, parse, parse_with_context};
 
@@ -125,11 +125,8 @@ fn decrypt_and_parse(
     sp: &SpIdentity,
     idp: &IdpPolicy,
 ) -> Result<(Document, bool), Rejection> {
-    let decrypted = decrypt::decrypt_element(
-        encrypted,
-        &sp.decryption_keys,
-        &EncryptionPolicy::for_idp(idp),
-    )?;
+    let decrypted =
+        decrypt::decrypt_element(encrypted, &sp.decryption_keys, &idp.encryption_policy())?;
     let inner = parse_with_context(
         &decrypted.plaintext,
         &ParseLimits::default(),
