@@ -25,7 +25,7 @@ enum Command {
     #[cfg(feature = "demo")]
     Demo(samlgate::demo::run::DemoArgs),
     /// Write a new SP private key and self-signed certificate (never overwrites without --force).
-    Keygen(samlgate::crypto::keygen::KeygenArgs),
+    Keygen(samlgate::cli::keygen::KeygenArgs),
     /// Work with mapping tables.
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Verify(args) => samlgate::cli::verify::run(args),
-        Command::Keygen(args) => samlgate::crypto::keygen::run(args),
+        Command::Keygen(args) => samlgate::cli::keygen::run(args),
         Command::Mapping(MappingCommand::Test(args)) => samlgate::cli::mapping::run(args),
         Command::Serve(args) => samlgate::cli::serve::run_serve(args),
         Command::Check(args) => samlgate::cli::check::run_check(args),

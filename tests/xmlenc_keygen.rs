@@ -5,12 +5,11 @@ use std::os::unix::fs::PermissionsExt;
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
 use openssl::x509::X509;
+use samlgate::cli::keygen::{KeygenArgs, write_credentials};
 use samlgate::crypto::DecryptionKey;
 use samlgate::crypto::decrypt::{EncryptionPolicy, decrypt_element};
 use samlgate::crypto::encrypt::{EncryptionOptions, encrypt_assertion};
-use samlgate::crypto::keygen::{
-    KeygenArgs, KeygenError, generate_sp_credentials, write_credentials,
-};
+use samlgate::crypto::keygen::{KeygenError, generate_sp_credentials};
 use samlgate::xml::{self, ParseLimits};
 
 #[test]

@@ -1,7 +1,7 @@
 //! Keys and certificates: IdP verification keys (from metadata only) and SP private keys.
 
 use openssl::pkey::{PKey, Private, Public};
-use openssl::x509::X509;
+use openssl::x509::{X509, X509Ref};
 
 /// A public key that may verify an IdP's signatures, with the certificate it came from.
 /// Certificates are pinned trust anchors: their validity dates never gate verification.
@@ -100,6 +100,14 @@ impl DecryptionKey {
             description: source.to_string(),
         })
     }
+}
+
+/// The certificate's notAfter, in seconds since the Unix epoch: what the expiry gauges report
+/// and the expiry warnings count from. `None` when OpenSSL cannot compare the times.
+pub fn not_after_unix(cert: &X509Ref) -> Option<i64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(cert.not_after()).ok()?;
+    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
 /// `ab:cd:ef` form of a fingerprint, as admins compare them in IdP consoles.

@@ -233,7 +233,7 @@ impl SignatureTemplate {
             ds = ns::DS,
             c14n = uri::EXC_C14N,
             sig = signature_algorithm.uri(),
-            id = escape_attribute(id),
+            id = crate::xml::escape::escape(id),
             env = uri::ENVELOPED_SIGNATURE,
             dig = digest_algorithm.uri(),
             digest = digest_b64,
@@ -248,13 +248,6 @@ impl SignatureTemplate {
         text.push_str("</ds:Signature>");
         SignatureTemplate { text, value_offset }
     }
-}
-
-fn escape_attribute(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;")
 }
 
 /// Where the signature goes, by element position in document order.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::config::{Config, Idp, SessionStoreKind};
+use crate::crypto::keys::not_after_unix;
 use crate::ops::Metrics;
 use crate::saml::policy::SpIdentity;
 use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
@@ -185,34 +186,24 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
     }
 }
 
-fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Option<f64> {
-    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
-    let d = epoch.diff(t).ok()?;
-    Some(f64::from(d.days) * 86_400.0 + f64::from(d.secs))
+/// A certificate's notAfter as a gauge value.
+fn expiry_gauge(cert: &openssl::x509::X509Ref) -> Option<f64> {
+    not_after_unix(cert).map(|t| t as f64)
 }
 
 /// Certificate notAfter gauges, so expiry can be alerted on (docs/security.md: expiry is reported,
 /// it never gates verification).
 fn record_certificate_expiry(config: &Config, metrics: &Metrics) {
     let name = "samlgate_certificate_expiry_timestamp_seconds";
-    if let Some(t) = asn1_to_unix(config.sp.cert.not_after()) {
+    if let Some(t) = expiry_gauge(&config.sp.cert) {
         metrics.set(name, &[("owner", "sp"), ("use", "current")], t);
     }
-    if let Some(t) = config
-        .sp
-        .next_cert
-        .as_ref()
-        .and_then(|c| asn1_to_unix(c.not_after()))
-    {
+    if let Some(t) = config.sp.next_cert.as_ref().and_then(|c| expiry_gauge(c)) {
         metrics.set(name, &[("owner", "sp"), ("use", "next")], t);
     }
     for idp in &config.idps {
         for (i, key) in idp.policy.signing_keys.iter().enumerate() {
-            if let Some(t) = key
-                .certificate
-                .as_ref()
-                .and_then(|c| asn1_to_unix(c.not_after()))
-            {
+            if let Some(t) = key.certificate.as_ref().and_then(|c| expiry_gauge(c)) {
                 metrics.set(
                     name,
                     &[

@@ -3,7 +3,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use openssl::asn1::Asn1Time;
+use crate::crypto::keys::not_after_unix;
 use openssl::x509::X509;
 use toml::Spanned;
 
@@ -98,26 +98,25 @@ pub fn warn_if_expiring(
     what: &str,
     p: &mut Problems,
 ) {
-    let Ok(now) = Asn1Time::days_from_now(0) else {
+    let Some(not_after) = not_after_unix(cert) else {
         return;
     };
-    let Ok(diff) = now.diff(cert.not_after()) else {
-        return;
-    };
-    if diff.days < 0 || (diff.days == 0 && diff.secs < 0) {
+    let left = not_after - time::OffsetDateTime::now_utc().unix_timestamp();
+    let days = left / 86_400;
+    if left < 0 {
         p.warning(
             key,
             span,
             format!("certificate in {what} expired on {}", cert.not_after()),
         );
-    } else if diff.days < EXPIRY_WARNING_DAYS as i32 {
+    } else if days < i64::from(EXPIRY_WARNING_DAYS) {
         p.warning(
             key,
             span,
             format!(
                 "certificate in {what} expires on {} (in {} days)",
                 cert.not_after(),
-                diff.days
+                days
             ),
         );
     }
