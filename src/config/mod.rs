@@ -11,11 +11,11 @@
 //!
 //! `samlgate check` is `cli::check`.
 
+pub mod as_written;
 pub mod backend_url;
 pub mod duration;
 pub mod model;
 pub mod problems;
-pub mod raw;
 pub mod schema;
 pub mod validate;
 
@@ -64,7 +64,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
             problems: p.into_vec(),
         });
     }
-    let raw: raw::RawConfig = match toml::from_str(text) {
+    let raw: as_written::RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             p.error("", e.span(), e.message().to_string());

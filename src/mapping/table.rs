@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::aliases::AttributeName;
-use super::error::{MappingLoadError, Problem, ProblemKind, Warning};
-use super::pattern::{PatternIndex, PatternKind};
-use super::raw::{
+use super::as_written::{
     OneOrMany, RawAccess, RawAttributes, RawOperator, RawRule, RawTable, StripDomainSetting,
 };
+use super::error::{MappingLoadError, Problem, ProblemKind, Warning};
+use super::pattern::{PatternIndex, PatternKind};
 use super::rule::{Condition, Rule};
 use super::source::ValueSource;
 use super::span::Source;

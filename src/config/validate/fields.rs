@@ -7,9 +7,9 @@ use time::Duration;
 use toml::Spanned;
 use url::Url;
 
+use crate::config::as_written::S;
 use crate::config::duration::parse_duration;
 use crate::config::problems::Problems;
-use crate::config::raw::S;
 
 pub(super) fn required<'a, T>(
     field: &'a S<T>,

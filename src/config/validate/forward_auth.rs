@@ -2,9 +2,9 @@
 
 use toml::Spanned;
 
+use crate::config::as_written::RawForwardAuth;
 use crate::config::model::ForwardAuth;
 use crate::config::problems::Problems;
-use crate::config::raw::RawForwardAuth;
 
 pub(super) fn forward_auth(raw: Option<Spanned<RawForwardAuth>>, p: &mut Problems) -> ForwardAuth {
     let Some(header) = raw.and_then(|r| r.into_inner().uri_header) else {

@@ -2,8 +2,8 @@
 
 use toml::Spanned;
 
+use crate::config::as_written::RawHeaders;
 use crate::config::problems::Problems;
-use crate::config::raw::RawHeaders;
 use crate::identity::contract::{HeaderContract, HeaderContractConfig};
 
 pub(super) fn headers(

@@ -20,9 +20,9 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use super::as_written::RawConfig;
 use super::model::{Config, Idp};
 use super::problems::Problems;
-use super::raw::RawConfig;
 
 pub use keys::{
     EXPIRY_WARNING_DAYS, MIN_RSA_BITS, WEAK_RSA_BITS, check_key_strength, warn_if_expiring,

@@ -6,9 +6,9 @@ use toml::Spanned;
 
 use super::fields::required;
 use super::keys::{load_cert, load_key};
+use crate::config::as_written::RawSp;
 use crate::config::model::Sp;
 use crate::config::problems::Problems;
-use crate::config::raw::RawSp;
 
 pub(super) fn sp(raw: Option<Spanned<RawSp>>, base: &Path, p: &mut Problems) -> Option<Sp> {
     let Some(raw) = raw else {

@@ -6,10 +6,10 @@ use time::Duration;
 use toml::Spanned;
 
 use super::fields::{duration_field, required};
+use crate::config::as_written::RawBackend;
 use crate::config::backend_url::BackendUrl;
 use crate::config::model::Backend;
 use crate::config::problems::Problems;
-use crate::config::raw::RawBackend;
 
 pub(super) fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Option<Backend> {
     let Some(raw) = raw else {

@@ -9,10 +9,10 @@ use toml::Spanned;
 
 use super::fields::{bool_of, duration_field, read_file, required, resolve};
 use super::keys::{EXPIRY_WARNING_DAYS, check_key_strength, warn_if_expiring};
+use crate::config::as_written::RawIdp;
 use crate::config::duration::format_duration;
 use crate::config::model::{Idp, SsoBinding};
 use crate::config::problems::{Problems, Severity};
-use crate::config::raw::RawIdp;
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 use crate::saml::policy::{DEFAULT_CLOCK_SKEW, IdpPolicy, MAX_CLOCK_SKEW};
 

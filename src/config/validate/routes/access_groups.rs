@@ -8,9 +8,9 @@
 
 use toml::Spanned;
 
+use crate::config::as_written::RawRoute;
 use crate::config::model::Idp;
 use crate::config::problems::Problems;
-use crate::config::raw::RawRoute;
 
 /// Warn about every `require_access_group` entry that no IdP's mapping table produces, with the
 /// closest group a table does produce when one is near.

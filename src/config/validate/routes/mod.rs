@@ -5,9 +5,9 @@ pub mod access_groups;
 use toml::Spanned;
 
 use super::fields::required;
+use crate::config::as_written::RawRoute;
 use crate::config::model::Route;
 use crate::config::problems::Problems;
-use crate::config::raw::RawRoute;
 use crate::routes::{RouteConflict, check_route_path, conflict};
 
 pub(super) fn routes(raw: &[Spanned<RawRoute>], p: &mut Problems) -> Vec<Route> {

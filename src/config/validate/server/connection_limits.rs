@@ -6,10 +6,10 @@ use std::num::NonZeroUsize;
 use time::Duration;
 use toml::Spanned;
 
+use crate::config::as_written::RawServer;
 use crate::config::duration::{format_duration, parse_duration};
 use crate::config::model::ConnectionLimits;
 use crate::config::problems::Problems;
-use crate::config::raw::RawServer;
 
 /// A longer header-read timeout gives slow-header clients back what the timeout takes away.
 pub const MAX_HEADER_READ_TIMEOUT: Duration = Duration::minutes(5);

@@ -9,9 +9,9 @@ use toml::Spanned;
 use url::Url;
 
 use super::fields::{is_loopback_host, required, span_of};
+use crate::config::as_written::RawServer;
 use crate::config::model::Server;
 use crate::config::problems::Problems;
-use crate::config::raw::RawServer;
 use crate::routes::check_route_path;
 
 pub const DEFAULT_MAX_ACS_BODY: usize = 256 * 1024;

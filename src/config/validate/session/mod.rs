@@ -6,10 +6,10 @@ use time::Duration;
 use toml::Spanned;
 
 use super::fields::{duration_field, is_loopback_host};
+use crate::config::as_written::RawSession;
 use crate::config::duration::format_duration;
 use crate::config::model::{Server, SessionConfig, SessionStoreKind};
 use crate::config::problems::Problems;
-use crate::config::raw::RawSession;
 
 pub(super) fn session(
     raw: Option<Spanned<RawSession>>,

@@ -8,9 +8,9 @@ use url::Url;
 use crate::store::RedisSettings;
 use crate::store::redis::redact;
 
+use crate::config::as_written::{RawSession, S};
 use crate::config::duration::parse_duration;
 use crate::config::problems::Problems;
-use crate::config::raw::{RawSession, S};
 
 /// Most connections one node may open.
 const MAX_POOL_SIZE: i64 = 256;
