@@ -18,7 +18,7 @@
 //! `samlgate verify` binary ("-" where the CLI has no switch for the set-up: allow_cbc=false).
 //! The whole matrix is printed, one line per cell:
 //!
-//!     cargo test --test interop_matrix -- --nocapture
+//!     cargo test --test it interop_matrix:: -- --nocapture
 //!
 //! A cell whose outcome differs keeps its response under build/interop-matrix/ for a human.
 //! Needs scripts/install-test-deps; a missing peer is skipped with the reason printed (a
