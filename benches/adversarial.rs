@@ -8,7 +8,7 @@
 //!     cargo bench --bench adversarial -- PrefixList   only the shapes whose name matches
 //!
 //! In test mode (`cargo test --benches`) each shape runs once and must be answered as
-//! `tests/common/adversarial.rs` says (the rejection kind, or "accepted"), so the table
+//! `tests/it/support/adversarial.rs` says (the rejection kind, or "accepted"), so the table
 //! measures the check each shape was built to reach.
 
 use std::hint::black_box;
@@ -18,11 +18,11 @@ use criterion::Criterion;
 use samlgate::saml::ExpectedRequest;
 use samlgate::saml::response::validate;
 
-#[path = "../tests/common/test_idp.rs"]
+#[path = "../tests/it/support/test_idp.rs"]
 #[allow(dead_code)]
 mod test_idp;
 
-#[path = "../tests/common/adversarial.rs"]
+#[path = "../tests/it/support/adversarial.rs"]
 #[allow(dead_code)]
 mod adversarial;
 

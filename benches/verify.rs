@@ -7,7 +7,7 @@ use samlgate::saml::ExpectedRequest;
 use samlgate::saml::issue::SignParts;
 use samlgate::saml::response::validate_xml;
 
-#[path = "../tests/common/test_idp.rs"]
+#[path = "../tests/it/support/test_idp.rs"]
 #[allow(dead_code)]
 mod test_idp;
 

@@ -2,9 +2,10 @@
 //!
 //! The default moves 1 GiB each way (about 8 s in a debug build on a loaded 2-core machine);
 //! `SAMLGATE_PROXY_STREAM_MB=256 cargo test --test proxy_streaming` runs a smaller one. One test in this file on purpose: the peak-RSS figure (`VmHWM`) is per process, so
-//! no other test may run beside it.
+//! no other test may run beside it, and it keeps a binary of its own (docs/testing.md).
 
-mod proxy_common;
+#[path = "it/support/mod.rs"]
+mod support;
 
 use std::time::Instant;
 
@@ -13,8 +14,9 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use openssl::sha::Sha256;
-use proxy_common::*;
 use samlgate::demo::echo::pattern_block;
+
+use crate::support::proxy::*;
 
 const MIB: u64 = 1024 * 1024;
 /// The most the process may grow while moving the whole body: far below the body size, so buffering anywhere

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Backends that read request paths the way real servers do, for tests/edge_paths.rs.
+"""Backends that read request paths the way real servers do, for tests/it/edge_paths.rs.
 
     backend.py files DIR   Python's http.server (SimpleHTTPRequestHandler, unchanged) serving DIR
     backend.py servlet     a servlet container's reading (Tomcat): ;params removed from each
