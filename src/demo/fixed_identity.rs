@@ -1,6 +1,6 @@
 //! A router that proxies every request with one fixed identity and no login at all.
 //!
-//! It exists to measure and test the proxy path on its own (`examples/proxy_only.rs`, `tests/proxy_*.rs`).
+//! It exists to measure and test the proxy path on its own (`examples/proxy_only.rs`, `tests/it/proxy_*.rs`, `tests/proxy_streaming.rs`).
 //! It authenticates nobody: never put it in front of a real backend.
 
 use std::net::SocketAddr;
