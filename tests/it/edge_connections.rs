@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::support;
 use crate::support::gateway::Setup;
+use crate::support::raw_http::read_response;
 
 const PUBLIC_ROOT: &str = "[[route]]\npath = \"/\"\npublic = true\n";
 
@@ -40,35 +41,6 @@ async fn gateway(server_extra: &str, backend: String) -> support::gateway::Gatew
         ..Setup::default()
     })
     .await
-}
-
-/// Read one response framed by Content-Length; `None` if the connection closes first.
-async fn read_response(stream: &mut TcpStream) -> Option<(u16, String)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + length {
-                let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).into_owned();
-                return Some((status, body));
-            }
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
 }
 
 async fn get_on(stream: &mut TcpStream, path: &str) -> Option<(u16, String)> {

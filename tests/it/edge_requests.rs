@@ -4,16 +4,16 @@
 //! real loop costs one request, not the gateway's memory and descriptors; `check` refuses a
 //! backend that is the gateway itself.
 
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use samlgate::proxy::edge::LoopMark;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support;
 use crate::support::gateway::{SP_ENTITY, Setup};
+use crate::support::raw_http::{read_response, stop_with_sigterm};
 
 const PUBLIC_ROOT: &str = "[[route]]\npath = \"/\"\npublic = true\n";
 
@@ -32,38 +32,10 @@ async fn public_gateway(public_url: Option<&str>) -> support::gateway::Gateway {
 async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let read = async {
-        let mut chunk = [0u8; 8192];
-        loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length")
-                            .then(|| value.trim().parse().unwrap())
-                    })
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + length {
-                    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-                    let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]);
-                    return (status, body.into_owned());
-                }
-            }
-            let n = stream.read(&mut chunk).await.unwrap();
-            assert!(
-                n > 0,
-                "closed before a response: {:?}",
-                String::from_utf8_lossy(&buf)
-            );
-            buf.extend_from_slice(&chunk[..n]);
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), read)
+    tokio::time::timeout(Duration::from_secs(30), read_response(&mut stream))
         .await
         .expect("no response within 30 s")
+        .expect("closed before a response")
 }
 
 fn received(body: &str) -> Vec<(String, String)> {
@@ -288,7 +260,7 @@ async fn a_real_loop_costs_one_request_and_leaves_descriptors_and_memory_bounded
         ..Setup::default()
     };
     let (config_path, _) = support::gateway::write_config(dir.path(), port, &setup);
-    let mut child = support::gateway::spawn_serve(&config_path, true);
+    let child = support::gateway::spawn_serve(&config_path, true);
     let pid = child.id();
     support::gateway::wait_listening(&[port]).await;
 
@@ -322,30 +294,7 @@ async fn a_real_loop_costs_one_request_and_leaves_descriptors_and_memory_bounded
         "RSS went from {rss_before} KiB to {rss_after} KiB"
     );
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || {
-        let status = child.wait().unwrap();
-        let mut output = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut output)
-            .unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut output)
-            .unwrap();
-        (status, output)
-    })
-    .await
-    .unwrap();
+    let output = stop_with_sigterm(child).await;
     assert!(output.0.success(), "{:?}: {}", output.0, output.1);
     assert!(
         output

@@ -18,6 +18,7 @@ use crate::support::free_port;
 use crate::support::gateway::{
     Browser, Setup, read_redirect_request, spawn_serve, wait_listening, write_config,
 };
+use crate::support::raw_http::stop_with_sigterm;
 
 /// One HTTP/1.1 GET on a kept-alive connection; returns the body.
 fn get_on(stream: &mut BufReader<TcpStream>, path: &str) -> String {
@@ -138,7 +139,7 @@ async fn samlgate_serve_on_two_loops_signs_in_proxies_and_stops_on_sigterm() {
         ..Setup::default()
     };
     let (config_path, _) = write_config(dir.path(), port, &setup);
-    let mut child = spawn_serve(&config_path, true);
+    let child = spawn_serve(&config_path, true);
     let base = format!("http://127.0.0.1:{port}");
     wait_listening(&[port]).await;
 
@@ -182,31 +183,7 @@ async fn samlgate_serve_on_two_loops_signs_in_proxies_and_stops_on_sigterm() {
         assert_eq!(task.await.unwrap(), vec![true; 4]);
     }
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || {
-        let status = child.wait().unwrap();
-        // The log (stdout) and any error (stderr).
-        let mut output = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut output)
-            .unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut output)
-            .unwrap();
-        (status, output)
-    })
-    .await
-    .unwrap();
+    let output = stop_with_sigterm(child).await;
     assert!(output.0.success(), "{:?}: {}", output.0, output.1);
     assert!(output.1.contains("\"event_loops\":2"), "{}", output.1);
 }
