@@ -1,9 +1,9 @@
 //! Configuration: the TOML file, read once and validated up front. Every problem is reported
 //! together with file, key and line; a configuration that would fail open is refused.
 //!
-//! - [`raw`]: the file as written (spanned, all optional)
+//! - [`as_written`]: the file as written (spanned, all optional)
 //! - [`schema`]: unknown keys
-//! - [`validate`]: raw -> [`Config`], one file per section, fail-open refusals, certificate
+//! - [`validate`]: as written -> [`Config`], one file per section, fail-open refusals, certificate
 //!   expiry warnings
 //! - [`model`]: the validated [`Config`] the gateway runs on; [`backend_url`]: a backend URL the
 //!   proxy can use

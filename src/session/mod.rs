@@ -139,7 +139,8 @@ impl Sessions {
         }
     }
 
-    /// Start a logged-in session under a new session ID (see [`establish`]).
+    /// Start a logged-in session under a new session ID: whatever ID the browser brought is
+    /// deleted, so a planted one cannot become the signed-in session.
     pub async fn establish(
         &self,
         session: &Session,
@@ -233,7 +234,7 @@ async fn end(
     Ok(record)
 }
 
-/// Whether [`identity_of`] looks in the session cache before the store.
+/// Whether [`Sessions::identity_of`] looks in the session cache before the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheLookup {
     Consult,
