@@ -39,6 +39,21 @@ use crate::session::{self, SessionRecord};
 /// node whose clock runs behind the one that started the login still finds it there.
 const REQUEST_ID_CLOCK_MARGIN: Duration = Duration::minutes(5);
 
+/// `GET /saml/acs`: someone followed or bookmarked the ACS address. Only the IdP's POST belongs
+/// here; the page says so and where to go instead (405, `Allow: POST`).
+pub async fn explain() -> Response {
+    let mut page = crate::text::page::html_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Nothing to see here",
+        "<p>This address receives the sign-in response your identity provider sends after you \
+         sign in; a browser does not open it directly.</p>\
+         <p>To sign in, open the application's <a href=\"/\">start page</a>.</p>",
+    );
+    page.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    page
+}
+
 pub async fn acs(
     State(state): State<Arc<AppState>>,
     session: Session,

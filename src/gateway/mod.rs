@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
@@ -85,7 +85,7 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/saml/login", get(login::login))
-        .route("/saml/acs", post(acs::acs))
+        .route("/saml/acs", get(acs::explain).post(acs::acs))
         .route("/saml/logout", get(logout::page).post(logout::logout))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))

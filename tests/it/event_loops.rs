@@ -402,3 +402,18 @@ async fn a_held_authn_request_signing_leaves_the_event_loop_serving_proxied_requ
     );
     gateway.stop().await;
 }
+
+/// Text logs written to a file or a pipe (a journal, `> samlgate.log`) carry no terminal colour
+/// codes, and still say that the gateway listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_into_a_pipe_have_no_colour_codes() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, _) = write_config(dir.path(), port, &Setup::default());
+    let child = spawn_serve(&config_path, true);
+    wait_listening(&[port]).await;
+    let (status, output) = stop_with_sigterm(child).await;
+    assert!(status.success(), "{status:?}: {output}");
+    assert!(output.contains("samlgate listening"), "{output}");
+    assert!(!output.contains('\u{1b}'), "colour codes in: {output:?}");
+}

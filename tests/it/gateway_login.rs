@@ -29,6 +29,23 @@ async fn whoami(b: &mut Browser) -> Result<String, StatusCode> {
     }
 }
 
+/// Someone who opens the ACS address in a browser learns what it is for and where to go, rather
+/// than getting an empty 405.
+#[tokio::test]
+async fn a_browser_that_opens_the_acs_gets_a_page_saying_what_it_is_for() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let page = browser.get("/saml/acs").await;
+    assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(page.header("allow"), Some("POST"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("identity provider"), "{}", page.body);
+    assert!(page.body.contains("href=\"/\""), "{}", page.body);
+}
+
 #[tokio::test]
 async fn full_login_returns_to_the_requested_path_with_a_session() {
     let gw = start(Setup::default()).await;
