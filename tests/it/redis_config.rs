@@ -130,6 +130,24 @@ fn warns_about_plain_redis_to_another_host() {
 }
 
 #[test]
+fn plain_redis_on_this_machine_is_not_warned_about_whatever_way_it_is_written() {
+    for url in [
+        "redis://127.0.0.1:6379/0",
+        "redis://127.0.0.2",
+        "redis://localhost:6379",
+        "redis://[::1]:6379/1",
+    ] {
+        let (_, result) = load(&format!("store = \"redis\"\nurl = \"{url}\""));
+        let loaded = result.unwrap_or_else(|p| panic!("{url}: {p:?}"));
+        assert!(
+            loaded.warnings.iter().all(|w| w.key != "session.url"),
+            "{url}: {:?}",
+            loaded.warnings
+        );
+    }
+}
+
+#[test]
 fn refuses_prefixes_that_could_overlap_another_deployments_keys() {
     for prefix in ["", ":", "samlgate", "a:b:", "sg*:", "sg :"] {
         let (text, errs) = errors(&format!(

@@ -140,8 +140,16 @@ fn redis_url(u: &Spanned<String>, p: &mut Problems) -> Option<String> {
         p.error("session.url", span, format!("{shown}: {e}"));
         return None;
     }
+    // `redis:` is not a scheme the URL standard knows, so its host stays text even when it is an
+    // IP address: read it as one here.
     let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
