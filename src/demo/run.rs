@@ -123,7 +123,7 @@ pub async fn start(listener: TcpListener) -> Result<Demo, DemoError> {
         sp_cert,
     });
 
-    std::fs::write(dir.join("sp.key"), &sp_key_pem).map_err(files)?;
+    write_private(&dir.join("sp.key"), sp_key_pem.as_bytes()).map_err(files)?;
     std::fs::write(dir.join("sp.crt"), &sp_cert_pem).map_err(files)?;
     std::fs::write(dir.join("idp.xml"), idp.metadata_xml().map_err(keys)?).map_err(files)?;
     std::fs::write(dir.join("mapping.toml"), DEMO_MAPPING).map_err(files)?;
@@ -224,4 +224,15 @@ pub fn run(args: DemoArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Write a private key readable by its owner only.
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }

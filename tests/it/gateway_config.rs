@@ -190,6 +190,41 @@ fn missing_files_and_sections_are_named() {
 }
 
 #[test]
+fn a_private_key_every_user_can_read_is_a_warning_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write_config(dir.path(), 8080, &Setup::default());
+    let key = dir.path().join("sp.key");
+    assert!(
+        config::load(&path)
+            .expect("valid")
+            .warnings
+            .iter()
+            .all(|w| w.key != "sp.key"),
+        "mode 600 is fine"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(
+        config::load(&path)
+            .expect("valid")
+            .warnings
+            .iter()
+            .all(|w| w.key != "sp.key"),
+        "group-readable is left to the admin"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loaded = config::load(&path).expect("a warning does not stop the gateway");
+    let warning = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "sp.key")
+        .expect("a warning about the key's mode");
+    assert!(warning.message.contains("chmod 600"), "{}", warning.message);
+    assert!(warning.message.contains("644"), "{}", warning.message);
+    assert!(warning.line.is_some(), "{warning:?}");
+}
+
+#[test]
 fn a_certificate_expiring_soon_is_a_warning_not_an_error() {
     use openssl::asn1::Asn1Time;
     use openssl::hash::MessageDigest;

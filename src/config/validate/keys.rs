@@ -48,9 +48,35 @@ pub(super) fn load_key(
     p: &mut Problems,
 ) -> Option<DecryptionKey> {
     let (path, bytes) = read_file(base, f, key, p)?;
+    warn_if_others_can_read(&path, key, f, p);
     DecryptionKey::from_pem(&bytes, &path.display().to_string())
         .map_err(|e| p.error(key, Some(f.span()), format!("{}: {e}", path.display())))
         .ok()
+}
+
+/// A private key any user of the machine can read is as good as published: say so, with the fix.
+/// Group-readable is left alone (`root:samlgate 0640` is a common way to hand a key to a service).
+fn warn_if_others_can_read(path: &Path, key: &str, f: &Spanned<String>, p: &mut Problems) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o004 != 0 {
+                p.warning(
+                    key,
+                    Some(f.span()),
+                    format!(
+                        "{} is a private key that every user of this machine can read (mode {mode:o}): run `chmod 600 {}` (or 640 with the gateway's group)",
+                        path.display(),
+                        path.display()
+                    ),
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, key, f, p);
 }
 
 /// RSA keys shorter than this are refused: 512- and 768-bit moduli have been factored in

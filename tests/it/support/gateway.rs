@@ -104,6 +104,11 @@ pub fn write_config(dir: &std::path::Path, port: u16, setup: &Setup) -> (PathBuf
         sp.key.private_key_to_pem_pkcs8().unwrap(),
     )
     .unwrap();
+    std::fs::set_permissions(
+        dir.join("sp.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::write(dir.join("sp.crt"), sp.cert.to_pem().unwrap()).unwrap();
     std::fs::write(dir.join("idp.xml"), test_idp::metadata_xml()).unwrap();
     std::fs::write(
