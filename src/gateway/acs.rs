@@ -267,10 +267,7 @@ fn unsolicited<'s>(
     let (idp, rejection) = first_error.unwrap_or_else(|| {
         (
             "unknown".to_string(),
-            PolicyFailure::UnsolicitedNotAllowed {
-                idp: "any configured IdP".to_string(),
-            }
-            .into(),
+            PolicyFailure::UnsolicitedNotAllowed.into(),
         )
     });
     Err(AcsError::Rejected {

@@ -223,8 +223,10 @@ pub enum PolicyFailure {
     AssertionNotSigned,
     #[error("the IdP policy requires a signed Response, but it is not signed")]
     ResponseNotSigned,
-    #[error("IdP-initiated login is not allowed for IdP {idp}")]
-    UnsolicitedNotAllowed { idp: String },
+    #[error(
+        "an IdP-initiated Response (no login started here) arrived, and no configured IdP allows IdP-initiated login ([[idp]] allow_idp_initiated)"
+    )]
+    UnsolicitedNotAllowed,
     #[error("the Assertion has no AuthnStatement")]
     NoAuthnStatement,
     #[error("the Assertion has no bearer SubjectConfirmation")]

@@ -267,6 +267,29 @@ async fn a_relay_state_that_names_a_url_is_not_followed() {
     assert_eq!(done.location(), "/");
 }
 
+/// A Response nobody here asked for (IdP-initiated) is refused while no IdP allows it, with a
+/// reason that says so and which setting would allow it.
+#[tokio::test]
+async fn an_idp_initiated_response_is_refused_unless_an_idp_allows_it() {
+    let gw = start(Setup::default()).await;
+    let mut browser = Browser::new(&gw.base);
+    let spec = response_spec(&gw, None, "alice@example.com", &[]);
+    let done = browser.post_acs(&signed_b64(&spec), None).await;
+    assert_eq!(done.status, StatusCode::BAD_REQUEST);
+    assert!(done.body.contains("Sign-in failed"));
+    assert!(!browser.cookies.contains_key("samlgate_session"));
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "unsolicited_not_allowed")]
+        ),
+        1.0
+    );
+    let reason = samlgate::saml::rejection::PolicyFailure::UnsolicitedNotAllowed.to_string();
+    assert!(reason.contains("allow_idp_initiated"), "{reason}");
+    assert!(!reason.contains("IdP any"), "{reason}");
+}
+
 #[tokio::test]
 async fn relay_state_used_from_another_browser_is_refused() {
     let gw = start(Setup::default()).await;
