@@ -249,7 +249,7 @@ impl PolicyFailure {
             PolicyFailure::Unsigned => "unsigned",
             PolicyFailure::AssertionNotSigned => "assertion_not_signed",
             PolicyFailure::ResponseNotSigned => "response_not_signed",
-            PolicyFailure::UnsolicitedNotAllowed { .. } => "unsolicited_not_allowed",
+            PolicyFailure::UnsolicitedNotAllowed => "unsolicited_not_allowed",
             PolicyFailure::NoAuthnStatement => "no_authn_statement",
             PolicyFailure::NoBearerConfirmation => "no_bearer_confirmation",
             PolicyFailure::NoAudienceRestriction => "no_audience_restriction",
