@@ -226,9 +226,13 @@ async fn end(
     session: &Session,
     cache: &SessionCache,
 ) -> Result<Option<SessionRecord>, SessionStoreError> {
-    if let Some(id) = session.id() {
-        cache.remove(&id);
-    }
+    // No ID: the browser brought no session (or one the store no longer has), so there is
+    // nothing stored to delete; asking the layer to delete anyway only makes it log a warning.
+    let Some(id) = session.id() else {
+        session.clear().await;
+        return Ok(None);
+    };
+    cache.remove(&id);
     let record = session.get::<SessionRecord>(RECORD_KEY).await?;
     session.flush().await?;
     Ok(record)

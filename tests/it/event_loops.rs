@@ -417,3 +417,21 @@ async fn text_logs_into_a_pipe_have_no_colour_codes() {
     assert!(output.contains("samlgate listening"), "{output}");
     assert!(!output.contains('\u{1b}'), "colour codes in: {output:?}");
 }
+
+/// Signing out without a session (an expired cookie, a second click) logs no library warning:
+/// the admin's log carries the gateway's own lines, not its dependencies' chatter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_without_a_session_logs_no_library_warning() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, _) = write_config(dir.path(), port, &Setup::default());
+    let child = spawn_serve(&config_path, true);
+    wait_listening(&[port]).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut browser = Browser::new(&base);
+    let out = browser.sign_out(&base).await;
+    assert!(out.status.is_success(), "{}: {}", out.status, out.body);
+    let (status, output) = stop_with_sigterm(child).await;
+    assert!(status.success(), "{status:?}: {output}");
+    assert!(!output.contains("tower_sessions"), "{output}");
+}
