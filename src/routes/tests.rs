@@ -1,3 +1,4 @@
+//! Unit tests of `routes`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use crate::routes::path_reading::RefusalReason;
 

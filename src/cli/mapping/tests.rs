@@ -1,3 +1,4 @@
+//! Unit tests of `cli::mapping`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use clap::Parser;
 

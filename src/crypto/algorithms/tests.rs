@@ -1,3 +1,4 @@
+//! Unit tests of `crypto::algorithms`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 #[test]
 fn digests_match_the_fips_180_vectors_and_the_plain_call() {
     let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();

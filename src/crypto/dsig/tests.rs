@@ -1,3 +1,4 @@
+//! Unit tests of `crypto::dsig`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use std::sync::OnceLock;
 
 use base64::Engine;

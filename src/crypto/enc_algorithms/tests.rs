@@ -1,3 +1,4 @@
+//! Unit tests of `crypto::enc_algorithms`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 
 fn key(algorithm: ContentAlgorithm) -> Vec<u8> {

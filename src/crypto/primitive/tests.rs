@@ -1,3 +1,4 @@
+//! Unit tests of `crypto::primitive`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;

@@ -1,3 +1,4 @@
+//! Unit tests of `crypto::sign`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use crate::crypto::test_fixtures::{RESPONSE, rsa_key, self_signed};
 use crate::xml::ElementRef;

@@ -1,3 +1,4 @@
+//! Unit tests of `gateway::relay_state`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;

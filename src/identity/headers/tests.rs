@@ -1,3 +1,4 @@
+//! Unit tests of `identity::headers`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 
 fn identity() -> Operator {

@@ -1,3 +1,4 @@
+//! Unit tests of `proxy::forwarding`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 
 #[test]

@@ -1,3 +1,4 @@
+//! Unit tests of `routes::path_reading`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use std::collections::BTreeSet;
 
 use super::*;

@@ -1,3 +1,4 @@
+//! Unit tests of `saml::request`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;

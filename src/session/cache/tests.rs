@@ -1,3 +1,4 @@
+//! Unit tests of `session::cache`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use crate::identity::Operator;
 use crate::identity::headers::{HeaderContract, IdentityHeaders};

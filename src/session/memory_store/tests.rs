@@ -1,3 +1,4 @@
+//! Unit tests of `session::memory_store`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 
 fn record(expiry: OffsetDateTime) -> Record {

@@ -1,3 +1,4 @@
+//! Unit tests of `store::expiring_map`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 
 const MIN: i64 = MINUTE_NANOS;

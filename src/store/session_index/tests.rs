@@ -1,3 +1,4 @@
+//! Unit tests of `store::session_index`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 use super::*;
 use time::Duration;
 use time::macros::datetime;
