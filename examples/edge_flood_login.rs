@@ -31,6 +31,7 @@ use openssl::x509::X509;
 use samlgate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
 use samlgate::crypto::keygen::{generate_sp_credentials, self_signed_certificate};
 use samlgate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
+use samlgate::saml::metadata::write_idp_metadata;
 use time::OffsetDateTime;
 
 const IDP: &str = "https://idp.flood.invalid/saml";
@@ -56,20 +57,8 @@ fn setup(dir: &Path, listen: &str, backend: &str, store: &str) -> Result<(), Str
     let (sp_key, sp_cert) = generate_sp_credentials("edge-flood SP", 2).map_err(err)?;
     let idp_key = PKey::from_rsa(Rsa::generate(2048).map_err(err)?).map_err(err)?;
     let idp_cert = self_signed_certificate(&idp_key, "edge-flood IdP", 2).map_err(err)?;
-    let metadata = format!(
-        concat!(
-            "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ",
-            "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{idp}\">",
-            "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">",
-            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
-            "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
-            "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" ",
-            "Location=\"https://idp.flood.invalid/sso\"/>",
-            "</md:IDPSSODescriptor></md:EntityDescriptor>"
-        ),
-        idp = IDP,
-        cert = B64.encode(idp_cert.to_der().map_err(err)?)
-    );
+    let metadata =
+        write_idp_metadata(IDP, &idp_cert, "https://idp.flood.invalid/sso", false).map_err(err)?;
     let session = if store == "memory" {
         "store = \"memory\"".to_string()
     } else {

@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use samlgate::crypto::keygen::{generate_sp_credentials, self_signed_certificate};
 use samlgate::gateway::{AppState, Clock};
 use samlgate::identity::Operator;
+use samlgate::saml::metadata::write_idp_metadata;
 use samlgate::session::{AnySessionStore, CacheLookup, SessionRecord};
 use samlgate::store::SessionIndexKey;
 use time::{Duration, OffsetDateTime};
@@ -52,21 +53,8 @@ pub fn state(now: OffsetDateTime) -> Result<(Arc<AppState>, tempfile::TempDir), 
     let idp_key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).map_err(err)?)
         .map_err(err)?;
     let idp_cert = self_signed_certificate(&idp_key, "bench IdP", 2).map_err(err)?;
-    let der = idp_cert.to_der().map_err(err)?;
-    let metadata = format!(
-        concat!(
-            "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ",
-            "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{idp}\">",
-            "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">",
-            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
-            "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
-            "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" ",
-            "Location=\"https://idp.corp.example.com/sso\"/>",
-            "</md:IDPSSODescriptor></md:EntityDescriptor>"
-        ),
-        idp = IDP,
-        cert = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
-    );
+    let metadata = write_idp_metadata(IDP, &idp_cert, "https://idp.corp.example.com/sso", false)
+        .map_err(err)?;
     let mapping = "[operator]\nid = \"NameID\"\n\n[attributes]\nemail = \"mail\"\nname = \"displayName\"\n\n[access]\ngroups = [\"groups\"]\ndefault = \"MyOrg:RestrictedReadOnly\"\n";
     let config = "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"http://127.0.0.1:8080\"\n\n[sp]\nentity_id = \"http://127.0.0.1:8080/saml/metadata\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"corp\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\n\n[session]\nstore = \"memory\"\n\n[backend]\nurl = \"http://127.0.0.1:9000\"\n";
     for (name, text) in [

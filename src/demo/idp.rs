@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
 use crate::crypto::primitive::verify_bytes;
 use crate::saml::issue::{ResponseSigner, ResponseSpec, SignParts};
+use crate::saml::metadata::write_idp_metadata;
 use crate::xml::escape::escape;
 use crate::xml::{self, ParseLimits, ns};
 
@@ -50,23 +51,12 @@ pub struct DevIdp {
 impl DevIdp {
     /// IdP metadata: one signing certificate, an HTTP-Redirect SSO endpoint.
     pub fn metadata_xml(&self) -> Result<String, openssl::error::ErrorStack> {
-        let cert = B64.encode(self.cert.to_der()?);
-        Ok(format!(
-            concat!(
-                "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ",
-                "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity}\">",
-                "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\" ",
-                "WantAuthnRequestsSigned=\"true\">",
-                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
-                "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
-                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" ",
-                "Location=\"{base}/sso\"/>",
-                "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
-            ),
-            entity = escape(&self.entity_id),
-            cert = cert,
-            base = escape(&self.base_url),
-        ))
+        write_idp_metadata(
+            &self.entity_id,
+            &self.cert,
+            &format!("{}/sso", self.base_url),
+            true,
+        )
     }
 
     pub fn router(self: Arc<Self>) -> Router {

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::keys::VerificationKey;
 use crate::saml::time::parse_instant;
+use crate::xml::escape::escape;
 use crate::xml::{ElementRef, ParseLimits, XmlError, ns, parse};
 
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -261,4 +262,78 @@ fn read_idp(
         name_id_formats,
         valid_until,
     })
+}
+
+/// Minimal IdP metadata for one signing certificate and an HTTP-Redirect SSO endpoint: what the
+/// development IdP publishes and what the benchmarks and measurement examples hand the gateway.
+pub fn write_idp_metadata(
+    entity_id: &str,
+    signing_cert: &openssl::x509::X509Ref,
+    sso_url: &str,
+    want_authn_requests_signed: bool,
+) -> Result<String, openssl::error::ErrorStack> {
+    use base64::Engine;
+    let cert = base64::engine::general_purpose::STANDARD.encode(signing_cert.to_der()?);
+    let want = if want_authn_requests_signed {
+        " WantAuthnRequestsSigned=\"true\""
+    } else {
+        ""
+    };
+    Ok(format!(
+        concat!(
+            "<md:EntityDescriptor xmlns:md=\"{md}\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" ",
+            "entityID=\"{entity}\">",
+            "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"{want}>",
+            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}",
+            "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+            "<md:SingleSignOnService Binding=\"{redirect}\" Location=\"{sso}\"/>",
+            "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
+        ),
+        md = ns::MD,
+        entity = escape(entity_id),
+        want = want,
+        cert = cert,
+        redirect = BINDING_REDIRECT,
+        sso = escape(sso_url),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_idp_metadata_reads_back_as_written() {
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let cert = crate::crypto::keygen::self_signed_certificate(&key, "idp", 2).unwrap();
+        let xml = write_idp_metadata(
+            "https://idp.example/a&b",
+            &cert,
+            "https://idp.example/sso?x=1&y=2",
+            true,
+        )
+        .unwrap();
+        let read = parse_idp_metadata(xml.as_bytes(), "written", None).unwrap();
+        assert_eq!(read.entity_id, "https://idp.example/a&b");
+        assert_eq!(read.signing_keys.len(), 1);
+        assert_eq!(
+            read.sso_endpoint(&Binding::HttpRedirect)
+                .map(|e| e.location.as_str()),
+            Some("https://idp.example/sso?x=1&y=2")
+        );
+        assert!(read.want_authn_requests_signed);
+        let plain = write_idp_metadata(
+            "https://idp.example",
+            &cert,
+            "https://idp.example/sso",
+            false,
+        )
+        .unwrap();
+        assert!(
+            !parse_idp_metadata(plain.as_bytes(), "written", None)
+                .unwrap()
+                .want_authn_requests_signed
+        );
+    }
 }

@@ -22,8 +22,7 @@ use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm};
 use crate::crypto::primitive::sign_bytes;
 use crate::crypto::sign::{SignError, sign_enveloped};
 
-pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub use super::metadata::{BINDING_POST, BINDING_REDIRECT};
 
 /// Everything an AuthnRequest says.
 #[derive(Clone, Debug)]
