@@ -449,5 +449,5 @@ fn refuse(state: &AppState, e: &AcsError) -> Response {
         "samlgate_rejections_total",
         &[("idp", e.idp()), ("kind", kind.as_ref())],
     );
-    errors::login_failed(&reference)
+    errors::login_failed(&reference, &state.config.server.url_for("/"))
 }

@@ -5,28 +5,73 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::routes::DenyReason;
+use crate::text::page::{actions_html, reference_html};
+use crate::xml::escape::escape;
+
 fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     crate::text::page::html_page(status, title, body_html)
 }
 
-/// The one page for every failed login. `reference` is random and appears in the log line.
-pub fn login_failed(reference: &str) -> Response {
+/// The one page for every failed login. `reference` is random and appears in the log line;
+/// `start` is where signing in starts again (the site's root).
+pub fn login_failed(reference: &str, start: &str) -> Response {
     page(
         StatusCode::BAD_REQUEST,
         "Sign-in failed",
         &format!(
-            "<p>The sign-in could not be completed. Please try again from the start page.</p><p>If this keeps happening, give your administrator this reference: <code>{}</code></p>",
-            crate::xml::escape::escape(reference)
+            "<p>The sign-in could not be completed.</p>{}{}",
+            actions_html(&format!(
+                "<a id=\"start-again\" href=\"{}\">Start again</a>",
+                escape(start)
+            )),
+            reference_html(&escape(reference)),
         ),
     )
 }
 
-/// A route rule refused the operator.
-pub fn forbidden() -> Response {
+/// A route rule refused the operator `user`: who they are, what the page needs, what they
+/// have, and a Sign out button (a POST to `logout_action`) to switch to another account.
+pub fn forbidden(user: &str, reason: &DenyReason, logout_action: &str) -> Response {
+    let codes = |names: &[String]| -> String {
+        if names.is_empty() {
+            return "none".to_string();
+        }
+        names
+            .iter()
+            .map(|n| format!("<code>{}</code>", escape(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let needs = match reason {
+        DenyReason::AccessGroup { need, have, .. } => format!(
+            "<p>This page needs the access group {}{}. Yours is <code>{}</code>.</p>",
+            if need.len() > 1 { "one of " } else { "" },
+            codes(need),
+            escape(have)
+        ),
+        DenyReason::NoRequiredGroup { need, have, .. } => format!(
+            "<p>This page needs {} {}. Your groups: {}.</p>",
+            if need.len() > 1 {
+                "one of the groups"
+            } else {
+                "the group"
+            },
+            codes(need),
+            codes(have)
+        ),
+    };
     page(
         StatusCode::FORBIDDEN,
         "Access denied",
-        "<p>You are signed in, but your account does not have access to this page.</p>",
+        &format!(
+            "<p>You are signed in as <strong id=\"user\">{}</strong>, but your account does not have access to this page.</p>{needs}<p>If you need access, ask your administrator. To use another account, sign out and sign in again as that user.</p>{}",
+            escape(user),
+            actions_html(&format!(
+                "<form method=\"post\" action=\"{}\"><button id=\"switch-user\" type=\"submit\">Sign out to switch user</button></form>",
+                escape(logout_action)
+            )),
+        ),
     )
 }
 
@@ -67,7 +112,7 @@ pub fn bad_request(message: &str) -> Response {
     page(
         StatusCode::BAD_REQUEST,
         "Bad request",
-        &format!("<p>{}</p>", crate::xml::escape::escape(message)),
+        &format!("<p>{}</p>", escape(message)),
     )
 }
 
@@ -94,8 +139,11 @@ pub fn sign_out_refused(action: &str) -> Response {
 
 fn sign_out_form(action: &str, intro_html: &str) -> String {
     format!(
-        "{intro_html}<form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>",
-        crate::xml::escape::escape(action)
+        "{intro_html}{}",
+        actions_html(&format!(
+            "<form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>",
+            escape(action)
+        ))
     )
 }
 

@@ -169,10 +169,13 @@ pub async fn gate(
             state
                 .metrics
                 .inc("samlgate_access_denied_total", &[("reason", reason.kind())]);
-            if api {
-                errors::forbidden_json()
-            } else {
-                errors::forbidden()
+            match identity.as_deref() {
+                Some(signed_in) if !api => errors::forbidden(
+                    &signed_in.identity.user,
+                    &reason,
+                    &state.config.server.url_for("/saml/logout"),
+                ),
+                _ => errors::forbidden_json(),
             }
         }
     }

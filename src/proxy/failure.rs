@@ -17,30 +17,39 @@ pub(super) enum Failure {
 }
 
 impl Failure {
+    /// Log why, under a fresh reference, and answer the page that shows the reference.
     pub(super) fn into_page(self, backend: &Authority) -> Response<Body> {
-        match self {
+        let reference = new_reference();
+        let status = match self {
             Failure::Timeout(after) => {
-                tracing::warn!(%backend, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
-                error_page(StatusCode::GATEWAY_TIMEOUT)
+                tracing::warn!(%backend, %reference, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
+                StatusCode::GATEWAY_TIMEOUT
             }
             Failure::Send(SendError::Connect(e)) if caused_by_timeout(e.as_ref()) => {
-                tracing::warn!(%backend, error = %chain(e.as_ref()), "backend connect timed out: 504");
-                error_page(StatusCode::GATEWAY_TIMEOUT)
+                tracing::warn!(%backend, %reference, error = %chain(e.as_ref()), "backend connect timed out: 504");
+                StatusCode::GATEWAY_TIMEOUT
             }
             Failure::Send(SendError::Connect(e)) => {
-                tracing::warn!(%backend, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
-                error_page(StatusCode::BAD_GATEWAY)
+                tracing::warn!(%backend, %reference, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
+                StatusCode::BAD_GATEWAY
             }
             Failure::Send(SendError::Request(e)) => {
-                tracing::warn!(%backend, error = %chain(&e), "backend request failed: 502");
-                error_page(StatusCode::BAD_GATEWAY)
+                tracing::warn!(%backend, %reference, error = %chain(&e), "backend request failed: 502");
+                StatusCode::BAD_GATEWAY
             }
             Failure::Body(e) => {
-                tracing::warn!(%backend, error = %chain(&e), "backend response body failed before its first byte: 502");
-                error_page(StatusCode::BAD_GATEWAY)
+                tracing::warn!(%backend, %reference, error = %chain(&e), "backend response body failed before its first byte: 502");
+                StatusCode::BAD_GATEWAY
             }
-        }
+        };
+        error_page(status, &reference)
     }
+}
+
+/// 48 random bits in hex: enough to find one log line, too short to mean anything else.
+pub fn new_reference() -> String {
+    let bytes: [u8; 6] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn caused_by_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -70,8 +79,9 @@ pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The page the browser sees when the backend fails: no backend detail in it.
-pub fn error_page(status: StatusCode) -> Response<Body> {
+/// The page the browser sees when the backend fails: no backend detail in it, only the
+/// `reference` (hex, from [`new_reference`]) that the log line carries too.
+pub fn error_page(status: StatusCode, reference: &str) -> Response<Body> {
     let (title, text) = match status {
         StatusCode::GATEWAY_TIMEOUT => (
             "504 Gateway Timeout",
@@ -82,7 +92,18 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
             "The application behind this gateway cannot be reached right now. Please try again in a moment.",
         ),
     };
-    crate::text::page::html_page(status, title, &format!("<p>{text}</p>"))
+    let reference: String = reference
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    crate::text::page::html_page(
+        status,
+        title,
+        &format!(
+            "<p>{text}</p>{}",
+            crate::text::page::reference_html(&reference)
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -93,7 +114,7 @@ mod tests {
     #[test]
     fn error_pages_name_no_backend_detail() {
         for status in [StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT] {
-            let page = error_page(status);
+            let page = error_page(status, "0a1b2c3d4e5f");
             assert_eq!(page.status(), status);
             assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
         }

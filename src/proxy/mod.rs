@@ -248,8 +248,9 @@ impl Proxy {
         parts.uri = match self.backend_uri(&parts.uri) {
             Ok(uri) => uri,
             Err(e) => {
-                tracing::warn!(error = %e, path = %parts.uri, "cannot build the backend URI for this request");
-                return error_page(StatusCode::BAD_GATEWAY);
+                let reference = failure::new_reference();
+                tracing::warn!(error = %e, path = %parts.uri, %reference, "cannot build the backend URI for this request: 502");
+                return error_page(StatusCode::BAD_GATEWAY, &reference);
             }
         };
         parts.version = Version::HTTP_11;

@@ -47,8 +47,18 @@ pub enum Access {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DenyReason {
-    AccessGroup { route: String, have: String },
-    NoRequiredGroup { route: String },
+    /// The rule's `require_access_group` (`need`) does not hold the operator's (`have`).
+    AccessGroup {
+        route: String,
+        need: Vec<String>,
+        have: String,
+    },
+    /// The operator (holding `have`) holds none of the rule's `require_any_group` (`need`).
+    NoRequiredGroup {
+        route: String,
+        need: Vec<String>,
+        have: Vec<String>,
+    },
 }
 
 impl DenyReason {
@@ -63,13 +73,16 @@ impl DenyReason {
 impl std::fmt::Display for DenyReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DenyReason::AccessGroup { route, have } => {
-                write!(f, "route {route} requires another access group than {have}")
-            }
-            DenyReason::NoRequiredGroup { route } => {
+            DenyReason::AccessGroup { route, need, have } => {
                 write!(
                     f,
-                    "route {route} requires a group the operator does not hold"
+                    "route {route} requires access group {need:?}; the operator's is {have:?}"
+                )
+            }
+            DenyReason::NoRequiredGroup { route, need, .. } => {
+                write!(
+                    f,
+                    "route {route} requires one of the groups {need:?}; the operator holds none"
                 )
             }
         }
@@ -183,6 +196,7 @@ fn refused_by(rule: Option<&Route>, identity: &Operator) -> Option<DenyReason> {
     {
         return Some(DenyReason::AccessGroup {
             route: rule.path.clone(),
+            need: rule.require_access_group.clone(),
             have: identity.access_group.clone(),
         });
     }
@@ -194,6 +208,8 @@ fn refused_by(rule: Option<&Route>, identity: &Operator) -> Option<DenyReason> {
     {
         return Some(DenyReason::NoRequiredGroup {
             route: rule.path.clone(),
+            need: rule.require_any_group.clone(),
+            have: identity.groups.iter().map(|g| g.to_string()).collect(),
         });
     }
     None

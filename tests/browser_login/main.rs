@@ -689,5 +689,14 @@ async fn browser_logs_in_through_simplesamlphp_and_out_again() {
     let page = b.wait_for_text("Access denied").await;
     b.screenshot("admin-refused").await;
     assert!(page.contains("does not have access"), "{page}");
+    assert!(page.contains("signed in as employee"), "{page}");
+    assert!(
+        page.contains("needs the access group MyOrg:Administrators"),
+        "{page}"
+    );
+    assert!(page.contains("Yours is MyOrg:RestrictedReadOnly"), "{page}");
+    // Its button signs out, so another account can sign in.
+    b.click("#switch-user").await;
+    b.wait_for_text("signed out").await;
     b.close().await;
 }
