@@ -113,6 +113,7 @@ pub fn record(i: u64, pool: &[String], rng: &mut StdRng, now: OffsetDateTime) ->
         created: now,
         last_seen: now,
         not_after: now + Duration::hours(8),
+        details: None,
     }
 }
 

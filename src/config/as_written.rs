@@ -34,6 +34,7 @@ pub struct RawServer {
     pub keepalive_timeout: S<String>,
     pub max_connections: S<i64>,
     pub acs_concurrency: S<i64>,
+    pub session_page: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -49,6 +49,8 @@ pub struct Server {
     pub connections: ConnectionLimits,
     /// ACS validations that may run at once (off the event loops). `None`: one per event loop.
     pub acs_concurrency: Option<NonZeroUsize>,
+    /// `/saml/session` shows the signed-in user their session (off: the path goes to the backend).
+    pub session_page: bool,
 }
 
 /// How long a client may take to send a request head, how long an idle connection is kept, how

@@ -28,6 +28,7 @@ const SERVER: &[&str] = &[
     "keepalive_timeout",
     "max_connections",
     "acs_concurrency",
+    "session_page",
 ];
 const SP: &[&str] = &[
     "entity_id",

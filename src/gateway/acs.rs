@@ -33,7 +33,7 @@ use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_tok
 use super::state::AppState;
 use crate::identity::Operator;
 use crate::server::offload::OffloadError;
-use crate::session::{self, SessionRecord};
+use crate::session::{self, LoginDetails, SessionRecord};
 
 /// An answered AuthnRequest ID stays in the replay cache this long past its login's expiry, so a
 /// node whose clock runs behind the one that started the login still finds it there.
@@ -91,6 +91,8 @@ struct VerifiedLogin {
     idp: String,
     verified: VerifiedAssertion,
     identity: Operator,
+    /// The mapping rule that chose the access group.
+    matched_rule: crate::mapping::MatchedRule,
     not_after: OffsetDateTime,
     /// SP-initiated: the login it answers, and the browser's other logins in flight.
     answered: Option<Answered>,
@@ -153,8 +155,8 @@ fn verify(
             (idp, verified, None)
         }
     };
-    let identity =
-        crate::mapping::sign_in(&idp.mapping, &verified).map_err(|refusal| AcsError::Mapping {
+    let (identity, matched_rule) = crate::mapping::sign_in_explained(&idp.mapping, &verified)
+        .map_err(|refusal| AcsError::Mapping {
             idp: idp.name.clone(),
             refusal,
         })?;
@@ -174,6 +176,7 @@ fn verify(
         idp: idp.name.clone(),
         verified,
         identity,
+        matched_rule,
         not_after,
         answered,
     })
@@ -322,6 +325,20 @@ async fn mark_used(
     Ok(())
 }
 
+/// What the session page shows of this login beyond the identity.
+fn login_details(login: &VerifiedLogin) -> LoginDetails {
+    let claims = &login.verified.claims;
+    LoginDetails {
+        attributes: claims
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.values.clone()))
+            .collect(),
+        name_id_format: claims.name_id.format.clone(),
+        matched_rule: login.matched_rule.to_string(),
+    }
+}
+
 /// A session under a NEW session ID, indexed for single logout.
 async fn establish_session(
     state: &AppState,
@@ -339,6 +356,11 @@ async fn establish_session(
         created: now,
         last_seen: now,
         not_after: login.not_after,
+        details: state
+            .config
+            .server
+            .session_page
+            .then(|| Box::new(login_details(login))),
     };
     let unavailable = |what, detail: String| AcsError::Unavailable {
         idp: login.idp.clone(),

@@ -33,6 +33,7 @@ pub mod logout;
 pub mod metadata_endpoint;
 pub mod relay_state;
 pub mod service;
+pub mod session_page;
 pub mod startup;
 pub mod state;
 
@@ -81,6 +82,11 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .layer(sessions.clone())
         .with_state(Arc::clone(&state));
     let fallback_slow = slow.clone();
+    // Off: `/saml/session` is the backend's, as any other path the router does not name.
+    let session_page = match state.config.server.session_page {
+        true => Router::new().route("/saml/session", get(session_page::show)),
+        false => Router::new(),
+    };
     let endpoints = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -90,6 +96,7 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
         .merge(metrics_here)
+        .merge(session_page)
         .layer(sessions.clone())
         .fallback(
             move |State(state): State<Arc<AppState>>,

@@ -26,10 +26,19 @@ pub fn sign_in(
     table: &MappingTable,
     assertion: &VerifiedAssertion,
 ) -> Result<crate::identity::Operator, MappingRefusal> {
+    sign_in_explained(table, assertion).map(|(identity, _)| identity)
+}
+
+/// [`sign_in`], with the rule that chose the access group (for the session page).
+pub fn sign_in_explained(
+    table: &MappingTable,
+    assertion: &VerifiedAssertion,
+) -> Result<(crate::identity::Operator, MatchedRule), MappingRefusal> {
     match apply(table, assertion) {
         Ok(mapped) => {
             super::audit(&mapped);
-            Ok(mapped.into_identity())
+            let rule = mapped.matched_rule.clone();
+            Ok((mapped.into_identity(), rule))
         }
         Err(refusal) => {
             super::audit_refusal(&assertion.claims, &refusal);

@@ -30,7 +30,7 @@ pub mod table;
 
 pub use decision_log::{audit, audit_line, audit_refusal, audit_refusal_line};
 pub use error::{MappingLoadError, Problem, ProblemKind, Warning};
-pub use evaluate::{apply, evaluate, sign_in};
+pub use evaluate::{apply, evaluate, sign_in, sign_in_explained};
 pub use operator::{Mapped, MatchedRule, Operator};
 pub use refusal::MappingRefusal;
 pub use route_checks::validate_against_routes;

@@ -27,7 +27,9 @@ use crate::store::StoreError;
 pub use cache::SessionCache;
 pub use memory_store::SweepingMemoryStore;
 pub(crate) use record::RECORD_KEY;
-pub use record::{Expired, SessionRecord, TOUCH_INTERVAL, check, check_times, not_after};
+pub use record::{
+    Expired, LoginDetails, SessionRecord, TOUCH_INTERVAL, check, check_times, not_after,
+};
 pub use signed_in::SignedIn;
 pub use stores::{AnySessionStore, Stores};
 pub use tracking::{InvalidationSink, SessionTracker};

@@ -31,6 +31,20 @@ pub struct SessionRecord {
     /// min(created + absolute timeout, SessionNotOnOrAfter).
     #[serde(with = "time::serde::timestamp")]
     pub not_after: OffsetDateTime,
+    /// For the session page (`None` unless it is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Box<LoginDetails>>,
+}
+
+/// What the session page shows beyond the identity: kept in the record only with
+/// `[server] session_page = true`, so that without it a session costs nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginDetails {
+    /// The Assertion's attributes as received: name, values.
+    pub attributes: Vec<(String, Vec<String>)>,
+    pub name_id_format: Option<String>,
+    /// The mapping rule that chose the access group, in the words of `samlgate mapping test`.
+    pub matched_rule: String,
 }
 
 /// Why a session is no longer valid.
@@ -103,6 +117,7 @@ mod tests {
             created,
             last_seen: created,
             not_after,
+            details: None,
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::Duration;
 use tower_sessions::session::Id;
 
-use super::record::{self, RECORD_KEY, SessionRecord};
+use super::record::{self, LoginDetails, RECORD_KEY, SessionRecord};
 use crate::identity::Operator;
 use crate::identity::headers::{HeaderContract, IdentityHeaders};
 use crate::identity::operator::IdentityView;
@@ -48,6 +48,7 @@ struct RecordFacts {
     idp_entity_id: Arc<String>,
     name_id: Text,
     session_index: Option<Text>,
+    details: Option<Arc<LoginDetails>>,
 }
 
 /// The instants of a login record, in Unix seconds: they tell which write of a session a
@@ -90,6 +91,8 @@ struct RecordView<'a> {
     created: i64,
     last_seen: i64,
     not_after: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a LoginDetails>,
 }
 
 impl SignedIn {
@@ -148,12 +151,36 @@ impl SignedIn {
                     .session_index
                     .as_deref()
                     .map(|w| slice(session_index.flatten(), w)),
+                details: record.details.as_deref().cloned().map(Arc::new),
             },
         }
     }
 
     pub(crate) fn times(&self) -> LoginTimes {
         self.times
+    }
+
+    /// The IdP's configured name and entityID.
+    pub fn idp(&self) -> (&str, &str) {
+        (&self.record.idp, &self.record.idp_entity_id)
+    }
+
+    pub fn name_id(&self) -> &str {
+        &self.record.name_id
+    }
+
+    /// Login, last request and end of the session (the idle timeout aside), Unix seconds.
+    pub fn instants(&self) -> (i64, i64, i64) {
+        (
+            self.times.created,
+            self.times.last_seen,
+            self.times.not_after,
+        )
+    }
+
+    /// What the session page shows beyond the identity (with `[server] session_page` only).
+    pub fn details(&self) -> Option<&LoginDetails> {
+        self.record.details.as_deref()
     }
 
     /// The session record, as the session layer stores it under its key.
@@ -169,6 +196,7 @@ impl SignedIn {
             created: self.times.created,
             last_seen: self.times.last_seen,
             not_after: self.times.not_after,
+            details: self.record.details.as_deref(),
         };
         Ok(std::collections::HashMap::from([(
             RECORD_KEY.to_string(),

@@ -21,6 +21,7 @@ fn signed_in(last_seen: OffsetDateTime, not_after: OffsetDateTime) -> Arc<Signed
         created: last_seen,
         last_seen,
         not_after,
+        details: None,
     };
     Arc::new(SignedIn::new(&record, &HeaderContract::default()))
 }
@@ -130,6 +131,7 @@ fn jose(created: OffsetDateTime) -> SessionRecord {
         created,
         last_seen: created,
         not_after: created + Duration::hours(8),
+        details: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn login(created: OffsetDateTime) -> SessionRecord {
         created,
         last_seen: created,
         not_after: created + Duration::hours(8),
+        details: None,
     }
 }
 

@@ -194,5 +194,6 @@ pub(super) fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Optio
         workers,
         connections,
         acs_concurrency,
+        session_page: r.session_page.as_ref().is_some_and(|v| *v.get_ref()),
     })
 }
