@@ -17,6 +17,7 @@ pub mod duration;
 pub mod model;
 pub mod problems;
 pub mod schema;
+pub mod toml_words;
 pub mod validate;
 
 use std::path::Path;
@@ -52,7 +53,13 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
     let doc = match toml::de::DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            p.error("", e.span(), format!("not valid TOML: {}", e.message()));
+            let explained = e
+                .span()
+                .and_then(|span| toml_words::syntax_error(text, span.start, e.message().trim()));
+            match explained {
+                Some((key, message)) => p.error(key, e.span(), message),
+                None => p.error("", e.span(), format!("not valid TOML: {}", e.message())),
+            }
             return Err(ConfigError {
                 problems: p.into_vec(),
             });
@@ -67,7 +74,13 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
     let raw: as_written::RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
-            p.error("", e.span(), e.message().to_string());
+            let explained = e.span().and_then(|span| {
+                toml_words::type_error(doc.get_ref(), text, span.start, e.message().trim())
+            });
+            match explained {
+                Some((key, message)) => p.error(key, e.span(), message),
+                None => p.error("", e.span(), e.message().to_string()),
+            }
             return Err(ConfigError {
                 problems: p.into_vec(),
             });

@@ -118,8 +118,23 @@ impl Problems {
         self.list.iter().any(|p| p.severity == Severity::Error)
     }
 
+    /// Every problem, errors first, then by file (the configuration file before the files it
+    /// names) and line, so that a file reads top to bottom.
     pub fn into_vec(self) -> Vec<Problem> {
-        self.list
+        let mut list = self.list;
+        let main = self.file;
+        list.sort_by(|a, b| {
+            let rank = |p: &Problem| {
+                (
+                    p.severity != Severity::Error,
+                    p.file != main,
+                    p.file.clone(),
+                    p.line,
+                )
+            };
+            rank(a).cmp(&rank(b))
+        });
+        list
     }
 }
 

@@ -83,6 +83,12 @@ pub enum MetadataError {
         "IdP metadata {source_name}: root element is <{found}>, expected md:EntityDescriptor or md:EntitiesDescriptor"
     )]
     NotMetadata { source_name: String, found: String },
+    /// The file is something else entirely (an HTML page, JSON, base64, a Response).
+    #[error("IdP metadata {source_name}: this is not SAML metadata: it is {what}")]
+    SomethingElse {
+        source_name: String,
+        what: &'static str,
+    },
     #[error("IdP metadata {source_name}: no entity with an IDPSSODescriptor for SAML 2.0")]
     NoIdp { source_name: String },
     #[error("IdP metadata {source_name}: entity {wanted} not found; IdPs present: {}", available.join(", "))]
@@ -123,6 +129,12 @@ pub fn parse_idp_metadata(
     source_name: &str,
     entity_id: Option<&str>,
 ) -> Result<IdpMetadata, MetadataError> {
+    if let Some(what) = super::not_metadata::sniff(xml) {
+        return Err(MetadataError::SomethingElse {
+            source_name: source_name.to_string(),
+            what,
+        });
+    }
     let doc = parse(xml, &ParseLimits::metadata()).map_err(|error| MetadataError::Xml {
         source_name: source_name.to_string(),
         error,
@@ -134,6 +146,11 @@ pub fn parse_idp_metadata(
         root.descendants_and_self()
             .filter(|e| e.is(ns::MD, "EntityDescriptor"))
             .collect()
+    } else if let Some(what) = super::not_metadata::protocol_message(root.local_name()) {
+        return Err(MetadataError::SomethingElse {
+            source_name: source_name.to_string(),
+            what,
+        });
     } else {
         return Err(MetadataError::NotMetadata {
             source_name: source_name.to_string(),

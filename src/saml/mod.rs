@@ -3,6 +3,7 @@
 pub mod assertion;
 pub mod issue;
 pub mod metadata;
+pub mod not_metadata;
 pub mod policy;
 pub mod rejection;
 pub mod request;

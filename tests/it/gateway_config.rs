@@ -120,12 +120,33 @@ fn refuses_plain_http_on_a_public_host_without_secure_cookies() {
         "public_url = \"http://app.example.com\"",
     );
     let problems = problems_of(dir.path(), &text);
+    // Nobody wrote secure_cookies: the line to change is public_url's.
+    let p = problems
+        .iter()
+        .find(|p| p.key == "server.public_url")
+        .expect("refusal");
+    assert_eq!(p.severity, Severity::Error);
+    assert_eq!(p.line, Some(line_of(&text, "public_url =")));
+    assert!(p.message.contains("in clear"), "{}", p.message);
+    assert!(
+        p.message
+            .contains("public_url = \"https://app.example.com\""),
+        "{}",
+        p.message
+    );
+    assert!(
+        !problems.iter().any(|p| p.key == "session.secure_cookies"),
+        "{problems:?}"
+    );
+
+    // Written, secure_cookies = false is the line to blame.
+    let text = text.replace("[session]", "[session]\nsecure_cookies = false");
+    let problems = problems_of(dir.path(), &text);
     let p = problems
         .iter()
         .find(|p| p.key == "session.secure_cookies")
         .expect("refusal");
-    assert_eq!(p.severity, Severity::Error);
-    assert!(p.message.contains("in clear"));
+    assert_eq!(p.line, Some(line_of(&text, "secure_cookies = false")));
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod acs_encrypted;
 mod acs_pipeline;
 mod c14n;
 mod c14n_xmlsec1_awkward;
+mod cli_check;
 mod cli_verify;
 mod dsig_xmlsec_oracle;
 mod edge_connections;

@@ -312,6 +312,24 @@ fn default_group_no_route_mentions_is_a_warning() {
 }
 
 #[test]
+fn groups_no_route_mentions_are_one_warning_naming_each() {
+    let text = format!(
+        "{HEAD}[[access.rule]]\ngroup = \"Admins\"\naccess_group = \"A\"\n[[access.rule]]\ngroup = \"Fin\"\naccess_group = \"F\"\n"
+    );
+    let t = MappingTable::from_toml(&text, FILE).unwrap();
+    let warnings = validate_against_routes(&t, &["Other"]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].line, 2);
+    assert!(
+        warnings[0].message.starts_with(
+            "3 access groups are not mentioned by any route's require_access_group: \"D\" (the default, line 2), \"A\" (rule #1, line 3), \"F\" (rule #2, line 6)"
+        ),
+        "{}",
+        warnings[0].message
+    );
+}
+
+#[test]
 fn deny_tables_have_no_default_to_warn_about() {
     let t = MappingTable::from_toml(
         "[access]\ndeny = true\n[[access.rule]]\ngroup = \"A\"\naccess_group = \"G\"\n",

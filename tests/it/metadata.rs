@@ -113,6 +113,8 @@ fn refuses_doctype_and_non_metadata_roots() {
     let err = parse_idp_metadata(b"<!DOCTYPE x><x/>", "m.xml", None).unwrap_err();
     assert!(matches!(err, MetadataError::Xml { .. }));
     let err = parse_idp_metadata(b"<html/>", "m.xml", None).unwrap_err();
+    assert!(matches!(err, MetadataError::SomethingElse { .. }));
+    let err = parse_idp_metadata(b"<root/>", "m.xml", None).unwrap_err();
     assert!(matches!(err, MetadataError::NotMetadata { .. }));
 }
 

@@ -32,8 +32,12 @@ pub use server::{DEFAULT_MAX_ACS_BODY, MAX_ACS_CONCURRENCY, MAX_WORKERS};
 /// Turn the raw file into a [`Config`], or `None` when any error was recorded.
 pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let public_url_span = raw
+        .server
+        .as_ref()
+        .and_then(|s| s.get_ref().public_url.as_ref().map(Spanned::span));
     let server = server::server(raw.server, p);
-    let session = session::session(raw.session, server.as_ref(), p);
+    let session = session::session(raw.session, server.as_ref(), public_url_span, p);
     let sp = sp::sp(raw.sp, &base, p);
     let backend_url_span = raw
         .backend

@@ -14,6 +14,7 @@ use crate::config::problems::Problems;
 pub(super) fn session(
     raw: Option<Spanned<RawSession>>,
     server: Option<&Server>,
+    public_url_span: Option<std::ops::Range<usize>>,
     p: &mut Problems,
 ) -> Option<SessionConfig> {
     let r = raw.map(Spanned::into_inner).unwrap_or_default();
@@ -82,12 +83,19 @@ pub(super) fn session(
         && !secure
         && !is_loopback_host(&server.public_url)
     {
-        let span = r.secure_cookies.as_ref().map(Spanned::span);
-        p.error(
-            "session.secure_cookies",
-            span,
-            format!("public_url {} is plain http on a non-loopback host: the session cookie would travel in clear (use https)", server.public_url),
-        );
+        // Blame the key the admin wrote: secure_cookies = false if they did, else public_url.
+        match &r.secure_cookies {
+            Some(written) => p.error(
+                "session.secure_cookies",
+                Some(written.span()),
+                format!("secure_cookies = false with public_url {} (plain http on a non-loopback host): the session cookie would travel in clear; put TLS in front and use an https public_url", server.public_url),
+            ),
+            None => p.error(
+                "server.public_url",
+                public_url_span,
+                format!("{} is plain http on a non-loopback host: the session cookie would travel in clear. Put TLS in front and write public_url = \"https://{}\", or, to try samlgate on this machine, use http://127.0.0.1:{}", server.public_url, server.public_url.host_str().unwrap_or("app.example.com"), server.listen.port()),
+            ),
+        }
     }
     let base_name = match &r.cookie_name {
         None => "samlgate_session".to_string(),
