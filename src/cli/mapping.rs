@@ -12,6 +12,7 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use time::OffsetDateTime;
 
 use crate::crypto::keys::DecryptionKey;
+use crate::identity::headers::{HeaderContract, IdentityHeaders};
 use crate::mapping::{Mapped, MappingLoadError, MappingRefusal, MappingTable, apply, evaluate};
 use crate::saml::assertion::{Claims, NameId, SamlAttribute, VerifiedAssertion};
 use crate::saml::metadata::parse_idp_metadata;
@@ -325,7 +326,14 @@ pub fn claims_from_json(json: &str) -> Result<Claims, serde_json::Error> {
     })
 }
 
-/// The text report: one `label: value` per line.
+/// A value as the report shows it: in double quotes (JSON escapes), so that a comma, a space
+/// or an empty value inside it shows.
+fn quoted(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+}
+
+/// The text report: one `label: value` per line, values quoted, then the identity headers the
+/// backend would get (the default header names; `[headers]` in the gateway may rename them).
 pub fn render_text(claims: &Claims, result: &Result<Mapped, MappingRefusal>) -> String {
     let mut out = String::new();
     // infallible: writing to a String cannot fail.
@@ -336,15 +344,16 @@ pub fn render_text(claims: &Claims, result: &Result<Mapped, MappingRefusal>) -> 
         Err(refusal) => {
             line("outcome:", "REFUSED");
             line("reason:", &refusal.to_string());
-            line("idp:", &claims.idp_entity_id);
-            line("name_id:", &claims.name_id.value);
+            line("idp:", &quoted(&claims.idp_entity_id));
+            line("name_id:", &quoted(&claims.name_id.value));
         }
         Ok(m) => {
             let op = &m.operator;
-            let none = "(none)";
+            let none = "(none)".to_string();
+            let optional = |v: &Option<String>| v.as_deref().map_or_else(|| none.clone(), quoted);
             line("outcome:", "mapped");
-            line("operator:", &op.id);
-            line("access group:", &op.access_group);
+            line("operator:", &quoted(&op.id));
+            line("access group:", &quoted(&op.access_group));
             line("matched:", &m.matched_rule.to_string());
             if m.overage {
                 line(
@@ -352,17 +361,31 @@ pub fn render_text(claims: &Claims, result: &Result<Mapped, MappingRefusal>) -> 
                     "yes: Entra ID sent groups.link instead of the groups; rules were skipped",
                 );
             }
-            line("idp:", &op.idp);
-            line("name_id:", &op.name_id);
-            line("email:", op.email.as_deref().unwrap_or(none));
-            line("name:", op.name.as_deref().unwrap_or(none));
-            line("department:", op.department.as_deref().unwrap_or(none));
+            line("idp:", &quoted(&op.idp));
+            line("name_id:", &quoted(&op.name_id));
+            line("email:", &optional(&op.email));
+            line("name:", &optional(&op.name));
+            line("department:", &optional(&op.department));
             line(
                 &format!("groups ({}):", op.groups.len()),
-                &op.groups.join(", "),
+                &op.groups
+                    .iter()
+                    .map(|g| quoted(g))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             );
             for (header, value) in &op.extra {
-                line("header:", &format!("{header}: {value}"));
+                line("header:", &format!("{header}: {}", quoted(value)));
+            }
+            let identity = m.clone().into_identity();
+            let headers = IdentityHeaders::encode(&HeaderContract::default(), &identity);
+            let _ = writeln!(out, "the backend gets (default header names):");
+            for (name, value) in headers.iter() {
+                let _ = writeln!(
+                    out,
+                    "  {name}: {}",
+                    String::from_utf8_lossy(value.as_bytes())
+                );
             }
         }
     }

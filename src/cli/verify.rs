@@ -1,7 +1,10 @@
 //! `samlgate verify`: run the ACS pipeline on one Response from a file, outside the gateway.
 //!
-//! Exit 0 with JSON on stdout when the Response is accepted; exit 1 with the rejection on
-//! stderr when it is refused; exit 2 for usage errors (unreadable files, bad arguments).
+//! Exit 0 with JSON on stdout when the Response is accepted; exit 1 with every failed check on
+//! stderr, each with its fix, when it is refused (an input that does not decode is refused
+//! too: it is the message's fault); exit 2 for usage errors (unreadable files, bad arguments).
+//! With `--config` the IdP, the SP entityID, the ACS URL and the keys come from the gateway's
+//! configuration.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,20 +19,28 @@ use crate::saml::policy::{ExpectedRequest, IdpPolicy, SpIdentity};
 use crate::saml::response::{decode_post_binding, validate_xml};
 use crate::saml::{Rejection, VerifiedAssertion};
 
+mod diagnosis;
+
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
+    /// Take the IdP, SP entityID, ACS URL, keys and IdP policy from the gateway's configuration.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// With --config: the [[idp]] name (needed when several are configured).
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub idp: Option<String>,
     /// The IdP's metadata (EntityDescriptor, or an aggregate with --idp-entity-id).
     #[arg(long, value_name = "FILE")]
-    pub idp_metadata: PathBuf,
+    pub idp_metadata: Option<PathBuf>,
     /// Pick this IdP out of an aggregate metadata file.
     #[arg(long, value_name = "ENTITY_ID")]
     pub idp_entity_id: Option<String>,
     /// Our SP entityID (the expected Audience).
     #[arg(long, value_name = "ID")]
-    pub sp_entity_id: String,
+    pub sp_entity_id: Option<String>,
     /// Our ACS URL (the expected Destination and Recipient).
     #[arg(long, value_name = "URL")]
-    pub acs_url: String,
+    pub acs_url: Option<String>,
     /// Validate as of this time (RFC 3339), instead of the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
@@ -54,7 +65,8 @@ pub struct VerifyArgs {
     /// SP private key (PEM) to decrypt with; repeat for rollover.
     #[arg(long = "sp-key", value_name = "FILE")]
     pub sp_keys: Vec<PathBuf>,
-    /// The Response: the base64 SAMLResponse form value, or raw XML (auto-detected).
+    /// The Response: raw XML, or the SAMLResponse form value as base64, URL-encoded or with
+    /// `SAMLResponse=` in front (as browser tools copy it).
     #[arg(value_name = "RESPONSE_FILE")]
     pub response_file: PathBuf,
 }
@@ -85,44 +97,146 @@ struct Output<'a> {
 struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
-    match prepare(&args) {
+    let p = match prepare(&args) {
         Err(Usage(message)) => {
             eprintln!("samlgate verify: {message}");
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
-        Ok(p) => match verify(&p, &args) {
-            Ok(verified) => {
-                print_json(&verified);
-                ExitCode::SUCCESS
+        Ok(p) => p,
+    };
+    let xml = match decode_input(&p.raw) {
+        Ok(xml) => xml,
+        Err(rejection) => {
+            eprintln!("rejected [{}]: {rejection}", rejection.kind());
+            eprintln!(
+                "  fix: give the Response as XML, as the base64 SAMLResponse value, or as the form body copied from the browser's network tools (SAMLResponse=...)"
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match verify(&p, &xml, &args) {
+        Ok(verified) => {
+            print_json(&verified);
+            ExitCode::SUCCESS
+        }
+        Err(first) => {
+            let failures = diagnosis::every_failure(first, &xml, &p, expected(&args));
+            let many = failures.len() > 1;
+            for (i, failure) in failures.iter().enumerate() {
+                let number = if many {
+                    format!("{}. ", i + 1)
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "{number}rejected [{}]: {}",
+                    failure.rejection.kind(),
+                    failure.rejection
+                );
+                for line in &failure.fix {
+                    eprintln!("  {line}");
+                }
             }
-            Err(rejection) => {
-                eprintln!("rejected [{}]: {rejection}", rejection.kind());
-                ExitCode::from(1)
+            if many {
+                eprintln!(
+                    "{} checks failed; each one after the first was found by setting the earlier ones aside",
+                    failures.len()
+                );
             }
-        },
+            ExitCode::from(1)
+        }
     }
 }
 
-struct Prepared {
-    xml: Vec<u8>,
-    policy: IdpPolicy,
-    sp: SpIdentity,
-    now: OffsetDateTime,
+pub(crate) struct Prepared {
+    pub(crate) raw: Vec<u8>,
+    pub(crate) policy: IdpPolicy,
+    pub(crate) sp: SpIdentity,
+    pub(crate) now: OffsetDateTime,
+    /// `--now` was given: no need to suggest it.
+    pub(crate) now_given: bool,
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, Usage> {
     std::fs::read(path).map_err(|e| Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
-fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
-    let metadata = read(&args.idp_metadata, "IdP metadata")?;
-    let source = args.idp_metadata.display().to_string();
+/// The IdP policy and SP identity: from the configuration, or from the flags.
+fn from_config(args: &VerifyArgs, path: &std::path::Path) -> Result<(IdpPolicy, SpIdentity), Usage> {
+    let loaded = crate::config::load(path).map_err(|e| Usage(e.to_string()))?;
+    let config = loaded.config;
+    let idp = match (&args.idp, config.idps.as_slice()) {
+        (Some(name), idps) => idps.iter().find(|i| &i.name == name).ok_or_else(|| {
+            Usage(format!(
+                "--idp {name}: no such [[idp]] in {} (configured: {})",
+                path.display(),
+                idps.iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+        (None, [only]) => only,
+        (None, idps) => {
+            return Err(Usage(format!(
+                "{} configures several IdPs: pass --idp NAME (one of {})",
+                path.display(),
+                idps.iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let mut decryption_keys = vec![config.sp.key.clone()];
+    decryption_keys.extend(config.sp.old_keys.iter().cloned());
+    Ok((
+        idp.policy.clone(),
+        SpIdentity {
+            entity_id: config.sp.entity_id.clone(),
+            acs_url: config.server.acs_url(),
+            decryption_keys,
+        },
+    ))
+}
+
+fn from_flags(args: &VerifyArgs) -> Result<(IdpPolicy, SpIdentity), Usage> {
+    let (Some(metadata_path), Some(sp_entity_id), Some(acs_url)) =
+        (&args.idp_metadata, &args.sp_entity_id, &args.acs_url)
+    else {
+        return Err(Usage(
+            "needs --config samlgate.toml, or --idp-metadata, --sp-entity-id and --acs-url".into(),
+        ));
+    };
+    let metadata = read(metadata_path, "IdP metadata")?;
+    let source = metadata_path.display().to_string();
     let idp = parse_idp_metadata(&metadata, &source, args.idp_entity_id.as_deref())
         .map_err(|e| Usage(e.to_string()))?;
-    let mut policy = IdpPolicy::new(idp.entity_id, idp.signing_keys);
-    policy.allow_sha1 = args.allow_sha1;
-    policy.allow_3des = args.allow_3des;
-    policy.require_signed_assertion = args.require_signed_assertion;
+    Ok((
+        IdpPolicy::new(idp.entity_id, idp.signing_keys),
+        SpIdentity {
+            entity_id: sp_entity_id.clone(),
+            acs_url: acs_url.clone(),
+            decryption_keys: Vec::new(),
+        },
+    ))
+}
+
+fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
+    let (mut policy, mut sp) = match &args.config {
+        Some(path) => from_config(args, path)?,
+        None => from_flags(args)?,
+    };
+    // Flags given beside --config win over it.
+    if let Some(id) = &args.sp_entity_id {
+        sp.entity_id = id.clone();
+    }
+    if let Some(url) = &args.acs_url {
+        sp.acs_url = url.clone();
+    }
+    policy.allow_sha1 |= args.allow_sha1;
+    policy.allow_3des |= args.allow_3des;
+    policy.require_signed_assertion |= args.require_signed_assertion;
     if let Some(secs) = args.clock_skew {
         if !(0..=300).contains(&secs) {
             return Err(Usage(format!(
@@ -131,12 +245,11 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
         }
         policy.clock_skew = time::Duration::seconds(secs);
     }
-    let mut decryption_keys = Vec::new();
     for path in &args.sp_keys {
         let pem = read(path, "SP key")?;
         let key = DecryptionKey::from_pem(&pem, &path.display().to_string())
             .map_err(|e| Usage(format!("SP key {}: {e}", path.display())))?;
-        decryption_keys.push(key);
+        sp.decryption_keys.push(key);
     }
     let now = match &args.now {
         Some(t) => OffsetDateTime::parse(t, &Rfc3339)
@@ -144,28 +257,36 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
         None => OffsetDateTime::now_utc(),
     };
     let raw = read(&args.response_file, "response file")?;
-    let xml = if looks_like_xml(&raw) {
-        raw
-    } else {
-        // A base64 problem is the message's fault, not a usage error: report it as a rejection.
-        match decode_post_binding(&raw) {
-            Ok(xml) => xml,
-            Err(rejection) => {
-                eprintln!("rejected [{}]: {rejection}", rejection.kind());
-                return Err(Usage("the response file is neither XML nor base64".into()));
-            }
-        }
-    };
     Ok(Prepared {
-        xml,
+        raw,
         policy,
-        sp: SpIdentity {
-            entity_id: args.sp_entity_id.clone(),
-            acs_url: args.acs_url.clone(),
-            decryption_keys,
-        },
+        sp,
         now,
+        now_given: args.now.is_some(),
     })
+}
+
+/// The Response's XML from what was pasted: XML as is; else the form value, after taking off
+/// `SAMLResponse=` (and anything after `&`) and URL-decoding it when it is URL-encoded.
+fn decode_input(raw: &[u8]) -> Result<Vec<u8>, Rejection> {
+    if looks_like_xml(raw) {
+        return Ok(raw.to_vec());
+    }
+    let text = String::from_utf8_lossy(raw);
+    let mut value = text.trim();
+    if let Some(form) = value.find("SAMLResponse=") {
+        let rest = value.get(form + "SAMLResponse=".len()..).unwrap_or("");
+        value = rest.split('&').next().unwrap_or(rest);
+    }
+    let value = if value.contains('%') {
+        // URL-encoded base64: %2B, %2F, %3D; a `+` stays a `+` (base64 has no spaces).
+        percent_encoding::percent_decode_str(value)
+            .decode_utf8_lossy()
+            .into_owned()
+    } else {
+        value.to_string()
+    };
+    decode_post_binding(value.as_bytes())
 }
 
 fn looks_like_xml(raw: &[u8]) -> bool {
@@ -176,13 +297,16 @@ fn looks_like_xml(raw: &[u8]) -> bool {
     trimmed.first() == Some(&b'<')
 }
 
-fn verify(p: &Prepared, args: &VerifyArgs) -> Result<VerifiedAssertion, Rejection> {
-    let expected = match (&args.request_id, args.unsolicited) {
+fn expected(args: &VerifyArgs) -> ExpectedRequest<'_> {
+    match (&args.request_id, args.unsolicited) {
         (Some(id), _) => ExpectedRequest::Solicited(id),
         (None, true) => ExpectedRequest::Unsolicited,
         (None, false) => ExpectedRequest::NotChecked,
-    };
-    validate_xml(&p.xml, &p.policy, &p.sp, expected, p.now)
+    }
+}
+
+fn verify(p: &Prepared, xml: &[u8], args: &VerifyArgs) -> Result<VerifiedAssertion, Rejection> {
+    validate_xml(xml, &p.policy, &p.sp, expected(args), p.now)
 }
 
 fn print_json(v: &VerifiedAssertion) {

@@ -49,8 +49,14 @@ fn attributes_json_prints_operator_and_rule() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = stdout(&out);
-    assert!(text.contains("operator:      ana@example.com\n"), "{text}");
-    assert!(text.contains("access group:  MyOrg:Editors\n"), "{text}");
+    assert!(
+        text.contains("operator:      \"ana@example.com\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("access group:  \"MyOrg:Editors\"\n"),
+        "{text}"
+    );
     assert!(text.contains("rule #4 \"editors\""), "{text}");
 }
 
@@ -149,7 +155,7 @@ fn a_table_stripping_every_domain_is_warned_about_on_stderr() {
         "{stderr}"
     );
     assert!(
-        stdout(&out).contains("operator:      CEO\n"),
+        stdout(&out).contains("operator:      \"CEO\"\n"),
         "{}",
         stdout(&out)
     );

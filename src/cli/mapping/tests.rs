@@ -85,17 +85,34 @@ fn text_report_shows_operator_and_matched_rule() {
     .unwrap();
     let result = evaluate(&table, &claims);
     let text = render_text(&claims, &result);
-    assert!(text.contains("operator:      jose@example.com\n"), "{text}");
     assert!(
-        text.contains("access group:  MyOrg:Administrators\n"),
+        text.contains("operator:      \"jose@example.com\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("access group:  \"MyOrg:Administrators\"\n"),
         "{text}"
     );
     let file = std::fs::read_to_string("mappings/default.toml").unwrap();
     let first_rule_line = file.lines().position(|l| l == "[[access.rule]]").unwrap() + 1;
     let expected = format!("matched:       rule #1 \"administrators\" (line {first_rule_line})\n");
     assert!(text.contains(&expected), "{text}");
-    assert!(text.contains("name:          José Müller\n"), "{text}");
-    assert!(text.contains("groups (2):    Staff, Admins\n"), "{text}");
+    assert!(text.contains("name:          \"José Müller\"\n"), "{text}");
+    assert!(
+        text.contains("groups (2):    \"Staff\", \"Admins\"\n"),
+        "{text}"
+    );
+    // The headers the backend gets, as sent (non-ASCII encoded by the header contract).
+    assert!(
+        text.contains(
+            "the backend gets (default header names):\n  x-forwarded-user: jose@example.com\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  x-forwarded-access-group: MyOrg:Administrators\n"),
+        "{text}"
+    );
     let json: serde_json::Value = serde_json::from_str(&render_json(&claims, &result)).unwrap();
     assert_eq!(json["outcome"], "mapped");
     assert_eq!(
@@ -144,4 +161,19 @@ fn exit_status_tells_mapped_refused_and_bad_input_apart() {
         ExitCode::from(2)
     );
     assert_eq!(run_with(ok, "mappings/missing.toml"), ExitCode::from(2));
+}
+
+#[test]
+fn text_report_quotes_values_so_a_comma_inside_a_group_shows() {
+    let table = MappingTable::load("mappings/default.toml").unwrap();
+    let claims = claims_from_json(
+        r#"{"name_id": "ana@example.com", "attributes": {"mail": "ana@example.com", "groups": ["Finance-EU", "R&D, Europe"]}}"#,
+    )
+    .unwrap();
+    let text = render_text(&claims, &evaluate(&table, &claims));
+    assert!(
+        text.contains("groups (2):    \"Finance-EU\", \"R&D, Europe\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("  x-forwarded-groups: "), "{text}");
 }
