@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "samlgate", version, about = "SAML 2.0 single-sign-on gateway")]
+#[command(
+    name = "samlgate",
+    version = samlgate::cli::version::LONG,
+    about = "SAML 2.0 single-sign-on gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

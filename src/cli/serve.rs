@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 
-use crate::config::{self, ConnectionLimits};
+use crate::config::{self, Config, ConnectionLimits, SessionStoreKind};
 use crate::gateway::{GatewayError, build, system_clock};
 use crate::server::{EventLoops, descriptors, serve_with_limits, shutdown_signal};
 
@@ -49,6 +49,41 @@ fn cap_for_descriptors(limits: &ConnectionLimits) -> Option<std::num::NonZeroUsi
     decision.cap()
 }
 
+/// The one line that says what this gateway is: version, configuration file, IdPs, backend,
+/// session store, listeners. A Redis URL is shown without its credentials.
+pub fn start_line(config: &Config, path: &std::path::Path) -> String {
+    let idps: Vec<String> = config
+        .idps
+        .iter()
+        .map(|i| format!("{} ({})", i.name, i.policy.entity_id))
+        .collect();
+    let store = match &config.session.store {
+        SessionStoreKind::Memory => "memory".to_string(),
+        SessionStoreKind::Redis(settings) => match url::Url::parse(&settings.url) {
+            Ok(mut url) => {
+                let _ = url.set_password(None);
+                let _ = url.set_username("");
+                format!("redis {url}")
+            }
+            Err(_) => "redis".to_string(),
+        },
+    };
+    let metrics = match config.server.metrics_listen {
+        Some(addr) => format!("; /metrics on {addr}"),
+        None => String::new(),
+    };
+    format!(
+        "samlgate {} listening on {} for {}; config {}; IdPs: {}; backend {}; sessions in {}{metrics}",
+        crate::cli::version::LONG,
+        config.server.listen,
+        config.server.public_url,
+        path.display(),
+        idps.join(", "),
+        config.backend.url,
+        store,
+    )
+}
+
 pub fn run_serve(args: ServeArgs) -> ExitCode {
     let loaded = match config::load(&args.config) {
         Ok(l) => l,
@@ -74,8 +109,8 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let started_line = start_line(&loaded.config, &args.config);
     let addr = loaded.config.server.listen;
-    let public = loaded.config.server.public_url.clone();
     let metrics_addr = loaded.config.server.metrics_listen;
     let started = loops.block_on(async move {
         let (router, state) = build(loaded.config, system_clock())?;
@@ -108,13 +143,11 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     });
     let result = started.and_then(|(router, listener)| {
         tracing::info!(
-            %addr,
-            %public,
             event_loops = count,
             max_connections = cap.get(),
             header_read_timeout_s = limits.header_read_timeout.as_secs(),
             keepalive_timeout_s = limits.keepalive_timeout.as_secs(),
-            "samlgate listening"
+            "{started_line}"
         );
         loops
             .serve_with(listener, router, limits, shutdown_signal())

@@ -162,7 +162,10 @@ fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, Usage> {
 }
 
 /// The IdP policy and SP identity: from the configuration, or from the flags.
-fn from_config(args: &VerifyArgs, path: &std::path::Path) -> Result<(IdpPolicy, SpIdentity), Usage> {
+fn from_config(
+    args: &VerifyArgs,
+    path: &std::path::Path,
+) -> Result<(IdpPolicy, SpIdentity), Usage> {
     let loaded = crate::config::load(path).map_err(|e| Usage(e.to_string()))?;
     let config = loaded.config;
     let idp = match (&args.idp, config.idps.as_slice()) {

@@ -35,6 +35,7 @@ pub struct RawServer {
     pub max_connections: S<i64>,
     pub acs_concurrency: S<i64>,
     pub session_page: S<bool>,
+    pub access_log: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -51,6 +51,8 @@ pub struct Server {
     pub acs_concurrency: Option<NonZeroUsize>,
     /// `/saml/session` shows the signed-in user their session (off: the path goes to the backend).
     pub session_page: bool,
+    /// One log line per request: method, path, status, user, duration, request ID.
+    pub access_log: bool,
 }
 
 /// How long a client may take to send a request head, how long an idle connection is kept, how

@@ -29,6 +29,7 @@ const SERVER: &[&str] = &[
     "max_connections",
     "acs_concurrency",
     "session_page",
+    "access_log",
 ];
 const SP: &[&str] = &[
     "entity_id",

@@ -215,7 +215,12 @@ pub fn run(args: DemoArgs) -> ExitCode {
                 println!(" echo backend    {}", demo.backend_url);
                 println!(" files           {}", demo.dir.display());
                 println!(" Ctrl-C to stop.");
-                let _ = tokio::signal::ctrl_c().await;
+                crate::server::shutdown_signal().await;
+                // The demo's keys and configuration are throwaway: leave nothing behind.
+                match std::fs::remove_dir_all(&demo.dir) {
+                    Ok(()) => println!(" stopped; removed {}", demo.dir.display()),
+                    Err(e) => eprintln!("cannot remove {}: {e}", demo.dir.display()),
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -198,7 +198,7 @@ async fn forward(
         ],
     );
     let proto = state.config.server.public_url.scheme();
-    state
+    let mut response = state
         .proxy
         .forward(
             req,
@@ -207,5 +207,15 @@ async fn forward(
             client,
             proto,
         )
-        .await
+        .await;
+    if state.config.server.access_log
+        && let Some(signed_in) = signed_in
+    {
+        response
+            .extensions_mut()
+            .insert(super::access_log::AccessUser(
+                signed_in.identity.user.clone(),
+            ));
+    }
+    response
 }

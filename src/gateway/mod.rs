@@ -20,6 +20,7 @@
 //! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
+pub mod access_log;
 pub mod acs;
 pub mod acs_error;
 pub mod cookies;

@@ -77,14 +77,26 @@ impl ServeApp for Gateway {
     }
 
     /// The [`edge`] rules first (with the loop check), then the endpoints through the router or
-    /// every other request straight to the gate.
-    fn answer(&self, client: SocketAddr, mut req: Request) -> Answer {
+    /// every other request straight to the gate; logged when `[server] access_log` is on.
+    fn answer(&self, client: SocketAddr, req: Request) -> Answer {
+        if self.inner.state.config.server.access_log {
+            let seen = super::access_log::Seen::of(&req);
+            return seen.logged(self.answer_unlogged(client, req));
+        }
+        self.answer_unlogged(client, req)
+    }
+}
+
+impl Gateway {
+    /// The [`edge`] rules, then the endpoints or the gate (the answer without the access log).
+    fn answer_unlogged(&self, client: SocketAddr, req: Request) -> Answer {
         let inner = &self.inner;
         if let Err(refusal) = edge::check(req.version(), req.headers(), inner.loop_mark.as_ref()) {
             log_refusal(refusal, client, &req);
             return Box::pin(ready(Ok(refusal.page())));
         }
         if is_endpoint_path(req.uri().path()) {
+            let mut req = req;
             req.extensions_mut().insert(ConnectInfo(client));
             Box::pin(inner.endpoints.clone().oneshot(req))
         } else {

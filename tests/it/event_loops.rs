@@ -414,7 +414,7 @@ async fn text_logs_into_a_pipe_have_no_colour_codes() {
     wait_listening(&[port]).await;
     let (status, output) = stop_with_sigterm(child).await;
     assert!(status.success(), "{status:?}: {output}");
-    assert!(output.contains("samlgate listening"), "{output}");
+    assert!(output.contains(" listening on "), "{output}");
     assert!(!output.contains('\u{1b}'), "colour codes in: {output:?}");
 }
 

@@ -32,6 +32,7 @@ mod gateway_nginx;
 mod idp_shapes;
 mod interop_matrix;
 mod interop_peers;
+mod logs;
 mod mapping_cli;
 mod mapping_eval;
 mod mapping_load;

@@ -195,5 +195,6 @@ pub(super) fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Optio
         connections,
         acs_concurrency,
         session_page: r.session_page.as_ref().is_some_and(|v| *v.get_ref()),
+        access_log: r.access_log.as_ref().is_some_and(|v| *v.get_ref()),
     })
 }
