@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,12 @@ enum Command {
     /// Work with mapping tables.
     #[command(subcommand)]
     Mapping(MappingCommand),
+    /// Write the shell completion script for SHELL to stdout (packaging).
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Write the man page (roff) to stdout (packaging).
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -52,5 +58,23 @@ fn main() -> ExitCode {
         Command::Metadata(args) => samlgate::cli::metadata::run_metadata(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => samlgate::demo::run::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "samlgate",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("samlgate man: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::server::descriptors::{self, CapDecision};
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
     /// The gateway's TOML configuration file.
-    #[arg(long, short)]
+    #[arg(long, short, env = "SAMLGATE_CONFIG", default_value = crate::cli::DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 

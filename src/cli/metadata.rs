@@ -9,7 +9,7 @@ use crate::gateway::state::sp_metadata_xml;
 #[derive(Debug, Clone, clap::Args)]
 pub struct MetadataArgs {
     /// The gateway's TOML configuration file.
-    #[arg(long, short)]
+    #[arg(long, short, env = "SAMLGATE_CONFIG", default_value = crate::cli::DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// Write to this file instead of standard output.
     #[arg(long, short)]

@@ -20,7 +20,7 @@ const METRICS_MAX_CONNECTIONS: std::num::NonZeroUsize = match std::num::NonZeroU
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// The gateway's TOML configuration file.
-    #[arg(long, short)]
+    #[arg(long, short, env = "SAMLGATE_CONFIG", default_value = crate::cli::DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 

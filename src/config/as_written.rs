@@ -72,6 +72,10 @@ pub struct RawIdp {
 pub struct RawSession {
     pub store: S<String>,
     pub url: S<String>,
+    /// The URL read from this file (see `validate::secrets`).
+    pub url_file: S<String>,
+    /// The URL read from this environment variable.
+    pub url_env: S<String>,
     pub key_prefix: S<String>,
     pub pool_size: S<i64>,
     pub connect_timeout: S<String>,

@@ -60,6 +60,8 @@ const IDP: &[&str] = &[
 const SESSION: &[&str] = &[
     "store",
     "url",
+    "url_file",
+    "url_env",
     "key_prefix",
     "pool_size",
     "connect_timeout",

@@ -17,6 +17,7 @@ mod c14n;
 mod c14n_xmlsec1_awkward;
 mod cli_check;
 mod cli_verify;
+mod config_secrets;
 mod dsig_xmlsec_oracle;
 mod edge_connections;
 mod edge_paths;

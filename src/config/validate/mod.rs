@@ -12,6 +12,7 @@ pub mod headers;
 pub mod idp;
 pub mod keys;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 pub mod session;
 pub mod sp;
@@ -30,8 +31,12 @@ pub use keys::{
 pub use server::{DEFAULT_MAX_ACS_BODY, MAX_ACS_CONCURRENCY, MAX_WORKERS};
 
 /// Turn the raw file into a [`Config`], or `None` when any error was recorded.
-pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
+pub fn validate(mut raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    if let Some(session) = raw.session.as_mut() {
+        let r = session.get_mut();
+        r.url = secrets::secret(&r.url, &r.url_file, &r.url_env, "session.url", &base, p);
+    }
     let public_url_span = raw
         .server
         .as_ref()
