@@ -17,7 +17,7 @@
 //!    encoded once at sign-in (`identity::headers`).
 //!
 //! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
-//! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
+//! [`metadata_endpoint`], [`health`], [`session_page`] (opt-in), [`access_log`] (opt-in). [`state`] is what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
 pub mod access_log;
