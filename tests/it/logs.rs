@@ -152,3 +152,24 @@ async fn the_demo_stops_on_sigterm_and_removes_its_files() {
     assert!(!dir.exists(), "{} left behind: {printed}", dir.display());
     assert!(printed.contains("stopped; removed"), "{printed}");
 }
+
+/// The start line names the Redis store without the password its URL carries.
+#[test]
+fn the_start_line_shows_the_redis_store_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write_config(
+        dir.path(),
+        8080,
+        &Setup {
+            session: "store = \"redis\"\nurl = \"rediss://gw:s3cret@redis.internal:6380/3\"".into(),
+            ..Setup::default()
+        },
+    );
+    let loaded = samlgate::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let line = samlgate::cli::serve::start_line(&loaded.config, &path);
+    assert!(!line.contains("s3cret"), "{line}");
+    assert!(
+        line.contains("sessions in redis rediss://redis.internal:6380/3"),
+        "{line}"
+    );
+}
