@@ -169,14 +169,24 @@ pub async fn gate(
             state
                 .metrics
                 .inc("samlgate_access_denied_total", &[("reason", reason.kind())]);
-            match identity.as_deref() {
+            let mut response = match identity.as_deref() {
                 Some(signed_in) if !api => errors::forbidden(
                     &signed_in.identity.user,
                     &reason,
                     &state.config.server.url_for("/saml/logout"),
                 ),
                 _ => errors::forbidden_json(),
+            };
+            if state.config.server.access_log
+                && let Some(signed_in) = identity.as_deref()
+            {
+                response
+                    .extensions_mut()
+                    .insert(super::access_log::AccessUser(
+                        signed_in.identity.user.clone(),
+                    ));
             }
+            response
         }
     }
 }

@@ -55,6 +55,9 @@ async fn the_access_log_names_method_path_status_user_duration_and_request_id() 
         port,
         &Setup {
             server_extra: "access_log = true".into(),
+            routes:
+                "[[route]]\npath = \"/admin\"\nrequire_access_group = [\"MyOrg:Administrators\"]\n"
+                    .into(),
             ..Setup::default()
         },
     );
@@ -82,6 +85,8 @@ async fn the_access_log_names_method_path_status_user_duration_and_request_id() 
     // The backend is a closed port: 502, but the user is known.
     let app = browser.get("/app").await;
     assert_eq!(app.status, StatusCode::BAD_GATEWAY);
+    let admin = browser.get("/admin/").await;
+    assert_eq!(admin.status, StatusCode::FORBIDDEN);
     let (status, output) = stop_with_sigterm(child).await;
     assert!(status.success(), "{status:?}: {output}");
     let first = output
@@ -102,6 +107,11 @@ async fn the_access_log_names_method_path_status_user_duration_and_request_id() 
         .unwrap_or_else(|| panic!("no access line for the signed-in request: {output}"));
     assert!(signed_in.contains("alice@example.com"), "{signed_in}");
     assert!(signed_in.contains("request_id="), "{signed_in}");
+    let denied = output
+        .lines()
+        .find(|l| l.contains("GET /admin/ 403"))
+        .unwrap_or_else(|| panic!("no access line for the denied request: {output}"));
+    assert!(denied.contains("alice@example.com"), "{denied}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
