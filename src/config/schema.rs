@@ -54,6 +54,8 @@ const IDP: &[&str] = &[
     "authn_context",
     "allow_cbc",
     "allow_3des",
+    "slo",
+    "sign_logout_requests",
 ];
 const SESSION: &[&str] = &[
     "store",

@@ -27,12 +27,15 @@ pub mod errors;
 pub mod forward_auth;
 pub mod gate;
 pub mod health;
+pub mod logged_out;
 pub mod login;
 pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
+pub mod pending_logout;
 pub mod relay_state;
 pub mod service;
+pub mod slo;
 pub mod startup;
 pub mod state;
 
@@ -87,6 +90,7 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/saml/login", get(login::login))
         .route("/saml/acs", get(acs::explain).post(acs::acs))
         .route("/saml/logout", get(logout::page).post(logout::logout))
+        .route("/saml/slo", get(slo::redirect).post(slo::post))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
         .merge(metrics_here)

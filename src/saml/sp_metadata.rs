@@ -35,7 +35,7 @@ const CONTENT_CBC: &[&str] = &[
 pub struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
-    /// Single Logout endpoint (HTTP-Redirect), when the gateway offers one.
+    /// Single Logout endpoint (HTTP-Redirect and HTTP-POST), when the gateway offers one.
     pub slo_url: Option<&'a str>,
     /// Current certificate first, then the next one during a rollover.
     pub certificates: Vec<&'a X509>,
@@ -120,11 +120,16 @@ impl SpMetadata<'_> {
             xml.push_str(&key_descriptor("encryption", &b64, &enc_methods));
         }
         if let Some(slo) = self.slo_url {
-            xml.push_str(&format!(
-                r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
+            for binding in [
                 super::request::BINDING_REDIRECT,
-                escape(slo)
-            ));
+                super::request::BINDING_POST,
+            ] {
+                xml.push_str(&format!(
+                    r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
+                    binding,
+                    escape(slo)
+                ));
+            }
         }
         let formats: Vec<&str> = if self.name_id_formats.is_empty() {
             vec![NAMEID_UNSPECIFIED]
