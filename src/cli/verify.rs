@@ -28,8 +28,16 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "ID")]
     pub sp_entity_id: String,
     /// Our ACS URL (the expected Destination and Recipient).
+    #[arg(long, value_name = "URL", required_unless_present = "logout")]
+    pub acs_url: Option<String>,
+    /// The file is a Single Logout message (LogoutRequest, or LogoutResponse with
+    /// --request-id): an HTTP-Redirect query string (`SAMLRequest=...&SigAlg=...&Signature=...`,
+    /// or a whole URL) or an HTTP-POST message (base64 or XML, enveloped signature).
+    #[arg(long, requires = "slo_url", conflicts_with_all = ["unsolicited", "acs_url"])]
+    pub logout: bool,
+    /// With --logout: our Single Logout URL (the expected Destination).
     #[arg(long, value_name = "URL")]
-    pub acs_url: String,
+    pub slo_url: Option<String>,
     /// Validate as of this time (RFC 3339), instead of the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
@@ -85,6 +93,9 @@ struct Output<'a> {
 struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
+    if args.logout {
+        return super::verify_logout::run(&args);
+    }
     match prepare(&args) {
         Err(Usage(message)) => {
             eprintln!("samlgate verify: {message}");
@@ -108,6 +119,10 @@ struct Prepared {
     policy: IdpPolicy,
     sp: SpIdentity,
     now: OffsetDateTime,
+}
+
+pub(super) fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
+    read(path, what).map_err(|Usage(m)| m)
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, Usage> {
@@ -161,14 +176,14 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
         policy,
         sp: SpIdentity {
             entity_id: args.sp_entity_id.clone(),
-            acs_url: args.acs_url.clone(),
+            acs_url: args.acs_url.clone().unwrap_or_default(),
             decryption_keys,
         },
         now,
     })
 }
 
-fn looks_like_xml(raw: &[u8]) -> bool {
+pub(super) fn looks_like_xml(raw: &[u8]) -> bool {
     let trimmed = raw
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(raw)
