@@ -94,7 +94,18 @@ struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
     if args.logout {
-        return super::verify_logout::run(&args);
+        return super::verify_logout::run(&super::verify_logout::LogoutArgs {
+            idp_metadata: args.idp_metadata,
+            idp_entity_id: args.idp_entity_id,
+            sp_entity_id: args.sp_entity_id,
+            slo_url: args.slo_url,
+            now: args.now,
+            request_id: args.request_id,
+            allow_sha1: args.allow_sha1,
+            clock_skew: args.clock_skew,
+            sp_keys: args.sp_keys,
+            message_file: args.response_file,
+        });
     }
     match prepare(&args) {
         Err(Usage(message)) => {
@@ -119,10 +130,6 @@ struct Prepared {
     policy: IdpPolicy,
     sp: SpIdentity,
     now: OffsetDateTime,
-}
-
-pub(super) fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
-    read(path, what).map_err(|Usage(m)| m)
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, Usage> {
@@ -183,7 +190,7 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
     })
 }
 
-pub(super) fn looks_like_xml(raw: &[u8]) -> bool {
+fn looks_like_xml(raw: &[u8]) -> bool {
     let trimmed = raw
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(raw)

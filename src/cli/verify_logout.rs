@@ -7,13 +7,13 @@
 //! `--request-id`, the LogoutRequest it must answer. Exit codes as `verify`: 0 accepted (JSON on
 //! stdout), 1 refused (the reason on stderr), 2 usage.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::verify::{VerifyArgs, looks_like_xml, read_file};
 use crate::crypto::keys::DecryptionKey;
 use crate::saml::logout::binding::{Inbound, InboundKind, from_post_form, from_redirect_query};
 use crate::saml::logout::{
@@ -21,6 +21,35 @@ use crate::saml::logout::{
 };
 use crate::saml::metadata::{Binding, parse_idp_metadata};
 use crate::saml::policy::{IdpPolicy, SpIdentity};
+
+/// What `verify --logout` was given (from `verify`'s command line).
+#[derive(Debug)]
+pub struct LogoutArgs {
+    pub idp_metadata: PathBuf,
+    pub idp_entity_id: Option<String>,
+    pub sp_entity_id: String,
+    pub slo_url: Option<String>,
+    pub now: Option<String>,
+    /// A LogoutResponse must answer this LogoutRequest ID.
+    pub request_id: Option<String>,
+    pub allow_sha1: bool,
+    pub clock_skew: Option<i64>,
+    pub sp_keys: Vec<PathBuf>,
+    pub message_file: PathBuf,
+}
+
+fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
+/// After an optional UTF-8 BOM and whitespace, the first byte is `<`.
+fn looks_like_xml(raw: &[u8]) -> bool {
+    let trimmed = raw
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(raw)
+        .trim_ascii_start();
+    trimmed.first() == Some(&b'<')
+}
 
 #[derive(Serialize)]
 #[serde(tag = "message")]
@@ -45,7 +74,7 @@ enum Output {
     },
 }
 
-pub fn run(args: &VerifyArgs) -> ExitCode {
+pub fn run(args: &LogoutArgs) -> ExitCode {
     match prepare(args) {
         Err(message) => {
             eprintln!("samlgate verify --logout: {message}");
@@ -88,7 +117,7 @@ struct Prepared {
 }
 
 /// Usage errors outside, the binding's refusal inside.
-fn prepare(args: &VerifyArgs) -> Result<Result<Prepared, LogoutRejection>, String> {
+fn prepare(args: &LogoutArgs) -> Result<Result<Prepared, LogoutRejection>, String> {
     let metadata = read_file(&args.idp_metadata, "IdP metadata")?;
     let source = args.idp_metadata.display().to_string();
     let idp = parse_idp_metadata(&metadata, &source, args.idp_entity_id.as_deref())
@@ -114,7 +143,7 @@ fn prepare(args: &VerifyArgs) -> Result<Result<Prepared, LogoutRejection>, Strin
         None => OffsetDateTime::now_utc(),
     };
     let slo_url = args.slo_url.clone().ok_or("--logout needs --slo-url")?;
-    let raw = read_file(&args.response_file, "logout message file")?;
+    let raw = read_file(&args.message_file, "logout message file")?;
     let inbound = match read_binding(&raw) {
         Ok(inbound) => inbound,
         Err(rejection) => return Ok(Err(rejection)),
@@ -171,7 +200,7 @@ fn binding_name(binding: &Binding) -> &'static str {
     }
 }
 
-fn check(p: &Prepared, args: &VerifyArgs) -> Result<Option<Output>, LogoutRejection> {
+fn check(p: &Prepared, args: &LogoutArgs) -> Result<Option<Output>, LogoutRejection> {
     let slo = SloEndpoint {
         sp: &p.sp,
         url: &p.slo_url,

@@ -36,6 +36,7 @@ pub mod pending_logout;
 pub mod relay_state;
 pub mod service;
 pub mod slo;
+pub mod slo_soap;
 pub mod startup;
 pub mod state;
 
@@ -91,6 +92,7 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/saml/acs", get(acs::explain).post(acs::acs))
         .route("/saml/logout", get(logout::page).post(logout::logout))
         .route("/saml/slo", get(slo::redirect).post(slo::post))
+        .route("/saml/slo/soap", axum::routing::post(slo_soap::soap))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
         .merge(metrics_here)

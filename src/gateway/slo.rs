@@ -114,7 +114,7 @@ pub async fn post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     }
 }
 
-fn rejected(idp: &str, rejection: LogoutRejection) -> SloError {
+pub(super) fn rejected(idp: &str, rejection: LogoutRejection) -> SloError {
     SloError::Rejected {
         idp: idp.to_string(),
         rejection,
@@ -137,9 +137,19 @@ async fn idp_initiated(state: &Arc<AppState>, inbound: Inbound) -> Result<Respon
     let shared = Arc::clone(state);
     let verified = state
         .acs_work
-        .run(move || verify_request(&shared, &inbound, now))
+        .run(move || verify_request(&shared, &inbound, &slo_url(&shared), now))
         .await
         .map_err(|e: OffloadError| SloError::Unavailable(e.to_string()))??;
+    let idp = slo_idp(state, &verified)?;
+    let status = act_on(state, idp, &verified, now).await?;
+    Ok(answer_idp(state, idp, &verified, status, now))
+}
+
+/// The configured IdP that issued a verified request, if Single Logout is on for it.
+pub(super) fn slo_idp<'s>(
+    state: &'s AppState,
+    verified: &VerifiedLogoutRequest,
+) -> Result<&'s Idp, SloError> {
     let idp = state
         .config
         .idps
@@ -153,13 +163,19 @@ async fn idp_initiated(state: &Arc<AppState>, inbound: Inbound) -> Result<Respon
             idp: idp.name.clone(),
         });
     }
-    use_once(state, idp, &verified, now).await?;
-    let (ended, index_failed) = end_subject(state, &verified, now).await;
-    let status = if ended.failed > 0 || index_failed {
-        LogoutStatus::PartialLogout
-    } else {
-        LogoutStatus::Success
-    };
+    Ok(idp)
+}
+
+/// A verified LogoutRequest, used once: its subject's sessions end, audited and counted.
+/// Returns the status the answer carries.
+pub(super) async fn act_on(
+    state: &AppState,
+    idp: &Idp,
+    verified: &VerifiedLogoutRequest,
+    now: OffsetDateTime,
+) -> Result<LogoutStatus, SloError> {
+    use_once(state, idp, verified, now).await?;
+    let (ended, index_failed) = end_subject(state, verified, now).await;
     audit::single_logout(
         &idp.name,
         &verified.name_id.value,
@@ -171,26 +187,28 @@ async fn idp_initiated(state: &Arc<AppState>, inbound: Inbound) -> Result<Respon
         "samlgate_single_logouts_total",
         &[("idp", &idp.name), ("started_by", "idp")],
     );
-    Ok(answer_idp(state, idp, &verified, status, now))
+    for _ in 0..ended.ended {
+        state.metrics.inc(
+            "samlgate_single_logout_sessions_ended_total",
+            &[("idp", &idp.name)],
+        );
+    }
+    Ok(if ended.failed > 0 || index_failed {
+        LogoutStatus::PartialLogout
+    } else {
+        LogoutStatus::Success
+    })
 }
 
-fn verify_request(
+pub(super) fn verify_request(
     state: &AppState,
     inbound: &Inbound,
+    url: &str,
     now: OffsetDateTime,
 ) -> Result<VerifiedLogoutRequest, SloError> {
     let policies: Vec<_> = state.config.idps.iter().map(|i| &i.policy).collect();
-    let url = slo_url(state);
-    validate_logout_request(
-        inbound,
-        &policies,
-        SloEndpoint {
-            sp: &state.sp,
-            url: &url,
-        },
-        now,
-    )
-    .map_err(|rejection| rejected("unknown", rejection))
+    validate_logout_request(inbound, &policies, SloEndpoint { sp: &state.sp, url }, now)
+        .map_err(|rejection| rejected("unknown", rejection))
 }
 
 /// The URL of `/saml/slo` as IdPs address it.
@@ -200,7 +218,7 @@ pub fn slo_url(state: &AppState) -> String {
 
 /// A LogoutRequest ID acts once. Kept in the replay store beside Assertion IDs, under a prefix
 /// no XML ID can carry (`:` is not allowed in an xs:ID), so the two never meet.
-async fn use_once(
+pub(super) async fn use_once(
     state: &AppState,
     idp: &Idp,
     verified: &VerifiedLogoutRequest,
@@ -396,10 +414,19 @@ async fn answered(state: &Arc<AppState>, headers: &HeaderMap, inbound: Inbound) 
 
 /// A logout message not acted on: the reason in the log and the audit trail, a metric by kind,
 /// a generic page for the browser.
-fn refuse(state: &AppState, e: &SloError) -> Response {
+pub(super) fn refuse(state: &AppState, e: &SloError) -> Response {
+    record_refusal(state, e);
+    if let SloError::Unavailable(_) = e {
+        return super::errors::unavailable();
+    }
+    logged_out::refused(StatusCode::BAD_REQUEST)
+}
+
+/// The log line, the audit line and the metric of a refusal.
+pub(super) fn record_refusal(state: &AppState, e: &SloError) {
     if let SloError::Unavailable(detail) = e {
         tracing::error!("single logout: {detail}");
-        return super::errors::unavailable();
+        return;
     }
     let reference: String = random_token().chars().take(12).collect();
     let kind = e.kind();
@@ -408,5 +435,4 @@ fn refuse(state: &AppState, e: &SloError) -> Response {
         "samlgate_logout_rejections_total",
         &[("idp", e.idp()), ("kind", kind)],
     );
-    logged_out::refused(StatusCode::BAD_REQUEST)
 }

@@ -35,7 +35,8 @@ const CONTENT_CBC: &[&str] = &[
 pub struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
-    /// Single Logout endpoint (HTTP-Redirect and HTTP-POST), when the gateway offers one.
+    /// Single Logout endpoint (HTTP-Redirect and HTTP-POST; SOAP at `<slo_url>/soap`), when the
+    /// gateway offers one.
     pub slo_url: Option<&'a str>,
     /// Current certificate first, then the next one during a rollover.
     pub certificates: Vec<&'a X509>,
@@ -130,6 +131,11 @@ impl SpMetadata<'_> {
                     escape(slo)
                 ));
             }
+            xml.push_str(&format!(
+                r#"<md:SingleLogoutService Binding="{}" Location="{}/soap"/>"#,
+                super::logout::binding::BINDING_SOAP,
+                escape(slo)
+            ));
         }
         let formats: Vec<&str> = if self.name_id_formats.is_empty() {
             vec![NAMEID_UNSPECIFIED]

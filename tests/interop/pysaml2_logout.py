@@ -7,7 +7,8 @@ the wire by pysaml2's own bindings (Entity.apply_binding: HTTP-Redirect with the
 signature, or HTTP-POST with the enveloped signature made by xmlsec1).
 
 Prints on stdout: for --binding redirect the whole Location URL; for --binding post the base64
-form value (SAMLRequest or SAMLResponse). The IdP metadata goes to --metadata-out.
+form value (SAMLRequest or SAMLResponse); for --binding soap the SOAP envelope
+(saml2.pack.make_soap_enveloped_saml_thingy) around the enveloped-signed message. The IdP metadata goes to --metadata-out.
 
     build/venv/bin/python tests/interop/pysaml2_logout.py --help
 """
@@ -29,6 +30,7 @@ try:
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
     from saml2.config import IdPConfig
     from saml2.metadata import entity_descriptor
+    from saml2.pack import make_soap_enveloped_saml_thingy
     from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, NameID
     from saml2.samlp import STATUS_PARTIAL_LOGOUT, STATUS_RESPONDER, STATUS_SUCCESS
     from saml2.server import Server
@@ -43,7 +45,7 @@ PROG = "pysaml2_logout"
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kind", choices=["request", "response"], default="request")
-    p.add_argument("--binding", choices=["redirect", "post"], required=True)
+    p.add_argument("--binding", choices=["redirect", "post", "soap"], required=True)
     p.add_argument("--sign", choices=["yes", "no"], default="yes")
     p.add_argument("--sig-alg", choices=list(pc.SIG_ALGS), default="rsa-sha256")
     p.add_argument("--destination", required=True, help="the SP's SLO URL (Destination)")
@@ -99,7 +101,7 @@ def main(argv=None):
             pc.write_text(args.metadata_out, str(entity_descriptor(conf)))
         server = Server(config=conf)
         # Signed POST messages carry an enveloped signature; Redirect ones the query signature.
-        sign_xml = sign and args.binding == "post"
+        sign_xml = sign and args.binding in ("post", "soap")
         if args.kind == "request":
             _id, message = server.create_logout_request(
                 destination=args.destination,
@@ -132,6 +134,12 @@ def main(argv=None):
                 destination=args.destination,
             )
             typ_response = True
+        if args.binding == "soap":
+            envelope = make_soap_enveloped_saml_thingy(message)
+            if isinstance(envelope, bytes):
+                envelope = envelope.decode("utf-8")
+            sys.stdout.write(envelope + "\n")
+            return 0
         binding = BINDING_HTTP_REDIRECT if args.binding == "redirect" else BINDING_HTTP_POST
         info = server.apply_binding(
             binding,

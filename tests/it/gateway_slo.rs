@@ -979,3 +979,99 @@ async fn an_idp_logout_at_node_a_ends_the_session_node_b_serves_on_its_next_requ
     );
     assert_eq!(backend_sees(&mut again).await, Ok(user.to_string()));
 }
+
+// ---- the SOAP back channel ----------------------------------------------------------------
+
+/// A LogoutRequest in a SOAP envelope, its enveloped signature by `keys` when given.
+fn soap_request(request: &LogoutRequest, keys: Option<&KeyPair>) -> String {
+    let xml = request.to_xml();
+    let xml = match keys {
+        Some(k) => samlgate::saml::request::sign_for_post(&xml, &k.key, Some(&k.cert)).unwrap(),
+        None => xml,
+    };
+    samlgate::saml::logout::binding::soap_envelope(&xml)
+}
+
+async fn post_soap(gw: &Gateway, envelope: String) -> crate::support::gateway::Reply {
+    Browser::new(&gw.base)
+        .send(
+            Method::POST,
+            "/saml/slo/soap",
+            &[("content-type", "text/xml")],
+            Some(envelope),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn the_soap_back_channel_ends_sessions_and_answers_a_signed_logout_response() {
+    let gw = start(slo_setup()).await;
+    let mut alice = Browser::new(&gw.base);
+    login(gw.now(), &gw.base, &mut alice, "alice@example.com").await;
+    let soap_url = format!("{}/saml/slo/soap", gw.base);
+
+    // Unsigned, or for the front-channel URL: a SOAP Fault, nothing ended.
+    let unsigned = logout_request(IDP, &soap_url, "alice@example.com", None, gw.now());
+    let r = post_soap(&gw, soap_request(&unsigned, None)).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(
+        r.body.contains("<faultcode>SOAP-ENV:Client</faultcode>"),
+        "{}",
+        r.body
+    );
+    let misaddressed = logout_request(
+        IDP,
+        &format!("{}/saml/slo", gw.base),
+        "alice@example.com",
+        None,
+        gw.now(),
+    );
+    let r = post_soap(&gw, soap_request(&misaddressed, Some(test_idp::idp_keys()))).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    let forged = logout_request(IDP, &soap_url, "alice@example.com", None, gw.now());
+    let r = post_soap(&gw, soap_request(&forged, Some(test_idp::attacker_keys()))).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert_eq!(whoami(&mut alice).await, Ok("alice@example.com".into()));
+
+    let request = logout_request(IDP, &soap_url, "alice@example.com", None, gw.now());
+    let envelope = soap_request(&request, Some(test_idp::idp_keys()));
+    let r = post_soap(&gw, envelope.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
+    assert!(r.body.starts_with("<SOAP-ENV:Envelope"), "{}", r.body);
+    assert_eq!(attr(&r.body, "InResponseTo"), Some(request.id.as_str()));
+    assert!(r.body.contains("status:Success"), "{}", r.body);
+    assert_eq!(whoami(&mut alice).await, Err(StatusCode::UNAUTHORIZED));
+    // The LogoutResponse inside verifies with xmlsec1 and the SP certificate.
+    if let Some(xmlsec1) = crate::support::find_tool("xmlsec1") {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.xml"), &r.body).unwrap();
+        std::fs::write(dir.path().join("sp.pem"), gw.sp_cert.to_pem().unwrap()).unwrap();
+        let out = std::process::Command::new(xmlsec1)
+            .args([
+                "--verify",
+                "--id-attr:ID",
+                "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
+                "--pubkey-cert-pem",
+            ])
+            .arg(dir.path().join("sp.pem"))
+            .arg(dir.path().join("r.xml"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Replayed: a fault, and a new session of alice stays.
+    let mut again = Browser::new(&gw.base);
+    login(gw.now(), &gw.base, &mut again, "alice@example.com").await;
+    let r = post_soap(&gw, envelope).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert_eq!(whoami(&mut again).await, Ok("alice@example.com".into()));
+    // The SP metadata names the SOAP endpoint.
+    assert!(gw.state.sp_metadata.contains(&format!(
+        r#"Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="{soap_url}""#
+    )));
+}

@@ -292,3 +292,48 @@ fn pysaml2_logout_responses_answer_only_our_request() {
         }
     }
 }
+
+#[test]
+fn pysaml2_soap_logout_requests_are_accepted_signed_and_refused_unsigned_or_tampered() {
+    if !peers::require(Peer::Pysaml2) {
+        return;
+    }
+    let soap_url = "https://sp.interop.test/saml/slo/soap";
+    let make = |sign: &str| {
+        peer_logout(
+            Peer::Pysaml2,
+            &[
+                "--binding",
+                "soap",
+                "--sign",
+                sign,
+                "--destination",
+                soap_url,
+                "--sp-entity-id",
+                SP,
+                "--name-id",
+                "alice@example.org",
+            ],
+        )
+        .unwrap()
+    };
+    let sp = sp();
+    let soap = SloEndpoint {
+        sp: &sp,
+        url: soap_url,
+    };
+    let now = OffsetDateTime::now_utc();
+    let check = |envelope: &str, policy: &IdpPolicy| {
+        let inbound = samlgate::saml::logout::binding::from_soap_envelope(envelope.as_bytes())?;
+        validate_logout_request(&inbound, &[policy], soap, now)
+    };
+    let (signed, metadata, _dir) = make("yes");
+    let policy = policy(&metadata);
+    let ok = check(&signed, &policy).unwrap();
+    assert_eq!(ok.name_id.value, "alice@example.org");
+    let tampered = signed.replace("alice@example.org", "bob@example.org");
+    assert!(check(&tampered, &policy).is_err());
+    let (unsigned, _, _dir2) = make("no");
+    let r = check(&unsigned, &policy);
+    assert!(matches!(r, Err(LogoutRejection::Unsigned { .. })), "{r:?}");
+}

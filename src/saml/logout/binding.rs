@@ -23,6 +23,16 @@ use crate::saml::request::{RequestError, deflate_base64, sign_for_post, signatur
 use crate::xml::escape::escape;
 use crate::xml::limits::{MAX_MESSAGE_BYTES, MAX_RESPONSE_BASE64_BYTES};
 
+/// The SAML SOAP binding (bindings 3.2), for the back channel.
+pub const BINDING_SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
+/// SOAP 1.1's envelope namespace, the one the SAML SOAP binding uses.
+pub const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// Is this the SOAP binding?
+pub fn is_soap(binding: &Binding) -> bool {
+    matches!(binding, Binding::Other(uri) if uri == BINDING_SOAP)
+}
+
 /// Which of the two logout messages a binding carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InboundKind {
@@ -183,6 +193,77 @@ pub fn from_post_form(body: &[u8]) -> Result<Inbound, LogoutRejection> {
         relay_state,
         redirect_signature: None,
     })
+}
+
+/// Read a SOAP request body (bindings 3.2): a SOAP 1.1 Envelope whose Body holds the message,
+/// its signature enveloped. Which message it is, the Body's element says; the validator checks
+/// the envelope's shape again on the tree it verifies.
+pub fn from_soap_envelope(body: &[u8]) -> Result<Inbound, LogoutRejection> {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(BindingFailure::TooLarge {
+            size: body.len(),
+            limit: MAX_MESSAGE_BYTES,
+        }
+        .into());
+    }
+    let doc = crate::xml::parse(body, &crate::xml::ParseLimits::default())?;
+    let message = soap_body_message(&doc)?;
+    let kind = if message.is(crate::xml::ns::SAMLP, "LogoutResponse") {
+        InboundKind::Response
+    } else {
+        InboundKind::Request
+    };
+    Ok(Inbound {
+        kind,
+        binding: Binding::Other(BINDING_SOAP.to_string()),
+        xml: body.to_vec(),
+        relay_state: None,
+        redirect_signature: None,
+    })
+}
+
+/// The one element inside `Envelope/Body`.
+pub fn soap_body_message(
+    doc: &crate::xml::Document,
+) -> Result<crate::xml::ElementRef<'_>, LogoutRejection> {
+    let root = doc.root();
+    if !root.is(SOAP_ENV, "Envelope") {
+        return Err(BindingFailure::NotSoap {
+            found: root.qualified_name(),
+        }
+        .into());
+    }
+    let bodies: Vec<_> = root.children_named(SOAP_ENV, "Body").collect();
+    let [body] = bodies.as_slice() else {
+        return Err(BindingFailure::SoapShape {
+            what: "exactly one SOAP Body",
+        }
+        .into());
+    };
+    let messages: Vec<_> = body.child_elements().collect();
+    match messages.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(BindingFailure::SoapShape {
+            what: "exactly one element in the SOAP Body",
+        }
+        .into()),
+    }
+}
+
+/// `xml` (a signed message) in a SOAP 1.1 envelope.
+pub fn soap_envelope(xml: &str) -> String {
+    format!(
+        r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}"><SOAP-ENV:Body>{xml}</SOAP-ENV:Body></SOAP-ENV:Envelope>"#
+    )
+}
+
+/// A SOAP Fault with a generic reason (the precise one goes to the log).
+pub fn soap_fault(client_fault: bool, reason: &str) -> String {
+    let code = if client_fault { "Client" } else { "Server" };
+    format!(
+        r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:{code}</faultcode><faultstring>{}</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#,
+        escape(reason)
+    )
 }
 
 /// One query component, percent-decoded as a form value (`+` is a space).

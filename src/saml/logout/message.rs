@@ -92,6 +92,7 @@ pub enum LogoutStatus {
 pub struct LogoutResponse {
     pub id: String,
     pub issue_instant: OffsetDateTime,
+    /// Empty over SOAP, where the response goes back on the same connection.
     pub destination: String,
     pub in_response_to: String,
     /// Who sends it: our SP entityID (or, in tests, an IdP's).
@@ -111,7 +112,7 @@ impl LogoutResponse {
         format!(
             concat!(
                 r#"<samlp:LogoutResponse xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" "#,
-                r#"IssueInstant="{instant}" Destination="{dest}" InResponseTo="{irt}">"#,
+                r#"IssueInstant="{instant}"{dest} InResponseTo="{irt}">"#,
                 "<saml:Issuer>{issuer}</saml:Issuer><samlp:Status>{status}</samlp:Status>",
                 "</samlp:LogoutResponse>"
             ),
@@ -119,7 +120,11 @@ impl LogoutResponse {
             saml = SAML,
             id = escape(&self.id),
             instant = format_instant(self.issue_instant),
-            dest = escape(&self.destination),
+            dest = if self.destination.is_empty() {
+                String::new()
+            } else {
+                format!(r#" Destination="{}""#, escape(&self.destination))
+            },
             irt = escape(&self.in_response_to),
             issuer = escape(&self.issuer),
             status = status,

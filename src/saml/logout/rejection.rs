@@ -94,6 +94,10 @@ pub enum BindingFailure {
     Base64(String),
     #[error("the HTTP-Redirect message does not inflate (raw DEFLATE): {0}")]
     Inflate(String),
+    #[error("the SOAP body's root is <{found}>, not a SOAP 1.1 Envelope")]
+    NotSoap { found: String },
+    #[error("the SOAP Envelope does not hold {what}")]
+    SoapShape { what: &'static str },
 }
 
 impl BindingFailure {
@@ -106,6 +110,8 @@ impl BindingFailure {
             BindingFailure::TooLarge { .. } => "too_large",
             BindingFailure::Base64(_) => "bad_base64",
             BindingFailure::Inflate(_) => "bad_deflate",
+            BindingFailure::NotSoap { .. } => "not_soap",
+            BindingFailure::SoapShape { .. } => "soap_shape",
         }
     }
 }

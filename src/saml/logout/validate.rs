@@ -7,6 +7,9 @@
 //! IssueInstant within the IdP's skew and age -> NotOnOrAfter not passed -> NameID (EncryptedID
 //! decrypted with the SP keys; BaseID refused) -> SessionIndexes.
 //!
+//! Over SOAP (the back channel) the message is the one element of the Envelope's Body, its
+//! signature enveloped, and Destination is optional.
+//!
 //! LogoutResponse (answering our request): the same up to the times, then InResponseTo is the
 //! request this browser sent, then the status. The ID's single use (replay store) is the
 //! caller's step, after these: nothing is written for a message that does not verify.
@@ -14,7 +17,7 @@
 use base64::Engine;
 use time::OffsetDateTime;
 
-use super::binding::{Inbound, InboundKind};
+use super::binding::{Inbound, InboundKind, is_soap, soap_body_message};
 use super::rejection::LogoutRejection;
 use crate::crypto::SignatureError;
 use crate::crypto::algorithms::SignatureAlgorithm;
@@ -76,11 +79,11 @@ pub fn validate_logout_request(
 ) -> Result<VerifiedLogoutRequest, LogoutRejection> {
     const WHAT: &str = "LogoutRequest";
     let doc = parse_message(inbound, InboundKind::Request, WHAT)?;
-    let request = doc.root();
+    let request = message_element(&doc, inbound, WHAT)?;
     let id = message_id(request)?;
     let idp = issuing_idp(request, idps, WHAT)?;
     check_signature(inbound, &doc, request, idp, WHAT)?;
-    check_destination(request, slo.url, WHAT)?;
+    check_destination(request, slo.url, &inbound.binding, WHAT)?;
     check_issue_instant(WHAT, request, idp, now)?;
     if let Some(until) = optional_instant(request, "NotOnOrAfter", "NotOnOrAfter")? {
         check_not_on_or_after(WHAT, until, idp, now).map_err(Rejection::from)?;
@@ -121,11 +124,11 @@ pub fn validate_logout_response(
 ) -> Result<VerifiedLogoutResponse, LogoutRejection> {
     const WHAT: &str = "LogoutResponse";
     let doc = parse_message(inbound, InboundKind::Response, WHAT)?;
-    let response = doc.root();
+    let response = message_element(&doc, inbound, WHAT)?;
     let id = message_id(response)?;
     let idp = issuing_idp(response, &[idp], WHAT)?;
     check_signature(inbound, &doc, response, idp, WHAT)?;
-    check_destination(response, slo.url, WHAT)?;
+    check_destination(response, slo.url, &inbound.binding, WHAT)?;
     check_issue_instant(WHAT, response, idp, now)?;
     check_in_response_to(
         WHAT,
@@ -155,16 +158,31 @@ fn parse_message(
         });
     }
     let doc = parse(&inbound.xml, &ParseLimits::default())?;
-    let root = doc.root();
-    if !root.is(ns::SAMLP, what) {
-        return Err(LogoutRejection::WrongMessage {
-            expected: what,
-            found: root.qualified_name(),
-        });
-    }
-    check_version(root)?;
+    message_element(&doc, inbound, what)?;
     check_unique_ids(&doc)?;
     Ok(doc)
+}
+
+/// The message: the root, or for SOAP the one element in the Envelope's Body; it must be the
+/// expected one, in SAML 2.0.
+fn message_element<'d>(
+    doc: &'d Document,
+    inbound: &Inbound,
+    what: &'static str,
+) -> Result<ElementRef<'d>, LogoutRejection> {
+    let message = if is_soap(&inbound.binding) {
+        soap_body_message(doc)?
+    } else {
+        doc.root()
+    };
+    if !message.is(ns::SAMLP, what) {
+        return Err(LogoutRejection::WrongMessage {
+            expected: what,
+            found: message.qualified_name(),
+        });
+    }
+    check_version(message)?;
+    Ok(message)
 }
 
 fn message_id(root: ElementRef<'_>) -> Result<String, LogoutRejection> {
@@ -262,13 +280,16 @@ fn check_signature(
 }
 
 /// Destination must be present (the message is signed, bindings 3.4.5.2 and 3.5.5.2) and equal
-/// our SLO URL: a request signed for another SP cannot be replayed here.
+/// our SLO URL: a request signed for another SP cannot be replayed here. Over SOAP (bindings
+/// 3.2) it is optional, and checked when present.
 fn check_destination(
     root: ElementRef<'_>,
     expected: &str,
+    binding: &Binding,
     what: &'static str,
 ) -> Result<(), LogoutRejection> {
     match root.attr("Destination") {
+        None if is_soap(binding) => Ok(()),
         Some(found) if found == expected => Ok(()),
         Some(found) => Err(LogoutRejection::DestinationMismatch {
             what,
