@@ -39,3 +39,54 @@ impl PendingLogout {
         (pending.expires > now).then_some(pending)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-05-23 09:14:20 UTC);
+
+    fn seal() -> LoginSeal {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        LoginSeal::new(&key, &[], "https://app.example.com/saml/metadata").unwrap()
+    }
+
+    fn pending() -> PendingLogout {
+        PendingLogout {
+            request_id: "_0123".into(),
+            idp: "corp".into(),
+            expires: NOW + PENDING_LOGOUT_TTL,
+        }
+    }
+
+    #[test]
+    fn a_sealed_pending_logout_opens_until_it_expires() {
+        let seal = seal();
+        let cookie = pending().seal(&seal).unwrap();
+        assert!(!cookie.contains("_0123"), "the request ID is not readable");
+        assert_eq!(PendingLogout::open(&cookie, &seal, NOW), Some(pending()));
+        assert_eq!(
+            PendingLogout::open(&cookie, &seal, NOW + PENDING_LOGOUT_TTL),
+            None
+        );
+    }
+
+    #[test]
+    fn another_deployments_seal_a_tampered_cookie_or_a_sealed_login_state_do_not_open() {
+        let seal = seal();
+        let cookie = pending().seal(&seal).unwrap();
+        assert_eq!(PendingLogout::open(&cookie, &self::seal(), NOW), None);
+        let mut tampered = cookie.into_bytes();
+        if let Some(last) = tampered.last_mut() {
+            *last = if *last == b'A' { b'B' } else { b'A' };
+        }
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(PendingLogout::open(&tampered, &seal, NOW), None);
+        // The same JSON sealed without the logout label (as another use of the seal would).
+        let unlabelled = seal.seal(&serde_json::to_vec(&pending()).unwrap()).unwrap();
+        assert_eq!(PendingLogout::open(&unlabelled, &seal, NOW), None);
+    }
+}

@@ -416,3 +416,72 @@ fn binding_refusals_are_typed() {
         "too_large"
     );
 }
+
+#[test]
+fn soap_envelopes_are_read_strictly_and_their_request_checked_like_a_post() {
+    use super::binding::{from_soap_envelope, soap_envelope};
+    let f = fixture();
+    let soap_url = "https://app.example.com/saml/slo/soap";
+    let endpoint = SloEndpoint {
+        sp: &f.sp,
+        url: soap_url,
+    };
+    let signed = |r: &LogoutRequest, key: &PKey<Private>| {
+        crate::saml::request::sign_for_post(&r.to_xml(), key, None).unwrap()
+    };
+    let mut request = request(IDP);
+    request.destination = soap_url.into();
+    let envelope = soap_envelope(&signed(&request, &f.idp_key));
+    let inbound = from_soap_envelope(envelope.as_bytes()).unwrap();
+    let ok = validate_logout_request(&inbound, &[&f.idp], endpoint, NOW).unwrap();
+    assert_eq!(ok.name_id.value, "alice@example.com");
+
+    // Destination is optional over SOAP: dropping it after signing breaks the signature, a
+    // request signed without one is accepted (and one for another URL is refused, below).
+    let without = soap_envelope(
+        &signed(&request, &f.idp_key).replace(&format!(r#" Destination="{soap_url}""#), ""),
+    );
+    let inbound = from_soap_envelope(without.as_bytes()).unwrap();
+    assert!(validate_logout_request(&inbound, &[&f.idp], endpoint, NOW).is_err());
+    let mut unaddressed = request.clone();
+    unaddressed.destination = String::new();
+    let xml = crate::saml::request::sign_for_post(
+        &unaddressed.to_xml().replace(r#" Destination="""#, ""),
+        &f.idp_key,
+        None,
+    )
+    .unwrap();
+    let inbound = from_soap_envelope(soap_envelope(&xml).as_bytes()).unwrap();
+    validate_logout_request(&inbound, &[&f.idp], endpoint, NOW).unwrap();
+    let front_channel = from_soap_envelope(envelope.as_bytes()).unwrap();
+    let r = validate_logout_request(&front_channel, &[&f.idp], slo(&f), NOW);
+    assert!(
+        matches!(r, Err(LogoutRejection::DestinationMismatch { .. })),
+        "{r:?}"
+    );
+
+    // Unsigned, or signed by another key: refused.
+    let unsigned = soap_envelope(&request.to_xml());
+    let inbound = from_soap_envelope(unsigned.as_bytes()).unwrap();
+    let r = validate_logout_request(&inbound, &[&f.idp], endpoint, NOW);
+    assert!(matches!(r, Err(LogoutRejection::Unsigned { .. })), "{r:?}");
+    let forged = soap_envelope(&signed(&request, &f.other_key));
+    let inbound = from_soap_envelope(forged.as_bytes()).unwrap();
+    assert!(validate_logout_request(&inbound, &[&f.idp], endpoint, NOW).is_err());
+
+    // The envelope's shape.
+    for (body, kind) in [
+        (request.to_xml(), "not_soap"),
+        (
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>"#.to_string(),
+            "soap_shape",
+        ),
+        (
+            soap_envelope(&format!("{}{}", request.to_xml(), request.to_xml())),
+            "soap_shape",
+        ),
+    ] {
+        let r = from_soap_envelope(body.as_bytes());
+        assert_eq!(r.map(|_| ()).unwrap_err().kind(), kind);
+    }
+}
