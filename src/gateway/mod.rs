@@ -16,7 +16,8 @@
 //!    request goes to the backend through `proxy`, with the identity headers the contract
 //!    encoded once at sign-in (`identity::headers`).
 //!
-//! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
+//! Beside the login: [`logout`] (with Single Logout: [`slo`], [`slo_soap`], [`pending_logout`],
+//! [`logged_out`]), [`forward_auth`] (for nginx `auth_request` and Traefik),
 //! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
