@@ -30,6 +30,7 @@ use crate::ops::audit;
 use crate::saml::logout::binding::{
     Inbound, InboundKind, Outbound, SigningKey, encode, from_post_form, from_redirect_query,
 };
+use crate::saml::logout::validate::claimed_issuer;
 use crate::saml::logout::{
     LogoutRejection, LogoutResponse, LogoutStatus, SloEndpoint, VerifiedLogoutRequest,
     validate_logout_request, validate_logout_response,
@@ -207,8 +208,19 @@ pub(super) fn verify_request(
     now: OffsetDateTime,
 ) -> Result<VerifiedLogoutRequest, SloError> {
     let policies: Vec<_> = state.config.idps.iter().map(|i| &i.policy).collect();
-    validate_logout_request(inbound, &policies, SloEndpoint { sp: &state.sp, url }, now)
-        .map_err(|rejection| rejected("unknown", rejection))
+    validate_logout_request(inbound, &policies, SloEndpoint { sp: &state.sp, url }, now).map_err(
+        |rejection| {
+            // Named after the IdP it claims to come from, when that is a configured one.
+            let claimed = claimed_issuer(inbound);
+            let idp = state
+                .config
+                .idps
+                .iter()
+                .find(|i| claimed.as_deref() == Some(i.policy.entity_id.as_str()))
+                .map_or("unknown", |i| i.name.as_str());
+            rejected(idp, rejection)
+        },
+    )
 }
 
 /// The URL of `/saml/slo` as IdPs address it.

@@ -145,6 +145,19 @@ pub fn validate_logout_response(
     })
 }
 
+/// The Issuer a logout message claims, read without checking anything else: for naming the IdP
+/// in the log and metrics of a refusal, never for a decision.
+pub fn claimed_issuer(inbound: &Inbound) -> Option<String> {
+    let doc = parse(&inbound.xml, &ParseLimits::default()).ok()?;
+    let message = if is_soap(&inbound.binding) {
+        soap_body_message(&doc).ok()?
+    } else {
+        doc.root()
+    };
+    let issuer = message.first_child_named(ns::SAML, "Issuer")?;
+    issuer.text().ok().map(|t| t.trim().to_string())
+}
+
 /// The binding carried the expected message; it parses; its root is that message.
 fn parse_message(
     inbound: &Inbound,
