@@ -66,6 +66,7 @@ pub struct RawIdp {
     pub allow_3des: S<bool>,
     pub slo: S<bool>,
     pub sign_logout_requests: S<bool>,
+    pub encrypt_logout_name_id: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

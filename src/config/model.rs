@@ -177,6 +177,9 @@ pub struct Idp {
     pub slo: Vec<Endpoint>,
     /// Sign the LogoutRequests sent to this IdP (on by default).
     pub sign_logout_requests: bool,
+    /// `encrypt_logout_name_id = true`: the IdP's encryption certificate, to send the NameID as
+    /// an EncryptedID in our LogoutRequests.
+    pub logout_name_id_encryption: Option<X509>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

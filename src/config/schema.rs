@@ -56,6 +56,7 @@ const IDP: &[&str] = &[
     "allow_3des",
     "slo",
     "sign_logout_requests",
+    "encrypt_logout_name_id",
 ];
 const SESSION: &[&str] = &[
     "store",

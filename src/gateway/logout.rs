@@ -23,6 +23,7 @@ use crate::ops::audit;
 use crate::saml::NameId;
 use crate::saml::logout::LogoutRequest;
 use crate::saml::logout::binding::{InboundKind, SigningKey, encode};
+use crate::saml::logout::message::encrypted_name_id;
 use crate::saml::metadata::Binding;
 use crate::saml::request::new_request_id;
 use crate::session::SessionRecord;
@@ -94,7 +95,18 @@ fn single_logout(state: &AppState, record: &SessionRecord) -> Response {
             sp_name_qualifier: details.sp_name_qualifier,
         },
         session_index: record.session_index.clone(),
+        encrypted_id: None,
     };
+    let mut request = request;
+    if let Some(certificate) = &idp.logout_name_id_encryption {
+        match encrypted_name_id(&request.name_id, certificate) {
+            Ok(encrypted) => request.encrypted_id = Some(encrypted),
+            Err(e) => {
+                tracing::error!(idp = %idp.name, "single logout: encrypting the NameID: {e}");
+                return logged_out::idp_session_still_open(&idp.name);
+            }
+        }
+    }
     let signing = idp.sign_logout_requests.then(|| SigningKey {
         key: &state.config.sp.key.key,
         certificate: Some(&state.config.sp.cert),

@@ -61,6 +61,9 @@ pub struct IdpMetadata {
     pub name_id_formats: Vec<String>,
     /// `validUntil` of the descriptor, if given: reported by `check`, not enforced at login.
     pub valid_until: Option<OffsetDateTime>,
+    /// Certificates to encrypt to (KeyDescriptor use="encryption" or no use): for an
+    /// EncryptedID in our LogoutRequests.
+    pub encryption_certificates: Vec<openssl::x509::X509>,
 }
 
 impl IdpMetadata {
@@ -224,6 +227,36 @@ fn read_idp(
             signing_keys.push(key);
         }
     }
+    let mut encryption_certificates = Vec::new();
+    for kd in descriptor.children_named(ns::MD, "KeyDescriptor") {
+        if !matches!(kd.attr("use"), None | Some("encryption")) {
+            continue;
+        }
+        for cert in kd
+            .descendants_and_self()
+            .filter(|e| e.is(ns::DS, "X509Certificate"))
+        {
+            let bad = |detail: String| MetadataError::BadCertificate {
+                source_name: source_name.to_string(),
+                entity_id: entity_id.clone(),
+                detail,
+            };
+            let b64: String = cert
+                .text()
+                .map_err(|e| bad(e.to_string()))?
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
+            let der = {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|e| bad(e.to_string()))?
+            };
+            encryption_certificates
+                .push(openssl::x509::X509::from_der(&der).map_err(|e| bad(e.to_string()))?);
+        }
+    }
     if signing_keys.is_empty() {
         return Err(MetadataError::NoSigningKey {
             source_name: source_name.to_string(),
@@ -261,6 +294,7 @@ fn read_idp(
         want_authn_requests_signed: descriptor.attr("WantAuthnRequestsSigned") == Some("true"),
         name_id_formats,
         valid_until,
+        encryption_certificates,
     })
 }
 

@@ -145,6 +145,7 @@ fn logout_request(
             sp_name_qualifier: None,
         },
         session_index: session_index.map(str::to_string),
+        encrypted_id: None,
     }
 }
 
@@ -1076,4 +1077,72 @@ async fn the_soap_back_channel_ends_sessions_and_answers_a_signed_logout_respons
     assert!(gw.state.sp_metadata.contains(&format!(
         r#"Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="{soap_url}""#
     )));
+}
+
+#[tokio::test]
+async fn the_name_id_goes_encrypted_when_the_admin_says_so() {
+    let keys = test_idp::idp_keys();
+    let cert = B64.encode(keys.cert.to_der().unwrap());
+    let with_encryption = metadata_with_slo(IDP, keys).replace(
+        "<md:SingleLogoutService",
+        &format!(
+            "<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleLogoutService"
+        ),
+    );
+    // Only the first replacement must hold the KeyDescriptor (schema order: keys first).
+    let with_encryption = {
+        let (head, tail) = with_encryption.split_once("</md:KeyDescriptor>").unwrap();
+        let (first, rest) = tail.split_once("</md:KeyDescriptor>").unwrap();
+        format!(
+            "{head}</md:KeyDescriptor>{first}</md:KeyDescriptor>{}",
+            rest.replace(&format!("<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"), "")
+        )
+    };
+    let setup = Setup {
+        files: vec![("idp.xml".into(), with_encryption)],
+        idp_extra: "encrypt_logout_name_id = true".into(),
+        ..Setup::default()
+    };
+    let gw = start(setup).await;
+    let mut alice = Browser::new(&gw.base);
+    login(gw.now(), &gw.base, &mut alice, "alice@example.com").await;
+    let out = alice.sign_out(&gw.base).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+    let sent = verified_redirect_xml(out.location(), "SAMLRequest", &gw.sp_cert);
+    assert!(sent.contains("<saml:EncryptedID"), "{sent}");
+    assert!(
+        !sent.contains("alice@example.com"),
+        "the NameID is not in clear: {sent}"
+    );
+    // xmlsec1, with the IdP's private key, finds the NameID inside.
+    if crate::support::find_tool("xmlsec1").is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("request.xml");
+        std::fs::write(&file, &sent).unwrap();
+        let key = dir.path().join("idp.key");
+        std::fs::write(&key, keys.key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let plain = crate::support::peers::xmlsec1_decrypt(&file, &key).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(
+            plain.contains(&format!(
+                r#"Format="{UNSPECIFIED}">alice@example.com</saml:NameID>"#
+            )),
+            "{plain}"
+        );
+    }
+}
+
+#[test]
+fn encrypt_logout_name_id_without_an_encryption_certificate_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        idp_extra: "encrypt_logout_name_id = true".into(),
+        ..slo_setup()
+    };
+    let (path, _) = write_config(dir.path(), 8080, &setup);
+    let e = samlgate::config::load(&path)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("idp[0].encrypt_logout_name_id"), "{e}");
 }

@@ -28,6 +28,8 @@ pub struct LogoutRequest {
     pub not_on_or_after: Option<OffsetDateTime>,
     /// The NameID exactly as the IdP sent it at login (value, Format and qualifiers).
     pub name_id: NameId,
+    /// In place of the NameID: its `saml:EncryptedID` (see [`encrypted_name_id`]).
+    pub encrypted_id: Option<String>,
     /// The SessionIndex of the login being ended, if the IdP gave one.
     pub session_index: Option<String>,
 }
@@ -48,7 +50,10 @@ impl LogoutRequest {
             "<saml:Issuer>{}</saml:Issuer>",
             escape(&self.issuer)
         ));
-        xml.push_str(&name_id_xml(&self.name_id));
+        match &self.encrypted_id {
+            Some(encrypted) => xml.push_str(encrypted),
+            None => xml.push_str(&name_id_xml(&self.name_id)),
+        }
         if let Some(index) = &self.session_index {
             xml.push_str(&format!(
                 "<samlp:SessionIndex>{}</samlp:SessionIndex>",
@@ -74,6 +79,33 @@ pub fn name_id_xml(name_id: &NameId) -> String {
     }
     xml.push_str(&format!(">{}</saml:NameID>", escape(&name_id.value)));
     xml
+}
+
+/// `name_id` encrypted to the IdP's `certificate`: a `saml:EncryptedID`, AES-256-GCM content
+/// and `xmlenc#rsa-oaep-mgf1p` key transport (XML Encryption 1.0's OAEP, which every IdP's
+/// XML-Enc library reads; xmlsec1 1.2 has no `xmlenc11#rsa-oaep`).
+pub fn encrypted_name_id(
+    name_id: &NameId,
+    certificate: &openssl::x509::X509Ref,
+) -> Result<String, crate::crypto::encrypt::EncryptError> {
+    // The plaintext declares its namespace: the IdP decrypts it on its own.
+    let plain = name_id_xml(name_id).replacen(
+        "<saml:NameID",
+        &format!(r#"<saml:NameID xmlns:saml="{SAML}""#),
+        1,
+    );
+    crate::crypto::encrypt::encrypt_element(
+        plain.as_bytes(),
+        crate::crypto::encrypt::EncryptedElementKind::Id,
+        certificate,
+        &crate::crypto::encrypt::EncryptionOptions {
+            key_transport: crate::crypto::enc_algorithms::KeyTransport::RsaOaepMgf1p {
+                digest: crate::crypto::enc_algorithms::OaepHash::Sha1,
+                label: Vec::new(),
+            },
+            ..crate::crypto::encrypt::EncryptionOptions::default()
+        },
+    )
 }
 
 /// How a logout went, as a LogoutResponse says it.

@@ -52,6 +52,7 @@ fn request(issuer: &str) -> LogoutRequest {
             sp_name_qualifier: None,
         },
         session_index: Some("_session-1".into()),
+        encrypted_id: None,
     }
 }
 
@@ -484,4 +485,22 @@ fn soap_envelopes_are_read_strictly_and_their_request_checked_like_a_post() {
         let r = from_soap_envelope(body.as_bytes());
         assert_eq!(r.map(|_| ()).unwrap_err().kind(), kind);
     }
+}
+
+#[test]
+fn an_encrypted_id_decrypts_to_the_name_id_it_hides() {
+    let mut f = fixture();
+    let sp_key = rsa_key();
+    let sp_cert = crate::crypto::test_fixtures::self_signed(&sp_key, "sp");
+    f.sp.decryption_keys = vec![crate::crypto::keys::DecryptionKey {
+        key: sp_key,
+        certificate: Some(sp_cert.clone()),
+        description: "sp".into(),
+    }];
+    let mut r = request(IDP);
+    r.encrypted_id = Some(message::encrypted_name_id(&r.name_id, &sp_cert).unwrap());
+    let xml = r.to_xml();
+    assert!(!xml.contains("alice@example.com"), "{xml}");
+    let verified = validate_redirect(&f, &redirect_query(&xml, None, Some(&f.idp_key))).unwrap();
+    assert_eq!(verified.name_id, r.name_id);
 }

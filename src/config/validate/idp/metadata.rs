@@ -15,6 +15,8 @@ pub struct IdpMeta {
     pub want_authn_requests_signed: bool,
     /// Its SingleLogoutService endpoints, every binding (`slo` keeps those samlgate speaks).
     pub slo: Vec<Endpoint>,
+    /// Its encryption certificates (for `encrypt_logout_name_id`).
+    pub encryption_certificates: Vec<openssl::x509::X509>,
     /// The metadata's `validUntil`, reported by `check` (not enforced at login).
     pub valid_until: Option<time::OffsetDateTime>,
 }
@@ -43,6 +45,7 @@ pub fn read(bytes: &[u8], source: &str, entity_id: Option<&str>) -> Result<IdpMe
         sso,
         want_authn_requests_signed: meta.want_authn_requests_signed,
         slo: meta.slo_endpoints,
+        encryption_certificates: meta.encryption_certificates,
         valid_until: meta.valid_until,
     })
 }
