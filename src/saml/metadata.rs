@@ -227,36 +227,30 @@ fn read_idp(
             signing_keys.push(key);
         }
     }
-    let mut encryption_certificates = Vec::new();
-    for kd in descriptor.children_named(ns::MD, "KeyDescriptor") {
-        if !matches!(kd.attr("use"), None | Some("encryption")) {
-            continue;
-        }
-        for cert in kd
-            .descendants_and_self()
-            .filter(|e| e.is(ns::DS, "X509Certificate"))
-        {
-            let bad = |detail: String| MetadataError::BadCertificate {
-                source_name: source_name.to_string(),
-                entity_id: entity_id.clone(),
-                detail,
-            };
+    // Only `encrypt_logout_name_id` uses these: a certificate that does not parse is left out
+    // rather than refusing metadata samlgate can otherwise use.
+    let encryption_certificates = descriptor
+        .children_named(ns::MD, "KeyDescriptor")
+        .filter(|kd| matches!(kd.attr("use"), None | Some("encryption")))
+        .flat_map(|kd| {
+            kd.descendants_and_self()
+                .filter(|e| e.is(ns::DS, "X509Certificate"))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|cert| {
+            use base64::Engine;
             let b64: String = cert
                 .text()
-                .map_err(|e| bad(e.to_string()))?
+                .ok()?
                 .chars()
                 .filter(|c| !c.is_ascii_whitespace())
                 .collect();
-            let der = {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|e| bad(e.to_string()))?
-            };
-            encryption_certificates
-                .push(openssl::x509::X509::from_der(&der).map_err(|e| bad(e.to_string()))?);
-        }
-    }
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .ok()?;
+            openssl::x509::X509::from_der(&der).ok()
+        })
+        .collect();
     if signing_keys.is_empty() {
         return Err(MetadataError::NoSigningKey {
             source_name: source_name.to_string(),
