@@ -42,6 +42,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
     /// The AuthnRequest ID the Response must answer. Without it InResponseTo is not compared.
+    /// With --logout: the LogoutRequest ID a LogoutResponse must answer.
     #[arg(long, value_name = "ID")]
     pub request_id: Option<String>,
     /// Treat the Response as IdP-initiated: InResponseTo must be absent.

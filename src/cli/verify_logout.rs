@@ -2,8 +2,8 @@
 //! message from a file, outside the gateway, as `/saml/slo` would.
 //!
 //! The binding is read from the file: a query string (or a URL with one) is HTTP-Redirect, its
-//! signature over the query octets as written; XML or base64 is HTTP-POST, its signature
-//! enveloped. A LogoutRequest is checked as IdP-initiated; a LogoutResponse needs
+//! signature over the query octets as written; a SOAP envelope is the SOAP back channel; other
+//! XML, or base64, is HTTP-POST; the last two with the signature enveloped. A LogoutRequest is checked as IdP-initiated; a LogoutResponse needs
 //! `--request-id`, the LogoutRequest it must answer. Exit codes as `verify`: 0 accepted (JSON on
 //! stdout), 1 refused (the reason on stderr), 2 usage.
 
@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::crypto::keys::DecryptionKey;
-use crate::saml::logout::binding::{Inbound, InboundKind, from_post_form, from_redirect_query};
+use crate::saml::logout::binding::{
+    Inbound, InboundKind, SOAP_ENV, from_post_form, from_redirect_query, from_soap_envelope,
+};
 use crate::saml::logout::{
     LogoutRejection, SloEndpoint, validate_logout_request, validate_logout_response,
 };
@@ -165,6 +167,9 @@ fn prepare(args: &LogoutArgs) -> Result<Result<Prepared, LogoutRejection>, Strin
 fn read_binding(raw: &[u8]) -> Result<Inbound, LogoutRejection> {
     let text = String::from_utf8_lossy(raw);
     let text = text.trim();
+    if looks_like_xml(raw) && text.contains(SOAP_ENV) {
+        return from_soap_envelope(raw);
+    }
     if looks_like_xml(raw) {
         return Ok(Inbound {
             kind: if text.contains("LogoutResponse") {
@@ -196,7 +201,8 @@ fn read_binding(raw: &[u8]) -> Result<Inbound, LogoutRejection> {
 fn binding_name(binding: &Binding) -> &'static str {
     match binding {
         Binding::HttpRedirect => "HTTP-Redirect",
-        _ => "HTTP-POST",
+        Binding::HttpPost => "HTTP-POST",
+        Binding::Other(_) => "SOAP",
     }
 }
 

@@ -337,3 +337,46 @@ fn pysaml2_soap_logout_requests_are_accepted_signed_and_refused_unsigned_or_tamp
     let r = check(&unsigned, &policy);
     assert!(matches!(r, Err(LogoutRejection::Unsigned { .. })), "{r:?}");
 }
+
+#[test]
+fn verify_logout_reads_a_soap_envelope_too() {
+    if !peers::require(Peer::Pysaml2) {
+        return;
+    }
+    let soap_url = "https://sp.interop.test/saml/slo/soap";
+    let (envelope, metadata, _dir) = peer_logout(
+        Peer::Pysaml2,
+        &[
+            "--binding",
+            "soap",
+            "--destination",
+            soap_url,
+            "--sp-entity-id",
+            SP,
+        ],
+    )
+    .unwrap();
+    let run = |slo_url: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.xml");
+        std::fs::write(&file, &envelope).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_samlgate"))
+            .args(["verify", "--logout", "--idp-metadata"])
+            .arg(&metadata)
+            .args(["--sp-entity-id", SP, "--slo-url", slo_url])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let ok = run(soap_url);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(json["binding"], "SOAP");
+    let elsewhere = run(SLO);
+    assert_eq!(elsewhere.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("[destination_mismatch]"));
+}
