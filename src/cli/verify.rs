@@ -28,12 +28,21 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "ID")]
     pub sp_entity_id: String,
     /// Our ACS URL (the expected Destination and Recipient).
+    #[arg(long, value_name = "URL", required_unless_present = "logout")]
+    pub acs_url: Option<String>,
+    /// The file is a Single Logout message (LogoutRequest, or LogoutResponse with
+    /// --request-id): an HTTP-Redirect query string (`SAMLRequest=...&SigAlg=...&Signature=...`,
+    /// or a whole URL) or an HTTP-POST message (base64 or XML, enveloped signature).
+    #[arg(long, requires = "slo_url", conflicts_with_all = ["unsolicited", "acs_url"])]
+    pub logout: bool,
+    /// With --logout: our Single Logout URL (the expected Destination).
     #[arg(long, value_name = "URL")]
-    pub acs_url: String,
+    pub slo_url: Option<String>,
     /// Validate as of this time (RFC 3339), instead of the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
     /// The AuthnRequest ID the Response must answer. Without it InResponseTo is not compared.
+    /// With --logout: the LogoutRequest ID a LogoutResponse must answer.
     #[arg(long, value_name = "ID")]
     pub request_id: Option<String>,
     /// Treat the Response as IdP-initiated: InResponseTo must be absent.
@@ -85,6 +94,20 @@ struct Output<'a> {
 struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
+    if args.logout {
+        return super::verify_logout::run(&super::verify_logout::LogoutArgs {
+            idp_metadata: args.idp_metadata,
+            idp_entity_id: args.idp_entity_id,
+            sp_entity_id: args.sp_entity_id,
+            slo_url: args.slo_url,
+            now: args.now,
+            request_id: args.request_id,
+            allow_sha1: args.allow_sha1,
+            clock_skew: args.clock_skew,
+            sp_keys: args.sp_keys,
+            message_file: args.response_file,
+        });
+    }
     match prepare(&args) {
         Err(Usage(message)) => {
             eprintln!("samlgate verify: {message}");
@@ -161,7 +184,7 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
         policy,
         sp: SpIdentity {
             entity_id: args.sp_entity_id.clone(),
-            acs_url: args.acs_url.clone(),
+            acs_url: args.acs_url.clone().unwrap_or_default(),
             decryption_keys,
         },
         now,

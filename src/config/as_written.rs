@@ -64,6 +64,9 @@ pub struct RawIdp {
     pub authn_context: S<Vec<String>>,
     pub allow_cbc: S<bool>,
     pub allow_3des: S<bool>,
+    pub slo: S<bool>,
+    pub sign_logout_requests: S<bool>,
+    pub encrypt_logout_name_id: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

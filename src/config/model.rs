@@ -14,6 +14,7 @@ use crate::crypto::keys::DecryptionKey;
 use crate::identity::contract::HeaderContract;
 use crate::mapping::MappingTable;
 pub use crate::routes::Route;
+use crate::saml::metadata::Endpoint;
 use crate::saml::policy::IdpPolicy;
 
 #[derive(Clone, Debug)]
@@ -171,6 +172,14 @@ pub struct Idp {
     pub is_passive: bool,
     pub name_id_policy: Option<String>,
     pub authn_context: Vec<String>,
+    /// Single Logout with this IdP: its SingleLogoutService endpoints with a binding samlgate
+    /// speaks (HTTP-Redirect, HTTP-POST); empty when its metadata has none or `slo = false`.
+    pub slo: Vec<Endpoint>,
+    /// Sign the LogoutRequests sent to this IdP (on by default).
+    pub sign_logout_requests: bool,
+    /// `encrypt_logout_name_id = true`: the IdP's encryption certificate, to send the NameID as
+    /// an EncryptedID in our LogoutRequests.
+    pub logout_name_id_encryption: Option<X509>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

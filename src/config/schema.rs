@@ -54,6 +54,9 @@ const IDP: &[&str] = &[
     "authn_context",
     "allow_cbc",
     "allow_3des",
+    "slo",
+    "sign_logout_requests",
+    "encrypt_logout_name_id",
 ];
 const SESSION: &[&str] = &[
     "store",

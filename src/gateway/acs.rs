@@ -336,6 +336,7 @@ async fn establish_session(
         idp_entity_id: verified.idp_entity_id().to_string(),
         name_id: verified.name_id().value.clone(),
         session_index: verified.session_index.clone(),
+        name_id_details: name_id_details(verified.name_id()),
         created: now,
         last_seen: now,
         not_after: login.not_after,
@@ -355,6 +356,16 @@ async fn establish_session(
         return Err(unavailable("session index", e.to_string()));
     }
     Ok(())
+}
+
+/// What the LogoutRequest at sign-out must repeat of the NameID besides its value.
+fn name_id_details(name_id: &crate::saml::NameId) -> Option<session::NameIdDetails> {
+    let details = session::NameIdDetails {
+        format: name_id.format.clone(),
+        name_qualifier: name_id.name_qualifier.clone(),
+        sp_name_qualifier: name_id.sp_name_qualifier.clone(),
+    };
+    (details != session::NameIdDetails::default()).then_some(details)
 }
 
 /// Record the new session under (IdP, NameID, SessionIndex), so single logout can find it on

@@ -16,7 +16,8 @@
 //!    request goes to the backend through `proxy`, with the identity headers the contract
 //!    encoded once at sign-in (`identity::headers`).
 //!
-//! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
+//! Beside the login: [`logout`] (with Single Logout: [`slo`], [`slo_soap`], [`pending_logout`],
+//! [`logged_out`]), [`forward_auth`] (for nginx `auth_request` and Traefik),
 //! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
@@ -27,12 +28,16 @@ pub mod errors;
 pub mod forward_auth;
 pub mod gate;
 pub mod health;
+pub mod logged_out;
 pub mod login;
 pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
+pub mod pending_logout;
 pub mod relay_state;
 pub mod service;
+pub mod slo;
+pub mod slo_soap;
 pub mod startup;
 pub mod state;
 
@@ -87,6 +92,8 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/saml/login", get(login::login))
         .route("/saml/acs", get(acs::explain).post(acs::acs))
         .route("/saml/logout", get(logout::page).post(logout::logout))
+        .route("/saml/slo", get(slo::redirect).post(slo::post))
+        .route("/saml/slo/soap", axum::routing::post(slo_soap::soap))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
         .merge(metrics_here)

@@ -111,6 +111,8 @@ mod tests {
             "/saml/logout",
             "/saml/metadata",
             "/saml/auth",
+            "/saml/slo",
+            "/saml/slo/soap",
         ] {
             assert!(is_endpoint_path(path), "{path}");
         }

@@ -168,10 +168,15 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
     name_id_formats.sort();
     name_id_formats.dedup();
     let acs_url = config.server.acs_url();
+    let slo_url = config.server.url_for("/saml/slo");
     let xml = SpMetadata {
         entity_id: &config.sp.entity_id,
         acs_url: &acs_url,
-        slo_url: None,
+        slo_url: config
+            .idps
+            .iter()
+            .any(|i| !i.slo.is_empty())
+            .then_some(slo_url.as_str()),
         certificates,
         authn_requests_signed: config.sp.sign_authn_requests,
         want_assertions_signed: true,

@@ -61,6 +61,9 @@ pub struct IdpMetadata {
     pub name_id_formats: Vec<String>,
     /// `validUntil` of the descriptor, if given: reported by `check`, not enforced at login.
     pub valid_until: Option<OffsetDateTime>,
+    /// Certificates to encrypt to (KeyDescriptor use="encryption" or no use): for an
+    /// EncryptedID in our LogoutRequests.
+    pub encryption_certificates: Vec<openssl::x509::X509>,
 }
 
 impl IdpMetadata {
@@ -224,6 +227,30 @@ fn read_idp(
             signing_keys.push(key);
         }
     }
+    // Only `encrypt_logout_name_id` uses these: a certificate that does not parse is left out
+    // rather than refusing metadata samlgate can otherwise use.
+    let encryption_certificates = descriptor
+        .children_named(ns::MD, "KeyDescriptor")
+        .filter(|kd| matches!(kd.attr("use"), None | Some("encryption")))
+        .flat_map(|kd| {
+            kd.descendants_and_self()
+                .filter(|e| e.is(ns::DS, "X509Certificate"))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|cert| {
+            use base64::Engine;
+            let b64: String = cert
+                .text()
+                .ok()?
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .ok()?;
+            openssl::x509::X509::from_der(&der).ok()
+        })
+        .collect();
     if signing_keys.is_empty() {
         return Err(MetadataError::NoSigningKey {
             source_name: source_name.to_string(),
@@ -261,6 +288,7 @@ fn read_idp(
         want_authn_requests_signed: descriptor.attr("WantAuthnRequestsSigned") == Some("true"),
         name_id_formats,
         valid_until,
+        encryption_certificates,
     })
 }
 

@@ -2,6 +2,7 @@
 
 pub mod assertion;
 pub mod issue;
+pub mod logout;
 pub mod metadata;
 pub mod policy;
 pub mod rejection;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::Duration;
 use tower_sessions::session::Id;
 
-use super::record::{self, RECORD_KEY, SessionRecord};
+use super::record::{self, NameIdDetails, RECORD_KEY, SessionRecord};
 use crate::identity::Operator;
 use crate::identity::headers::{HeaderContract, IdentityHeaders};
 use crate::identity::operator::IdentityView;
@@ -48,6 +48,7 @@ struct RecordFacts {
     idp_entity_id: Arc<String>,
     name_id: Text,
     session_index: Option<Text>,
+    name_id_details: Option<Box<NameIdDetails>>,
 }
 
 /// The instants of a login record, in Unix seconds: they tell which write of a session a
@@ -87,6 +88,8 @@ struct RecordView<'a> {
     idp_entity_id: &'a str,
     name_id: &'a str,
     session_index: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_id_details: Option<&'a NameIdDetails>,
     created: i64,
     last_seen: i64,
     not_after: i64,
@@ -148,6 +151,7 @@ impl SignedIn {
                     .session_index
                     .as_deref()
                     .map(|w| slice(session_index.flatten(), w)),
+                name_id_details: record.name_id_details.clone().map(Box::new),
             },
         }
     }
@@ -166,6 +170,7 @@ impl SignedIn {
             idp_entity_id: &self.record.idp_entity_id,
             name_id: &self.record.name_id,
             session_index: self.record.session_index.as_deref(),
+            name_id_details: self.record.name_id_details.as_deref(),
             created: self.times.created,
             last_seen: self.times.last_seen,
             not_after: self.times.not_after,

@@ -2,7 +2,7 @@
 //! parser), and keeps what the gateway needs: signing keys and the SSO endpoint to use.
 
 use crate::crypto::keys::VerificationKey;
-use crate::saml::metadata::{Binding, parse_idp_metadata};
+use crate::saml::metadata::{Binding, Endpoint, parse_idp_metadata};
 
 use crate::config::model::{SsoBinding, SsoEndpoint};
 
@@ -13,6 +13,10 @@ pub struct IdpMeta {
     pub signing_keys: Vec<VerificationKey>,
     pub sso: Vec<SsoEndpoint>,
     pub want_authn_requests_signed: bool,
+    /// Its SingleLogoutService endpoints, every binding (`slo` keeps those samlgate speaks).
+    pub slo: Vec<Endpoint>,
+    /// Its encryption certificates (for `encrypt_logout_name_id`).
+    pub encryption_certificates: Vec<openssl::x509::X509>,
     /// The metadata's `validUntil`, reported by `check` (not enforced at login).
     pub valid_until: Option<time::OffsetDateTime>,
 }
@@ -40,6 +44,8 @@ pub fn read(bytes: &[u8], source: &str, entity_id: Option<&str>) -> Result<IdpMe
         signing_keys: meta.signing_keys,
         sso,
         want_authn_requests_signed: meta.want_authn_requests_signed,
+        slo: meta.slo_endpoints,
+        encryption_certificates: meta.encryption_certificates,
         valid_until: meta.valid_until,
     })
 }

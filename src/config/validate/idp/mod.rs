@@ -1,6 +1,7 @@
 //! `[[idp]]`: whom we trust (their metadata), how we ask them, and how their logins map.
 
 pub mod metadata;
+pub mod slo;
 
 use std::path::Path;
 
@@ -189,6 +190,14 @@ pub(super) fn idp(
         );
     }
     let allow_idp_initiated = bool_of(&r.allow_idp_initiated, false);
+    let slo_endpoints = slo::endpoints(r, &key("slo"), &meta.entity_id, &meta.slo, p);
+    let logout_name_id_encryption = slo::name_id_encryption(
+        r,
+        &key("encrypt_logout_name_id"),
+        &meta.entity_id,
+        &meta.encryption_certificates,
+        p,
+    );
     let mut policy = IdpPolicy::new(meta.entity_id.clone(), meta.signing_keys);
     policy.clock_skew = skew?;
     policy.allow_sha1 = bool_of(&r.allow_sha1, false);
@@ -212,5 +221,8 @@ pub(super) fn idp(
             .as_ref()
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),
+        slo: slo_endpoints,
+        sign_logout_requests: bool_of(&r.sign_logout_requests, true),
+        logout_name_id_encryption,
     })
 }
