@@ -19,6 +19,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub route: Vec<Spanned<RawRoute>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
+    pub identity_token: Option<Spanned<RawIdentityToken>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,4 +107,16 @@ pub struct RawRoute {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawForwardAuth {
     pub uri_header: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawIdentityToken {
+    pub enabled: S<bool>,
+    pub key: S<String>,
+    pub next_key: S<String>,
+    pub algorithm: S<String>,
+    pub audience: S<String>,
+    pub issuer: S<String>,
+    pub lifetime: S<String>,
+    pub header: S<String>,
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub headers: HeaderContract,
     pub routes: Vec<Route>,
     pub forward_auth: ForwardAuth,
+    /// `[identity_token]`: the identity as a signed JWT to the backend. `None`: not sent.
+    pub identity_token: Option<crate::identity::token::TokenSigner>,
 }
 
 #[derive(Clone, Debug)]

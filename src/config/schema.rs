@@ -15,6 +15,7 @@ const TOP: &[&str] = &[
     "headers",
     "route",
     "forward_auth",
+    "identity_token",
 ];
 const SERVER: &[&str] = &[
     "listen",
@@ -76,6 +77,16 @@ const ROUTE: &[&str] = &[
     "require_any_group",
 ];
 const FORWARD_AUTH: &[&str] = &["uri_header"];
+const IDENTITY_TOKEN: &[&str] = &[
+    "enabled",
+    "key",
+    "next_key",
+    "algorithm",
+    "audience",
+    "issuer",
+    "lifetime",
+    "header",
+];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
@@ -87,6 +98,7 @@ fn section_keys(name: &str) -> Option<&'static [&'static str]> {
         "headers" => HEADERS,
         "route" => ROUTE,
         "forward_auth" => FORWARD_AUTH,
+        "identity_token" => IDENTITY_TOKEN,
         _ => return None,
     })
 }

@@ -68,7 +68,9 @@ impl std::fmt::Debug for Gateway {
 /// must answer true here, or its requests would be proxied to the backend instead; a false
 /// "true" costs only the router's lookup.
 pub fn is_endpoint_path(path: &str) -> bool {
-    path.starts_with("/saml/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    path.starts_with("/saml/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path == super::identity_token::JWKS_PATH
 }
 
 impl ServeApp for Gateway {
@@ -111,6 +113,7 @@ mod tests {
             "/saml/logout",
             "/saml/metadata",
             "/saml/auth",
+            "/.well-known/jwks.json",
         ] {
             assert!(is_endpoint_path(path), "{path}");
         }

@@ -38,7 +38,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::header::{CONNECTION, HOST, UPGRADE, VIA};
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::oneshot;
 
@@ -234,8 +234,23 @@ impl Proxy {
     /// browser used (`http` or `https`), for `X-Forwarded-Proto`.
     pub async fn forward(
         &self,
+        req: Request<Body>,
+        identity: Option<&IdentityHeaders>,
+        contract: &HeaderContract,
+        client_addr: SocketAddr,
+        proto: &str,
+    ) -> Response<Body> {
+        self.forward_with_token(req, identity, None, contract, client_addr, proto)
+            .await
+    }
+
+    /// [`Proxy::forward`], with one more identity header set after the client's copies are
+    /// stripped: the signed identity token (its name is among the contract's stripped names).
+    pub async fn forward_with_token(
+        &self,
         mut req: Request<Body>,
         identity: Option<&IdentityHeaders>,
+        token: Option<(&HeaderName, HeaderValue)>,
         contract: &HeaderContract,
         client_addr: SocketAddr,
         proto: &str,
@@ -260,6 +275,9 @@ impl Proxy {
         headers::strip(contract, h);
         if let Some(identity) = identity {
             headers::inject(identity, h);
+        }
+        if let Some((name, value)) = token {
+            h.insert(name.clone(), value);
         }
         forwarding::set_forwarded(h, client_addr, proto, self.public_host.as_ref());
         h.insert(HOST, self.host.clone());

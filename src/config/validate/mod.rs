@@ -9,6 +9,7 @@ pub mod backend;
 pub mod fields;
 pub mod forward_auth;
 pub mod headers;
+pub mod identity_token;
 pub mod idp;
 pub mod keys;
 pub mod routes;
@@ -68,6 +69,13 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         }
     }
     routes::access_groups::check_route_groups(&raw.route, &idps, p);
+    let (identity_token, headers) = identity_token::identity_token(
+        raw.identity_token,
+        &base,
+        sp.as_ref().map(|s| s.entity_id.as_str()),
+        headers,
+        p,
+    );
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     backend::self_loop::refuse_backend_that_is_the_gateway(
         &server,
@@ -88,5 +96,6 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         headers,
         routes,
         forward_auth,
+        identity_token,
     })
 }
