@@ -35,6 +35,9 @@ pub struct RawServer {
     pub keepalive_timeout: S<String>,
     pub max_connections: S<i64>,
     pub acs_concurrency: S<i64>,
+    pub tls_cert: S<String>,
+    pub tls_key: S<String>,
+    pub redirect_http_listen: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

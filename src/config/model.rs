@@ -51,6 +51,24 @@ pub struct Server {
     pub connections: ConnectionLimits,
     /// ACS validations that may run at once (off the event loops). `None`: one per event loop.
     pub acs_concurrency: Option<NonZeroUsize>,
+    /// `tls_cert` and `tls_key`: TLS terminated on `listen`. `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// A plain-HTTP listener that only redirects to `public_url` (with `tls`).
+    pub redirect_http_listen: Option<SocketAddr>,
+}
+
+/// The certificate chain and key TLS is served with (re-read when they change), and what `check`
+/// says about the certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM: the server's certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// The certificate's DNS and IP names (subjectAltName), or its CN when it has none.
+    pub names: Vec<String>,
+    /// The certificate's notAfter, as OpenSSL writes it.
+    pub not_after: String,
 }
 
 /// How long a client may take to send a request head, how long an idle connection is kept, how

@@ -29,6 +29,9 @@ const SERVER: &[&str] = &[
     "keepalive_timeout",
     "max_connections",
     "acs_concurrency",
+    "tls_cert",
+    "tls_key",
+    "redirect_http_listen",
 ];
 const SP: &[&str] = &[
     "entity_id",

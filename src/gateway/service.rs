@@ -78,6 +78,10 @@ impl ServeApp for Gateway {
         Gateway::limits(self)
     }
 
+    fn tls(&self) -> Option<&tokio_rustls::TlsAcceptor> {
+        self.inner.state.tls.as_ref()
+    }
+
     /// The [`edge`] rules first (with the loop check), then the endpoints through the router or
     /// every other request straight to the gate.
     fn answer(&self, client: SocketAddr, mut req: Request) -> Answer {

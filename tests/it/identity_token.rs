@@ -183,7 +183,10 @@ async fn pyjwt_accepts_the_token_and_refuses_tampered_foreign_and_expired_ones()
     );
 
     // Signed once per session: the next request carries the same token.
-    assert_eq!(tokens_at_backend(&mut browser, &[]).await, vec![token.clone()]);
+    assert_eq!(
+        tokens_at_backend(&mut browser, &[]).await,
+        vec![token.clone()]
+    );
 
     // Claims changed under the same signature.
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();

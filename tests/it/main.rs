@@ -45,6 +45,7 @@ mod redis_config;
 mod redis_gateway;
 mod redis_session_tracking;
 mod redis_stores;
+mod tls_listener;
 mod xml_parse;
 mod xmlenc_interop;
 mod xmlenc_keygen;

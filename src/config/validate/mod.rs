@@ -33,7 +33,12 @@ pub use server::{DEFAULT_MAX_ACS_BODY, MAX_ACS_CONCURRENCY, MAX_WORKERS};
 /// Turn the raw file into a [`Config`], or `None` when any error was recorded.
 pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let server = server::server(raw.server, p);
+    let tls = server::tls::tls(raw.server.as_ref(), &base, p);
+    let mut server = server::server(raw.server, p);
+    if let (Some(server), Some((files, redirect))) = (server.as_mut(), tls) {
+        server.tls = files;
+        server.redirect_http_listen = redirect;
+    }
     let session = session::session(raw.session, server.as_ref(), p);
     let sp = sp::sp(raw.sp, &base, p);
     let backend_url_span = raw
