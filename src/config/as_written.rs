@@ -89,6 +89,9 @@ pub struct RawBackend {
     pub url: S<String>,
     pub connect_timeout: S<String>,
     pub request_timeout: S<String>,
+    pub ca: S<String>,
+    pub client_cert: S<String>,
+    pub client_key: S<String>,
 }
 
 /// The header contract's section, in the format `identity::contract::HeaderContractConfig` reads.

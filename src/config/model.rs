@@ -216,6 +216,12 @@ pub struct Backend {
     pub url: BackendUrl,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// `ca`: PEM CA certificates an `https://` backend's certificate must chain to. `None`: the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
+    /// `client_cert`, `client_key`: the certificate (chain) and key presented to an `https://`
+    /// backend (mutual TLS).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// The header nginx's `auth_request` snippet puts the original request URI in: the default of

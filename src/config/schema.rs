@@ -71,7 +71,14 @@ const SESSION: &[&str] = &[
     "cookie_name",
     "secure_cookies",
 ];
-const BACKEND: &[&str] = &["url", "connect_timeout", "request_timeout"];
+const BACKEND: &[&str] = &[
+    "url",
+    "connect_timeout",
+    "request_timeout",
+    "ca",
+    "client_cert",
+    "client_key",
+];
 const HEADERS: &[&str] = &["names", "extra", "also_strip"];
 const ROUTE: &[&str] = &[
     "path",

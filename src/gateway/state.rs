@@ -71,6 +71,10 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .unsigned_abs(),
     );
     p.pools = config.server.event_loop_count();
+    p.tls = crate::proxy::tls::BackendTls {
+        ca: config.backend.ca.clone(),
+        client_cert: config.backend.client_cert.clone(),
+    };
     p.public_host = Some(public_authority(&config.server.public_url));
     p.loop_mark = Some(crate::proxy::edge::LoopMark::for_entity_id(
         &config.sp.entity_id,

@@ -39,6 +39,7 @@ mod mapping_props;
 mod metadata;
 mod proxy_failures;
 mod proxy_headers;
+mod proxy_https_backend;
 mod proxy_pool;
 mod proxy_websocket;
 mod redis_config;

@@ -45,7 +45,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         .backend
         .as_ref()
         .and_then(|b| b.get_ref().url.as_ref().map(Spanned::span));
-    let backend = backend::backend(raw.backend, p);
+    let backend = backend::backend(raw.backend, &base, p);
     let headers = headers::headers(raw.headers, p);
     let routes = routes::routes(&raw.route, p);
     let forward_auth = forward_auth::forward_auth(raw.forward_auth, p);
