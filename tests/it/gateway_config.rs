@@ -326,10 +326,7 @@ fn header_contract_and_backend_errors_are_reported() {
         .iter()
         .find(|p| p.key == "backend.url")
         .expect("backend refusal");
-    assert_eq!(
-        backend.line,
-        Some(line_of(&text, "ftp://backend.internal"))
-    );
+    assert_eq!(backend.line, Some(line_of(&text, "ftp://backend.internal")));
     let headers = problems
         .iter()
         .find(|p| p.key == "headers")
