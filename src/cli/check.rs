@@ -28,6 +28,22 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
                 loaded.warnings.len()
             );
             report_descriptors(&loaded.config.server.connections);
+            if let Some(tls) = &loaded.config.server.tls {
+                println!(
+                    "TLS: {} for {}, valid until {}",
+                    tls.cert.display(),
+                    tls.names.join(", "),
+                    tls.not_after
+                );
+            }
+            if let Some(token) = &loaded.config.identity_token {
+                println!(
+                    "identity token: {} signed by key {} for audience {}",
+                    token.header(),
+                    token.kid(),
+                    token.settings.audience
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -19,6 +19,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub route: Vec<Spanned<RawRoute>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
+    pub identity_token: Option<Spanned<RawIdentityToken>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +35,9 @@ pub struct RawServer {
     pub keepalive_timeout: S<String>,
     pub max_connections: S<i64>,
     pub acs_concurrency: S<i64>,
+    pub tls_cert: S<String>,
+    pub tls_key: S<String>,
+    pub redirect_http_listen: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +92,9 @@ pub struct RawBackend {
     pub url: S<String>,
     pub connect_timeout: S<String>,
     pub request_timeout: S<String>,
+    pub ca: S<String>,
+    pub client_cert: S<String>,
+    pub client_key: S<String>,
 }
 
 /// The header contract's section, in the format `identity::contract::HeaderContractConfig` reads.
@@ -109,4 +116,16 @@ pub struct RawRoute {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawForwardAuth {
     pub uri_header: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawIdentityToken {
+    pub enabled: S<bool>,
+    pub key: S<String>,
+    pub next_key: S<String>,
+    pub algorithm: S<String>,
+    pub audience: S<String>,
+    pub issuer: S<String>,
+    pub lifetime: S<String>,
+    pub header: S<String>,
 }

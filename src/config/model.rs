@@ -30,6 +30,8 @@ pub struct Config {
     pub headers: HeaderContract,
     pub routes: Vec<Route>,
     pub forward_auth: ForwardAuth,
+    /// `[identity_token]`: the identity as a signed JWT to the backend. `None`: not sent.
+    pub identity_token: Option<crate::identity::token::TokenSigner>,
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +52,24 @@ pub struct Server {
     pub connections: ConnectionLimits,
     /// ACS validations that may run at once (off the event loops). `None`: one per event loop.
     pub acs_concurrency: Option<NonZeroUsize>,
+    /// `tls_cert` and `tls_key`: TLS terminated on `listen`. `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// A plain-HTTP listener that only redirects to `public_url` (with `tls`).
+    pub redirect_http_listen: Option<SocketAddr>,
+}
+
+/// The certificate chain and key TLS is served with (re-read when they change), and what `check`
+/// says about the certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM: the server's certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// The certificate's DNS and IP names (subjectAltName), or its CN when it has none.
+    pub names: Vec<String>,
+    /// The certificate's notAfter, as OpenSSL writes it.
+    pub not_after: String,
 }
 
 /// How long a client may take to send a request head, how long an idle connection is kept, how
@@ -205,6 +225,12 @@ pub struct Backend {
     pub url: BackendUrl,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// `ca`: PEM CA certificates an `https://` backend's certificate must chain to. `None`: the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
+    /// `client_cert`, `client_key`: the certificate (chain) and key presented to an `https://`
+    /// backend (mutual TLS).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// The header nginx's `auth_request` snippet puts the original request URI in: the default of

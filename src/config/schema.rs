@@ -15,6 +15,7 @@ const TOP: &[&str] = &[
     "headers",
     "route",
     "forward_auth",
+    "identity_token",
 ];
 const SERVER: &[&str] = &[
     "listen",
@@ -28,6 +29,9 @@ const SERVER: &[&str] = &[
     "keepalive_timeout",
     "max_connections",
     "acs_concurrency",
+    "tls_cert",
+    "tls_key",
+    "redirect_http_listen",
 ];
 const SP: &[&str] = &[
     "entity_id",
@@ -70,7 +74,14 @@ const SESSION: &[&str] = &[
     "cookie_name",
     "secure_cookies",
 ];
-const BACKEND: &[&str] = &["url", "connect_timeout", "request_timeout"];
+const BACKEND: &[&str] = &[
+    "url",
+    "connect_timeout",
+    "request_timeout",
+    "ca",
+    "client_cert",
+    "client_key",
+];
 const HEADERS: &[&str] = &["names", "extra", "also_strip"];
 const ROUTE: &[&str] = &[
     "path",
@@ -79,6 +90,16 @@ const ROUTE: &[&str] = &[
     "require_any_group",
 ];
 const FORWARD_AUTH: &[&str] = &["uri_header"];
+const IDENTITY_TOKEN: &[&str] = &[
+    "enabled",
+    "key",
+    "next_key",
+    "algorithm",
+    "audience",
+    "issuer",
+    "lifetime",
+    "header",
+];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
@@ -90,6 +111,7 @@ fn section_keys(name: &str) -> Option<&'static [&'static str]> {
         "headers" => HEADERS,
         "route" => ROUTE,
         "forward_auth" => FORWARD_AUTH,
+        "identity_token" => IDENTITY_TOKEN,
         _ => return None,
     })
 }

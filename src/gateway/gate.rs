@@ -195,11 +195,13 @@ async fn forward(
         ],
     );
     let proto = state.config.server.public_url.scheme();
+    let token = signed_in.and_then(|s| super::identity_token::token_for(state, s));
     state
         .proxy
-        .forward(
+        .forward_with_token(
             req,
             signed_in.map(|s| &s.headers),
+            token,
             &state.config.headers,
             client,
             proto,

@@ -18,7 +18,8 @@
 //!
 //! Beside the login: [`logout`] (with Single Logout: [`slo`], [`slo_soap`], [`pending_logout`],
 //! [`logged_out`]), [`forward_auth`] (for nginx `auth_request` and Traefik),
-//! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
+//! [`metadata_endpoint`], [`health`], the signed [`identity_token`] and its keys. [`state`] is
+//! what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
 pub mod acs;
@@ -28,6 +29,7 @@ pub mod errors;
 pub mod forward_auth;
 pub mod gate;
 pub mod health;
+pub mod identity_token;
 pub mod logged_out;
 pub mod login;
 pub mod login_seal;
@@ -96,6 +98,7 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/saml/slo/soap", axum::routing::post(slo_soap::soap))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
+        .route(identity_token::JWKS_PATH, get(identity_token::jwks))
         .merge(metrics_here)
         .layer(sessions.clone())
         .fallback(

@@ -68,12 +68,18 @@ impl std::fmt::Debug for Gateway {
 /// must answer true here, or its requests would be proxied to the backend instead; a false
 /// "true" costs only the router's lookup.
 pub fn is_endpoint_path(path: &str) -> bool {
-    path.starts_with("/saml/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    path.starts_with("/saml/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path == super::identity_token::JWKS_PATH
 }
 
 impl ServeApp for Gateway {
     fn limits(&self) -> ConnectionLimits {
         Gateway::limits(self)
+    }
+
+    fn tls(&self) -> Option<&tokio_rustls::TlsAcceptor> {
+        self.inner.state.tls.as_ref()
     }
 
     /// The [`edge`] rules first (with the loop check), then the endpoints through the router or
@@ -113,6 +119,7 @@ mod tests {
             "/saml/auth",
             "/saml/slo",
             "/saml/slo/soap",
+            "/.well-known/jwks.json",
         ] {
             assert!(is_endpoint_path(path), "{path}");
         }

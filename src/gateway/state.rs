@@ -41,6 +41,8 @@ pub struct AppState {
     pub proxy: Proxy,
     /// Look up, establish and end sessions (and this node's cache of them).
     pub sessions: Sessions,
+    /// TLS on the listener (`[server] tls_cert`), its certificate followed by a task.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Why the shared state could not be built.
@@ -54,6 +56,8 @@ pub enum StateError {
     Store(#[from] StoreError),
     #[error("cannot derive the login cookie key from the SP key: {0}")]
     Seal(#[from] SealError),
+    #[error("server.tls_cert: {0}")]
+    Tls(#[from] crate::server::tls::TlsError),
 }
 
 /// The proxy settings for a configuration.
@@ -67,6 +71,10 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .unsigned_abs(),
     );
     p.pools = config.server.event_loop_count();
+    p.tls = crate::proxy::tls::BackendTls {
+        ca: config.backend.ca.clone(),
+        client_cert: config.backend.client_cert.clone(),
+    };
     p.public_host = Some(public_authority(&config.server.public_url));
     p.loop_mark = Some(crate::proxy::edge::LoopMark::for_entity_id(
         &config.sp.entity_id,
@@ -128,7 +136,9 @@ impl AppState {
                 clock: clock.clone(),
             },
         )?;
+        let tls = config.server.tls.as_ref().map(tls_acceptor).transpose()?;
         Ok(AppState {
+            tls,
             proxy,
             sessions,
             sp,
@@ -152,6 +162,21 @@ impl AppState {
     pub fn idp(&self, name: &str) -> Option<&Idp> {
         self.config.idps.iter().find(|i| i.name == name)
     }
+}
+
+/// The TLS acceptor for `files`; the task that reloads its certificate (on SIGHUP, when the
+/// files change) is started on the runtime this runs in, if any.
+fn tls_acceptor(
+    files: &crate::config::TlsFiles,
+) -> Result<tokio_rustls::TlsAcceptor, crate::server::tls::TlsError> {
+    let (acceptor, slot) = crate::server::tls::acceptor(files)?;
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(crate::server::tls::reload::watch(slot));
+        }
+        Err(_) => tracing::warn!("no runtime: the TLS certificate will not be reloaded"),
+    }
+    Ok(acceptor)
 }
 
 /// The SP metadata for `config`.

@@ -31,6 +31,10 @@ impl Failure {
                 tracing::warn!(%backend, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
                 error_page(StatusCode::BAD_GATEWAY)
             }
+            Failure::Send(SendError::Handshake(e)) => {
+                tracing::warn!(%backend, error = %chain(&e), "TLS handshake with the backend failed: 502");
+                error_page(StatusCode::BAD_GATEWAY)
+            }
             Failure::Send(SendError::Request(e)) => {
                 tracing::warn!(%backend, error = %chain(&e), "backend request failed: 502");
                 error_page(StatusCode::BAD_GATEWAY)

@@ -12,6 +12,7 @@ use crate::identity::Operator;
 use crate::identity::headers::{HeaderContract, IdentityHeaders};
 use crate::identity::operator::IdentityView;
 use crate::identity::shared_text::{Text, TextBuilder, intern};
+use crate::identity::token_cache::TokenCache;
 use crate::store::expiring_map::Key;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
@@ -39,6 +40,8 @@ pub struct SignedIn {
     /// The identity headers, encoded by the header contract once per session.
     pub headers: IdentityHeaders,
     record: RecordFacts,
+    /// The identity token, signed once and reused until due for refresh (`[identity_token]`).
+    pub token: TokenCache,
 }
 
 /// The rest of the session record.
@@ -153,7 +156,18 @@ impl SignedIn {
                     .map(|w| slice(session_index.flatten(), w)),
                 name_id_details: record.name_id_details.clone().map(Box::new),
             },
+            token: TokenCache::default(),
         }
+    }
+
+    /// The entity ID of the IdP the session was signed in by.
+    pub fn idp_entity_id(&self) -> &str {
+        &self.record.idp_entity_id
+    }
+
+    /// When the session ends at the latest (Unix seconds): the absolute timeout or the IdP's bound.
+    pub fn not_after(&self) -> i64 {
+        self.times.not_after
     }
 
     pub(crate) fn times(&self) -> LoginTimes {

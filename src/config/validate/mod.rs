@@ -9,6 +9,7 @@ pub mod backend;
 pub mod fields;
 pub mod forward_auth;
 pub mod headers;
+pub mod identity_token;
 pub mod idp;
 pub mod keys;
 pub mod routes;
@@ -32,14 +33,19 @@ pub use server::{DEFAULT_MAX_ACS_BODY, MAX_ACS_CONCURRENCY, MAX_WORKERS};
 /// Turn the raw file into a [`Config`], or `None` when any error was recorded.
 pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let server = server::server(raw.server, p);
+    let tls = server::tls::tls(raw.server.as_ref(), &base, p);
+    let mut server = server::server(raw.server, p);
+    if let (Some(server), Some((files, redirect))) = (server.as_mut(), tls) {
+        server.tls = files;
+        server.redirect_http_listen = redirect;
+    }
     let session = session::session(raw.session, server.as_ref(), p);
     let sp = sp::sp(raw.sp, &base, p);
     let backend_url_span = raw
         .backend
         .as_ref()
         .and_then(|b| b.get_ref().url.as_ref().map(Spanned::span));
-    let backend = backend::backend(raw.backend, p);
+    let backend = backend::backend(raw.backend, &base, p);
     let headers = headers::headers(raw.headers, p);
     let routes = routes::routes(&raw.route, p);
     let forward_auth = forward_auth::forward_auth(raw.forward_auth, p);
@@ -68,6 +74,13 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         }
     }
     routes::access_groups::check_route_groups(&raw.route, &idps, p);
+    let (identity_token, headers) = identity_token::identity_token(
+        raw.identity_token,
+        &base,
+        sp.as_ref().map(|s| s.entity_id.as_str()),
+        headers,
+        p,
+    );
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     backend::self_loop::refuse_backend_that_is_the_gateway(
         &server,
@@ -88,5 +101,6 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         headers,
         routes,
         forward_auth,
+        identity_token,
     })
 }

@@ -46,6 +46,8 @@ pub struct Setup {
     pub files: Vec<(String, String)>,
     /// TOML appended to the configuration (more `[[idp]]` tables...).
     pub extra_toml: String,
+    /// Extra keys for `[backend]`.
+    pub backend_extra: String,
 }
 
 /// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
@@ -151,6 +153,7 @@ mapping = "mapping.toml"
 
 [backend]
 url = "{backend}"
+{backend_extra}
 
 {routes}
 
@@ -161,6 +164,7 @@ url = "{backend}"
         session = setup.session,
         routes = setup.routes,
         extra_toml = setup.extra_toml,
+        backend_extra = setup.backend_extra,
     );
     let path = dir.join("samlgate.toml");
     std::fs::write(&path, text).unwrap();

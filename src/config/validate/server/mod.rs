@@ -1,6 +1,7 @@
 //! `[server]`: where the gateway listens, the URL browsers see, its event loops and limits.
 
 pub mod connection_limits;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -194,5 +195,7 @@ pub(super) fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Optio
         workers,
         connections,
         acs_concurrency,
+        tls: None,
+        redirect_http_listen: None,
     })
 }
