@@ -27,6 +27,7 @@ pub mod errors;
 pub mod forward_auth;
 pub mod gate;
 pub mod health;
+pub mod idp_sources;
 pub mod login;
 pub mod login_seal;
 pub mod logout;
@@ -46,7 +47,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use service::Gateway;
-pub use startup::{GatewayError, build};
+pub use startup::{GatewayError, build, follow_idp_sources};
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.

@@ -12,6 +12,7 @@ use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::session::{SessionSettings, Sessions, Stores};
 use crate::store::{ReplayCache, SessionIndex, StoreError};
 
+use super::idp_sources::IdpDirectory;
 use super::login_seal::{LoginSeal, SealError};
 use crate::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use crate::server::offload::Offload;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub proxy: Proxy,
     /// Look up, establish and end sessions (and this node's cache of them).
     pub sessions: Sessions,
+    /// The IdPs' metadata in use, swapped as their sources refresh (`idp_sources`).
+    pub idp_metadata: Arc<IdpDirectory>,
 }
 
 /// Why the shared state could not be built.
@@ -54,6 +57,8 @@ pub enum StateError {
     Store(#[from] StoreError),
     #[error("cannot derive the login cookie key from the SP key: {0}")]
     Seal(#[from] SealError),
+    #[error("cannot follow IdP metadata URLs: {0}")]
+    IdpSources(#[from] super::idp_sources::fetch::FetchError),
 }
 
 /// The proxy settings for a configuration.
@@ -128,7 +133,9 @@ impl AppState {
                 clock: clock.clone(),
             },
         )?;
+        let idp_metadata = Arc::new(IdpDirectory::new(&config.idps));
         Ok(AppState {
+            idp_metadata,
             proxy,
             sessions,
             sp,

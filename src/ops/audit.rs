@@ -37,3 +37,15 @@ pub fn rejection(idp: &str, kind: &str, reference: &str, detail: &str) {
 pub fn logout(user: &str) {
     tracing::info!(target: "samlgate::audit", event = "logout", user, "logout");
 }
+
+/// A refresh of an IdP's metadata added or removed signing keys.
+pub fn idp_keys_changed(idp: &str, added: &str, removed: &str) {
+    tracing::warn!(
+        target: "samlgate::audit",
+        event = "idp_keys_changed",
+        idp,
+        added,
+        removed,
+        "IdP signing keys changed"
+    );
+}

@@ -2,7 +2,9 @@
 
 pub mod assertion;
 pub mod issue;
+pub mod key_set;
 pub mod metadata;
+pub mod metadata_trust;
 pub mod policy;
 pub mod rejection;
 pub mod request;

@@ -191,6 +191,7 @@ async fn start_with(setup: Setup, stores: Option<samlgate::session::Stores>) -> 
         None => samlgate::gateway::build(loaded.config, clock).unwrap(),
         Some(stores) => {
             let state = Arc::new(AppState::with_stores(loaded.config, clock, stores).unwrap());
+            samlgate::gateway::follow_idp_sources(&state).unwrap();
             (samlgate::gateway::gateway(state.clone()), state)
         }
     };
