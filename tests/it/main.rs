@@ -28,6 +28,7 @@ mod gateway_demo;
 mod gateway_login;
 mod gateway_metadata;
 mod gateway_nginx;
+mod idp_metadata_sources;
 mod idp_shapes;
 mod interop_matrix;
 mod interop_peers;

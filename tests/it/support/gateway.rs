@@ -46,6 +46,8 @@ pub struct Setup {
     pub files: Vec<(String, String)>,
     /// TOML appended to the configuration (more `[[idp]]` tables...).
     pub extra_toml: String,
+    /// Replaces `metadata = "idp.xml"` in the `[[idp]]` table (URL sources).
+    pub idp_metadata: Option<String>,
 }
 
 /// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
@@ -142,7 +144,7 @@ cert = "sp.crt"
 
 [[idp]]
 name = "corp"
-metadata = "idp.xml"
+{idp_metadata}
 mapping = "mapping.toml"
 {idp_extra}
 
@@ -156,6 +158,10 @@ url = "{backend}"
 
 {extra_toml}
 "#,
+        idp_metadata = setup
+            .idp_metadata
+            .as_deref()
+            .unwrap_or("metadata = \"idp.xml\""),
         idp_extra = setup.idp_extra,
         server_extra = setup.server_extra,
         session = setup.session,
