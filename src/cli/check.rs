@@ -28,7 +28,11 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
                 loaded.warnings.len()
             );
             report_descriptors(&loaded.config.server.connections);
-            ExitCode::SUCCESS
+            if super::check_idps::report(&loaded.config) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprint!("{e}");

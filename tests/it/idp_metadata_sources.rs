@@ -82,14 +82,18 @@ fn ready(peer_ok: bool) -> bool {
 
 /// One SP-initiated login at `gw` answered by pysaml2 signing with `key_cert`.
 async fn login_signed_by(gw: &Gateway, key_cert: &(PathBuf, PathBuf)) -> gateway::Reply {
-    let mut browser = Browser::new(&gw.base);
+    login_at(&gw.base, key_cert).await
+}
+
+async fn login_at(base: &str, key_cert: &(PathBuf, PathBuf)) -> gateway::Reply {
+    let mut browser = Browser::new(base);
     let start = browser.get("/saml/login?idp=corp").await;
     assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
     assert!(start.location().starts_with(SSO), "{}", start.location());
     let request = read_redirect_request(start.location());
     let response = peers::pysaml2_response(&PeerRequest {
         sp_entity_id: SP_ENTITY.into(),
-        acs_url: gw.acs_url(),
+        acs_url: format!("{base}/saml/acs"),
         in_response_to: Some(request.id.clone()),
         idp_entity_id: IDP_ENTITY.into(),
         idp_key_cert: Some(key_cert.clone()),
@@ -334,5 +338,235 @@ async fn an_idp_without_usable_metadata_is_named_by_readyz_and_the_others_keep_w
             .any(|w| w.message.contains("expired")),
         "{:?}",
         loaded.warnings
+    );
+}
+
+fn fingerprint(cert: &openssl::x509::X509) -> String {
+    let key =
+        samlgate::crypto::keys::VerificationKey::from_certificate(cert.clone(), "test").unwrap();
+    samlgate::saml::key_set::KeyFact::of(&key).fingerprint
+}
+
+/// `samlgate check` with the real binary: (success, stdout, stderr).
+fn run_check(config: &Path) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .args(["check", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_fetches_url_sources_and_reports_signature_validity_and_keys() {
+    if !peers::require_xmlsec1() {
+        return;
+    }
+    let keys = keys();
+    let mut server = MetadataServer::start();
+    server.publish("idp.xml", &signed(&keys, &[&keys.a.cert, &keys.b.cert]));
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let (config, _) = gateway::write_config(
+        dir.path(),
+        crate::support::free_port(),
+        &setup(&keys, &server.url("idp.xml"), &cache_dir),
+    );
+    let (ok, stdout, stderr) = run_check(&config);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("metadata_url {}", server.url("idp.xml"))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("signature verified with metadata_signing_cert"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("validUntil 20"), "{stdout}");
+    for cert in [&keys.a.cert, &keys.b.cert] {
+        assert!(stdout.contains(&fingerprint(cert)), "{stdout}");
+    }
+    assert!(stdout.contains("not after"), "{stdout}");
+
+    // Signed by someone else: refused, and with no cached copy the IdP would not be ready.
+    let intruder = make_key_pair("not the federation");
+    let forged = xmlsec1_sign(
+        &template(
+            &[&keys.a.cert],
+            OffsetDateTime::now_utc() + time::Duration::days(1),
+        ),
+        &intruder,
+    );
+    server.publish("idp.xml", &forged);
+    let (ok, stdout, stderr) = run_check(&config);
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(stderr.contains("signature refused"), "{stderr}");
+}
+
+#[test]
+fn configuration_refuses_unsafe_or_unsupported_metadata_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = |idp_metadata: &str| -> Vec<samlgate::config::Problem> {
+        let (path, _) = gateway::write_config(
+            dir.path(),
+            8080,
+            &Setup {
+                idp_metadata: Some(idp_metadata.to_string()),
+                ..Setup::default()
+            },
+        );
+        match samlgate::config::load(&path) {
+            Ok(loaded) => loaded.warnings,
+            Err(e) => e.problems,
+        }
+    };
+    let error_on = |problems: &[samlgate::config::Problem], key: &str, words: &str| {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.severity == samlgate::config::Severity::Error
+                    && p.key == key
+                    && p.message.contains(words)
+                    && p.line.is_some()),
+            "{key}: {words}: {problems:?}"
+        );
+    };
+    // Plain http to another host with nothing to check the document with: anyone on the path
+    // could hand over their own keys.
+    let found = problems("metadata_url = \"http://idp.example/metadata.xml\"");
+    error_on(&found, "idp[0].metadata_url", "plain http");
+    let found = problems("metadata_url = \"ftp://idp.example/metadata.xml\"");
+    error_on(&found, "idp[0].metadata_url", "scheme ftp");
+    let found =
+        problems("metadata_url = \"https://idp.example/metadata.xml\"\nmetadata_refresh = \"1s\"");
+    error_on(&found, "idp[0].metadata_refresh", "minimum");
+    let found = problems("metadata = \"idp.xml\"\nmdq_url = \"https://mdq.example/\"");
+    error_on(&found, "idp[0].mdq_url", "not supported");
+    let found = problems("metadata = \"idp.xml\"\nmetadata_refresh = \"10m\"");
+    error_on(&found, "idp[0].metadata_refresh", "only with metadata_url");
+    // https without a pinned certificate: accepted, with the recommendation.
+    let found = problems("metadata_url = \"https://idp.example/metadata.xml\"");
+    assert!(
+        found
+            .iter()
+            .all(|p| p.severity == samlgate::config::Severity::Warning),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.key == "idp[0].metadata_url"
+                && p.message.contains("set metadata_signing_cert")),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_fetch_refuses_a_redirect_to_another_scheme_and_a_document_over_the_cap() {
+    use samlgate::gateway::idp_sources::fetch::{self, FetchError, Validators};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 302 Found\r\nLocation: https://127.0.0.1:9/idp.xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let client = fetch::client().unwrap();
+    let url = url::Url::parse(&format!("http://{addr}/idp.xml")).unwrap();
+    let err = fetch::fetch(&client, &url, &Validators::default(), 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another scheme"), "{err}");
+
+    let mut server = MetadataServer::start();
+    server.publish("big.xml", &"x".repeat(5000));
+    let url = url::Url::parse(&server.url("big.xml")).unwrap();
+    let err = fetch::fetch(&client, &url, &Validators::default(), 1000)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooLarge { limit: 1000, .. }),
+        "{err}"
+    );
+    let fine = fetch::fetch(&client, &url, &Validators::default(), 5000).await;
+    assert!(fine.is_ok(), "{fine:?}");
+}
+
+/// Metrics of a gateway run as a process: the value of one series (0 when absent).
+async fn scraped(base: &str, series: &str) -> f64 {
+    let text = Browser::new(base).get("/metrics").await.body;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_signed_by_a_removed_key_is_refused_with_the_rotation_named_in_the_log() {
+    if !ready(peers::require(Peer::Pysaml2)) {
+        return;
+    }
+    let keys = keys();
+    let mut server = MetadataServer::start();
+    server.publish("idp.xml", &signed(&keys, &[&keys.a.cert]));
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let (config, _) = gateway::write_config(
+        dir.path(),
+        port,
+        &setup(&keys, &server.url("idp.xml"), &dir.path().join("cache")),
+    );
+    let mut child = gateway::spawn_serve(&config, true);
+    gateway::wait_listening(&[port]).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let updated = "samlgate_idp_metadata_refresh_total{idp=\"corp\",result=\"updated\"}";
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while scraped(&base, updated).await < 1.0 {
+        assert!(Instant::now() < deadline, "no first fetch");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.publish("idp.xml", &signed(&keys, &[&keys.b.cert]));
+    while scraped(&base, updated).await < 2.0 {
+        assert!(Instant::now() < deadline, "no second fetch");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reply = login_at(&base, &keys.a_files).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(
+        !reply.body.contains("SHA-256"),
+        "the browser gets the generic page"
+    );
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    let a = fingerprint(&keys.a.cert);
+    let b = fingerprint(&keys.b.cert);
+    let changed = log
+        .lines()
+        .find(|l| l.contains("IdP signing keys changed") && !l.contains("samlgate::audit"))
+        .unwrap_or_else(|| panic!("no key change line in:\n{log}"));
+    assert!(changed.contains(&a) && changed.contains(&b), "{changed}");
+    assert!(
+        log.contains("event=\"idp_keys_changed\"") || log.contains("idp_keys_changed"),
+        "{log}"
+    );
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("the IdP's keys changed at"))
+        .unwrap_or_else(|| panic!("no rotation hint in:\n{log}"));
+    assert!(
+        refusal.contains(&format!(
+            "this Response was signed by a key that is not in the current metadata: SHA-256 {a}"
+        )),
+        "{refusal}"
     );
 }
