@@ -77,8 +77,14 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     let addr = loaded.config.server.listen;
     let public = loaded.config.server.public_url.clone();
     let metrics_addr = loaded.config.server.metrics_listen;
+    let config_path = args.config.clone();
     let started = loops.block_on(async move {
         let (router, state) = build(loaded.config, system_clock())?;
+        // SIGHUP: read the file again, validate it as `check` does, swap it in.
+        let router = crate::gateway::reload::Reloadable::new(router, system_clock());
+        router
+            .reload_on_sighup(config_path.clone())
+            .map_err(GatewayError::Serve)?;
         let listener = std::net::TcpListener::bind(addr)
             .map_err(|source| GatewayError::Listen { addr, source })?;
         if let Some(metrics_addr) = metrics_addr {

@@ -33,6 +33,7 @@ pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
 pub mod relay_state;
+pub mod reload;
 pub mod service;
 pub mod startup;
 pub mod state;

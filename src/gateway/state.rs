@@ -108,6 +108,17 @@ impl AppState {
 
     /// The state for `config` over the given stores.
     pub fn with_stores(config: Config, clock: Clock, stores: Stores) -> Result<Self, StateError> {
+        Self::with_stores_and_metrics(config, clock, stores, Arc::new(Metrics::new()))
+    }
+
+    /// The state for `config` over the given stores and metrics: what a reload builds, so that
+    /// sessions and counters carry over.
+    pub fn with_stores_and_metrics(
+        config: Config,
+        clock: Clock,
+        stores: Stores,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StateError> {
         let mut decryption_keys = vec![config.sp.key.clone()];
         decryption_keys.extend(config.sp.old_keys.iter().cloned());
         let sp = SpIdentity {
@@ -121,7 +132,6 @@ impl AppState {
         let acs_work = Arc::new(Offload::new("ACS validation", heavy));
         let login_work = Arc::new(Offload::new("AuthnRequest signing", heavy));
         let sp_metadata = sp_metadata_xml(&config)?;
-        let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
         let sessions = Sessions::new(

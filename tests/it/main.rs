@@ -16,6 +16,7 @@ mod acs_pipeline;
 mod c14n;
 mod c14n_xmlsec1_awkward;
 mod cli_verify;
+mod config_reload;
 mod dsig_xmlsec_oracle;
 mod edge_connections;
 mod edge_paths;

@@ -73,6 +73,8 @@ impl NotReady {
 /// Every configured IdP's current metadata, in configuration order.
 pub struct IdpDirectory {
     entries: Vec<(String, ArcSwap<Current>)>,
+    /// Set when a reload replaced this directory: its refresh tasks stop.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl IdpDirectory {
@@ -89,7 +91,18 @@ impl IdpDirectory {
                     (i.name.clone(), ArcSwap::from_pointee(current))
                 })
                 .collect(),
+            retired: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A reload replaced this directory: its sources stop being followed.
+    pub fn retire(&self) {
+        self.retired
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn entry(&self, name: &str) -> Option<&ArcSwap<Current>> {

@@ -189,7 +189,7 @@ impl Refresher {
         super::record_state(&self.directory, &self.metrics, idp, now);
     }
 
-    /// Follow `source` until the directory is dropped: fetch now, then again when the schedule
+    /// Follow `source` until the directory is dropped or retired: fetch now, then again when the schedule
     /// says (jittered backoff after failures).
     pub fn spawn(self, idp: String, source: MetadataUrl) {
         let directory = Arc::downgrade(&self.directory);
@@ -214,7 +214,7 @@ async fn follow(
     let mut validators = Validators::default();
     let mut failures: u32 = 0;
     loop {
-        let Some(directory) = directory.upgrade() else {
+        let Some(directory) = directory.upgrade().filter(|d| !d.is_retired()) else {
             return;
         };
         let refresher = Refresher {
