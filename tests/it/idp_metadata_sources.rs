@@ -570,3 +570,59 @@ async fn a_response_signed_by_a_removed_key_is_refused_with_the_rotation_named_i
         "{refusal}"
     );
 }
+
+#[test]
+fn one_idp_is_picked_out_of_a_signed_aggregate_by_entity_id() {
+    if !peers::require_xmlsec1() {
+        return;
+    }
+    let keys = keys();
+    let mut server = MetadataServer::start();
+    let entities: Vec<String> = (0..3)
+        .map(|i| {
+            entity_descriptor(
+                &format!("https://idp{i}.federation.test/idp"),
+                &[if i == 1 { &keys.b.cert } else { &keys.a.cert }],
+                &format!("https://idp{i}.federation.test/sso"),
+            )
+        })
+        .collect();
+    let aggregate = xmlsec1_sign(
+        &document(
+            "_federation",
+            OffsetDateTime::now_utc() + time::Duration::days(3),
+            &entities,
+        ),
+        &keys.federation,
+    );
+    server.publish("federation.xml", &aggregate);
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let mut with = setup(&keys, &server.url("federation.xml"), &cache_dir);
+    with.idp_extra = "entity_id = \"https://idp1.federation.test/idp\"".into();
+    let (config, _) = gateway::write_config(dir.path(), crate::support::free_port(), &with);
+    let (ok, stdout, stderr) = run_check(&config);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("entityID https://idp1.federation.test/idp"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&fingerprint(&keys.b.cert)), "{stdout}");
+    assert!(!stdout.contains(&fingerprint(&keys.a.cert)), "{stdout}");
+
+    // Without entity_id the aggregate is ambiguous: refused, naming the IdPs.
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = gateway::write_config(
+        dir.path(),
+        crate::support::free_port(),
+        &setup(
+            &keys,
+            &server.url("federation.xml"),
+            &dir.path().join("cache"),
+        ),
+    );
+    let (ok, stdout, stderr) = run_check(&config);
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(stderr.contains("holds 3 IdPs"), "{stderr}");
+    assert!(stderr.contains("set entity_id"), "{stderr}");
+}
