@@ -86,11 +86,26 @@ async fn login_signed_by(gw: &Gateway, key_cert: &(PathBuf, PathBuf)) -> gateway
 }
 
 async fn login_at(base: &str, key_cert: &(PathBuf, PathBuf)) -> gateway::Reply {
+    let (browser, request) = begin_login(base).await;
+    answer_login(base, browser, request, key_cert).await
+}
+
+/// The browser goes to the IdP: the AuthnRequest it carries.
+async fn begin_login(base: &str) -> (Browser, gateway::ReceivedRequest) {
     let mut browser = Browser::new(base);
     let start = browser.get("/saml/login?idp=corp").await;
     assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
     assert!(start.location().starts_with(SSO), "{}", start.location());
-    let request = read_redirect_request(start.location());
+    (browser, read_redirect_request(start.location()))
+}
+
+/// The IdP answers `request`, signing with `key_cert`; the browser posts it to the ACS.
+async fn answer_login(
+    base: &str,
+    mut browser: Browser,
+    request: gateway::ReceivedRequest,
+    key_cert: &(PathBuf, PathBuf),
+) -> gateway::Reply {
     let response = peers::pysaml2_response(&PeerRequest {
         sp_entity_id: SP_ENTITY.into(),
         acs_url: format!("{base}/saml/acs"),
@@ -180,9 +195,17 @@ async fn a_rotation_is_followed_without_restart_and_bad_documents_never_replace_
     accepted(&gw, &keys.a_files, "signed with A, A published").await;
     refused(&gw, &keys.b_files, "signed with B before B is published").await;
 
-    // Rollover: A and B.
+    // Rollover: A and B. A login started before the swap and answered after it succeeds.
+    let in_flight = begin_login(&gw.base).await;
     server.publish("idp.xml", &signed(&keys, &[&keys.a.cert, &keys.b.cert]));
     wait_for_refreshes(&gw, "updated", 2.0).await;
+    let reply = answer_login(&gw.base, in_flight.0, in_flight.1, &keys.a_files).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "login in flight during the swap: {}",
+        reply.body
+    );
     assert_eq!(keys_changed(&gw), 1.0, "B added");
     accepted(&gw, &keys.b_files, "signed with B during the rollover").await;
     accepted(&gw, &keys.a_files, "signed with A during the rollover").await;
