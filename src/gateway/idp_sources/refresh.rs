@@ -154,7 +154,23 @@ impl Refresher {
 
     fn succeeded(&self, idp: &str, outcome: &Refreshed, now: OffsetDateTime) {
         let result = match outcome {
-            Refreshed::Updated { .. } => "updated",
+            Refreshed::Updated { metadata, .. } => {
+                // The certificates in use now, as at start (`state::record_certificate_expiry`).
+                for (i, key) in metadata.signing_keys.iter().enumerate() {
+                    if let Some(t) = key
+                        .certificate
+                        .as_ref()
+                        .and_then(|c| crate::crypto::keys::not_after_unix(c))
+                    {
+                        self.metrics.set(
+                            "samlgate_certificate_expiry_timestamp_seconds",
+                            &[("owner", idp), ("use", &format!("signing{i}"))],
+                            t as f64,
+                        );
+                    }
+                }
+                "updated"
+            }
             Refreshed::NotModified { .. } => "not_modified",
         };
         self.metrics.inc(
