@@ -468,7 +468,12 @@ fn configuration_refuses_unsafe_or_unsupported_metadata_sources() {
         problems("metadata_url = \"https://idp.example/metadata.xml\"\nmetadata_refresh = \"1s\"");
     error_on(&found, "idp[0].metadata_refresh", "minimum");
     let found = problems("metadata = \"idp.xml\"\nmdq_url = \"https://mdq.example/\"");
-    error_on(&found, "idp[0].mdq_url", "not supported");
+    error_on(&found, "idp[0].mdq_url", "needs entity_id");
+    error_on(&found, "idp[0].mdq_url", "needs metadata_signing_cert");
+    let found = problems(
+        "metadata_url = \"https://idp.example/md.xml\"\nmdq_url = \"https://mdq.example/\"",
+    );
+    error_on(&found, "idp[0].mdq_url", "not both");
     let found = problems("metadata = \"idp.xml\"\nmetadata_refresh = \"10m\"");
     error_on(&found, "idp[0].metadata_refresh", "only with metadata_url");
     // https without a pinned certificate: accepted, with the recommendation.
@@ -648,4 +653,48 @@ fn one_idp_is_picked_out_of_a_signed_aggregate_by_entity_id() {
     assert!(!ok, "{stdout}\n{stderr}");
     assert!(stderr.contains("holds 3 IdPs"), "{stderr}");
     assert!(stderr.contains("set entity_id"), "{stderr}");
+}
+
+#[test]
+fn an_idp_is_asked_of_a_metadata_query_service_by_the_sha1_of_its_entity_id() {
+    if !peers::require_xmlsec1() {
+        return;
+    }
+    let keys = keys();
+    let mut server = MetadataServer::start();
+    let sha1 = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), IDP_ENTITY.as_bytes())
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    // Python's http.server decodes %7Bsha1%7D to the file name "{sha1}HEX".
+    server.publish(
+        &format!("mdq/entities/{{sha1}}{sha1}"),
+        &signed(&keys, &[&keys.b.cert]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = gateway::write_config(
+        dir.path(),
+        crate::support::free_port(),
+        &Setup {
+            idp_metadata: Some(format!(
+                "mdq_url = \"{}\"\nentity_id = \"{IDP_ENTITY}\"\nmetadata_signing_cert = \"{}\"",
+                server.url("mdq/"),
+                keys.federation_cert.display()
+            )),
+            ..Setup::default()
+        },
+    );
+    let (ok, stdout, stderr) = run_check(&config);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("/mdq/entities/%7Bsha1%7D{sha1}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("entityID {IDP_ENTITY}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signature verified"), "{stdout}");
+    assert!(stdout.contains(&fingerprint(&keys.b.cert)), "{stdout}");
 }

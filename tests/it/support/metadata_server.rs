@@ -157,7 +157,12 @@ impl MetadataServer {
     pub fn publish(&mut self, name: &str, content: &str) {
         self.version += 1;
         let path = self.path(name);
-        let temporary = self.dir.path().join(format!(".{name}.tmp"));
+        let folder = path.parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&folder).unwrap();
+        let temporary = folder.join(format!(
+            ".{}.tmp",
+            path.file_name().unwrap().to_string_lossy()
+        ));
         std::fs::write(&temporary, content).unwrap();
         let file = std::fs::File::options()
             .write(true)

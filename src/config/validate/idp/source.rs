@@ -109,23 +109,32 @@ pub(super) fn source(
     key: &dyn Fn(&str) -> String,
     p: &mut Problems,
 ) -> Option<Sourced> {
-    if let Some(mdq) = &r.mdq_url {
-        p.error(
-            key("mdq_url"),
-            Some(mdq.span()),
-            "the Metadata Query protocol is not supported yet: use metadata_url (with entity_id to pick the IdP out of an aggregate)",
-        );
-    }
     let pinned = signing_certs(r, base, key, p);
     let entity_id = r.entity_id.as_ref().map(|e| e.get_ref().as_str());
-    let url_field = r.metadata_url.as_ref();
+    // The URL to follow: `metadata_url`, or the Metadata Query URL for `entity_id`.
+    let url_field: Option<(String, std::ops::Range<usize>, &str)> =
+        match (&r.metadata_url, &r.mdq_url) {
+            (Some(_), Some(mdq)) => {
+                p.error(
+                    key("mdq_url"),
+                    Some(mdq.span()),
+                    "set metadata_url or mdq_url, not both",
+                );
+                None
+            }
+            (Some(u), None) => Some((u.get_ref().clone(), u.span(), "metadata_url")),
+            (None, Some(mdq)) => {
+                mdq_query(mdq, entity_id, &pinned, key, p).map(|u| (u, mdq.span(), "mdq_url"))
+            }
+            (None, None) => None,
+        };
     if url_field.is_none() {
         for (k, f) in [
             ("metadata_refresh", span_of(&r.metadata_refresh)),
             ("metadata_cache_dir", span_of(&r.metadata_cache_dir)),
         ] {
             if f.is_some() {
-                p.error(key(k), f, "applies only with metadata_url");
+                p.error(key(k), f, "applies only with metadata_url or mdq_url");
             }
         }
     }
@@ -152,29 +161,30 @@ pub(super) fn source(
             }
         };
     };
-    let url = match Url::parse(url_field.get_ref()) {
+    let (url_text, url_span, url_key) = url_field;
+    let url = match Url::parse(&url_text) {
         Ok(u) if u.scheme() == "https" => Some(u),
         Ok(u) if u.scheme() == "http" && (is_loopback_host(&u) || !pinned.is_empty()) => Some(u),
         Ok(u) if u.scheme() == "http" => {
             p.error(
-                key("metadata_url"),
-                Some(url_field.span()),
+                key(url_key),
+                Some(url_span.clone()),
                 "plain http is allowed only to a loopback host, or with metadata_signing_cert set (anyone on the path could hand over their own keys): use https",
             );
             None
         }
         Ok(u) => {
             p.error(
-                key("metadata_url"),
-                Some(url_field.span()),
+                key(url_key),
+                Some(url_span.clone()),
                 format!("scheme {} is not supported: use https", u.scheme()),
             );
             None
         }
         Err(e) => {
             p.error(
-                key("metadata_url"),
-                Some(url_field.span()),
+                key(url_key),
+                Some(url_span.clone()),
                 format!("not a URL: {e}"),
             );
             None
@@ -237,8 +247,8 @@ pub(super) fn source(
         && let Some(u) = &url
     {
         p.warning(
-            key("metadata_url"),
-            Some(url_field.span()),
+            key(url_key),
+            Some(url_span.clone()),
             format!(
                 "metadata from {u} is trusted because of TLS alone: set metadata_signing_cert unless {} is a host you control",
                 u.host_str().unwrap_or_default()
@@ -256,4 +266,37 @@ pub(super) fn source(
         metadata,
         file,
     })
+}
+
+/// The Metadata Query URL of `entity_id` under `mdq_url`: `BASE/entities/{sha1}HEX`. A query
+/// service's answers are trusted only by their signature, so a signing certificate is required.
+fn mdq_query(
+    mdq: &Spanned<String>,
+    entity_id: Option<&str>,
+    pinned: &[VerificationKey],
+    key: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<String> {
+    if pinned.is_empty() {
+        p.error(
+            key("mdq_url"),
+            Some(mdq.span()),
+            "needs metadata_signing_cert: the answers of a metadata query service are trusted only by their signature",
+        );
+    }
+    let Some(entity_id) = entity_id else {
+        p.error(
+            key("mdq_url"),
+            Some(mdq.span()),
+            "needs entity_id: the IdP to ask the metadata query service for",
+        );
+        return None;
+    };
+    let digest =
+        openssl::hash::hash(openssl::hash::MessageDigest::sha1(), entity_id.as_bytes()).ok()?;
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!(
+        "{}/entities/%7Bsha1%7D{hex}",
+        mdq.get_ref().trim_end_matches('/')
+    ))
 }
