@@ -212,3 +212,97 @@ impl IdpDirectory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{SsoBinding, SsoEndpoint};
+    use crate::saml::metadata_trust::SignatureStatus;
+
+    fn key(cn: &str) -> VerificationKey {
+        let pkey =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let cert = crate::crypto::keygen::self_signed_certificate(&pkey, cn, 30).unwrap();
+        VerificationKey::from_certificate(cert, cn).unwrap()
+    }
+
+    fn metadata(
+        keys: &[&VerificationKey],
+        valid_until: Option<OffsetDateTime>,
+    ) -> Arc<IdpMetadataInUse> {
+        Arc::new(IdpMetadataInUse {
+            entity_id: "https://idp.example/".into(),
+            signing_keys: keys.iter().map(|k| (*k).clone()).collect(),
+            sso: SsoEndpoint {
+                binding: SsoBinding::Redirect,
+                location: "https://idp.example/sso".into(),
+            },
+            want_authn_requests_signed: false,
+            valid_until,
+            cache_duration: None,
+            signature: SignatureStatus::NotChecked,
+            origin: "test".into(),
+        })
+    }
+
+    fn directory() -> IdpDirectory {
+        IdpDirectory {
+            entries: vec![("corp".into(), ArcSwap::from_pointee(Current::default()))],
+            retired: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn no_copy_or_an_expired_copy_is_not_ready_and_says_why() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(10_000);
+        let d = directory();
+        d.record_failure("corp", "connection refused");
+        let err = d.usable("corp", now).unwrap_err();
+        assert_eq!(err.short(), "no metadata yet");
+        assert!(err.to_string().contains("connection refused"), "{err}");
+        let a = key("A");
+        d.install(
+            "corp",
+            metadata(&[&a], Some(now + time::Duration::hours(1))),
+            now,
+        );
+        assert!(d.usable("corp", now).is_ok());
+        assert!(d.current("corp").unwrap().last_error.is_none());
+        let later = now + time::Duration::hours(1);
+        let err = d.usable("corp", later).unwrap_err();
+        assert_eq!(err.short(), "metadata expired");
+        assert_eq!(d.not_ready(later), vec![err]);
+        assert!(matches!(d.usable("other", now), Err(NotReady::Unknown(_))));
+    }
+
+    #[test]
+    fn a_swap_reports_the_key_change_and_keeps_the_removed_keys_for_the_hint() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let (a, b) = (key("A"), key("B"));
+        let d = directory();
+        assert!(
+            d.install("corp", metadata(&[&a], None), now).is_none(),
+            "first copy"
+        );
+        let held = d.usable("corp", now).unwrap().0;
+        assert!(
+            d.install("corp", metadata(&[&a], None), now).is_none(),
+            "same keys"
+        );
+        let later = now + time::Duration::hours(1);
+        let change = d.install("corp", metadata(&[&b], None), later).unwrap();
+        assert_eq!(change.added.len(), 1);
+        assert_eq!(change.removed.len(), 1);
+        let (current, key_change) = d.usable("corp", later).unwrap();
+        let key_change = key_change.unwrap();
+        assert_eq!(key_change.at, later);
+        assert_eq!(key_change.removed_keys.len(), 1);
+        assert_eq!(key_change.removed_keys[0].description, a.description);
+        assert_eq!(current.signing_keys[0].description, b.description);
+        // A login that took the old copy keeps it.
+        assert_eq!(held.signing_keys[0].description, a.description);
+        // A failed refresh afterwards leaves the copy and the last change in place.
+        d.record_failure("corp", "bad signature");
+        assert!(d.usable("corp", later).unwrap().1.is_some());
+    }
+}
