@@ -44,7 +44,11 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
                     token.settings.audience
                 );
             }
-            ExitCode::SUCCESS
+            if super::check_idps::report(&loaded.config) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprint!("{e}");

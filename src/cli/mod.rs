@@ -1,6 +1,7 @@
 //! Command-line entry points that live in the library, so tests can call them directly.
 
 pub mod check;
+pub mod check_idps;
 pub mod keygen;
 pub mod mapping;
 pub mod metadata;

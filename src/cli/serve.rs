@@ -80,8 +80,14 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     let redirect_addr = loaded.config.server.redirect_http_listen;
     let redirect_to = public.to_string();
     let tls = loaded.config.server.tls.is_some();
+    let config_path = args.config.clone();
     let started = loops.block_on(async move {
         let (router, state) = build(loaded.config, system_clock())?;
+        // SIGHUP: read the file again, validate it as `check` does, swap it in.
+        let router = crate::gateway::reload::Reloadable::new(router, system_clock());
+        router
+            .reload_on_sighup(config_path.clone())
+            .map_err(GatewayError::Serve)?;
         let listener = std::net::TcpListener::bind(addr)
             .map_err(|source| GatewayError::Listen { addr, source })?;
         if let Some(metrics_addr) = metrics_addr {

@@ -55,6 +55,11 @@ pub struct RawSp {
 pub struct RawIdp {
     pub name: S<String>,
     pub metadata: S<String>,
+    pub metadata_url: S<String>,
+    pub metadata_signing_cert: S<OneOrMany>,
+    pub metadata_refresh: S<String>,
+    pub metadata_cache_dir: S<String>,
+    pub mdq_url: S<String>,
     pub entity_id: S<String>,
     pub mapping: S<String>,
     pub clock_skew: S<String>,
@@ -71,6 +76,23 @@ pub struct RawIdp {
     pub slo: S<bool>,
     pub sign_logout_requests: S<bool>,
     pub encrypt_logout_name_id: S<bool>,
+}
+
+/// A key that takes one file or a list of them (`metadata_signing_cert`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(one) => vec![one.as_str()],
+            OneOrMany::Many(many) => many.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,11 +10,12 @@ use time::Duration;
 use url::Url;
 
 use super::backend_url::BackendUrl;
-use crate::crypto::keys::DecryptionKey;
+use crate::crypto::keys::{DecryptionKey, VerificationKey};
 use crate::identity::contract::HeaderContract;
 use crate::mapping::MappingTable;
 pub use crate::routes::Route;
-use crate::saml::metadata::Endpoint;
+use crate::saml::metadata::{Binding, Endpoint};
+use crate::saml::metadata_trust::{SignatureStatus, TrustedMetadata};
 use crate::saml::policy::IdpPolicy;
 
 #[derive(Clone, Debug)]
@@ -180,11 +181,18 @@ pub struct SsoEndpoint {
 pub struct Idp {
     /// The admin's short name (`?idp=corp`, metrics labels, logs).
     pub name: String,
+    /// `metadata`: the file, or for a URL source the last-known-good copy in the cache folder.
     pub metadata_file: PathBuf,
+    /// Where the metadata comes from, and how it is followed (`gateway::idp_sources`).
+    pub source: MetadataSource,
+    /// The metadata in hand when the configuration was read. `None`: a URL source with no usable
+    /// copy yet (no cache): the IdP is not ready until a fetch succeeds. The running gateway reads
+    /// the current copy from `gateway::idp_sources`, never from here.
+    pub metadata: Option<std::sync::Arc<IdpMetadataInUse>>,
+    /// Settings (skew, algorithms, signing requirements). Its `entity_id` and `signing_keys` are
+    /// those of `metadata` (empty without it); the gateway builds the policy of each login from
+    /// the current metadata.
     pub policy: IdpPolicy,
-    /// The SSO endpoint we send AuthnRequests to: Redirect preferred, else POST.
-    pub sso: SsoEndpoint,
-    pub want_authn_requests_signed: bool,
     /// The mapping table: verified assertion -> operator and access group.
     pub mapping: MappingTable,
     pub allow_idp_initiated: bool,
@@ -200,6 +208,93 @@ pub struct Idp {
     /// `encrypt_logout_name_id = true`: the IdP's encryption certificate, to send the NameID as
     /// an EncryptedID in our LogoutRequests.
     pub logout_name_id_encryption: Option<X509>,
+}
+
+/// Where an IdP's metadata comes from.
+#[derive(Clone, Debug)]
+pub enum MetadataSource {
+    /// `metadata = "file"`: read when the configuration is read.
+    File,
+    /// `metadata_url`: fetched, verified, refreshed and cached.
+    Url(MetadataUrl),
+}
+
+/// `metadata_url` and its settings.
+#[derive(Clone, Debug)]
+pub struct MetadataUrl {
+    pub url: Url,
+    /// `metadata_refresh`: the longest wait between fetches.
+    pub refresh: std::time::Duration,
+    /// The last-known-good copy (`metadata_cache_dir`/NAME.xml).
+    pub cache_file: PathBuf,
+    /// `entity_id`: the IdP to pick out of an aggregate.
+    pub entity_id: Option<String>,
+    /// `metadata_signing_cert`: when any, every document must be signed by one of them.
+    pub signing_certs: Vec<VerificationKey>,
+}
+
+/// What the gateway uses of one IdP's metadata: replaced as a whole when its source refreshes.
+#[derive(Clone, Debug)]
+pub struct IdpMetadataInUse {
+    pub entity_id: String,
+    pub signing_keys: Vec<VerificationKey>,
+    /// The SSO endpoint we send AuthnRequests to: Redirect preferred, else POST.
+    pub sso: SsoEndpoint,
+    pub want_authn_requests_signed: bool,
+    /// Its SingleLogoutService endpoints, every binding (`[[idp]] slo` keeps those samlgate speaks).
+    pub slo: Vec<Endpoint>,
+    /// Its encryption certificates (for `encrypt_logout_name_id`).
+    pub encryption_certificates: Vec<X509>,
+    pub valid_until: Option<time::OffsetDateTime>,
+    pub cache_duration: Option<Duration>,
+    pub signature: SignatureStatus,
+    /// Where this copy was read (file, URL or cache file), for logs and `check`.
+    pub origin: String,
+}
+
+impl IdpMetadataInUse {
+    /// From a document that passed `saml::metadata_trust`; `Err` when the IdP offers no SSO
+    /// endpoint samlgate can use.
+    pub fn from_trusted(trusted: TrustedMetadata, origin: &str) -> Result<Self, String> {
+        let pick = |wanted: &Binding| trusted.idp.sso_endpoint(wanted).map(|e| e.location.clone());
+        let sso = match (pick(&Binding::HttpRedirect), pick(&Binding::HttpPost)) {
+            (Some(location), _) => SsoEndpoint {
+                binding: SsoBinding::Redirect,
+                location,
+            },
+            (None, Some(location)) => SsoEndpoint {
+                binding: SsoBinding::Post,
+                location,
+            },
+            (None, None) => {
+                return Err(format!(
+                    "IdP {} offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding",
+                    trusted.idp.entity_id
+                ));
+            }
+        };
+        Ok(IdpMetadataInUse {
+            entity_id: trusted.idp.entity_id,
+            signing_keys: trusted.idp.signing_keys,
+            sso,
+            want_authn_requests_signed: trusted.idp.want_authn_requests_signed,
+            slo: trusted.idp.slo_endpoints,
+            encryption_certificates: trusted.idp.encryption_certificates,
+            valid_until: trusted.valid_until,
+            cache_duration: trusted.cache_duration,
+            signature: trusted.signature,
+            origin: origin.to_string(),
+        })
+    }
+
+    /// The policy of a login: `settings` with this metadata's entityID and signing keys.
+    pub fn policy(&self, settings: &IdpPolicy) -> IdpPolicy {
+        IdpPolicy {
+            entity_id: self.entity_id.clone(),
+            signing_keys: self.signing_keys.clone(),
+            ..settings.clone()
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -62,6 +62,17 @@ pub fn unavailable() -> Response {
     )
 }
 
+/// Logins for one IdP are refused for now: its metadata expired or was never fetched. The
+/// other IdPs keep working; the log and `/readyz` say why.
+pub fn idp_not_ready() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in unavailable",
+        "<p>Signing in with this identity provider is unavailable right now: the gateway has no \
+         current information about it. The administrator has been told; please try again later.</p>",
+    )
+}
+
 /// A request the gateway cannot make sense of (bad query, unknown IdP name).
 pub fn bad_request(message: &str) -> Response {
     page(

@@ -30,6 +30,7 @@ pub mod forward_auth;
 pub mod gate;
 pub mod health;
 pub mod identity_token;
+pub mod idp_sources;
 pub mod logged_out;
 pub mod login;
 pub mod login_seal;
@@ -37,6 +38,7 @@ pub mod logout;
 pub mod metadata_endpoint;
 pub mod pending_logout;
 pub mod relay_state;
+pub mod reload;
 pub mod service;
 pub mod slo;
 pub mod slo_soap;
@@ -53,7 +55,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use service::Gateway;
-pub use startup::{GatewayError, build};
+pub use startup::{GatewayError, build, follow_idp_sources};
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.

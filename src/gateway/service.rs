@@ -52,6 +52,11 @@ impl Gateway {
         }
     }
 
+    /// The state this gateway serves with.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.inner.state
+    }
+
     /// The configured timeouts and connection cap.
     pub fn limits(&self) -> ConnectionLimits {
         self.inner.state.config.server.connections

@@ -207,7 +207,14 @@ pub(super) fn verify_request(
     url: &str,
     now: OffsetDateTime,
 ) -> Result<VerifiedLogoutRequest, SloError> {
-    let policies: Vec<_> = state.config.idps.iter().map(|i| &i.policy).collect();
+    // The keys of each IdP's metadata in use now: a rotation followed by a refresh applies here too.
+    let current: Vec<_> = state
+        .config
+        .idps
+        .iter()
+        .filter_map(|i| state.current_policy(i, now))
+        .collect();
+    let policies: Vec<_> = current.iter().collect();
     validate_logout_request(inbound, &policies, SloEndpoint { sp: &state.sp, url }, now).map_err(
         |rejection| {
             // Named after the IdP it claims to come from, when that is a configured one.
@@ -403,7 +410,15 @@ async fn answered(state: &Arc<AppState>, headers: &HeaderMap, inbound: Inbound) 
         sp: &state.sp,
         url: &url,
     };
-    match validate_logout_response(&inbound, &idp.policy, slo, &pending.request_id, now) {
+    let Some(policy) = state.current_policy(idp, now) else {
+        return with_clear(refuse(
+            state,
+            &SloError::IdpGone {
+                idp: pending.idp.clone(),
+            },
+        ));
+    };
+    match validate_logout_response(&inbound, &policy, slo, &pending.request_id, now) {
         Ok(verified) => {
             let ended_at_idp = verified.status.is_ok();
             if let Err(status) = &verified.status {

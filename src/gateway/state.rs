@@ -12,6 +12,7 @@ use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::session::{SessionSettings, Sessions, Stores};
 use crate::store::{ReplayCache, SessionIndex, StoreError};
 
+use super::idp_sources::IdpDirectory;
 use super::login_seal::{LoginSeal, SealError};
 use crate::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use crate::server::offload::Offload;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// TLS on the listener (`[server] tls_cert`), its certificate followed by a task.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The IdPs' metadata in use, swapped as their sources refresh (`idp_sources`).
+    pub idp_metadata: Arc<IdpDirectory>,
 }
 
 /// Why the shared state could not be built.
@@ -58,6 +61,8 @@ pub enum StateError {
     Seal(#[from] SealError),
     #[error("server.tls_cert: {0}")]
     Tls(#[from] crate::server::tls::TlsError),
+    #[error("cannot follow IdP metadata URLs: {0}")]
+    IdpSources(#[from] super::idp_sources::fetch::FetchError),
 }
 
 /// The proxy settings for a configuration.
@@ -111,6 +116,17 @@ impl AppState {
 
     /// The state for `config` over the given stores.
     pub fn with_stores(config: Config, clock: Clock, stores: Stores) -> Result<Self, StateError> {
+        Self::with_stores_and_metrics(config, clock, stores, Arc::new(Metrics::new()))
+    }
+
+    /// The state for `config` over the given stores and metrics: what a reload builds, so that
+    /// sessions and counters carry over.
+    pub fn with_stores_and_metrics(
+        config: Config,
+        clock: Clock,
+        stores: Stores,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StateError> {
         let mut decryption_keys = vec![config.sp.key.clone()];
         decryption_keys.extend(config.sp.old_keys.iter().cloned());
         let sp = SpIdentity {
@@ -124,7 +140,6 @@ impl AppState {
         let acs_work = Arc::new(Offload::new("ACS validation", heavy));
         let login_work = Arc::new(Offload::new("AuthnRequest signing", heavy));
         let sp_metadata = sp_metadata_xml(&config)?;
-        let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
         let sessions = Sessions::new(
@@ -137,8 +152,10 @@ impl AppState {
             },
         )?;
         let tls = config.server.tls.as_ref().map(tls_acceptor).transpose()?;
+        let idp_metadata = Arc::new(IdpDirectory::new(&config.idps));
         Ok(AppState {
             tls,
+            idp_metadata,
             proxy,
             sessions,
             sp,
@@ -161,6 +178,19 @@ impl AppState {
 
     pub fn idp(&self, name: &str) -> Option<&Idp> {
         self.config.idps.iter().find(|i| i.name == name)
+    }
+
+    /// `idp`'s policy with the signing keys of its metadata in use now (they change when its
+    /// source refreshes); `None` while the IdP is not ready (no metadata, or expired).
+    pub fn current_policy(
+        &self,
+        idp: &Idp,
+        now: time::OffsetDateTime,
+    ) -> Option<crate::saml::policy::IdpPolicy> {
+        self.idp_metadata
+            .usable(&idp.name, now)
+            .ok()
+            .map(|(metadata, _)| metadata.policy(&idp.policy))
     }
 }
 

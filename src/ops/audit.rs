@@ -75,3 +75,15 @@ pub fn logout_rejection(idp: &str, kind: &str, reference: &str, detail: &str) {
         "logout message refused: {detail}"
     );
 }
+
+/// A refresh of an IdP's metadata added or removed signing keys.
+pub fn idp_keys_changed(idp: &str, added: &str, removed: &str) {
+    tracing::warn!(
+        target: "samlgate::audit",
+        event = "idp_keys_changed",
+        idp,
+        added,
+        removed,
+        "IdP signing keys changed"
+    );
+}

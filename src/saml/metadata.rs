@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::crypto::keys::VerificationKey;
 use crate::saml::time::parse_instant;
 use crate::xml::escape::escape;
-use crate::xml::{ElementRef, ParseLimits, XmlError, ns, parse};
+use crate::xml::{Document, ElementRef, ParseLimits, XmlError, ns, parse};
 
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -126,10 +126,26 @@ pub fn parse_idp_metadata(
     source_name: &str,
     entity_id: Option<&str>,
 ) -> Result<IdpMetadata, MetadataError> {
-    let doc = parse(xml, &ParseLimits::metadata()).map_err(|error| MetadataError::Xml {
+    let doc = parse_metadata_document(xml, source_name)?;
+    idp_in_document(&doc, source_name, entity_id)
+}
+
+/// Parse a metadata document with the limits for metadata (aggregates are large).
+pub fn parse_metadata_document(xml: &[u8], source_name: &str) -> Result<Document, MetadataError> {
+    parse(xml, &ParseLimits::metadata()).map_err(|error| MetadataError::Xml {
         source_name: source_name.to_string(),
         error,
-    })?;
+    })
+}
+
+/// The IdP `entity_id` names (or the only IdP) in an already parsed metadata document: what
+/// [`parse_idp_metadata`] does after parsing, for callers that first check the document's
+/// signature (`saml::metadata_trust`).
+pub fn idp_in_document(
+    doc: &Document,
+    source_name: &str,
+    entity_id: Option<&str>,
+) -> Result<IdpMetadata, MetadataError> {
     let root = doc.root();
     let entities: Vec<ElementRef<'_>> = if root.is(ns::MD, "EntityDescriptor") {
         vec![root]

@@ -48,6 +48,8 @@ pub struct Setup {
     pub extra_toml: String,
     /// Extra keys for `[backend]`.
     pub backend_extra: String,
+    /// Replaces `metadata = "idp.xml"` in the `[[idp]]` table (URL sources).
+    pub idp_metadata: Option<String>,
 }
 
 /// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
@@ -144,7 +146,7 @@ cert = "sp.crt"
 
 [[idp]]
 name = "corp"
-metadata = "idp.xml"
+{idp_metadata}
 mapping = "mapping.toml"
 {idp_extra}
 
@@ -159,6 +161,10 @@ url = "{backend}"
 
 {extra_toml}
 "#,
+        idp_metadata = setup
+            .idp_metadata
+            .as_deref()
+            .unwrap_or("metadata = \"idp.xml\""),
         idp_extra = setup.idp_extra,
         server_extra = setup.server_extra,
         session = setup.session,
@@ -195,6 +201,7 @@ async fn start_with(setup: Setup, stores: Option<samlgate::session::Stores>) -> 
         None => samlgate::gateway::build(loaded.config, clock).unwrap(),
         Some(stores) => {
             let state = Arc::new(AppState::with_stores(loaded.config, clock, stores).unwrap());
+            samlgate::gateway::follow_idp_sources(&state).unwrap();
             (samlgate::gateway::gateway(state.clone()), state)
         }
     };
