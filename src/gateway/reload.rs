@@ -134,4 +134,9 @@ impl ServeApp for Reloadable {
     fn answer(&self, client: std::net::SocketAddr, request: axum::extract::Request) -> Answer {
         self.current.load().answer(client, request)
     }
+
+    /// The acceptor of the configuration in use when the connection arrives.
+    fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.current.load().tls()
+    }
 }

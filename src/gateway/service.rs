@@ -83,8 +83,8 @@ impl ServeApp for Gateway {
         Gateway::limits(self)
     }
 
-    fn tls(&self) -> Option<&tokio_rustls::TlsAcceptor> {
-        self.inner.state.tls.as_ref()
+    fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.inner.state.tls.clone()
     }
 
     /// The [`edge`] rules first (with the loop check), then the endpoints through the router or

@@ -37,7 +37,7 @@ pub trait ServeApp: Clone + Send + Sync + 'static {
     fn answer(&self, client: SocketAddr, request: Request) -> Answer;
     /// Terminate TLS on every connection with this acceptor (`[server] tls_cert`); `None`: plain
     /// HTTP.
-    fn tls(&self) -> Option<&tokio_rustls::TlsAcceptor> {
+    fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
         None
     }
 }
@@ -262,7 +262,7 @@ async fn serve_connection<A: ServeApp>(
     }
     let clock = HeadClock::new(limits.header_read_timeout, limits.keepalive_timeout);
     let edge = EdgeIo::new(stream, clock.clone(), Some(slot));
-    let tls = app.tls().cloned();
+    let tls = app.tls();
     match tls {
         None => serve_http(TokioIo::new(edge), app, limits, stop, peer, clock).await,
         Some(acceptor) => {
