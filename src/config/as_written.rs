@@ -19,6 +19,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub route: Vec<Spanned<RawRoute>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
+    #[serde(default)]
+    pub oauth: Vec<Spanned<RawOAuth>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,9 +103,44 @@ pub struct RawRoute {
     pub public: S<bool>,
     pub require_access_group: S<Vec<String>>,
     pub require_any_group: S<Vec<String>>,
+    pub require_scope: S<Vec<String>>,
+    pub auth: S<Vec<String>>,
+    pub pass_authorization: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawForwardAuth {
     pub uri_header: S<String>,
+}
+
+/// One string or a list of them (`audience = "api"` or `audience = ["a", "b"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOAuth {
+    pub name: S<String>,
+    pub issuer: S<String>,
+    pub audience: S<OneOrMany>,
+    pub jwks_uri: S<String>,
+    pub discovery: S<String>,
+    pub algorithms: S<Vec<String>>,
+    pub require_typ: S<String>,
+    pub clock_skew: S<String>,
+    pub jwks_refresh: S<String>,
+    pub mapping: S<String>,
+    pub introspection_endpoint: S<String>,
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub headers: HeaderContract,
     pub routes: Vec<Route>,
     pub forward_auth: ForwardAuth,
+    /// `[[oauth]]`: issuers whose bearer access tokens API clients may present.
+    pub oauth: Vec<OAuthIssuer>,
 }
 
 #[derive(Clone, Debug)]
@@ -216,4 +218,42 @@ impl Default for ForwardAuth {
             uri_header: X_ORIGINAL_URI,
         }
     }
+}
+
+/// Where an issuer's signing keys (its JWKS) are fetched from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwksSource {
+    /// `jwks_uri`, as configured.
+    Uri(Url),
+    /// The discovery document at this URL names the `jwks_uri`.
+    Discovery(Url),
+}
+
+impl JwksSource {
+    pub fn url(&self) -> &Url {
+        match self {
+            JwksSource::Uri(u) | JwksSource::Discovery(u) => u,
+        }
+    }
+}
+
+/// `[[oauth]]`: an OAuth 2.0 authorization server whose JWT access tokens are accepted.
+#[derive(Clone, Debug)]
+pub struct OAuthIssuer {
+    /// The admin's short name (logs, metric labels); the issuer URL when not given.
+    pub name: String,
+    /// Compared exactly with the token's `iss`.
+    pub issuer: String,
+    /// The token's `aud` must contain one of these.
+    pub audiences: Vec<String>,
+    pub keys: JwksSource,
+    /// The signature algorithms accepted (asymmetric only).
+    pub algorithms: Vec<crate::crypto::jws::JwsAlgorithm>,
+    /// Require the header `typ` to be `at+jwt` (RFC 9068).
+    pub require_at_jwt: bool,
+    pub clock_skew: Duration,
+    /// Keys older than this are fetched again on the next token.
+    pub jwks_refresh: Duration,
+    /// Claims are the attributes; `sub` is the NameID.
+    pub mapping: MappingTable,
 }

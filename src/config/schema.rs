@@ -15,6 +15,7 @@ const TOP: &[&str] = &[
     "headers",
     "route",
     "forward_auth",
+    "oauth",
 ];
 const SERVER: &[&str] = &[
     "listen",
@@ -74,8 +75,24 @@ const ROUTE: &[&str] = &[
     "public",
     "require_access_group",
     "require_any_group",
+    "require_scope",
+    "auth",
+    "pass_authorization",
 ];
 const FORWARD_AUTH: &[&str] = &["uri_header"];
+const OAUTH: &[&str] = &[
+    "name",
+    "issuer",
+    "audience",
+    "jwks_uri",
+    "discovery",
+    "algorithms",
+    "require_typ",
+    "clock_skew",
+    "jwks_refresh",
+    "mapping",
+    "introspection_endpoint",
+];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
@@ -87,6 +104,7 @@ fn section_keys(name: &str) -> Option<&'static [&'static str]> {
         "headers" => HEADERS,
         "route" => ROUTE,
         "forward_auth" => FORWARD_AUTH,
+        "oauth" => OAUTH,
         _ => return None,
     })
 }

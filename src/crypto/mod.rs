@@ -1,10 +1,12 @@
-//! SAML-profile XML-DSig (verify and sign) and XML-Enc (decrypt), over the strict tree.
+//! SAML-profile XML-DSig (verify and sign) and XML-Enc (decrypt), over the strict tree; JWS
+//! signature algorithms for access tokens ([`jws`]).
 
 pub mod algorithms;
 pub mod decrypt;
 pub mod dsig;
 pub mod enc_algorithms;
 pub mod encrypt;
+pub mod jws;
 pub mod keygen;
 pub mod keys;
 pub mod primitive;

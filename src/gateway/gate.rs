@@ -20,6 +20,7 @@ use super::errors;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::state::AppState;
+use crate::identity::headers::IdentityHeaders;
 use crate::routes::path_reading::{PathReading, PathRefusal};
 use crate::routes::{self, Access};
 use crate::session::{CacheLookup, SignedIn};
@@ -44,6 +45,13 @@ pub async fn fast_gate(
         Ok(path) => path,
         Err(refusal) => return refused(state, &refusal),
     };
+    // A bearer token (when `[[oauth]]` issuers are configured) is never a session request:
+    // it is validated and mapped, or refused with an RFC 6750 answer, never sent to a login.
+    if state.bearer.is_enabled()
+        && let Some(credential) = super::bearer::credential_of(req.headers())
+    {
+        return super::bearer::gate(state, req, credential, client).await;
+    }
     // A path to merge (rare) goes to the slow path, which merges it before deciding.
     if path.rewritten().is_none()
         && let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
@@ -84,7 +92,7 @@ fn refused(state: &AppState, refusal: &PathRefusal) -> Response {
 
 /// Read the request's path: refuse it (the answer), or put in the request the path the
 /// backend must be sent (repeated slashes merged), which is then the one decided on.
-fn admit_path(state: &AppState, req: &mut Request) -> Option<Response> {
+pub(super) fn admit_path(state: &AppState, req: &mut Request) -> Option<Response> {
     let merged = match PathReading::new(req.uri().path()) {
         Err(refusal) => return Some(refused(state, &refusal)),
         Ok(path) => with_path(req.uri(), path.rewritten()?),
@@ -151,6 +159,9 @@ pub async fn gate(
     match access {
         Access::Public => forward(&state, req, None, client).await,
         Access::Allowed => forward(&state, req, identity.as_deref(), client).await,
+        Access::LoginRequired if !routes::takes_session(&state.config.routes, &path) => {
+            super::bearer::bearer_required()
+        }
         Access::LoginRequired if api => errors::unauthorized_json(),
         Access::LoginRequired => {
             let return_to = req
@@ -159,6 +170,10 @@ pub async fn gate(
                 .map(|pq| sanitize_return_to(pq.as_str()))
                 .unwrap_or_else(|| "/".to_string());
             login::choose_or_begin(&state, &return_to, req.headers()).await
+        }
+        Access::Denied(reason @ routes::DenyReason::SessionNotAccepted { .. }) => {
+            tracing::info!(path = req.uri().path(), "access denied: {reason}");
+            super::bearer::bearer_required()
         }
         Access::Denied(reason) => {
             tracing::info!(
@@ -182,8 +197,18 @@ pub async fn gate(
 /// sets ours from the session.
 async fn forward(
     state: &AppState,
-    mut req: Request,
+    req: Request,
     signed_in: Option<&SignedIn>,
+    client: SocketAddr,
+) -> Response {
+    forward_as(state, req, signed_in.map(|s| &s.headers), client).await
+}
+
+/// [`forward`] with the identity headers given (a session's, or a bearer token's).
+pub(super) async fn forward_as(
+    state: &AppState,
+    mut req: Request,
+    identity: Option<&IdentityHeaders>,
     client: SocketAddr,
 ) -> Response {
     let https = state.config.server.is_https();
@@ -197,12 +222,6 @@ async fn forward(
     let proto = state.config.server.public_url.scheme();
     state
         .proxy
-        .forward(
-            req,
-            signed_in.map(|s| &s.headers),
-            &state.config.headers,
-            client,
-            proto,
-        )
+        .forward(req, identity, &state.config.headers, client, proto)
         .await
 }

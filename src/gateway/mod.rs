@@ -16,12 +16,16 @@
 //!    request goes to the backend through `proxy`, with the identity headers the contract
 //!    encoded once at sign-in (`identity::headers`).
 //!
+//! API clients with an OAuth 2.0 access token (`Authorization: Bearer`) take [`bearer`] from
+//! [`gate`] instead: the token (`oauth`) gives the same `identity::Operator` a login would.
+//!
 //! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
 //! [`metadata_endpoint`], [`health`]. [`state`] is what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
 pub mod acs;
 pub mod acs_error;
+pub mod bearer;
 pub mod cookies;
 pub mod errors;
 pub mod forward_auth;

@@ -41,6 +41,8 @@ pub struct AppState {
     pub proxy: Proxy,
     /// Look up, establish and end sessions (and this node's cache of them).
     pub sessions: Sessions,
+    /// Bearer access tokens of `[[oauth]]` issuers (API clients).
+    pub bearer: crate::oauth::Bearer,
 }
 
 /// Why the shared state could not be built.
@@ -54,6 +56,8 @@ pub enum StateError {
     Store(#[from] StoreError),
     #[error("cannot derive the login cookie key from the SP key: {0}")]
     Seal(#[from] SealError),
+    #[error("cannot set up fetching the [[oauth]] issuers' keys: {0}")]
+    OAuth(#[from] crate::oauth::fetch::FetchError),
 }
 
 /// The proxy settings for a configuration.
@@ -128,7 +132,10 @@ impl AppState {
                 clock: clock.clone(),
             },
         )?;
+        let bearer =
+            crate::oauth::Bearer::new(&config.oauth, config.headers.clone(), metrics.clone())?;
         Ok(AppState {
+            bearer,
             proxy,
             sessions,
             sp,

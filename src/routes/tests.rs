@@ -8,6 +8,7 @@ fn route(path: &str, public: bool, access: &[&str], any: &[&str]) -> Route {
         public,
         require_access_group: access.iter().map(|s| s.to_string()).collect(),
         require_any_group: any.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod forward_auth;
 pub mod headers;
 pub mod idp;
 pub mod keys;
+pub mod oauth;
 pub mod routes;
 pub mod server;
 pub mod session;
@@ -68,6 +69,7 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         }
     }
     routes::access_groups::check_route_groups(&raw.route, &idps, p);
+    let oauth = oauth::issuers(&raw.oauth, &base, &route_groups, p);
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     backend::self_loop::refuse_backend_that_is_the_gateway(
         &server,
@@ -88,5 +90,6 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         headers,
         routes,
         forward_auth,
+        oauth,
     })
 }

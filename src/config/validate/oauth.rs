@@ -1,0 +1,256 @@
+//! `[[oauth]]`: authorization servers whose JWT access tokens API clients may present.
+
+use std::path::Path;
+
+use time::Duration;
+use toml::Spanned;
+use url::Url;
+
+use super::fields::{duration_field, is_loopback_host, required};
+use super::idp::mapping_table;
+use crate::config::as_written::RawOAuth;
+use crate::config::duration::format_duration;
+use crate::config::model::{JwksSource, OAuthIssuer};
+use crate::config::problems::Problems;
+use crate::crypto::jws::{ALL_JWS_ALGORITHMS, JwsAlgorithm};
+use crate::saml::policy::{DEFAULT_CLOCK_SKEW, MAX_CLOCK_SKEW};
+
+/// How often an issuer's keys are fetched again, when `jwks_refresh` is not given.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::hours(1);
+const MIN_JWKS_REFRESH: Duration = Duration::minutes(1);
+const MAX_JWKS_REFRESH: Duration = Duration::days(1);
+
+/// Every `[[oauth]]` table, with names and issuers used once.
+pub(super) fn issuers(
+    raw: &[Spanned<RawOAuth>],
+    base: &Path,
+    route_groups: &[&str],
+    p: &mut Problems,
+) -> Vec<OAuthIssuer> {
+    let mut out: Vec<OAuthIssuer> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let Some(issuer) = one(i, r, base, route_groups, p) else {
+            continue;
+        };
+        if out.iter().any(|o| o.name == issuer.name) {
+            p.error(
+                format!("oauth[{i}].name"),
+                Some(r.span()),
+                format!("the name {:?} is used by two [[oauth]] tables", issuer.name),
+            );
+        }
+        if out.iter().any(|o| o.issuer == issuer.issuer) {
+            p.error(
+                format!("oauth[{i}].issuer"),
+                Some(r.span()),
+                format!(
+                    "the issuer {:?} has two [[oauth]] tables: a token could match either",
+                    issuer.issuer
+                ),
+            );
+        }
+        out.push(issuer);
+    }
+    out
+}
+
+/// A key or discovery URL: HTTPS, or plain HTTP to this machine only.
+fn fetch_url(field: &Spanned<String>, key: &str, p: &mut Problems) -> Option<Url> {
+    match Url::parse(field.get_ref()) {
+        Ok(url) if url.scheme() == "https" => Some(url),
+        Ok(url) if url.scheme() == "http" && is_loopback_host(&url) => Some(url),
+        Ok(_) => {
+            p.error(
+                key,
+                Some(field.span()),
+                "must be an https:// URL (plain http only to a loopback address): the keys decide whose tokens are trusted",
+            );
+            None
+        }
+        Err(e) => {
+            p.error(key, Some(field.span()), format!("not a URL: {e}"));
+            None
+        }
+    }
+}
+
+fn one(
+    i: usize,
+    raw: &Spanned<RawOAuth>,
+    base: &Path,
+    route_groups: &[&str],
+    p: &mut Problems,
+) -> Option<OAuthIssuer> {
+    let key = |k: &str| format!("oauth[{i}].{k}");
+    let span = Some(raw.span());
+    let r = raw.get_ref();
+    if let Some(endpoint) = &r.introspection_endpoint {
+        p.error(
+            key("introspection_endpoint"),
+            Some(endpoint.span()),
+            "token introspection (opaque tokens) is not supported yet: only JWT access tokens are accepted",
+        );
+    }
+    let issuer_field = required(&r.issuer, &key("issuer"), span.clone(), p);
+    let issuer_url = issuer_field.and_then(|f| fetch_url(f, &key("issuer"), p));
+    let issuer = issuer_field.map(|f| f.get_ref().clone());
+    let name = match &r.name {
+        Some(n) => {
+            let ok = !n.get_ref().is_empty()
+                && n.get_ref()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                p.error(
+                    key("name"),
+                    Some(n.span()),
+                    "use letters, digits, '_' or '-' (it appears in metric labels)",
+                );
+            }
+            ok.then(|| n.get_ref().clone())
+        }
+        None => issuer.clone(),
+    };
+    let audiences = required(&r.audience, &key("audience"), span.clone(), p).and_then(|a| {
+        let list = a.get_ref().to_vec();
+        if list.is_empty() || list.iter().any(String::is_empty) {
+            p.error(
+                key("audience"),
+                Some(a.span()),
+                "name the audience this gateway's APIs are (the tokens' aud), not an empty value",
+            );
+            None
+        } else {
+            Some(list)
+        }
+    });
+    let keys = match (&r.jwks_uri, &r.discovery) {
+        (Some(uri), Some(d)) => {
+            p.error(
+                key("discovery"),
+                Some(d.span()),
+                "give jwks_uri or discovery, not both",
+            );
+            let _ = uri;
+            None
+        }
+        (Some(uri), None) => fetch_url(uri, &key("jwks_uri"), p).map(JwksSource::Uri),
+        (None, discovery) => {
+            let well_known = match discovery.as_ref().map(|d| d.get_ref().as_str()) {
+                None | Some("openid-configuration") => Some("openid-configuration"),
+                Some("oauth-authorization-server") => Some("oauth-authorization-server"),
+                Some(other) => {
+                    p.error(
+                        key("discovery"),
+                        discovery.as_ref().map(Spanned::span),
+                        format!(
+                            "{other:?}: use \"openid-configuration\" or \"oauth-authorization-server\""
+                        ),
+                    );
+                    None
+                }
+            };
+            match (issuer_url, well_known) {
+                (Some(issuer), Some(doc)) => {
+                    let base = issuer.as_str().trim_end_matches('/');
+                    match Url::parse(&format!("{base}/.well-known/{doc}")) {
+                        Ok(url) => Some(JwksSource::Discovery(url)),
+                        Err(e) => {
+                            p.error(key("issuer"), span.clone(), format!("not a URL: {e}"));
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            }
+        }
+    };
+    let algorithms = match &r.algorithms {
+        None => Some(ALL_JWS_ALGORITHMS.to_vec()),
+        Some(list) => {
+            let mut algs = Vec::new();
+            for name in list.get_ref() {
+                match name.parse::<JwsAlgorithm>() {
+                    Ok(a) => algs.push(a),
+                    Err(e) => p.error(key("algorithms"), Some(list.span()), e.to_string()),
+                }
+            }
+            if list.get_ref().is_empty() {
+                p.error(
+                    key("algorithms"),
+                    Some(list.span()),
+                    "an empty list would refuse every token: leave the key out for every asymmetric algorithm",
+                );
+            }
+            Some(algs)
+        }
+    };
+    let require_at_jwt = match &r.require_typ {
+        None => false,
+        Some(t) if t.get_ref().eq_ignore_ascii_case("at+jwt") => true,
+        Some(t) => {
+            p.error(
+                key("require_typ"),
+                Some(t.span()),
+                format!(
+                    "{:?}: the only type required is \"at+jwt\" (RFC 9068)",
+                    t.get_ref()
+                ),
+            );
+            false
+        }
+    };
+    let clock_skew = duration_field(&r.clock_skew, &key("clock_skew"), DEFAULT_CLOCK_SKEW, p)
+        .and_then(|d| {
+            if d > MAX_CLOCK_SKEW {
+                p.error(
+                    key("clock_skew"),
+                    r.clock_skew.as_ref().map(Spanned::span),
+                    format!(
+                        "{} is over the maximum of {}",
+                        format_duration(d),
+                        format_duration(MAX_CLOCK_SKEW)
+                    ),
+                );
+                None
+            } else {
+                Some(d)
+            }
+        });
+    let jwks_refresh = duration_field(
+        &r.jwks_refresh,
+        &key("jwks_refresh"),
+        DEFAULT_JWKS_REFRESH,
+        p,
+    )
+    .and_then(|d| {
+        if (MIN_JWKS_REFRESH..=MAX_JWKS_REFRESH).contains(&d) {
+            Some(d)
+        } else {
+            p.error(
+                key("jwks_refresh"),
+                r.jwks_refresh.as_ref().map(Spanned::span),
+                format!(
+                    "{} is outside {} to {}",
+                    format_duration(d),
+                    format_duration(MIN_JWKS_REFRESH),
+                    format_duration(MAX_JWKS_REFRESH)
+                ),
+            );
+            None
+        }
+    });
+    let mapping = required(&r.mapping, &key("mapping"), span, p)
+        .and_then(|m| mapping_table(base, m, &key("mapping"), route_groups, p));
+    Some(OAuthIssuer {
+        name: name?,
+        issuer: issuer?,
+        audiences: audiences?,
+        keys: keys?,
+        algorithms: algorithms?,
+        require_at_jwt,
+        clock_skew: clock_skew?,
+        jwks_refresh: jwks_refresh?,
+        mapping: mapping?,
+    })
+}

@@ -1,0 +1,99 @@
+// The authorization server the OAuth bearer-token tests start: oidc-provider (an OpenID
+// Certified implementation from the npm registry), on 127.0.0.1:PORT over plain HTTP.
+//
+//   node tests/oauth/server.mjs PORT
+//
+// - Signing keys (RSA 2048 and EC P-256) are made at every start with new kids, so starting it
+//   again on the same port is a key rotation.
+// - Client `svc-secret` (client_secret_basic, secret `svc-secret-password`) gets access tokens
+//   with the client_credentials grant; resource indicators make them JWTs (typ at+jwt) for the
+//   resource asked, signed RS256, or ES256 when the resource's URL contains `es256`.
+// - POST /test/mint?sub=&client_id=&scope=&resource=&groups=a,b issues an access token for a
+//   user subject through the provider's own AccessToken model and JWT format (the tests need two
+//   users of one client without driving a browser login).
+import * as crypto from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2]);
+if (!port) {
+  console.error('usage: node server.mjs PORT');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+function jwk(type, options, alg) {
+  const { privateKey } = crypto.generateKeyPairSync(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), kid: `${alg}-${crypto.randomUUID()}`, alg, use: 'sig' };
+}
+const keys = [
+  jwk('rsa', { modulusLength: 2048 }, 'RS256'),
+  jwk('ec', { namedCurve: 'P-256' }, 'ES256'),
+];
+
+const groupsOf = new Map();
+
+const resourceInfo = (ctx, resource) => ({
+  scope: 'orders.read orders.write admin',
+  audience: resource,
+  accessTokenTTL: 300,
+  accessTokenFormat: 'jwt',
+  jwt: { sign: { alg: resource.includes('es256') ? 'ES256' : 'RS256' } },
+});
+
+const provider = new Provider(issuer, {
+  jwks: { keys },
+  scopes: ['openid', 'orders.read', 'orders.write', 'admin'],
+  clients: [
+    {
+      client_id: 'svc-secret',
+      client_secret: 'svc-secret-password',
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'orders.read orders.write admin',
+    },
+  ],
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'https://api.example.com',
+      useGrantedResource: () => true,
+      getResourceServerInfo: resourceInfo,
+    },
+  },
+  // A client's own token (client_credentials) is in group Services; a minted user's, in the
+  // groups the mint asked for.
+  extraTokenClaims: async (ctx, token) => ({
+    groups: token.accountId ? (groupsOf.get(token.accountId) ?? []) : ['Services'],
+  }),
+});
+
+provider.use(async (ctx, next) => {
+  if (ctx.path !== '/test/mint' || ctx.method !== 'POST') {
+    return next();
+  }
+  const q = ctx.query;
+  const client = await provider.Client.find(q.client_id);
+  if (!client || !q.sub || !q.resource) {
+    ctx.status = 400;
+    ctx.body = { error: 'need sub, client_id (known), resource' };
+    return undefined;
+  }
+  groupsOf.set(q.sub, q.groups ? q.groups.split(',') : []);
+  const token = new provider.AccessToken({
+    accountId: q.sub,
+    client,
+    scope: q.scope || 'orders.read',
+    resourceServer: new provider.ResourceServer(q.resource, resourceInfo(ctx, q.resource)),
+  });
+  ctx.body = { access_token: await token.save() };
+  return undefined;
+});
+
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening on ${issuer} (kids ${keys.map((k) => k.kid).join(', ')})`);
+});
