@@ -7,7 +7,7 @@
 //! login page. The client's `Authorization` header is stripped before forwarding unless the
 //! route says `pass_authorization`.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -15,10 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::errors;
-use super::gate::{admit_path, forward_as};
 use super::state::AppState;
 use crate::oauth::authorization::{Credential, challenge, credential};
-use crate::oauth::{BearerError, TokenRejection};
+use crate::oauth::{Authenticated, BearerError, TokenRejection};
 use crate::routes::path_reading::PathReading;
 use crate::routes::{self, Access, DenyReason};
 
@@ -83,18 +82,32 @@ fn invalid_request(description: &str) -> Response {
     )
 }
 
-/// Serve a bearer request.
-pub async fn gate(
-    state: &AppState,
-    mut req: Request,
-    credential: BearerCredential,
-    client: SocketAddr,
-) -> Response {
-    if let Some(refusal) = admit_path(state, &mut req) {
-        return refusal;
+/// What becomes of a bearer request.
+pub enum Outcome {
+    /// Forward it, as this operator (`None`: a public path, no identity); `Authorization` has
+    /// been removed unless the route passes it.
+    Forward(Option<Arc<Authenticated>>),
+    /// Answer it with this.
+    Answer(Response),
+}
+
+/// Decide a bearer request whose path was admitted (`gate::admit_path`).
+pub async fn decide(state: &AppState, req: &mut Request, credential: BearerCredential) -> Outcome {
+    match decide_inner(state, req, credential).await {
+        Ok(forward) => forward,
+        Err(answer) => Outcome::Answer(answer),
     }
+}
+
+async fn decide_inner(
+    state: &AppState,
+    req: &mut Request,
+    credential: BearerCredential,
+) -> Result<Outcome, Response> {
     let Ok(path) = PathReading::new(req.uri().path()) else {
-        return errors::bad_request("This address is not one the gateway accepts.");
+        return Err(errors::bad_request(
+            "This address is not one the gateway accepts.",
+        ));
     };
     let routes = &state.config.routes;
     let pass = routes::passes_authorization(routes, &path);
@@ -104,7 +117,7 @@ pub async fn gate(
         if !pass {
             req.headers_mut().remove(AUTHORIZATION);
         }
-        return forward_as(state, req, None, client).await;
+        return Ok(Outcome::Forward(None));
     }
     let token = match credential {
         BearerCredential::Token(token) => token,
@@ -114,7 +127,9 @@ pub async fn gate(
                 "samlgate_oauth_tokens_refused_total",
                 &[("issuer", "unknown"), ("reason", "invalid_request")],
             );
-            return invalid_request("the Authorization header does not carry one bearer token");
+            return Err(invalid_request(
+                "the Authorization header does not carry one bearer token",
+            ));
         }
     };
     let authenticated = match state.bearer.authenticate(&token, state.now()).await {
@@ -125,20 +140,20 @@ pub async fn gate(
                 reason = rejection.kind(),
                 "bearer token refused: {rejection}"
             );
-            return invalid_token(&rejection);
+            return Err(invalid_token(&rejection));
         }
         Err(e @ BearerError::Mapping { .. }) => {
             tracing::info!(path = req.uri().path(), "bearer token refused: {e}");
-            return errors::forbidden_json();
+            return Err(errors::forbidden_json());
         }
         Err(e @ BearerError::Keys { .. }) => {
             tracing::error!(path = req.uri().path(), "bearer token not checked: {e}");
-            return answer(
+            return Err(answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some("temporarily_unavailable"),
                 "the token issuer's keys cannot be fetched now; try again shortly",
                 &[],
-            );
+            ));
         }
     };
     let access = routes::decide_bearer(
@@ -154,9 +169,9 @@ pub async fn gate(
             if !pass {
                 req.headers_mut().remove(AUTHORIZATION);
             }
-            forward_as(state, req, Some(&authenticated.headers), client).await
+            Ok(Outcome::Forward(Some(authenticated)))
         }
-        Access::LoginRequired => invalid_request("no credential"),
+        Access::LoginRequired => Err(invalid_request("no credential")),
         Access::Denied(reason) => {
             tracing::info!(
                 path = req.uri().path(),
@@ -167,7 +182,7 @@ pub async fn gate(
             state
                 .metrics
                 .inc("samlgate_access_denied_total", &[("reason", reason.kind())]);
-            match reason {
+            Err(match reason {
                 DenyReason::MissingScope { missing, .. } => answer(
                     StatusCode::FORBIDDEN,
                     Some("insufficient_scope"),
@@ -178,7 +193,7 @@ pub async fn gate(
                     invalid_request("this address does not take bearer tokens")
                 }
                 _ => errors::forbidden_json(),
-            }
+            })
         }
     }
 }

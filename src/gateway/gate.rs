@@ -50,7 +50,7 @@ pub async fn fast_gate(
     if state.bearer.is_enabled()
         && let Some(credential) = super::bearer::credential_of(req.headers())
     {
-        return super::bearer::gate(state, req, credential, client).await;
+        return bearer_request(state, req, credential, client).await;
     }
     // A path to merge (rare) goes to the slow path, which merges it before deciding.
     if path.rewritten().is_none()
@@ -90,9 +90,28 @@ fn refused(state: &AppState, refusal: &PathRefusal) -> Response {
     errors::bad_request("This address is not one the gateway accepts.")
 }
 
+/// A request with `Authorization: Bearer`: its path admitted as any other's, then decided by
+/// [`super::bearer`], then forwarded with the token's identity (or answered).
+async fn bearer_request(
+    state: &AppState,
+    mut req: Request,
+    credential: super::bearer::BearerCredential,
+    client: SocketAddr,
+) -> Response {
+    if let Some(refusal) = admit_path(state, &mut req) {
+        return refusal;
+    }
+    match super::bearer::decide(state, &mut req, credential).await {
+        super::bearer::Outcome::Forward(who) => {
+            forward_as(state, req, who.as_ref().map(|a| &a.headers), client).await
+        }
+        super::bearer::Outcome::Answer(answer) => answer,
+    }
+}
+
 /// Read the request's path: refuse it (the answer), or put in the request the path the
 /// backend must be sent (repeated slashes merged), which is then the one decided on.
-pub(super) fn admit_path(state: &AppState, req: &mut Request) -> Option<Response> {
+fn admit_path(state: &AppState, req: &mut Request) -> Option<Response> {
     let merged = match PathReading::new(req.uri().path()) {
         Err(refusal) => return Some(refused(state, &refusal)),
         Ok(path) => with_path(req.uri(), path.rewritten()?),
@@ -205,7 +224,7 @@ async fn forward(
 }
 
 /// [`forward`] with the identity headers given (a session's, or a bearer token's).
-pub(super) async fn forward_as(
+async fn forward_as(
     state: &AppState,
     mut req: Request,
     identity: Option<&IdentityHeaders>,

@@ -114,7 +114,7 @@ impl Bearer {
         }
         match self.verify(token, now).await {
             Ok((token, issuer)) => {
-                let claims = to_mapping_claims(&token);
+                let claims = to_mapping_claims(&token.issuer, &token.subject, &token.claims);
                 let mapped = match evaluate(&issuer.mapping, &claims) {
                     Ok(m) => m,
                     Err(refusal) => {

@@ -6,7 +6,6 @@
 
 use serde_json::{Map, Value};
 
-use super::validate::VerifiedToken;
 use crate::mapping::{Claims, NameId, SamlAttribute};
 
 /// The scopes a token grants: `scope` (a space-separated string, RFC 9068 / RFC 8693) and
@@ -47,10 +46,9 @@ fn values(name: &str, value: &Value) -> Vec<String> {
     }
 }
 
-/// The mapping's input for a verified token.
-pub fn to_mapping_claims(token: &VerifiedToken) -> Claims {
-    let attributes = token
-        .claims
+/// The mapping's input for a verified token's `claims`, from `issuer`, of `subject`.
+pub fn to_mapping_claims(issuer: &str, subject: &str, claims: &Map<String, Value>) -> Claims {
+    let attributes = claims
         .iter()
         .filter_map(|(name, value)| {
             let values = values(name, value);
@@ -63,9 +61,9 @@ pub fn to_mapping_claims(token: &VerifiedToken) -> Claims {
         })
         .collect();
     Claims {
-        idp_entity_id: token.issuer.clone(),
+        idp_entity_id: issuer.to_owned(),
         name_id: NameId {
-            value: token.subject.clone(),
+            value: subject.to_owned(),
             format: None,
             name_qualifier: None,
             sp_name_qualifier: None,
@@ -94,15 +92,7 @@ mod tests {
             "sub": "alice", "client_id": "svc", "scope": "a b", "groups": ["G1", "G2"],
             "roles": "reader", "email_verified": true, "cnf": {"x5t#S256": "x"}
         });
-        let token = VerifiedToken {
-            issuer_name: "corp".into(),
-            issuer: "https://as.example".into(),
-            subject: "alice".into(),
-            scopes: vec![],
-            expires_at: 0,
-            claims: claims.as_object().unwrap().clone(),
-        };
-        let c = to_mapping_claims(&token);
+        let c = to_mapping_claims("https://as.example", "alice", claims.as_object().unwrap());
         assert_eq!(c.name_id.value, "alice");
         assert_eq!(c.idp_entity_id, "https://as.example");
         assert_eq!(c.values("scope").collect::<Vec<_>>(), ["a", "b"]);

@@ -36,6 +36,7 @@ mod mapping_eval;
 mod mapping_load;
 mod mapping_props;
 mod metadata;
+mod oauth_bearer;
 mod proxy_failures;
 mod proxy_headers;
 mod proxy_pool;

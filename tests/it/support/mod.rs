@@ -12,6 +12,7 @@
 
 pub mod adversarial;
 pub mod gateway;
+pub mod oauth;
 pub mod peers;
 pub mod proxy;
 pub mod raw_http;
