@@ -285,3 +285,6 @@ fn instant(unix: i64) -> String {
         })
         .unwrap_or_else(|| "out of range".into())
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,6 +37,7 @@ mod mapping_load;
 mod mapping_props;
 mod metadata;
 mod oauth_bearer;
+mod oauth_config;
 mod proxy_failures;
 mod proxy_headers;
 mod proxy_pool;
