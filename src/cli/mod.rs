@@ -6,3 +6,4 @@ pub mod mapping;
 pub mod metadata;
 pub mod serve;
 pub mod verify;
+pub mod verify_token;

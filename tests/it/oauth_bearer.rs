@@ -396,3 +396,96 @@ async fn a_rotated_key_works_on_its_first_request_and_unknown_kids_fail_fast() {
     );
     assert_eq!(fetches("unknown_kid"), 2.0);
 }
+
+/// `samlgate verify --token FILE ...`: (exit code, stdout, stderr).
+fn verify_token(token: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.jwt");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .arg("verify")
+        .arg("--token")
+        .arg(&file)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn verify_token_names_the_failed_check_and_the_values() {
+    if !oauth::available() {
+        return;
+    }
+    let op = OidcProvider::start().await;
+    let token = op.client_credentials(API, "orders.read").await;
+    let flags = ["--oauth-issuer", op.issuer.as_str(), "--audience", API];
+
+    let (code, stdout, stderr) = verify_token(&token, &flags);
+    assert_eq!(code, 0, "{stderr}");
+    let out: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(out["subject"], "svc-secret");
+    assert_eq!(out["scopes"], json!(["orders.read"]));
+
+    // Expired: both instants and the skew.
+    let exp = parts(&token).1["exp"].as_i64().unwrap();
+    let later = time::OffsetDateTime::from_unix_timestamp(exp + 181)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (code, _, stderr) = verify_token(&token, &[&flags[..], &["--now", &later]].concat());
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("rejected [expired]"), "{stderr}");
+    assert!(stderr.contains(&format!("exp {exp}")), "{stderr}");
+    assert!(stderr.contains("clock skew allowed 180s"), "{stderr}");
+
+    // Another audience: both, character for character.
+    let (code, _, stderr) = verify_token(
+        &token,
+        &[
+            "--oauth-issuer",
+            &op.issuer,
+            "--audience",
+            "https://api.example.com/",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("rejected [audience]"), "{stderr}");
+    assert!(
+        stderr.contains(r#"["https://api.example.com"], ours ["https://api.example.com/"]"#),
+        "{stderr}"
+    );
+
+    // A scope missing.
+    let (code, _, stderr) = verify_token(&token, &[&flags[..], &["--scope", "admin"]].concat());
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("rejected [scope]"), "{stderr}");
+    assert!(stderr.contains("missing [\"admin\"]"), "{stderr}");
+
+    // An unknown kid: the kids the fetched set has.
+    let (header, payload) = parts(&token);
+    let mut other = header.clone();
+    other["kid"] = json!("gone");
+    let signature = token.rsplit('.').next().unwrap();
+    let unknown = format!("{}.{}.{signature}", encode(&other), encode(&payload));
+    let (code, _, stderr) = verify_token(&unknown, &flags);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("rejected [unknown_key]"), "{stderr}");
+    assert!(stderr.contains(header["kid"].as_str().unwrap()), "{stderr}");
+
+    // With the gateway's configuration: its [[oauth]] table and mapping.
+    let gw = gateway_for(&op).await;
+    let user = op
+        .user_token("alice", API, "orders.read", &["Admins"])
+        .await;
+    let config = gw.config_path.to_str().unwrap();
+    let (code, stdout, stderr) = verify_token(&user, &["--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    let out: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(out["operator"]["id"], "alice");
+    assert_eq!(out["operator"]["access_group"], "MyOrg:Administrators");
+}
