@@ -161,6 +161,7 @@ fn prepare(
             clock_skew: skew.unwrap_or(crate::saml::policy::DEFAULT_CLOCK_SKEW),
             jwks_refresh: time::Duration::hours(1),
             mapping,
+            introspection: None,
         }],
         now,
         false,

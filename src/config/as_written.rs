@@ -143,4 +143,10 @@ pub struct RawOAuth {
     pub jwks_refresh: S<String>,
     pub mapping: S<String>,
     pub introspection_endpoint: S<String>,
+    pub client_id: S<String>,
+    pub client_auth: S<String>,
+    pub client_secret_file: S<String>,
+    pub client_key: S<String>,
+    pub client_key_id: S<String>,
+    pub introspection_cache: S<String>,
 }

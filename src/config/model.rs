@@ -256,4 +256,30 @@ pub struct OAuthIssuer {
     pub jwks_refresh: Duration,
     /// Claims are the attributes; `sub` is the NameID.
     pub mapping: MappingTable,
+    /// Opaque tokens are asked about here (RFC 7662), when configured.
+    pub introspection: Option<Introspection>,
+}
+
+/// Token introspection (RFC 7662): where, and how the gateway authenticates as a client.
+#[derive(Clone, Debug)]
+pub struct Introspection {
+    pub endpoint: Url,
+    pub client_id: String,
+    pub auth: ClientAuth,
+    /// An active answer is kept at most this long (and never past the token's `exp`).
+    pub cache_max: Duration,
+}
+
+/// How the gateway authenticates to the introspection endpoint. Files are read again for each
+/// call, so a rotated secret or key is used without a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: the secret in a file.
+    SecretBasic { secret_file: PathBuf },
+    /// `private_key_jwt` (RFC 7523): an assertion signed with the key in a PEM file.
+    PrivateKeyJwt {
+        key_file: PathBuf,
+        alg: crate::crypto::jws::JwsAlgorithm,
+        kid: Option<String>,
+    },
 }

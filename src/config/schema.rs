@@ -92,6 +92,12 @@ const OAUTH: &[&str] = &[
     "jwks_refresh",
     "mapping",
     "introspection_endpoint",
+    "client_id",
+    "client_auth",
+    "client_secret_file",
+    "client_key",
+    "client_key_id",
+    "introspection_cache",
 ];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {

@@ -13,9 +13,9 @@ use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKeyRef, Public};
+use openssl::pkey::{Id, PKeyRef, Private, Public};
 use openssl::rsa::Padding;
-use openssl::sign::{RsaPssSaltlen, Verifier};
+use openssl::sign::{RsaPssSaltlen, Signer, Verifier};
 
 /// The smallest RSA modulus accepted for a token signing key (RFC 7518 section 3.3 says 2048).
 pub const MIN_JWS_RSA_BITS: u32 = 2048;
@@ -250,13 +250,67 @@ pub fn verify(
     }
 }
 
+/// Why a signature could not be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JwsSignError {
+    #[error("the key's type does not fit {alg}")]
+    KeyType { alg: &'static str },
+    #[error("openssl: {0}")]
+    Openssl(String),
+}
+
+/// Sign `input` with `key` as JWS carries the signature (RSA bytes, or ECDSA `r || s`): the
+/// gateway's own client assertions (RFC 7523).
+pub fn sign(
+    alg: JwsAlgorithm,
+    key: &PKeyRef<Private>,
+    input: &[u8],
+) -> Result<Vec<u8>, JwsSignError> {
+    let e = |e: openssl::error::ErrorStack| JwsSignError::Openssl(e.to_string());
+    let fits = match alg.curve() {
+        None => key.id() == Id::RSA,
+        Some((nid, _)) => {
+            key.id() == Id::EC
+                && key.ec_key().ok().and_then(|k| k.group().curve_name()) == Some(nid)
+        }
+    };
+    if !fits {
+        return Err(JwsSignError::KeyType { alg: alg.name() });
+    }
+    let mut signer = Signer::new(alg.digest(), key).map_err(e)?;
+    match alg {
+        JwsAlgorithm::Ps256 | JwsAlgorithm::Ps384 | JwsAlgorithm::Ps512 => {
+            signer.set_rsa_padding(Padding::PKCS1_PSS).map_err(e)?;
+            signer
+                .set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
+                .map_err(e)?;
+            signer.set_rsa_mgf1_md(alg.digest()).map_err(e)?;
+        }
+        JwsAlgorithm::Rs256 | JwsAlgorithm::Rs384 | JwsAlgorithm::Rs512 => {
+            signer.set_rsa_padding(Padding::PKCS1).map_err(e)?;
+        }
+        _ => {}
+    }
+    signer.update(input).map_err(e)?;
+    let signature = signer.sign_to_vec().map_err(e)?;
+    match alg.curve() {
+        None => Ok(signature),
+        Some((_, n)) => {
+            let sig = EcdsaSig::from_der(&signature).map_err(e)?;
+            let len = i32::try_from(n).unwrap_or(i32::MAX);
+            let mut raw = sig.r().to_vec_padded(len).map_err(e)?;
+            raw.extend(sig.s().to_vec_padded(len).map_err(e)?);
+            Ok(raw)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use openssl::ec::{EcGroup, EcKey};
     use openssl::pkey::PKey;
     use openssl::rsa::Rsa;
-    use openssl::sign::Signer;
 
     fn rsa() -> (PKey<openssl::pkey::Private>, PKey<Public>) {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
@@ -326,6 +380,25 @@ mod tests {
             verify(JwsAlgorithm::Rs256, &public, b"x.y", &raw),
             Err(JwsVerifyError::Key(JwsKeyMismatch::KeyType { .. }))
         ));
+    }
+
+    #[test]
+    fn what_sign_makes_verify_accepts() {
+        let (key, public) = rsa();
+        for alg in [JwsAlgorithm::Rs256, JwsAlgorithm::Ps384] {
+            let sig = sign(alg, &key, b"h.p").unwrap();
+            assert_eq!(verify(alg, &public, b"h.p", &sig), Ok(()));
+        }
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let ec = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let ec_public = PKey::public_key_from_pem(&ec.public_key_to_pem().unwrap()).unwrap();
+        let sig = sign(JwsAlgorithm::Es256, &ec, b"h.p").unwrap();
+        assert_eq!(sig.len(), 64);
+        assert_eq!(
+            verify(JwsAlgorithm::Es256, &ec_public, b"h.p", &sig),
+            Ok(())
+        );
+        assert!(sign(JwsAlgorithm::Es256, &key, b"h.p").is_err());
     }
 
     #[test]

@@ -146,12 +146,12 @@ async fn decide_inner(
             tracing::info!(path = req.uri().path(), "bearer token refused: {e}");
             return Err(errors::forbidden_json());
         }
-        Err(e @ BearerError::Keys { .. }) => {
+        Err(e @ (BearerError::Keys { .. } | BearerError::Introspection { .. })) => {
             tracing::error!(path = req.uri().path(), "bearer token not checked: {e}");
             return Err(answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some("temporarily_unavailable"),
-                "the token issuer's keys cannot be fetched now; try again shortly",
+                "the token issuer cannot be reached now; try again shortly",
                 &[],
             ));
         }

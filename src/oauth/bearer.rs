@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use super::claims::to_mapping_claims;
 use super::compact;
 use super::fetch::{FetchError, Fetcher};
+use super::introspect::{Answer, IntrospectionError, active_token, introspect};
 use super::key_cache::{KeyCache, Refetch};
 use super::rejection::TokenRejection;
 use super::validate::{VerifiedToken, check, check_header, issuer_of, key_in};
@@ -52,7 +53,20 @@ pub enum BearerError {
         #[source]
         source: FetchError,
     },
+    #[error("cannot introspect the token at issuer {issuer}: {source}")]
+    Introspection {
+        issuer: String,
+        #[source]
+        source: IntrospectionError,
+    },
 }
+
+/// An active introspection answer is kept until the token's `exp` or `introspection_cache`,
+/// whichever comes first, less this margin.
+pub const INTROSPECTION_SAFETY_MARGIN_SECONDS: i64 = 5;
+/// An inactive answer is kept this long: a burst of requests with a revoked or made-up token
+/// costs one call, and a token the issuer just issued is not refused for long.
+pub const INACTIVE_CACHE_SECONDS: i64 = 10;
 
 /// The gateway's bearer-token authenticator.
 pub struct Bearer {
@@ -62,6 +76,8 @@ pub struct Bearer {
     contract: HeaderContract,
     metrics: Arc<Metrics>,
     verified: Mutex<HashMap<[u8; 32], Arc<Authenticated>>>,
+    /// Opaque tokens the issuer said were inactive, until when (Unix seconds).
+    inactive: Mutex<HashMap<[u8; 32], i64>>,
 }
 
 impl std::fmt::Debug for Bearer {
@@ -85,6 +101,7 @@ impl Bearer {
             contract,
             metrics,
             verified: Mutex::new(HashMap::new()),
+            inactive: Mutex::new(HashMap::new()),
         })
     }
 
@@ -112,8 +129,17 @@ impl Bearer {
             );
             return Ok(hit);
         }
-        match self.verify(token, now).await {
-            Ok((token, issuer)) => {
+        let outcome = match self.introspecting(token) {
+            Some(issuer) => self.opaque(token, issuer, digest, now).await,
+            None => self.verify(token, now).await.map(|(t, issuer)| {
+                let until = t
+                    .expires_at
+                    .saturating_add(issuer.clock_skew.whole_seconds());
+                (t, issuer, until)
+            }),
+        };
+        match outcome {
+            Ok((token, issuer, valid_until)) => {
                 let claims = to_mapping_claims(&token.issuer, &token.subject, &token.claims);
                 let mapped = match evaluate(&issuer.mapping, &claims) {
                     Ok(m) => m,
@@ -128,9 +154,6 @@ impl Bearer {
                 };
                 let identity = mapped.into_identity();
                 let headers = IdentityHeaders::encode(&self.contract, &identity);
-                let valid_until = token
-                    .expires_at
-                    .saturating_add(issuer.clock_skew.whole_seconds());
                 let entry = Arc::new(Authenticated {
                     token,
                     identity,
@@ -149,11 +172,89 @@ impl Bearer {
                     BearerError::Token(r) => r.kind(),
                     BearerError::Mapping { .. } => "mapping",
                     BearerError::Keys { .. } => "keys_unavailable",
+                    BearerError::Introspection { .. } => "introspection_failed",
                 };
                 self.count_refused(issuer.unwrap_or("unknown"), kind);
                 Err(e)
             }
         }
+    }
+
+    /// The issuer that introspects, when `token` is not a JWT (not three dot-separated parts)
+    /// and one is configured.
+    fn introspecting(&self, token: &str) -> Option<&OAuthIssuer> {
+        if token.split('.').count() == 3 {
+            return None;
+        }
+        self.issuers.iter().find(|i| i.introspection.is_some())
+    }
+
+    /// An opaque token: a recent inactive answer, or the issuer asked.
+    async fn opaque<'s>(
+        &'s self,
+        token: &str,
+        issuer: &'s OAuthIssuer,
+        digest: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<(VerifiedToken, &'s OAuthIssuer, i64), (BearerError, Option<&'s str>)> {
+        let name = Some(issuer.name.as_str());
+        let now_s = now.unix_timestamp();
+        let Some(settings) = &issuer.introspection else {
+            return Err((TokenRejection::Inactive.into(), name));
+        };
+        let known_inactive = self
+            .inactive
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).copied())
+            .is_some_and(|until| now_s < until);
+        if known_inactive {
+            self.metrics.inc(
+                "samlgate_oauth_introspection_cache_hits_total",
+                &[("issuer", issuer.name.as_str()), ("answer", "inactive")],
+            );
+            return Err((TokenRejection::Inactive.into(), name));
+        }
+        let answer = introspect(&self.fetcher, issuer, settings, token, now).await;
+        let outcome = match &answer {
+            Ok(Answer::Active(_)) => "active",
+            Ok(Answer::Inactive) => "inactive",
+            Err(_) => "error",
+        };
+        self.metrics.inc(
+            "samlgate_oauth_introspection_calls_total",
+            &[("issuer", issuer.name.as_str()), ("answer", outcome)],
+        );
+        let claims = match answer {
+            Ok(Answer::Active(claims)) => claims,
+            Ok(Answer::Inactive) => {
+                if let Ok(mut map) = self.inactive.lock() {
+                    if map.len() >= MAX_CACHED_TOKENS {
+                        map.retain(|_, until| now_s < *until);
+                        if map.len() >= MAX_CACHED_TOKENS {
+                            map.clear();
+                        }
+                    }
+                    map.insert(digest, now_s.saturating_add(INACTIVE_CACHE_SECONDS));
+                }
+                return Err((TokenRejection::Inactive.into(), name));
+            }
+            Err(source) => {
+                return Err((
+                    BearerError::Introspection {
+                        issuer: issuer.name.clone(),
+                        source,
+                    },
+                    name,
+                ));
+            }
+        };
+        let token = active_token(claims, issuer, now).map_err(|e| (e.into(), name))?;
+        let until = token
+            .expires_at
+            .min(now_s.saturating_add(settings.cache_max.whole_seconds()))
+            .saturating_sub(INTROSPECTION_SAFETY_MARGIN_SECONDS);
+        Ok((token, issuer, until))
     }
 
     fn count_refused(&self, issuer: &str, kind: &str) {

@@ -128,6 +128,43 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// POST a form to `url` (with HTTP Basic credentials when given): the status and the body
+    /// (capped as every fetch).
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        basic: Option<&str>,
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let http = |e: reqwest::Error| FetchError::Http {
+            url: url.to_string(),
+            detail: e.to_string(),
+        };
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header("accept", "application/json")
+            .form(form);
+        if let Some(credentials) = basic {
+            request = request.header("authorization", format!("Basic {credentials}"));
+        }
+        let mut response = request.send().await.map_err(http)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http)? {
+            if body.len().saturating_add(chunk.len()) > MAX_JWKS_BYTES {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    max: MAX_JWKS_BYTES,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    }
+}
+
 /// HTTPS, or plain HTTP to a loopback address.
 pub fn fetchable(url: &Url) -> bool {
     match url.scheme() {

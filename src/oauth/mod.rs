@@ -20,6 +20,7 @@ pub mod bearer;
 pub mod claims;
 pub mod compact;
 pub mod fetch;
+pub mod introspect;
 pub mod jwks;
 pub mod key_cache;
 pub mod rejection;

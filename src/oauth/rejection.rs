@@ -81,6 +81,10 @@ pub enum TokenRejection {
         now_text: String,
         skew: i64,
     },
+    #[error(
+        "the issuer's introspection endpoint says the token is not active (expired, revoked or unknown)"
+    )]
+    Inactive,
     #[error("the token has no {claim:?} claim")]
     MissingClaim { claim: &'static str },
     #[error("the token's {claim:?} claim is not {expected}")]
@@ -109,6 +113,7 @@ impl TokenRejection {
                 "not_yet_valid"
             }
             TokenRejection::MissingClaim { .. } | TokenRejection::ClaimType { .. } => "claims",
+            TokenRejection::Inactive => "inactive",
         }
     }
 
@@ -125,6 +130,7 @@ impl TokenRejection {
             "audience" => "the access token is not for this audience",
             "expired" => "the access token expired",
             "not_yet_valid" => "the access token is not valid yet",
+            "inactive" => "the access token is not active",
             _ => "the access token lacks a required claim",
         }
     }

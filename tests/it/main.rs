@@ -38,6 +38,7 @@ mod mapping_props;
 mod metadata;
 mod oauth_bearer;
 mod oauth_config;
+mod oauth_introspection;
 mod proxy_failures;
 mod proxy_headers;
 mod proxy_pool;

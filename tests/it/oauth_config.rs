@@ -101,14 +101,41 @@ fn none_and_hmac_algorithms_are_refused() {
 fn settings_out_of_bounds_or_not_supported_are_refused() {
     let extra = format!("{ISSUER}clock_skew = \"10m\"\n");
     assert_refused(&extra, "", "oauth[0].clock_skew", "clock_skew", "maximum");
-    let extra =
-        format!("{ISSUER}introspection_endpoint = \"https://login.example.com/introspect\"\n");
+    let introspect = format!(
+        "{ISSUER}introspection_endpoint = \"https://login.example.com/introspect\"\nclient_id = \"gw\"\n"
+    );
+    let extra = format!("{introspect}client_auth = \"tls_client_auth\"\n");
     assert_refused(
         &extra,
         "",
-        "oauth[0].introspection_endpoint",
-        "introspection_endpoint",
+        "oauth[0].client_auth",
+        "client_auth",
         "not supported",
+    );
+    let extra = format!("{introspect}client_secret_file = \"missing.secret\"\n");
+    assert_refused(
+        &extra,
+        "",
+        "oauth[0].client_secret_file",
+        "client_secret_file",
+        "cannot read",
+    );
+    let extra =
+        format!("{introspect}client_auth = \"private_key_jwt\"\nclient_key = \"mapping.toml\"\n");
+    assert_refused(
+        &extra,
+        "",
+        "oauth[0].client_key",
+        "client_key",
+        "PEM private key",
+    );
+    let extra = format!("{ISSUER}client_id = \"gw\"\n");
+    assert_refused(
+        &extra,
+        "",
+        "oauth[0].client_id",
+        "client_id",
+        "only with introspection_endpoint",
     );
     let extra = format!("{ISSUER}require_typ = \"JWT\"\n");
     assert_refused(&extra, "", "oauth[0].require_typ", "require_typ", "at+jwt");

@@ -8,6 +8,9 @@
 // - Client `svc-secret` (client_secret_basic, secret `svc-secret-password`) gets access tokens
 //   with the client_credentials grant; resource indicators make them JWTs (typ at+jwt) for the
 //   resource asked, signed RS256, or ES256 when the resource's URL contains `es256`.
+// - Opaque access tokens for resources whose URL contains `opaque`, for token introspection
+//   (/token/introspection) by client `gw-secret` (client_secret_basic, secret `gw-secret-password`)
+//   or `gw-jwt` (private_key_jwt, its public key given as a JWK in GATEWAY_CLIENT_JWK).
 // - POST /test/mint?sub=&client_id=&scope=&resource=&groups=a,b issues an access token for a
 //   user subject through the provider's own AccessToken model and JWT format (the tests need two
 //   users of one client without driving a browser login).
@@ -36,7 +39,7 @@ const resourceInfo = (ctx, resource) => ({
   scope: 'orders.read orders.write admin',
   audience: resource,
   accessTokenTTL: 300,
-  accessTokenFormat: 'jwt',
+  accessTokenFormat: resource.includes('opaque') ? 'opaque' : 'jwt',
   jwt: { sign: { alg: resource.includes('es256') ? 'ES256' : 'RS256' } },
 });
 
@@ -53,6 +56,24 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
       scope: 'orders.read orders.write admin',
     },
+    // The gateway introspecting opaque tokens: with a secret, and (when the tests give its public
+    // key in GATEWAY_CLIENT_JWK) with private_key_jwt.
+    {
+      client_id: 'gw-secret',
+      client_secret: 'gw-secret-password',
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    ...(process.env.GATEWAY_CLIENT_JWK ? [{
+      client_id: 'gw-jwt',
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [JSON.parse(process.env.GATEWAY_CLIENT_JWK)] },
+    }] : []),
   ],
   features: {
     devInteractions: { enabled: false },

@@ -6,11 +6,11 @@ use time::Duration;
 use toml::Spanned;
 use url::Url;
 
-use super::fields::{duration_field, is_loopback_host, required};
+use super::fields::{duration_field, is_loopback_host, required, resolve};
 use super::idp::mapping_table;
 use crate::config::as_written::RawOAuth;
 use crate::config::duration::format_duration;
-use crate::config::model::{JwksSource, OAuthIssuer};
+use crate::config::model::{ClientAuth, Introspection, JwksSource, OAuthIssuer};
 use crate::config::problems::Problems;
 use crate::crypto::jws::{ALL_JWS_ALGORITHMS, JwsAlgorithm};
 use crate::saml::policy::{DEFAULT_CLOCK_SKEW, MAX_CLOCK_SKEW};
@@ -49,6 +49,13 @@ pub(super) fn issuers(
                 ),
             );
         }
+        if issuer.introspection.is_some() && out.iter().any(|o| o.introspection.is_some()) {
+            p.error(
+                format!("oauth[{i}].introspection_endpoint"),
+                Some(r.span()),
+                "only one [[oauth]] issuer may introspect: an opaque token does not say whose it is",
+            );
+        }
         out.push(issuer);
     }
     out
@@ -82,15 +89,10 @@ fn one(
     p: &mut Problems,
 ) -> Option<OAuthIssuer> {
     let key = |k: &str| format!("oauth[{i}].{k}");
+    let key: &dyn Fn(&str) -> String = &key;
     let span = Some(raw.span());
     let r = raw.get_ref();
-    if let Some(endpoint) = &r.introspection_endpoint {
-        p.error(
-            key("introspection_endpoint"),
-            Some(endpoint.span()),
-            "token introspection (opaque tokens) is not supported yet: only JWT access tokens are accepted",
-        );
-    }
+    let introspection = introspection(r, &key, base, span.clone(), p);
     let issuer_field = required(&r.issuer, &key("issuer"), span.clone(), p);
     let issuer_url = issuer_field.and_then(|f| fetch_url(f, &key("issuer"), p));
     let issuer = issuer_field.map(|f| f.get_ref().clone());
@@ -252,5 +254,149 @@ fn one(
         clock_skew: clock_skew?,
         jwks_refresh: jwks_refresh?,
         mapping: mapping?,
+        introspection: introspection?,
     })
+}
+
+/// The most an active introspection answer may be kept, when `introspection_cache` is not given.
+pub const DEFAULT_INTROSPECTION_CACHE: Duration = Duration::minutes(5);
+const MAX_INTROSPECTION_CACHE: Duration = Duration::hours(1);
+
+/// `introspection_endpoint` and the client settings: `Some(None)` when not configured, `None`
+/// when in error.
+fn introspection(
+    r: &RawOAuth,
+    key: &dyn Fn(&str) -> String,
+    base: &Path,
+    span: Option<std::ops::Range<usize>>,
+    p: &mut Problems,
+) -> Option<Option<Introspection>> {
+    let Some(endpoint_field) = &r.introspection_endpoint else {
+        for (name, given) in [
+            ("client_id", r.client_id.as_ref().map(Spanned::span)),
+            ("client_auth", r.client_auth.as_ref().map(Spanned::span)),
+            (
+                "client_secret_file",
+                r.client_secret_file.as_ref().map(Spanned::span),
+            ),
+            ("client_key", r.client_key.as_ref().map(Spanned::span)),
+            (
+                "introspection_cache",
+                r.introspection_cache.as_ref().map(Spanned::span),
+            ),
+        ] {
+            if given.is_some() {
+                p.error(
+                    key(name),
+                    given,
+                    "is used only with introspection_endpoint (opaque tokens)",
+                );
+            }
+        }
+        return Some(None);
+    };
+    let endpoint = fetch_url(endpoint_field, &key("introspection_endpoint"), p);
+    let client_id =
+        required(&r.client_id, &key("client_id"), span.clone(), p).map(|c| c.get_ref().clone());
+    let file = |field: &Spanned<String>, name: &str, p: &mut Problems| {
+        let path = resolve(base, field.get_ref());
+        match std::fs::read(&path) {
+            Ok(bytes) => Some((path, bytes)),
+            Err(e) => {
+                p.error(
+                    key(name),
+                    Some(field.span()),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    };
+    let method = r
+        .client_auth
+        .as_ref()
+        .map(|m| (m.get_ref().as_str(), Some(m.span())))
+        .unwrap_or(("client_secret_basic", span.clone()));
+    let auth = match method.0 {
+        "client_secret_basic" => {
+            required(&r.client_secret_file, &key("client_secret_file"), span.clone(), p)
+                .and_then(|f| file(f, "client_secret_file", p))
+                .map(|(secret_file, _)| ClientAuth::SecretBasic { secret_file })
+        }
+        "private_key_jwt" => required(&r.client_key, &key("client_key"), span.clone(), p)
+            .and_then(|f| file(f, "client_key", p).map(|read| (f, read)))
+            .and_then(|(f, (key_file, pem))| {
+                let alg = openssl::pkey::PKey::private_key_from_pem(&pem)
+                    .ok()
+                    .and_then(|k| match k.id() {
+                        openssl::pkey::Id::RSA if k.bits() >= 2048 => Some(JwsAlgorithm::Rs256),
+                        openssl::pkey::Id::EC => match k.ec_key().ok()?.group().curve_name()? {
+                            openssl::nid::Nid::X9_62_PRIME256V1 => Some(JwsAlgorithm::Es256),
+                            openssl::nid::Nid::SECP384R1 => Some(JwsAlgorithm::Es384),
+                            openssl::nid::Nid::SECP521R1 => Some(JwsAlgorithm::Es512),
+                            _ => None,
+                        },
+                        _ => None,
+                    });
+                match alg {
+                    Some(alg) => Some(ClientAuth::PrivateKeyJwt {
+                        key_file,
+                        alg,
+                        kid: r.client_key_id.as_ref().map(|k| k.get_ref().clone()),
+                    }),
+                    None => {
+                        p.error(
+                            key("client_key"),
+                            Some(f.span()),
+                            "must be a PEM private key: RSA of 2048 bits or more, or EC on P-256, P-384 or P-521",
+                        );
+                        None
+                    }
+                }
+            }),
+        "tls_client_auth" => {
+            p.error(
+                key("client_auth"),
+                method.1,
+                "tls_client_auth (mutual TLS) is not supported yet: use client_secret_basic or private_key_jwt",
+            );
+            None
+        }
+        other => {
+            p.error(
+                key("client_auth"),
+                method.1,
+                format!("{other:?}: use \"client_secret_basic\" or \"private_key_jwt\""),
+            );
+            None
+        }
+    };
+    let cache_max = duration_field(
+        &r.introspection_cache,
+        &key("introspection_cache"),
+        DEFAULT_INTROSPECTION_CACHE,
+        p,
+    )
+    .and_then(|d| {
+        if d > MAX_INTROSPECTION_CACHE {
+            p.error(
+                key("introspection_cache"),
+                r.introspection_cache.as_ref().map(Spanned::span),
+                format!(
+                    "{} is over the maximum of {}: a revoked token would be let in that long",
+                    format_duration(d),
+                    format_duration(MAX_INTROSPECTION_CACHE)
+                ),
+            );
+            None
+        } else {
+            Some(d)
+        }
+    });
+    Some(Some(Introspection {
+        endpoint: endpoint?,
+        client_id: client_id?,
+        auth: auth?,
+        cache_max: cache_max?,
+    }))
 }

@@ -33,6 +33,7 @@ fn issuer() -> OAuthIssuer {
         clock_skew: Duration::seconds(60),
         jwks_refresh: Duration::hours(1),
         mapping: MappingTable::from_toml("[access]\ndefault = \"users\"\n", "m.toml").unwrap(),
+        introspection: None,
     }
 }
 

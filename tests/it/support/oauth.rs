@@ -18,6 +18,7 @@ pub struct OidcProvider {
     pub issuer: String,
     child: Child,
     http: reqwest::Client,
+    env: Vec<(String, String)>,
 }
 
 /// Is node there, with oidc-provider installed? (`false`: skip, or fail under CI.)
@@ -41,8 +42,9 @@ pub fn available() -> bool {
     )
 }
 
-fn spawn(port: u16) -> Child {
+fn spawn(port: u16, env: &[(String, String)]) -> Child {
     Command::new("node")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg(repo_root().join("tests/oauth/server.mjs"))
         .arg(port.to_string())
         .current_dir(repo_root().join("tests/oauth"))
@@ -56,12 +58,22 @@ fn spawn(port: u16) -> Child {
 impl OidcProvider {
     /// Start one on a free port and wait until it answers.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`start`], with these environment variables (`GATEWAY_CLIENT_JWK`: see server.mjs).
+    pub async fn start_with(env: &[(&str, String)]) -> Self {
         let port = support::free_port();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
         let mut op = OidcProvider {
             port,
             issuer: format!("http://127.0.0.1:{port}"),
-            child: spawn(port),
+            child: spawn(port, &env),
             http: reqwest::Client::new(),
+            env,
         };
         op.wait_ready().await;
         op
@@ -72,7 +84,7 @@ impl OidcProvider {
     pub async fn restart_with_new_keys(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(self.port);
+        self.child = spawn(self.port, &self.env);
         self.wait_ready().await;
     }
 
