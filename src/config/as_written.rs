@@ -148,5 +148,7 @@ pub struct RawOAuth {
     pub client_secret_file: S<String>,
     pub client_key: S<String>,
     pub client_key_id: S<String>,
+    pub client_cert: S<String>,
+    pub introspection_ca: S<String>,
     pub introspection_cache: S<String>,
 }

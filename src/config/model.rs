@@ -268,6 +268,8 @@ pub struct Introspection {
     pub auth: ClientAuth,
     /// An active answer is kept at most this long (and never past the token's `exp`).
     pub cache_max: Duration,
+    /// CA certificates (PEM) trusted for the endpoint besides the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How the gateway authenticates to the introspection endpoint. Files are read again for each
@@ -281,5 +283,10 @@ pub enum ClientAuth {
         key_file: PathBuf,
         alg: crate::crypto::jws::JwsAlgorithm,
         kid: Option<String>,
+    },
+    /// `tls_client_auth` (RFC 8705): mutual TLS with this certificate and key, no secret.
+    TlsClientAuth {
+        cert_file: PathBuf,
+        key_file: PathBuf,
     },
 }

@@ -97,6 +97,8 @@ const OAUTH: &[&str] = &[
     "client_secret_file",
     "client_key",
     "client_key_id",
+    "client_cert",
+    "introspection_ca",
     "introspection_cache",
 ];
 

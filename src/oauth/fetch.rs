@@ -129,6 +129,30 @@ impl Fetcher {
 }
 
 impl Fetcher {
+    /// A client that also trusts the CA certificates in `ca_pem`, and presents the client
+    /// certificate and key in `identity_pem` (mutual TLS), when given.
+    pub fn with_tls(
+        ca_pem: Option<&[u8]>,
+        identity_pem: Option<&[u8]>,
+    ) -> Result<Self, FetchError> {
+        let client = |e: reqwest::Error| FetchError::Client(e.to_string());
+        let mut builder = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("samlgate/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(client)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(pem) = identity_pem {
+            builder = builder.identity(reqwest::Identity::from_pem(pem).map_err(client)?);
+        }
+        Ok(Self {
+            client: builder.build().map_err(client)?,
+        })
+    }
+
     /// POST a form to `url` (with HTTP Basic credentials when given): the status and the body
     /// (capped as every fetch).
     pub async fn post_form(

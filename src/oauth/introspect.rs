@@ -35,8 +35,13 @@ pub enum IntrospectionError {
         client_id: String,
         method: &'static str,
     },
-    #[error("the introspection endpoint {endpoint} answered {status}")]
-    Status { endpoint: String, status: u16 },
+    #[error("the introspection endpoint {endpoint} answered {status}: {body}")]
+    Status {
+        endpoint: String,
+        status: u16,
+        /// The start of the answer (an OAuth error and its description, usually).
+        body: String,
+    },
     #[error(
         "the introspection answer of {endpoint} is not a JSON object with \"active\": {detail}"
     )]
@@ -78,7 +83,15 @@ pub async fn introspect(
                     method: method(&settings.auth),
                 });
             }
-            status => return Err(IntrospectionError::Status { endpoint, status }),
+            status => {
+                let text = String::from_utf8_lossy(&body);
+                let body: String = text.chars().take(300).collect();
+                return Err(IntrospectionError::Status {
+                    endpoint,
+                    status,
+                    body,
+                });
+            }
         }
     }
     Err(IntrospectionError::Unauthorized {
@@ -92,6 +105,7 @@ fn method(auth: &ClientAuth) -> &'static str {
     match auth {
         ClientAuth::SecretBasic { .. } => "client_secret_basic",
         ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+        ClientAuth::TlsClientAuth { .. } => "tls_client_auth",
     }
 }
 
@@ -106,7 +120,45 @@ async fn call(
         IntrospectionError::Credentials(format!("cannot read {}: {e}", path.display()))
     };
     let mut form = vec![("token", token), ("token_type_hint", "access_token")];
+    // A CA of its own, or a client certificate: a client made for this call from the files.
+    let ca = match &settings.ca_file {
+        Some(path) => Some(
+            tokio::fs::read(path)
+                .await
+                .map_err(|e| credentials(e, path))?,
+        ),
+        None => None,
+    };
+    let identity = match &settings.auth {
+        ClientAuth::TlsClientAuth {
+            cert_file,
+            key_file,
+        } => {
+            let mut pem = tokio::fs::read(cert_file)
+                .await
+                .map_err(|e| credentials(e, cert_file))?;
+            pem.push(b'\n');
+            pem.extend(
+                tokio::fs::read(key_file)
+                    .await
+                    .map_err(|e| credentials(e, key_file))?,
+            );
+            Some(pem)
+        }
+        _ => None,
+    };
+    let own;
+    let fetcher = if ca.is_some() || identity.is_some() {
+        own = Fetcher::with_tls(ca.as_deref(), identity.as_deref())?;
+        &own
+    } else {
+        fetcher
+    };
     match &settings.auth {
+        ClientAuth::TlsClientAuth { .. } => {
+            form.push(("client_id", &settings.client_id));
+            Ok(fetcher.post_form(&settings.endpoint, &form, None).await?)
+        }
         ClientAuth::SecretBasic { secret_file } => {
             let secret = tokio::fs::read_to_string(secret_file)
                 .await

@@ -105,12 +105,20 @@ fn settings_out_of_bounds_or_not_supported_are_refused() {
         "{ISSUER}introspection_endpoint = \"https://login.example.com/introspect\"\nclient_id = \"gw\"\n"
     );
     let extra = format!("{introspect}client_auth = \"tls_client_auth\"\n");
+    let (_, problems) = errors(&extra, "");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "oauth[0].client_cert" && p.message == "required key is missing"),
+        "{problems:?}"
+    );
+    let extra = format!("{introspect}client_auth = \"mtls\"\n");
     assert_refused(
         &extra,
         "",
         "oauth[0].client_auth",
         "client_auth",
-        "not supported",
+        "tls_client_auth",
     );
     let extra = format!("{introspect}client_secret_file = \"missing.secret\"\n");
     assert_refused(

@@ -164,3 +164,146 @@ async fn private_key_jwt_authenticates_the_gateway_and_a_wrong_key_fails_fast() 
     assert_eq!(calls(&gw, "error"), 1.0);
     assert_eq!(calls(&gw, "active"), 0.0);
 }
+
+/// A certificate for `cn` signed by `ca` (itself when `None`: the CA), with the extensions a
+/// TLS peer checks: a CA, a server for 127.0.0.1, or a client.
+fn certificate(
+    cn: &str,
+    key: &PKey<openssl::pkey::Private>,
+    ca: Option<(&openssl::x509::X509, &PKey<openssl::pkey::Private>)>,
+    role: &str,
+) -> openssl::x509::X509 {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::x509::extension::{
+        BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    };
+    use openssl::x509::{X509, X509NameBuilder};
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    let serial: u32 = rand::random();
+    b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(ca.map_or(&name, |(c, _)| c.subject_name()))
+        .unwrap();
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    match role {
+        "ca" => {
+            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                .unwrap();
+            b.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
+                .unwrap();
+        }
+        "server" => {
+            b.append_extension(BasicConstraints::new().build().unwrap())
+                .unwrap();
+            b.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
+                .unwrap();
+            let san = SubjectAlternativeName::new()
+                .ip("127.0.0.1")
+                .build(&b.x509v3_context(ca.map(|(c, _)| c.as_ref()), None))
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
+        _ => {
+            b.append_extension(BasicConstraints::new().build().unwrap())
+                .unwrap();
+            b.append_extension(ExtendedKeyUsage::new().client_auth().build().unwrap())
+                .unwrap();
+        }
+    }
+    b.sign(ca.map_or(key, |(_, k)| k), MessageDigest::sha256())
+        .unwrap();
+    b.build()
+}
+
+fn pem_key(key: &PKey<openssl::pkey::Private>) -> String {
+    String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap()
+}
+
+fn pem_cert(cert: &openssl::x509::X509) -> String {
+    String::from_utf8(cert.to_pem().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn tls_client_auth_authenticates_the_gateway_with_its_certificate() {
+    if !oauth::available() {
+        return;
+    }
+    let new_key = || PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let (ca_key, server_key, client_key, stranger_key) =
+        (new_key(), new_key(), new_key(), new_key());
+    let ca = certificate("samlgate test CA", &ca_key, None, "ca");
+    let server = certificate("127.0.0.1", &server_key, Some((&ca, &ca_key)), "server");
+    let client = certificate("gw-mtls", &client_key, Some((&ca, &ca_key)), "client");
+    // The right name, from a CA the issuer does not trust.
+    let stranger = certificate("gw-mtls", &stranger_key, None, "client");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let mtls_port = crate::support::free_port();
+    let op = OidcProvider::start_with(&[
+        ("MTLS_PORT", mtls_port.to_string()),
+        ("MTLS_KEY", write("server.key", pem_key(&server_key))),
+        ("MTLS_CERT", write("server.crt", pem_cert(&server))),
+        ("MTLS_CA", write("ca.crt", pem_cert(&ca))),
+    ])
+    .await;
+    let token = op.user_token("dave", OPAQUE, "orders.read", &[]).await;
+    let start = |cert: &openssl::x509::X509, key: &PKey<openssl::pkey::Private>| {
+        let issuer = op.issuer.clone();
+        let files = vec![
+            ("client.crt".to_string(), pem_cert(cert)),
+            ("client.key".to_string(), pem_key(key)),
+            ("ca.crt".to_string(), pem_cert(&ca)),
+        ];
+        async move {
+            gateway::start(Setup {
+                backend: Some(oauth::header_echo().await),
+                files,
+                extra_toml: format!(
+                    r#"
+[[oauth]]
+name = "op"
+issuer = "{issuer}"
+audience = "{OPAQUE}"
+mapping = "mapping.toml"
+introspection_endpoint = "https://127.0.0.1:{mtls_port}/token/introspection"
+client_id = "gw-mtls"
+client_auth = "tls_client_auth"
+client_cert = "client.crt"
+client_key = "client.key"
+introspection_ca = "ca.crt"
+"#
+                ),
+                ..Setup::default()
+            })
+            .await
+        }
+    };
+    let gw = start(&client, &client_key).await;
+    assert_eq!(user_of(&get(&gw, &token).await).0, "dave");
+    assert_eq!(calls(&gw, "active"), 1.0);
+
+    let gw = start(&stranger, &stranger_key).await;
+    let reply = get(&gw, &token).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(calls(&gw, "error"), 1.0);
+}

@@ -11,10 +11,15 @@
 // - Opaque access tokens for resources whose URL contains `opaque`, for token introspection
 //   (/token/introspection) by client `gw-secret` (client_secret_basic, secret `gw-secret-password`)
 //   or `gw-jwt` (private_key_jwt, its public key given as a JWK in GATEWAY_CLIENT_JWK).
+// - With MTLS_PORT, MTLS_KEY, MTLS_CERT (the server's, for 127.0.0.1) and MTLS_CA (PEM files):
+//   the same provider also on https://127.0.0.1:MTLS_PORT, asking for client certificates from
+//   that CA, and client `gw-mtls` authenticating with tls_client_auth (RFC 8705).
 // - POST /test/mint?sub=&client_id=&scope=&resource=&groups=a,b issues an access token for a
 //   user subject through the provider's own AccessToken model and JWT format (the tests need two
 //   users of one client without driving a browser login).
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
@@ -46,6 +51,8 @@ const resourceInfo = (ctx, resource) => ({
 const provider = new Provider(issuer, {
   jwks: { keys },
   scopes: ['openid', 'orders.read', 'orders.write', 'admin'],
+  clientAuthMethods: ['client_secret_basic', 'private_key_jwt']
+    .concat(process.env.MTLS_CA ? ['tls_client_auth'] : []),
   clients: [
     {
       client_id: 'svc-secret',
@@ -74,10 +81,28 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [JSON.parse(process.env.GATEWAY_CLIENT_JWK)] },
     }] : []),
+    // tls_client_auth (RFC 8705): the gateway's client certificate, subject CN=gw-mtls, from
+    // the tests' CA, presented on the HTTPS listener (MTLS_PORT).
+    ...(process.env.MTLS_CA ? [{
+      client_id: 'gw-mtls',
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'tls_client_auth',
+      tls_client_auth_subject_dn: 'CN=gw-mtls',
+    }] : []),
   ],
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    mTLS: {
+      enabled: Boolean(process.env.MTLS_CA),
+      tlsClientAuth: true,
+      getCertificate: (ctx) => ctx.socket.getPeerX509Certificate?.()?.toString(),
+      certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+      certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+        && ctx.socket.getPeerX509Certificate?.()?.subject === expected,
+    },
     introspection: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -114,6 +139,16 @@ provider.use(async (ctx, next) => {
   ctx.body = { access_token: await token.save() };
   return undefined;
 });
+
+if (process.env.MTLS_CA) {
+  https.createServer({
+    key: fs.readFileSync(process.env.MTLS_KEY),
+    cert: fs.readFileSync(process.env.MTLS_CERT),
+    ca: fs.readFileSync(process.env.MTLS_CA),
+    requestCert: true,
+    rejectUnauthorized: false,
+  }, provider.callback()).listen(Number(process.env.MTLS_PORT), '127.0.0.1');
+}
 
 provider.listen(port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer} (kids ${keys.map((k) => k.kid).join(', ')})`);

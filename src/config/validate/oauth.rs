@@ -280,6 +280,11 @@ fn introspection(
                 r.client_secret_file.as_ref().map(Spanned::span),
             ),
             ("client_key", r.client_key.as_ref().map(Spanned::span)),
+            ("client_cert", r.client_cert.as_ref().map(Spanned::span)),
+            (
+                "introspection_ca",
+                r.introspection_ca.as_ref().map(Spanned::span),
+            ),
             (
                 "introspection_cache",
                 r.introspection_cache.as_ref().map(Spanned::span),
@@ -355,18 +360,38 @@ fn introspection(
                 }
             }),
         "tls_client_auth" => {
-            p.error(
-                key("client_auth"),
-                method.1,
-                "tls_client_auth (mutual TLS) is not supported yet: use client_secret_basic or private_key_jwt",
-            );
-            None
+            let cert = required(&r.client_cert, &key("client_cert"), span.clone(), p)
+                .and_then(|f| file(f, "client_cert", p).map(|read| (f, read)))
+                .and_then(|(f, (path, pem))| {
+                    if openssl::x509::X509::from_pem(&pem).is_ok() {
+                        Some(path)
+                    } else {
+                        p.error(key("client_cert"), Some(f.span()), "must be a PEM certificate");
+                        None
+                    }
+                });
+            let client_key = required(&r.client_key, &key("client_key"), span.clone(), p)
+                .and_then(|f| file(f, "client_key", p).map(|read| (f, read)))
+                .and_then(|(f, (path, pem))| {
+                    if openssl::pkey::PKey::private_key_from_pem(&pem).is_ok() {
+                        Some(path)
+                    } else {
+                        p.error(key("client_key"), Some(f.span()), "must be a PEM private key");
+                        None
+                    }
+                });
+            Some(ClientAuth::TlsClientAuth {
+                cert_file: cert?,
+                key_file: client_key?,
+            })
         }
         other => {
             p.error(
                 key("client_auth"),
                 method.1,
-                format!("{other:?}: use \"client_secret_basic\" or \"private_key_jwt\""),
+                format!(
+                    "{other:?}: use \"client_secret_basic\", \"private_key_jwt\" or \"tls_client_auth\""
+                ),
             );
             None
         }
@@ -393,7 +418,23 @@ fn introspection(
             Some(d)
         }
     });
+    let ca_file = match &r.introspection_ca {
+        None => Some(None),
+        Some(f) => file(f, "introspection_ca", p).and_then(|(path, pem)| {
+            if openssl::x509::X509::stack_from_pem(&pem).is_ok_and(|certs| !certs.is_empty()) {
+                Some(Some(path))
+            } else {
+                p.error(
+                    key("introspection_ca"),
+                    Some(f.span()),
+                    "must hold PEM CA certificates",
+                );
+                None
+            }
+        }),
+    };
     Some(Some(Introspection {
+        ca_file: ca_file?,
         endpoint: endpoint?,
         client_id: client_id?,
         auth: auth?,
