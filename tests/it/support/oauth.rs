@@ -90,7 +90,7 @@ impl OidcProvider {
 
     async fn wait_ready(&mut self) {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(r) = self.http.get(&url).send().await
                 && r.status().is_success()
@@ -104,7 +104,7 @@ impl OidcProvider {
             }
             assert!(
                 Instant::now() < deadline,
-                "oidc-provider did not answer {url} within 30 s"
+                "oidc-provider did not answer {url} within 120 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
