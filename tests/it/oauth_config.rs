@@ -183,3 +183,42 @@ fn route_scopes_need_a_bearer_only_route() {
         "not a scope",
     );
 }
+
+#[test]
+fn an_access_group_only_an_oauth_mapping_gives_is_not_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        files: vec![(
+            "api-mapping.toml".into(),
+            "[access]\ndefault = \"api-users\"\n\n[[access.rule]]\nattribute = { client_id = \"ops\" }\naccess_group = \"api-admins\"\n".into(),
+        )],
+        extra_toml: ISSUER.replace("mapping.toml", "api-mapping.toml"),
+        routes: "[[route]]\npath = \"/api/ops\"\nrequire_access_group = [\"api-admins\"]\n".into(),
+        ..Setup::default()
+    };
+    let (path, _) = write_config(dir.path(), 8080, &setup);
+    let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("no mapping table gives")),
+        "{:?}",
+        loaded.warnings
+    );
+    // A group no table gives is still warned about.
+    let setup = Setup {
+        routes: "[[route]]\npath = \"/api/ops\"\nrequire_access_group = [\"api-admin\"]\n".into(),
+        ..setup
+    };
+    let (path, _) = write_config(dir.path(), 8080, &setup);
+    let loaded = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("did you mean \"api-admins\"")),
+        "{:?}",
+        loaded.warnings
+    );
+}

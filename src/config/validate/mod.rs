@@ -68,8 +68,8 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
             idps.push(idp);
         }
     }
-    routes::access_groups::check_route_groups(&raw.route, &idps, p);
     let oauth = oauth::issuers(&raw.oauth, &base, &route_groups, p);
+    routes::access_groups::check_route_groups(&raw.route, &idps, &oauth, p);
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     backend::self_loop::refuse_backend_that_is_the_gateway(
         &server,
