@@ -10,8 +10,9 @@
 //! - [`claims`]: claims -> the mapping's attributes, and the scopes granted;
 //! - [`jwks`]: an issuer's key set -> openssl public keys;
 //! - the I/O shell: [`fetch`] (discovery and key set over HTTPS), [`key_cache`] (refresh
-//!   on schedule, one refetch on an unknown `kid` per issuer per 10 s), [`bearer`] (the
-//!   authenticator the gateway holds, with its cache keyed by the whole token's hash).
+//!   on schedule, one refetch on an unknown `kid` per issuer per 10 s), [`introspect`] (opaque
+//!   tokens, RFC 7662, with the gateway's client authentication), [`bearer`] (the
+//!   authenticator the gateway holds, with its caches keyed by the whole token's hash).
 //!
 //! The JWS signature algorithms themselves are `crypto::jws`.
 
