@@ -1,7 +1,7 @@
 // The authorization server the OAuth bearer-token tests start: oidc-provider (an OpenID
 // Certified implementation from the npm registry), on 127.0.0.1:PORT over plain HTTP.
 //
-//   node tests/oauth/server.mjs PORT
+//   node tests/oauth/server.mjs PORT      (0: any free port; stdout's first line starts with the issuer URL)
 //
 // - Signing keys (RSA 2048 and EC P-256) are made at every start with new kids, so starting it
 //   again on the same port is a key rotation.
@@ -19,14 +19,23 @@
 //   users of one client without driving a browser login).
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as https from 'node:https';
 import Provider from 'oidc-provider';
 
-const port = Number(process.argv[2]);
-if (!port) {
+// PORT 0: the system picks a free port (no race with other tests for it); the first line on
+// stdout names the issuer URL, and so the port.
+const requested = Number(process.argv[2]);
+if (!Number.isInteger(requested) || process.argv[2] === undefined) {
   console.error('usage: node server.mjs PORT');
   process.exit(2);
 }
+const server = http.createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(requested, '127.0.0.1', resolve);
+});
+const { port } = server.address();
 const issuer = `http://127.0.0.1:${port}`;
 
 function jwk(type, options, alg) {
@@ -150,6 +159,5 @@ if (process.env.MTLS_CA) {
   }, provider.callback()).listen(Number(process.env.MTLS_PORT), '127.0.0.1');
 }
 
-provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer} (kids ${keys.map((k) => k.kid).join(', ')})`);
-});
+server.on('request', provider.callback());
+console.log(`${issuer} oidc-provider listening (kids ${keys.map((k) => k.kid).join(', ')})`);

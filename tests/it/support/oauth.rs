@@ -49,7 +49,7 @@ fn spawn(port: u16, env: &[(String, String)]) -> Child {
         .arg(port.to_string())
         .current_dir(repo_root().join("tests/oauth"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start node tests/oauth/server.mjs")
@@ -62,16 +62,23 @@ impl OidcProvider {
     }
 
     /// [`start`], with these environment variables (`GATEWAY_CLIENT_JWK`: see server.mjs).
+    /// The provider picks its own free port and names it on its first line of output.
     pub async fn start_with(env: &[(&str, String)]) -> Self {
-        let port = support::free_port();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
+        let mut child = spawn(0, &env);
+        let issuer = first_word(&mut child).await;
+        let port = issuer
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {issuer:?}"));
         let mut op = OidcProvider {
             port,
-            issuer: format!("http://127.0.0.1:{port}"),
-            child: spawn(port, &env),
+            issuer,
+            child,
             http: reqwest::Client::new(),
             env,
         };
@@ -85,6 +92,8 @@ impl OidcProvider {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.child = spawn(self.port, &self.env);
+        let issuer = first_word(&mut self.child).await;
+        assert_eq!(issuer, self.issuer, "restarted on another port");
         self.wait_ready().await;
     }
 
@@ -174,6 +183,31 @@ impl OidcProvider {
             .json()
             .await
             .unwrap()
+    }
+}
+
+/// The first word of the provider's first line of output (its issuer URL), waiting up to 120 s
+/// (node starts slowly on a loaded machine); the rest of its output is read and dropped.
+async fn first_word(child: &mut Child) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        for _ in lines {}
+    });
+    let line = tokio::time::timeout(Duration::from_secs(120), rx)
+        .await
+        .expect("oidc-provider said nothing within 120 s")
+        .unwrap_or_default();
+    match line.split_whitespace().next() {
+        Some(word) => word.to_owned(),
+        None => panic!(
+            "oidc-provider exited without naming its address ({:?}); run node tests/oauth/server.mjs 0 to see why",
+            child.try_wait()
+        ),
     }
 }
 
