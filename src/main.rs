@@ -13,7 +13,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate one SAML Response with the ACS pipeline (exit 0 accepted, 1 refused, 2 usage).
+    /// Validate one SAML Response with the ACS pipeline, or one OAuth access token with
+    /// --token (exit 0 accepted, 1 refused, 2 usage).
     Verify(samlgate::cli::verify::VerifyArgs),
     /// Run the gateway in front of the configured backend.
     Serve(samlgate::cli::serve::ServeArgs),

@@ -8,3 +8,4 @@ pub mod metadata;
 pub mod serve;
 pub mod verify;
 pub mod verify_logout;
+pub mod verify_token;

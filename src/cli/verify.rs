@@ -1,4 +1,5 @@
-//! `samlgate verify`: run the ACS pipeline on one Response from a file, outside the gateway.
+//! `samlgate verify`: run the ACS pipeline on one Response from a file, outside the gateway
+//! (or, with `--token`, the bearer-token checks on one access token: `verify_token`).
 //!
 //! Exit 0 with JSON on stdout when the Response is accepted; exit 1 with the rejection on
 //! stderr when it is refused; exit 2 for usage errors (unreadable files, bad arguments).
@@ -19,16 +20,16 @@ use crate::saml::{Rejection, VerifiedAssertion};
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// The IdP's metadata (EntityDescriptor, or an aggregate with --idp-entity-id).
-    #[arg(long, value_name = "FILE")]
-    pub idp_metadata: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "token")]
+    pub idp_metadata: Option<PathBuf>,
     /// Pick this IdP out of an aggregate metadata file.
     #[arg(long, value_name = "ENTITY_ID")]
     pub idp_entity_id: Option<String>,
     /// Our SP entityID (the expected Audience).
-    #[arg(long, value_name = "ID")]
-    pub sp_entity_id: String,
+    #[arg(long, value_name = "ID", required_unless_present = "token")]
+    pub sp_entity_id: Option<String>,
     /// Our ACS URL (the expected Destination and Recipient).
-    #[arg(long, value_name = "URL", required_unless_present = "logout")]
+    #[arg(long, value_name = "URL", required_unless_present_any = ["logout", "token"])]
     pub acs_url: Option<String>,
     /// The file is a Single Logout message (LogoutRequest, or LogoutResponse with
     /// --request-id): an HTTP-Redirect query string (`SAMLRequest=...&SigAlg=...&Signature=...`,
@@ -64,8 +65,11 @@ pub struct VerifyArgs {
     #[arg(long = "sp-key", value_name = "FILE")]
     pub sp_keys: Vec<PathBuf>,
     /// The Response: the base64 SAMLResponse form value, or raw XML (auto-detected).
-    #[arg(value_name = "RESPONSE_FILE")]
-    pub response_file: PathBuf,
+    #[arg(value_name = "RESPONSE_FILE", required_unless_present = "token")]
+    pub response_file: Option<PathBuf>,
+    /// An OAuth access token (a file holding the JWT) to check instead of a Response.
+    #[command(flatten)]
+    pub token: super::verify_token::TokenArgs,
 }
 
 /// What `verify` prints on success.
@@ -94,18 +98,26 @@ struct Output<'a> {
 struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
+    if args.token.token.is_some() {
+        return super::verify_token::run(&args.token, args.now.as_deref(), args.clock_skew);
+    }
     if args.logout {
+        let (Some(idp_metadata), Some(message_file)) = (args.idp_metadata, args.response_file)
+        else {
+            eprintln!("samlgate verify: --logout needs --idp-metadata and the message file");
+            return ExitCode::from(2);
+        };
         return super::verify_logout::run(&super::verify_logout::LogoutArgs {
-            idp_metadata: args.idp_metadata,
+            idp_metadata,
             idp_entity_id: args.idp_entity_id,
-            sp_entity_id: args.sp_entity_id,
+            sp_entity_id: args.sp_entity_id.unwrap_or_default(),
             slo_url: args.slo_url,
             now: args.now,
             request_id: args.request_id,
             allow_sha1: args.allow_sha1,
             clock_skew: args.clock_skew,
             sp_keys: args.sp_keys,
-            message_file: args.response_file,
+            message_file,
         });
     }
     match prepare(&args) {
@@ -137,9 +149,17 @@ fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, Usage> {
     std::fs::read(path).map_err(|e| Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
+/// A SAML argument clap requires whenever `--token` is absent.
+fn given<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T, Usage> {
+    value
+        .as_ref()
+        .ok_or_else(|| Usage(format!("{flag} is required to verify a Response")))
+}
+
 fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
-    let metadata = read(&args.idp_metadata, "IdP metadata")?;
-    let source = args.idp_metadata.display().to_string();
+    let idp_metadata = given(&args.idp_metadata, "--idp-metadata")?;
+    let metadata = read(idp_metadata, "IdP metadata")?;
+    let source = idp_metadata.display().to_string();
     let idp = parse_idp_metadata(&metadata, &source, args.idp_entity_id.as_deref())
         .map_err(|e| Usage(e.to_string()))?;
     let mut policy = IdpPolicy::new(idp.entity_id, idp.signing_keys);
@@ -166,7 +186,10 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
             .map_err(|e| Usage(format!("--now {t:?} is not an RFC 3339 time: {e}")))?,
         None => OffsetDateTime::now_utc(),
     };
-    let raw = read(&args.response_file, "response file")?;
+    let raw = read(
+        given(&args.response_file, "RESPONSE_FILE")?,
+        "response file",
+    )?;
     let xml = if looks_like_xml(&raw) {
         raw
     } else {
@@ -183,8 +206,8 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
         xml,
         policy,
         sp: SpIdentity {
-            entity_id: args.sp_entity_id.clone(),
-            acs_url: args.acs_url.clone().unwrap_or_default(),
+            entity_id: given(&args.sp_entity_id, "--sp-entity-id")?.clone(),
+            acs_url: given(&args.acs_url, "--acs-url")?.clone(),
             decryption_keys,
         },
         now,

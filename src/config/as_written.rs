@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub route: Vec<Spanned<RawRoute>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
     pub identity_token: Option<Spanned<RawIdentityToken>>,
+    #[serde(default)]
+    pub oauth: Vec<Spanned<RawOAuth>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,7 +80,7 @@ pub struct RawIdp {
     pub encrypt_logout_name_id: S<bool>,
 }
 
-/// A key that takes one file or a list of them (`metadata_signing_cert`).
+/// A key that takes one value or a list of them (`metadata_signing_cert`, `audience`).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
@@ -92,6 +94,10 @@ impl OneOrMany {
             OneOrMany::One(one) => vec![one.as_str()],
             OneOrMany::Many(many) => many.iter().map(String::as_str).collect(),
         }
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.items().into_iter().map(str::to_owned).collect()
     }
 }
 
@@ -133,6 +139,9 @@ pub struct RawRoute {
     pub public: S<bool>,
     pub require_access_group: S<Vec<String>>,
     pub require_any_group: S<Vec<String>>,
+    pub require_scope: S<Vec<String>>,
+    pub auth: S<Vec<String>>,
+    pub pass_authorization: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,4 +159,27 @@ pub struct RawIdentityToken {
     pub issuer: S<String>,
     pub lifetime: S<String>,
     pub header: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOAuth {
+    pub name: S<String>,
+    pub issuer: S<String>,
+    pub audience: S<OneOrMany>,
+    pub jwks_uri: S<String>,
+    pub discovery: S<String>,
+    pub algorithms: S<Vec<String>>,
+    pub require_typ: S<String>,
+    pub clock_skew: S<String>,
+    pub jwks_refresh: S<String>,
+    pub mapping: S<String>,
+    pub introspection_endpoint: S<String>,
+    pub client_id: S<String>,
+    pub client_auth: S<String>,
+    pub client_secret_file: S<String>,
+    pub client_key: S<String>,
+    pub client_key_id: S<String>,
+    pub client_cert: S<String>,
+    pub introspection_ca: S<String>,
+    pub introspection_cache: S<String>,
 }

@@ -33,6 +33,8 @@ pub struct Config {
     pub forward_auth: ForwardAuth,
     /// `[identity_token]`: the identity as a signed JWT to the backend. `None`: not sent.
     pub identity_token: Option<crate::identity::token::TokenSigner>,
+    /// `[[oauth]]`: issuers whose bearer access tokens API clients may present.
+    pub oauth: Vec<OAuthIssuer>,
 }
 
 #[derive(Clone, Debug)]
@@ -346,4 +348,75 @@ impl Default for ForwardAuth {
             uri_header: X_ORIGINAL_URI,
         }
     }
+}
+
+/// Where an issuer's signing keys (its JWKS) are fetched from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwksSource {
+    /// `jwks_uri`, as configured.
+    Uri(Url),
+    /// The discovery document at this URL names the `jwks_uri`.
+    Discovery(Url),
+}
+
+impl JwksSource {
+    pub fn url(&self) -> &Url {
+        match self {
+            JwksSource::Uri(u) | JwksSource::Discovery(u) => u,
+        }
+    }
+}
+
+/// `[[oauth]]`: an OAuth 2.0 authorization server whose JWT access tokens are accepted.
+#[derive(Clone, Debug)]
+pub struct OAuthIssuer {
+    /// The admin's short name (logs, metric labels); the issuer URL when not given.
+    pub name: String,
+    /// Compared exactly with the token's `iss`.
+    pub issuer: String,
+    /// The token's `aud` must contain one of these.
+    pub audiences: Vec<String>,
+    pub keys: JwksSource,
+    /// The signature algorithms accepted (asymmetric only).
+    pub algorithms: Vec<crate::crypto::jws::JwsAlgorithm>,
+    /// Require the header `typ` to be `at+jwt` (RFC 9068).
+    pub require_at_jwt: bool,
+    pub clock_skew: Duration,
+    /// Keys older than this are fetched again on the next token.
+    pub jwks_refresh: Duration,
+    /// Claims are the attributes; `sub` is the NameID.
+    pub mapping: MappingTable,
+    /// Opaque tokens are asked about here (RFC 7662), when configured.
+    pub introspection: Option<Introspection>,
+}
+
+/// Token introspection (RFC 7662): where, and how the gateway authenticates as a client.
+#[derive(Clone, Debug)]
+pub struct Introspection {
+    pub endpoint: Url,
+    pub client_id: String,
+    pub auth: ClientAuth,
+    /// An active answer is kept at most this long (and never past the token's `exp`).
+    pub cache_max: Duration,
+    /// CA certificates (PEM) trusted for the endpoint besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the gateway authenticates to the introspection endpoint. Files are read again for each
+/// call, so a rotated secret or key is used without a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: the secret in a file.
+    SecretBasic { secret_file: PathBuf },
+    /// `private_key_jwt` (RFC 7523): an assertion signed with the key in a PEM file.
+    PrivateKeyJwt {
+        key_file: PathBuf,
+        alg: crate::crypto::jws::JwsAlgorithm,
+        kid: Option<String>,
+    },
+    /// `tls_client_auth` (RFC 8705): mutual TLS with this certificate and key, no secret.
+    TlsClientAuth {
+        cert_file: PathBuf,
+        key_file: PathBuf,
+    },
 }

@@ -16,6 +16,7 @@ const TOP: &[&str] = &[
     "route",
     "forward_auth",
     "identity_token",
+    "oauth",
 ];
 const SERVER: &[&str] = &[
     "listen",
@@ -93,6 +94,9 @@ const ROUTE: &[&str] = &[
     "public",
     "require_access_group",
     "require_any_group",
+    "require_scope",
+    "auth",
+    "pass_authorization",
 ];
 const FORWARD_AUTH: &[&str] = &["uri_header"];
 const IDENTITY_TOKEN: &[&str] = &[
@@ -104,6 +108,27 @@ const IDENTITY_TOKEN: &[&str] = &[
     "issuer",
     "lifetime",
     "header",
+];
+const OAUTH: &[&str] = &[
+    "name",
+    "issuer",
+    "audience",
+    "jwks_uri",
+    "discovery",
+    "algorithms",
+    "require_typ",
+    "clock_skew",
+    "jwks_refresh",
+    "mapping",
+    "introspection_endpoint",
+    "client_id",
+    "client_auth",
+    "client_secret_file",
+    "client_key",
+    "client_key_id",
+    "client_cert",
+    "introspection_ca",
+    "introspection_cache",
 ];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
@@ -117,6 +142,7 @@ fn section_keys(name: &str) -> Option<&'static [&'static str]> {
         "route" => ROUTE,
         "forward_auth" => FORWARD_AUTH,
         "identity_token" => IDENTITY_TOKEN,
+        "oauth" => OAUTH,
         _ => return None,
     })
 }

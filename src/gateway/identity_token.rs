@@ -40,6 +40,30 @@ pub fn token_for<'s>(
     }
 }
 
+/// The token header and value for an API client's access token (the `idp` claim names the
+/// token's issuer), cached with the verified token; `None` when tokens are off.
+pub fn token_for_bearer<'s>(
+    state: &'s AppState,
+    who: &crate::oauth::bearer::Authenticated,
+) -> Option<(&'s HeaderName, HeaderValue)> {
+    let signer = state.config.identity_token.as_ref()?;
+    let value = who.identity_token.get_or_sign(
+        signer,
+        &who.identity,
+        &who.token.issuer,
+        state.now(),
+        who.token.expires_at,
+        new_jti,
+    );
+    match value {
+        Ok(value) => Some((signer.header(), value)),
+        Err(e) => {
+            tracing::error!(user = %who.identity.user, "{e}");
+            None
+        }
+    }
+}
+
 /// 128 random bits, base64url.
 fn new_jti() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())

@@ -16,6 +16,9 @@
 //!    request goes to the backend through `proxy`, with the identity headers the contract
 //!    encoded once at sign-in (`identity::headers`).
 //!
+//! API clients with an OAuth 2.0 access token (`Authorization: Bearer`) take [`bearer`] from
+//! [`gate`] instead: the token (`oauth`) gives the same `identity::Operator` a login would.
+//!
 //! Beside the login: [`logout`] (with Single Logout: [`slo`], [`slo_soap`], [`pending_logout`],
 //! [`logged_out`]), [`forward_auth`] (for nginx `auth_request` and Traefik),
 //! [`metadata_endpoint`], [`health`], the signed [`identity_token`] and its keys. [`state`] is
@@ -24,6 +27,7 @@
 
 pub mod acs;
 pub mod acs_error;
+pub mod bearer;
 pub mod cookies;
 pub mod errors;
 pub mod forward_auth;

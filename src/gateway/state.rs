@@ -46,6 +46,8 @@ pub struct AppState {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The IdPs' metadata in use, swapped as their sources refresh (`idp_sources`).
     pub idp_metadata: Arc<IdpDirectory>,
+    /// Bearer access tokens of `[[oauth]]` issuers (API clients).
+    pub bearer: crate::oauth::Bearer,
 }
 
 /// Why the shared state could not be built.
@@ -63,6 +65,8 @@ pub enum StateError {
     Tls(#[from] crate::server::tls::TlsError),
     #[error("cannot follow IdP metadata URLs: {0}")]
     IdpSources(#[from] super::idp_sources::fetch::FetchError),
+    #[error("cannot set up fetching the [[oauth]] issuers' keys: {0}")]
+    OAuth(#[from] crate::oauth::fetch::FetchError),
 }
 
 /// The proxy settings for a configuration.
@@ -153,9 +157,12 @@ impl AppState {
         )?;
         let tls = config.server.tls.as_ref().map(tls_acceptor).transpose()?;
         let idp_metadata = Arc::new(IdpDirectory::new(&config.idps));
+        let bearer =
+            crate::oauth::Bearer::new(&config.oauth, config.headers.clone(), metrics.clone())?;
         Ok(AppState {
             tls,
             idp_metadata,
+            bearer,
             proxy,
             sessions,
             sp,

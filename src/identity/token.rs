@@ -17,7 +17,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::operator::Operator;
-use crate::crypto::jws::{JwsError, JwsKey};
+use crate::crypto::jws_key::{JwsError, JwsKey};
 
 /// The default header the token travels in.
 pub const DEFAULT_HEADER: &str = "x-forwarded-identity-token";

@@ -11,7 +11,7 @@ use super::fields::{bool_of, duration_field, read_file, required};
 use super::keys::warn_if_others_can_read;
 use crate::config::as_written::RawIdentityToken;
 use crate::config::problems::Problems;
-use crate::crypto::jws::{JwsAlgorithm, JwsKey};
+use crate::crypto::jws_key::{JwsAlgorithm, JwsKey};
 use crate::identity::contract::HeaderContract;
 use crate::identity::token::{
     DEFAULT_HEADER, DEFAULT_LIFETIME_SECONDS, TokenSettings, TokenSigner,

@@ -12,6 +12,7 @@ pub mod headers;
 pub mod identity_token;
 pub mod idp;
 pub mod keys;
+pub mod oauth;
 pub mod routes;
 pub mod server;
 pub mod session;
@@ -73,7 +74,8 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
             idps.push(idp);
         }
     }
-    routes::access_groups::check_route_groups(&raw.route, &idps, p);
+    let oauth = oauth::issuers(&raw.oauth, &base, &route_groups, p);
+    routes::access_groups::check_route_groups(&raw.route, &idps, &oauth, p);
     let (identity_token, headers) = identity_token::identity_token(
         raw.identity_token,
         &base,
@@ -102,5 +104,6 @@ pub fn validate(raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Config>
         routes,
         forward_auth,
         identity_token,
+        oauth,
     })
 }

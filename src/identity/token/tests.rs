@@ -1,7 +1,7 @@
 //! Unit tests of `identity::token` and `identity::token_cache`, compiled only under #[cfg(test)]
 //! (the parent declares `mod tests;`).
 use super::*;
-use crate::crypto::jws::JwsAlgorithm;
+use crate::crypto::jws_key::JwsAlgorithm;
 use crate::identity::token_cache::TokenCache;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

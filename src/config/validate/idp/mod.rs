@@ -18,7 +18,7 @@ use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 use crate::saml::policy::{DEFAULT_CLOCK_SKEW, IdpPolicy, MAX_CLOCK_SKEW};
 
 /// Load a mapping table; its own problems are reported against its own file and lines.
-fn mapping_table(
+pub(super) fn mapping_table(
     base: &Path,
     field: &Spanned<String>,
     key: &str,
