@@ -391,3 +391,48 @@ fn check_refuses_an_identity_token_it_could_not_make_or_that_would_clash() {
         Vec::<String>::new()
     );
 }
+
+/// An API client's bearer token (issue 19) gets the identity token too: PyJWT verifies it with
+/// the same JWK Set, its subject is the token's mapped operator and its `idp` the token's
+/// issuer; a second request with the same access token carries the same identity token (signed
+/// once, cached with the verified access token).
+#[tokio::test]
+async fn a_bearer_request_carries_an_identity_token_pyjwt_verifies() {
+    use crate::support::oauth::{self, OidcProvider};
+    let Some(python) = python() else { return };
+    if !support::require_tool("openssl") || !oauth::available() {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let a = openssl_key(keys.path(), "a.pem", "ec");
+    let op = OidcProvider::start().await;
+    let backend = oauth::header_echo().await;
+    let mut setup = setup(&backend, &format!("key = \"{a}\"\n"));
+    setup.extra_toml.push_str(&format!(
+        "\n[[oauth]]\nname = \"op\"\nissuer = \"{}\"\naudience = \"https://api.example.com\"\nmapping = \"mapping.toml\"\n",
+        op.issuer
+    ));
+    let gw = start(setup).await;
+    let access = op
+        .client_credentials("https://api.example.com", "orders.read")
+        .await;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let reply = Browser::new(&gw.base)
+            .get_with(
+                "/api/orders",
+                &[("authorization", &format!("Bearer {access}"))],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let echoed: Value = serde_json::from_str(&reply.body).unwrap();
+        let token = echoed["headers"][HEADER].as_str().unwrap().to_owned();
+        tokens.push(token);
+    }
+    assert_eq!(tokens[0], tokens[1], "signed once, then cached");
+    let jwks = jwks(&mut Browser::new(&gw.base)).await;
+    let claims = verify(&python, &jwks, &tokens[0], AUDIENCE, &["ES256"], true).unwrap();
+    assert_eq!(claims["sub"], "svc-secret");
+    assert_eq!(claims["idp"], op.issuer.as_str());
+    assert_eq!(claims["access_group"], "MyOrg:RestrictedReadOnly");
+}
