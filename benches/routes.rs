@@ -16,6 +16,7 @@ fn routes() -> Vec<Route> {
         public,
         require_access_group: access.iter().map(|s| s.to_string()).collect(),
         require_any_group: any.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     };
     vec![
         route("/admin", false, &["MyOrg:Administrators"], &[]),

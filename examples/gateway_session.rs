@@ -5,7 +5,11 @@
 //! ```text
 //! cargo run --release --example gateway_session -- 127.0.0.1:8082 http://127.0.0.1:9000 memory
 //! cargo run --release --example gateway_session -- 127.0.0.1:8083 http://127.0.0.1:9000 redis://127.0.0.1:6379/0
+//! cargo run --release --example gateway_session -- 127.0.0.1:8084 http://127.0.0.1:9000 memory tls
 //! ```
+//!
+//! With `tls` the gateway terminates TLS with a throwaway certificate for 127.0.0.1 (written as
+//! `CERT <path>` on stdout, for clients that verify it) and signs in over TLS.
 //!
 //! It generates throwaway SP and IdP keys, signs in once with an IdP-initiated Response signed
 //! by that IdP key (posted to its own ACS over loopback), prints `COOKIE name=value` on stdout
@@ -66,12 +70,12 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// Serve as `samlgate serve` does (one event loop per core, see `gateway::event_loops`), sign in
 /// once from another thread, print the cookie, keep serving.
-fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), String> {
+fn run(listen: SocketAddr, backend: &str, store: &str, tls: bool) -> Result<(), String> {
     let loops = EventLoops::new(event_loops::default_count()).map_err(err)?;
     let dir = tempfile::tempdir().map_err(err)?;
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let (router, signed) = loops.block_on(build(listen, backend, store, dir.path()))?;
+    let (router, signed) = loops.block_on(build(listen, backend, store, dir.path(), tls))?;
     let server = std::thread::spawn(move || {
         loops.serve(listener, router, samlgate::server::shutdown_signal())
     });
@@ -79,7 +83,13 @@ fn run(listen: SocketAddr, backend: &str, store: &str) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(err)?;
-    let cookie = client.block_on(sign_in(listen, signed))?;
+    let cookie = if tls {
+        let pem = std::fs::read(dir.path().join("tls.crt")).map_err(err)?;
+        println!("CERT {}", dir.path().join("tls.crt").display());
+        client.block_on(sign_in_over_tls(listen, signed, &pem))?
+    } else {
+        client.block_on(sign_in(listen, signed))?
+    };
     println!("COOKIE {cookie}");
     eprintln!("gateway_session: listening on {listen}, store {store}");
     match server.join() {
@@ -95,8 +105,19 @@ async fn build(
     backend: &str,
     store: &str,
     dir: &std::path::Path,
+    tls: bool,
 ) -> Result<(gateway::Gateway, String), String> {
-    let base = format!("http://{listen}");
+    let base = if tls {
+        format!("https://{listen}")
+    } else {
+        format!("http://{listen}")
+    };
+    let tls_lines = if tls {
+        write_tls_pair(dir, listen)?;
+        "tls_cert = \"tls.crt\"\ntls_key = \"tls.key\"\n"
+    } else {
+        ""
+    };
     let sp_entity = format!("{base}/saml/metadata");
     let (sp_key, sp_cert) = generate_sp_credentials("bench SP", 2).map_err(err)?;
     let idp_key = PKey::from_rsa(Rsa::generate(2048).map_err(err)?).map_err(err)?;
@@ -109,7 +130,7 @@ async fn build(
         format!("store = \"redis\"\nurl = \"{store}\"\nkey_prefix = \"bench:\"")
     };
     let config = format!(
-        "[server]\nlisten = \"{listen}\"\npublic_url = \"{base}\"\n\n[sp]\nentity_id = \"{sp_entity}\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"bench\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\nallow_idp_initiated = true\n\n[session]\n{session}\n\n[backend]\nurl = \"{backend}\"\n{ROUTES}"
+        "[server]\nlisten = \"{listen}\"\npublic_url = \"{base}\"\n{tls_lines}\n[sp]\nentity_id = \"{sp_entity}\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"bench\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\nallow_idp_initiated = true\n\n[session]\n{session}\n\n[backend]\nurl = \"{backend}\"\n{ROUTES}"
     );
     for (name, text) in [
         ("sp.key", sp_key.as_str()),
@@ -144,6 +165,94 @@ async fn build(
     };
     let xml = signer.response(&spec, SignParts::Both).map_err(err)?;
     Ok((router, xml))
+}
+
+/// A throwaway P-256 key and a self-signed certificate for the listen address, as `tls.key`
+/// and `tls.crt` in `dir`.
+fn write_tls_pair(dir: &std::path::Path, listen: SocketAddr) -> Result<(), String> {
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(err)?;
+    let key = PKey::from_ec_key(EcKey::generate(&group).map_err(err)?).map_err(err)?;
+    let mut name = X509NameBuilder::new().map_err(err)?;
+    name.append_entry_by_text("CN", "bench").map_err(err)?;
+    let name = name.build();
+    let mut cert = X509Builder::new().map_err(err)?;
+    cert.set_version(2).map_err(err)?;
+    cert.set_subject_name(&name).map_err(err)?;
+    cert.set_issuer_name(&name).map_err(err)?;
+    cert.set_pubkey(&key).map_err(err)?;
+    let (from, until) = (
+        Asn1Time::days_from_now(0).map_err(err)?,
+        Asn1Time::days_from_now(2).map_err(err)?,
+    );
+    cert.set_not_before(&from).map_err(err)?;
+    cert.set_not_after(&until).map_err(err)?;
+    let san = SubjectAlternativeName::new()
+        .ip(&listen.ip().to_string())
+        .build(&cert.x509v3_context(None, None))
+        .map_err(err)?;
+    cert.append_extension(san).map_err(err)?;
+    cert.sign(&key, MessageDigest::sha256()).map_err(err)?;
+    let cert = cert.build();
+    std::fs::write(dir.join("tls.crt"), cert.to_pem().map_err(err)?).map_err(err)?;
+    std::fs::write(
+        dir.join("tls.key"),
+        key.private_key_to_pem_pkcs8().map_err(err)?,
+    )
+    .map_err(err)
+}
+
+/// [`sign_in`] over TLS, trusting only the certificate in `pem`.
+async fn sign_in_over_tls(listen: SocketAddr, xml: String, pem: &[u8]) -> Result<String, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        roots.add(cert.map_err(err)?).map_err(err)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(err)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(listen).await.map_err(err)?;
+    let name = rustls::pki_types::ServerName::from(listen.ip());
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(err)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .map_err(err)?;
+    tokio::spawn(connection);
+    let form: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLResponse", &B64.encode(xml))
+        .finish();
+    let request = hyper::Request::post("/saml/acs")
+        .header("host", listen.to_string())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))
+        .map_err(err)?;
+    let response = sender.send_request(request).await.map_err(err)?;
+    let status = response.status();
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| {
+            pair.starts_with("__Host-samlgate_session=") || pair.starts_with("samlgate_session=")
+        })
+        .map(str::to_string)
+        .ok_or_else(|| format!("sign-in over TLS failed ({status})"))
 }
 
 /// Post the signed Response to the ACS; returns the session cookie (`name=value`).
@@ -186,14 +295,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(listen), Some(backend), Some(store)) = (args.first(), args.get(1), args.get(2))
     else {
-        eprintln!("usage: gateway_session <listen addr> <backend url> <memory|redis://...>");
+        eprintln!("usage: gateway_session <listen addr> <backend url> <memory|redis://...> [tls]");
         return ExitCode::from(2);
     };
     let Ok(listen) = listen.parse::<SocketAddr>() else {
         eprintln!("gateway_session: {listen:?} is not an address like 127.0.0.1:8082");
         return ExitCode::from(2);
     };
-    match run(listen, backend, store) {
+    let tls = args.get(3).is_some_and(|a| a == "tls");
+    match run(listen, backend, store, tls) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gateway_session: {e}");

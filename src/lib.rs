@@ -38,6 +38,7 @@ pub mod demo;
 pub mod gateway;
 pub mod identity;
 pub mod mapping;
+pub mod oauth;
 pub mod ops;
 pub mod proxy;
 pub mod routes;

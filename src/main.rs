@@ -17,8 +17,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate one SAML Response with the ACS pipeline (exit 0 accepted, 1 refused, 2 usage).
-    Verify(samlgate::cli::verify::VerifyArgs),
+    /// Validate one SAML Response with the ACS pipeline, or one OAuth access token with
+    /// --token (exit 0 accepted, 1 refused, 2 usage).
+    Verify(Box<samlgate::cli::verify::VerifyArgs>),
     /// Run the gateway in front of the configured backend.
     Serve(samlgate::cli::serve::ServeArgs),
     /// Validate a configuration without serving: every problem with file, key and line.
@@ -50,7 +51,7 @@ enum MappingCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Verify(args) => samlgate::cli::verify::run(args),
+        Command::Verify(args) => samlgate::cli::verify::run(*args),
         Command::Keygen(args) => samlgate::cli::keygen::run(args),
         Command::Mapping(MappingCommand::Test(args)) => samlgate::cli::mapping::run(args),
         Command::Serve(args) => samlgate::cli::serve::run_serve(args),

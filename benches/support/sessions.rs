@@ -110,6 +110,7 @@ pub fn record(i: u64, pool: &[String], rng: &mut StdRng, now: OffsetDateTime) ->
         idp_entity_id: IDP.into(),
         name_id: user,
         session_index: Some(format!("_{:032x}", rng.random::<u128>())),
+        name_id_details: None,
         created: now,
         last_seen: now,
         not_after: now + Duration::hours(8),

@@ -28,7 +28,27 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
                 loaded.warnings.len()
             );
             report_descriptors(&loaded.config.server.connections);
-            ExitCode::SUCCESS
+            if let Some(tls) = &loaded.config.server.tls {
+                println!(
+                    "TLS: {} for {}, valid until {}",
+                    tls.cert.display(),
+                    tls.names.join(", "),
+                    tls.not_after
+                );
+            }
+            if let Some(token) = &loaded.config.identity_token {
+                println!(
+                    "identity token: {} signed by key {} for audience {}",
+                    token.header(),
+                    token.kid(),
+                    token.settings.audience
+                );
+            }
+            if super::check_idps::report(&loaded.config) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprint!("{e}");

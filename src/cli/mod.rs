@@ -5,9 +5,12 @@
 pub const DEFAULT_CONFIG: &str = "/etc/samlgate/samlgate.toml";
 
 pub mod check;
+pub mod check_idps;
 pub mod keygen;
 pub mod mapping;
 pub mod metadata;
 pub mod serve;
 pub mod verify;
+pub mod verify_logout;
+pub mod verify_token;
 pub mod version;

@@ -112,8 +112,17 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     let started_line = start_line(&loaded.config, &args.config);
     let addr = loaded.config.server.listen;
     let metrics_addr = loaded.config.server.metrics_listen;
+    let redirect_addr = loaded.config.server.redirect_http_listen;
+    let redirect_to = loaded.config.server.public_url.to_string();
+    let tls = loaded.config.server.tls.is_some();
+    let config_path = args.config.clone();
     let started = loops.block_on(async move {
         let (router, state) = build(loaded.config, system_clock())?;
+        // SIGHUP: read the file again, validate it as `check` does, swap it in.
+        let router = crate::gateway::reload::Reloadable::new(router, system_clock());
+        router
+            .reload_on_sighup(config_path.clone())
+            .map_err(GatewayError::Serve)?;
         let listener = std::net::TcpListener::bind(addr)
             .map_err(|source| GatewayError::Listen { addr, source })?;
         if let Some(metrics_addr) = metrics_addr {
@@ -139,11 +148,29 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
                 }
             });
         }
+        if let Some(redirect_addr) = redirect_addr {
+            let plain =
+                TcpListener::bind(redirect_addr)
+                    .await
+                    .map_err(|source| GatewayError::Listen {
+                        addr: redirect_addr,
+                        source,
+                    })?;
+            tracing::info!(%redirect_addr, "plain HTTP here only redirects to {redirect_to}");
+            let router = crate::server::tls::redirect::router(&redirect_to);
+            // Runs on the first event loop once it serves.
+            tokio::spawn(async move {
+                if let Err(e) = serve_with_limits(plain, router, limits, shutdown_signal()).await {
+                    tracing::error!("redirect listener: {e}");
+                }
+            });
+        }
         Ok::<_, GatewayError>((router, listener))
     });
     let result = started.and_then(|(router, listener)| {
         tracing::info!(
             event_loops = count,
+            tls,
             max_connections = cap.get(),
             header_read_timeout_s = limits.header_read_timeout.as_secs(),
             keepalive_timeout_s = limits.keepalive_timeout.as_secs(),

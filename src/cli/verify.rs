@@ -1,4 +1,5 @@
-//! `samlgate verify`: run the ACS pipeline on one Response from a file, outside the gateway.
+//! `samlgate verify`: run the ACS pipeline on one Response from a file, outside the gateway
+//! (or, with `--token`, the bearer-token checks on one access token: `verify_token`).
 //!
 //! Exit 0 with JSON on stdout when the Response is accepted; exit 1 with every failed check on
 //! stderr, each with its fix, when it is refused (an input that does not decode is refused
@@ -41,10 +42,19 @@ pub struct VerifyArgs {
     /// Our ACS URL (the expected Destination and Recipient).
     #[arg(long, value_name = "URL")]
     pub acs_url: Option<String>,
+    /// The file is a Single Logout message (LogoutRequest, or LogoutResponse with
+    /// --request-id): an HTTP-Redirect query string (`SAMLRequest=...&SigAlg=...&Signature=...`,
+    /// or a whole URL) or an HTTP-POST message (base64 or XML, enveloped signature).
+    #[arg(long, requires = "slo_url", conflicts_with_all = ["unsolicited", "acs_url"])]
+    pub logout: bool,
+    /// With --logout: our Single Logout URL (the expected Destination).
+    #[arg(long, value_name = "URL")]
+    pub slo_url: Option<String>,
     /// Validate as of this time (RFC 3339), instead of the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
     /// The AuthnRequest ID the Response must answer. Without it InResponseTo is not compared.
+    /// With --logout: the LogoutRequest ID a LogoutResponse must answer.
     #[arg(long, value_name = "ID")]
     pub request_id: Option<String>,
     /// Treat the Response as IdP-initiated: InResponseTo must be absent.
@@ -67,8 +77,11 @@ pub struct VerifyArgs {
     pub sp_keys: Vec<PathBuf>,
     /// The Response: raw XML, or the SAMLResponse form value as base64, URL-encoded or with
     /// `SAMLResponse=` in front (as browser tools copy it).
-    #[arg(value_name = "RESPONSE_FILE")]
-    pub response_file: PathBuf,
+    #[arg(value_name = "RESPONSE_FILE", required_unless_present = "token")]
+    pub response_file: Option<PathBuf>,
+    /// An OAuth access token (a file holding the JWT) to check instead of a Response.
+    #[command(flatten)]
+    pub token: super::verify_token::TokenArgs,
 }
 
 /// What `verify` prints on success.
@@ -97,6 +110,28 @@ struct Output<'a> {
 struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
+    if args.token.token.is_some() {
+        return super::verify_token::run(&args.token, args.now.as_deref(), args.clock_skew);
+    }
+    if args.logout {
+        let (Some(idp_metadata), Some(message_file)) = (args.idp_metadata, args.response_file)
+        else {
+            eprintln!("samlgate verify: --logout needs --idp-metadata and the message file");
+            return ExitCode::from(2);
+        };
+        return super::verify_logout::run(&super::verify_logout::LogoutArgs {
+            idp_metadata,
+            idp_entity_id: args.idp_entity_id,
+            sp_entity_id: args.sp_entity_id.unwrap_or_default(),
+            slo_url: args.slo_url,
+            now: args.now,
+            request_id: args.request_id,
+            allow_sha1: args.allow_sha1,
+            clock_skew: args.clock_skew,
+            sp_keys: args.sp_keys,
+            message_file,
+        });
+    }
     let p = match prepare(&args) {
         Err(Usage(message)) => {
             eprintln!("samlgate verify: {message}");
@@ -259,7 +294,12 @@ fn prepare(args: &VerifyArgs) -> Result<Prepared, Usage> {
             .map_err(|e| Usage(format!("--now {t:?} is not an RFC 3339 time: {e}")))?,
         None => OffsetDateTime::now_utc(),
     };
-    let raw = read(&args.response_file, "response file")?;
+    let Some(response_file) = &args.response_file else {
+        return Err(Usage(
+            "RESPONSE_FILE is required to verify a Response".into(),
+        ));
+    };
+    let raw = read(response_file, "response file")?;
     Ok(Prepared {
         raw,
         policy,

@@ -19,6 +19,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub route: Vec<Spanned<RawRoute>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
+    pub identity_token: Option<Spanned<RawIdentityToken>>,
+    #[serde(default)]
+    pub oauth: Vec<Spanned<RawOAuth>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +39,9 @@ pub struct RawServer {
     pub acs_concurrency: S<i64>,
     pub session_page: S<bool>,
     pub access_log: S<bool>,
+    pub tls_cert: S<String>,
+    pub tls_key: S<String>,
+    pub redirect_http_listen: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +59,11 @@ pub struct RawSp {
 pub struct RawIdp {
     pub name: S<String>,
     pub metadata: S<String>,
+    pub metadata_url: S<String>,
+    pub metadata_signing_cert: S<OneOrMany>,
+    pub metadata_refresh: S<String>,
+    pub metadata_cache_dir: S<String>,
+    pub mdq_url: S<String>,
     pub entity_id: S<String>,
     pub mapping: S<String>,
     pub clock_skew: S<String>,
@@ -66,6 +77,30 @@ pub struct RawIdp {
     pub authn_context: S<Vec<String>>,
     pub allow_cbc: S<bool>,
     pub allow_3des: S<bool>,
+    pub slo: S<bool>,
+    pub sign_logout_requests: S<bool>,
+    pub encrypt_logout_name_id: S<bool>,
+}
+
+/// A key that takes one value or a list of them (`metadata_signing_cert`, `audience`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(one) => vec![one.as_str()],
+            OneOrMany::Many(many) => many.iter().map(String::as_str).collect(),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.items().into_iter().map(str::to_owned).collect()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +126,9 @@ pub struct RawBackend {
     pub url: S<String>,
     pub connect_timeout: S<String>,
     pub request_timeout: S<String>,
+    pub ca: S<String>,
+    pub client_cert: S<String>,
+    pub client_key: S<String>,
 }
 
 /// The header contract's section, in the format `identity::contract::HeaderContractConfig` reads.
@@ -107,9 +145,47 @@ pub struct RawRoute {
     pub public: S<bool>,
     pub require_access_group: S<Vec<String>>,
     pub require_any_group: S<Vec<String>>,
+    pub require_scope: S<Vec<String>>,
+    pub auth: S<Vec<String>>,
+    pub pass_authorization: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawForwardAuth {
     pub uri_header: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawIdentityToken {
+    pub enabled: S<bool>,
+    pub key: S<String>,
+    pub next_key: S<String>,
+    pub algorithm: S<String>,
+    pub audience: S<String>,
+    pub issuer: S<String>,
+    pub lifetime: S<String>,
+    pub header: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOAuth {
+    pub name: S<String>,
+    pub issuer: S<String>,
+    pub audience: S<OneOrMany>,
+    pub jwks_uri: S<String>,
+    pub discovery: S<String>,
+    pub algorithms: S<Vec<String>>,
+    pub require_typ: S<String>,
+    pub clock_skew: S<String>,
+    pub jwks_refresh: S<String>,
+    pub mapping: S<String>,
+    pub introspection_endpoint: S<String>,
+    pub client_id: S<String>,
+    pub client_auth: S<String>,
+    pub client_secret_file: S<String>,
+    pub client_key: S<String>,
+    pub client_key_id: S<String>,
+    pub client_cert: S<String>,
+    pub introspection_ca: S<String>,
+    pub introspection_cache: S<String>,
 }

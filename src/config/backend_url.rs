@@ -6,8 +6,8 @@ use axum::http::Uri;
 use axum::http::uri::{InvalidUri, Scheme};
 use url::Url;
 
-/// A backend URL the proxy can forward to: absolute `http://host[:port][/prefix]`, with no query
-/// or fragment. TLS to the backend is not spoken: a sidecar or loopback does it.
+/// A backend URL the proxy can forward to: absolute `http://` or `https://host[:port][/prefix]`,
+/// with no query or fragment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendUrl(Url);
 
@@ -21,9 +21,7 @@ pub enum BackendUrlError {
     },
     #[error("backend.url {url:?} is not a valid absolute URL: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error(
-        "backend.url {url:?}: scheme {scheme:?} is not supported (only http; put TLS to the backend on loopback or a sidecar)"
-    )]
+    #[error("backend.url {url:?}: scheme {scheme:?} is not supported (http or https)")]
     UnsupportedScheme { url: String, scheme: String },
     #[error("backend.url {url:?} must not carry a query or fragment")]
     HasQuery { url: String },
@@ -49,7 +47,7 @@ impl BackendUrl {
         let Some(scheme) = uri.scheme() else {
             return Err(invalid("no scheme".into()));
         };
-        if *scheme != Scheme::HTTP {
+        if *scheme != Scheme::HTTP && *scheme != Scheme::HTTPS {
             return Err(BackendUrlError::UnsupportedScheme {
                 url: target.to_owned(),
                 scheme: scheme.to_string(),
@@ -88,6 +86,7 @@ mod tests {
 
     #[test]
     fn accepts_http_with_or_without_a_prefix() {
+        assert!(BackendUrl::parse("https://backend.internal:8443").is_ok());
         let plain = BackendUrl::parse("http://127.0.0.1:9000").unwrap();
         assert_eq!(plain.as_str(), "http://127.0.0.1:9000/");
         let prefixed = BackendUrl::parse("http://app.internal:8080/base/").unwrap();
@@ -97,7 +96,7 @@ mod tests {
     #[test]
     fn refuses_what_the_proxy_cannot_serve() {
         assert!(matches!(
-            BackendUrl::parse("https://10.0.0.1"),
+            BackendUrl::parse("ftp://10.0.0.1"),
             Err(BackendUrlError::UnsupportedScheme { .. })
         ));
         assert!(matches!(
@@ -117,10 +116,10 @@ mod tests {
             Err(BackendUrlError::InvalidUrl { .. })
         ));
         assert_eq!(
-            BackendUrl::parse("https://backend.internal")
+            BackendUrl::parse("ws://backend.internal")
                 .unwrap_err()
                 .to_string(),
-            "backend.url \"https://backend.internal\": scheme \"https\" is not supported (only http; put TLS to the backend on loopback or a sidecar)"
+            "backend.url \"ws://backend.internal\": scheme \"ws\" is not supported (http or https)"
         );
     }
 }

@@ -15,6 +15,8 @@ const TOP: &[&str] = &[
     "headers",
     "route",
     "forward_auth",
+    "identity_token",
+    "oauth",
 ];
 const SERVER: &[&str] = &[
     "listen",
@@ -30,6 +32,9 @@ const SERVER: &[&str] = &[
     "acs_concurrency",
     "session_page",
     "access_log",
+    "tls_cert",
+    "tls_key",
+    "redirect_http_listen",
 ];
 const SP: &[&str] = &[
     "entity_id",
@@ -45,6 +50,11 @@ const IDP: &[&str] = &[
     "metadata",
     "entity_id",
     "mapping",
+    "metadata_url",
+    "metadata_signing_cert",
+    "metadata_refresh",
+    "metadata_cache_dir",
+    "mdq_url",
     "clock_skew",
     "allow_idp_initiated",
     "allow_sha1",
@@ -56,6 +66,9 @@ const IDP: &[&str] = &[
     "authn_context",
     "allow_cbc",
     "allow_3des",
+    "slo",
+    "sign_logout_requests",
+    "encrypt_logout_name_id",
 ];
 const SESSION: &[&str] = &[
     "store",
@@ -71,15 +84,56 @@ const SESSION: &[&str] = &[
     "cookie_name",
     "secure_cookies",
 ];
-const BACKEND: &[&str] = &["url", "connect_timeout", "request_timeout"];
+const BACKEND: &[&str] = &[
+    "url",
+    "connect_timeout",
+    "request_timeout",
+    "ca",
+    "client_cert",
+    "client_key",
+];
 const HEADERS: &[&str] = &["names", "extra", "also_strip"];
 const ROUTE: &[&str] = &[
     "path",
     "public",
     "require_access_group",
     "require_any_group",
+    "require_scope",
+    "auth",
+    "pass_authorization",
 ];
 const FORWARD_AUTH: &[&str] = &["uri_header"];
+const IDENTITY_TOKEN: &[&str] = &[
+    "enabled",
+    "key",
+    "next_key",
+    "algorithm",
+    "audience",
+    "issuer",
+    "lifetime",
+    "header",
+];
+const OAUTH: &[&str] = &[
+    "name",
+    "issuer",
+    "audience",
+    "jwks_uri",
+    "discovery",
+    "algorithms",
+    "require_typ",
+    "clock_skew",
+    "jwks_refresh",
+    "mapping",
+    "introspection_endpoint",
+    "client_id",
+    "client_auth",
+    "client_secret_file",
+    "client_key",
+    "client_key_id",
+    "client_cert",
+    "introspection_ca",
+    "introspection_cache",
+];
 
 fn section_keys(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
@@ -91,6 +145,8 @@ fn section_keys(name: &str) -> Option<&'static [&'static str]> {
         "headers" => HEADERS,
         "route" => ROUTE,
         "forward_auth" => FORWARD_AUTH,
+        "identity_token" => IDENTITY_TOKEN,
+        "oauth" => OAUTH,
         _ => return None,
     })
 }

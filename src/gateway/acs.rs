@@ -17,6 +17,9 @@ use time::{Duration, OffsetDateTime};
 use tower_sessions::Session;
 
 use crate::config::Idp;
+use crate::saml::key_set::KeyFact;
+
+use super::idp_sources::KeyChange;
 use crate::ops::audit;
 use crate::saml::VerifiedAssertion;
 use crate::saml::policy::ExpectedRequest;
@@ -223,23 +226,86 @@ fn solicited<'s>(
     let idp = state
         .idp(&login.idp)
         .ok_or_else(|| AcsError::IdpGone(login.idp.clone()))?;
-    let verified = validate(
-        saml_response,
-        &idp.policy,
-        &state.sp,
-        ExpectedRequest::Solicited(&login.request_id),
-        now,
-    )
-    .map_err(|rejection| AcsError::Rejected {
-        idp: idp.name.clone(),
-        rejection,
-        note: "",
-    })?;
+    let expected = ExpectedRequest::Solicited(&login.request_id);
+    let verified = validate_for(state, idp, saml_response, expected, now, "")?;
     let answered = Answered {
         login,
         others: in_flight,
     };
     Ok((idp, verified, answered))
+}
+
+/// How long after a change of an IdP's keys a signature refusal explains it.
+const KEY_CHANGE_HINT_WINDOW: Duration = Duration::days(7);
+
+/// Validate `saml_response` for `idp` with the metadata in use now (the login keeps this copy
+/// to its end, whatever a refresh swaps in meanwhile).
+fn validate_for(
+    state: &AppState,
+    idp: &Idp,
+    saml_response: &[u8],
+    expected: ExpectedRequest<'_>,
+    now: OffsetDateTime,
+    note: &'static str,
+) -> Result<VerifiedAssertion, AcsError> {
+    let (metadata, key_change) =
+        state
+            .idp_metadata
+            .usable(&idp.name, now)
+            .map_err(|not_ready| AcsError::IdpNotReady {
+                idp: idp.name.clone(),
+                reason: not_ready.to_string(),
+            })?;
+    let policy = metadata.policy(&idp.policy);
+    validate(saml_response, &policy, &state.sp, expected, now).map_err(|rejection| {
+        let recent = key_change.filter(|c| now - c.at < KEY_CHANGE_HINT_WINDOW);
+        match (&rejection, recent) {
+            (Rejection::Signature(_), Some(change)) => AcsError::KeysChanged {
+                idp: idp.name.clone(),
+                hint: key_change_hint(state, &policy, &change, saml_response, expected, now),
+                rejection,
+            },
+            _ => AcsError::Rejected {
+                idp: idp.name.clone(),
+                rejection,
+                note,
+            },
+        }
+    })
+}
+
+/// What to tell the admin when a signature fails after the IdP's keys changed: which removed
+/// key signed the Response, when it did (tried with each removed key, still only from
+/// metadata, never from the message), or that none did.
+fn key_change_hint(
+    state: &AppState,
+    policy: &crate::saml::IdpPolicy,
+    change: &KeyChange,
+    saml_response: &[u8],
+    expected: ExpectedRequest<'_>,
+    now: OffsetDateTime,
+) -> String {
+    let at = format_instant(change.at);
+    for key in &change.removed_keys {
+        let old = crate::saml::IdpPolicy {
+            signing_keys: vec![key.clone()],
+            ..policy.clone()
+        };
+        let signed_by_it = !matches!(
+            validate(saml_response, &old, &state.sp, expected, now),
+            Err(Rejection::Signature(_))
+        );
+        if signed_by_it {
+            return format!(
+                "the IdP's keys changed at {at}; this Response was signed by a key that is not in the current metadata: {}",
+                KeyFact::of(key)
+            );
+        }
+    }
+    format!(
+        "the IdP's keys changed at {at} ({}); this Response's signature matches none of the current keys",
+        change.change
+    )
 }
 
 /// IdP-initiated login: try each IdP that allows it. Only a Response whose signature verifies
@@ -252,9 +318,13 @@ fn unsolicited<'s>(
 ) -> Result<(&'s Idp, VerifiedAssertion), AcsError> {
     let mut first_error: Option<(String, Rejection)> = None;
     for idp in state.config.idps.iter().filter(|i| i.allow_idp_initiated) {
+        // An IdP that is not ready has no keys to try; the others still can.
+        let Ok((metadata, _)) = state.idp_metadata.usable(&idp.name, now) else {
+            continue;
+        };
         match validate(
             saml_response,
-            &idp.policy,
+            &metadata.policy(&idp.policy),
             &state.sp,
             ExpectedRequest::Unsolicited,
             now,
@@ -353,6 +423,7 @@ async fn establish_session(
         idp_entity_id: verified.idp_entity_id().to_string(),
         name_id: verified.name_id().value.clone(),
         session_index: verified.session_index.clone(),
+        name_id_details: name_id_details(verified.name_id()),
         created: now,
         last_seen: now,
         not_after: login.not_after,
@@ -377,6 +448,16 @@ async fn establish_session(
         return Err(unavailable("session index", e.to_string()));
     }
     Ok(())
+}
+
+/// What the LogoutRequest at sign-out must repeat of the NameID besides its value.
+fn name_id_details(name_id: &crate::saml::NameId) -> Option<session::NameIdDetails> {
+    let details = session::NameIdDetails {
+        format: name_id.format.clone(),
+        name_qualifier: name_id.name_qualifier.clone(),
+        sp_name_qualifier: name_id.sp_name_qualifier.clone(),
+    };
+    (details != session::NameIdDetails::default()).then_some(details)
 }
 
 /// Record the new session under (IdP, NameID, SessionIndex), so single logout can find it on
@@ -463,6 +544,14 @@ fn refuse(state: &AppState, e: &AcsError) -> Response {
             _ => tracing::error!(idp = e.idp(), "ACS: {e}"),
         }
         return errors::unavailable();
+    }
+    if let AcsError::IdpNotReady { idp, .. } = e {
+        tracing::warn!(idp = %idp, "ACS: login refused: {e}");
+        state.metrics.inc(
+            "samlgate_rejections_total",
+            &[("idp", idp.as_str()), ("kind", "idp_not_ready")],
+        );
+        return errors::idp_not_ready();
     }
     let reference: String = random_token().chars().take(12).collect();
     let kind = e.kind();

@@ -37,6 +37,17 @@ pub enum AcsError {
         rejection: Rejection,
         note: &'static str,
     },
+    /// The Response failed its signature check just after the IdP's keys changed: the hint
+    /// says when and which key signed it, so the admin knows it is the rotation.
+    #[error("{rejection}; {hint}")]
+    KeysChanged {
+        idp: String,
+        rejection: Rejection,
+        hint: String,
+    },
+    /// Logins for this IdP are refused for now: its metadata expired or was never fetched.
+    #[error("{reason}")]
+    IdpNotReady { idp: String, reason: String },
     #[error("AuthnRequest {request_id} was already answered by a completed login: a replay")]
     RequestReplay { idp: String, request_id: String },
     #[error("{refusal}")]
@@ -71,7 +82,10 @@ impl AcsError {
             AcsError::Form(_) => "malformed_form",
             AcsError::RelayState(e) => e.kind(),
             AcsError::IdpGone(_) => "unknown_idp",
-            AcsError::Rejected { rejection, .. } => rejection.kind(),
+            AcsError::Rejected { rejection, .. } | AcsError::KeysChanged { rejection, .. } => {
+                rejection.kind()
+            }
+            AcsError::IdpNotReady { .. } => "idp_not_ready",
             AcsError::RequestReplay { .. } => "request_replay",
             AcsError::Mapping { refusal, .. } => {
                 return Cow::Owned(format!("mapping_{}", refusal.kind()));
@@ -87,6 +101,8 @@ impl AcsError {
         match self {
             AcsError::IdpGone(idp)
             | AcsError::Rejected { idp, .. }
+            | AcsError::KeysChanged { idp, .. }
+            | AcsError::IdpNotReady { idp, .. }
             | AcsError::RequestReplay { idp, .. }
             | AcsError::Mapping { idp, .. }
             | AcsError::SessionAlreadyOver { idp, .. }

@@ -113,6 +113,32 @@ fn login_cookie_for(value: &str, max_age: i64, https: bool) -> String {
     }
 }
 
+/// Name of the logout cookie: the LogoutRequest this browser took to the IdP, sealed, so the
+/// IdP's LogoutResponse is accepted only from the browser that signed out.
+pub fn logout_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-samlgate_logout"
+    } else {
+        "samlgate_logout"
+    }
+}
+
+/// `Set-Cookie` value for the logout cookie holding `value` for `max_age` seconds. Like the
+/// login cookie it must come back on the IdP's cross-site POST: `SameSite=None` over HTTPS.
+pub fn logout_cookie(value: &str, max_age: i64, https: bool) -> String {
+    let name = logout_cookie_name(https);
+    if https {
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None")
+    } else {
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax")
+    }
+}
+
+/// `Set-Cookie` value that removes the logout cookie.
+pub fn clear_logout_cookie(https: bool) -> String {
+    logout_cookie("", 0, https)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,17 @@ pub fn forbidden(user: &str, reason: &DenyReason, logout_action: &str) -> Respon
             codes(need),
             codes(have)
         ),
+        DenyReason::SessionNotAccepted { .. } => {
+            "<p>This address is for API clients with an access token, not for a browser session.</p>"
+                .to_string()
+        }
+        DenyReason::BearerNotAccepted { .. } => {
+            "<p>This address does not take access tokens.</p>".to_string()
+        }
+        DenyReason::MissingScope { missing, .. } => format!(
+            "<p>This address needs the scope {}, which the access token does not grant.</p>",
+            codes(missing)
+        ),
     };
     page(
         StatusCode::FORBIDDEN,
@@ -104,6 +115,17 @@ pub fn unavailable() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",
         "<p>The sign-in service is temporarily unavailable. Please try again in a moment.</p>",
+    )
+}
+
+/// Logins for one IdP are refused for now: its metadata expired or was never fetched. The
+/// other IdPs keep working; the log and `/readyz` say why.
+pub fn idp_not_ready() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in unavailable",
+        "<p>Signing in with this identity provider is unavailable right now: the gateway has no \
+         current information about it. The administrator has been told; please try again later.</p>",
     )
 }
 

@@ -188,6 +188,9 @@ pub async fn forward_auth(
             Some(signed_in) => {
                 let mut response = StatusCode::OK.into_response();
                 headers::inject(&signed_in.headers, response.headers_mut());
+                if let Some((name, value)) = super::identity_token::token_for(&state, &signed_in) {
+                    response.headers_mut().insert(name.clone(), value);
+                }
                 ("ok", response)
             }
             None => ("unauthorized", StatusCode::UNAUTHORIZED.into_response()),

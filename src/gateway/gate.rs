@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::Uri;
 use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderName, HeaderValue, Uri};
 use axum::response::Response;
 use tower::ServiceExt;
 use tower_sessions::Session;
@@ -20,6 +20,7 @@ use super::errors;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::state::AppState;
+use crate::identity::headers::IdentityHeaders;
 use crate::routes::path_reading::{PathReading, PathRefusal};
 use crate::routes::{self, Access};
 use crate::session::{CacheLookup, SignedIn};
@@ -44,6 +45,13 @@ pub async fn fast_gate(
         Ok(path) => path,
         Err(refusal) => return refused(state, &refusal),
     };
+    // A bearer token (when `[[oauth]]` issuers are configured) is never a session request:
+    // it is validated and mapped, or refused with an RFC 6750 answer, never sent to a login.
+    if state.bearer.is_enabled()
+        && let Some(credential) = super::bearer::credential_of(req.headers())
+    {
+        return bearer_request(state, req, credential, client).await;
+    }
     // A path to merge (rare) goes to the slow path, which merges it before deciding.
     if path.rewritten().is_none()
         && let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
@@ -80,6 +88,37 @@ fn refused(state: &AppState, refusal: &PathRefusal) -> Response {
         &[("reason", refusal.kind())],
     );
     errors::bad_request("This address is not one the gateway accepts.")
+}
+
+/// A request with `Authorization: Bearer`: its path admitted as any other's, then decided by
+/// [`super::bearer`], then forwarded with the token's identity (or answered).
+async fn bearer_request(
+    state: &AppState,
+    mut req: Request,
+    credential: super::bearer::BearerCredential,
+    client: SocketAddr,
+) -> Response {
+    if let Some(refusal) = admit_path(state, &mut req) {
+        return refusal;
+    }
+    match super::bearer::decide(state, &mut req, credential).await {
+        super::bearer::Outcome::Forward(who) => {
+            let token = who
+                .as_deref()
+                .and_then(|a| super::identity_token::token_for_bearer(state, a));
+            let user = who.as_deref().map(|a| &a.identity.user);
+            forward_as(
+                state,
+                req,
+                who.as_ref().map(|a| &a.headers),
+                token,
+                user,
+                client,
+            )
+            .await
+        }
+        super::bearer::Outcome::Answer(answer) => answer,
+    }
 }
 
 /// Read the request's path: refuse it (the answer), or put in the request the path the
@@ -151,6 +190,9 @@ pub async fn gate(
     match access {
         Access::Public => forward(&state, req, None, client).await,
         Access::Allowed => forward(&state, req, identity.as_deref(), client).await,
+        Access::LoginRequired if !routes::takes_session(&state.config.routes, &path) => {
+            super::bearer::bearer_required()
+        }
         Access::LoginRequired if api => errors::unauthorized_json(),
         Access::LoginRequired => {
             let return_to = req
@@ -159,6 +201,10 @@ pub async fn gate(
                 .map(|pq| sanitize_return_to(pq.as_str()))
                 .unwrap_or_else(|| "/".to_string());
             login::choose_or_begin(&state, &return_to, req.headers()).await
+        }
+        Access::Denied(reason @ routes::DenyReason::SessionNotAccepted { .. }) => {
+            tracing::info!(path = req.uri().path(), "access denied: {reason}");
+            super::bearer::bearer_required()
         }
         Access::Denied(reason) => {
             tracing::info!(
@@ -195,8 +241,30 @@ pub async fn gate(
 /// sets ours from the session.
 async fn forward(
     state: &AppState,
-    mut req: Request,
+    req: Request,
     signed_in: Option<&SignedIn>,
+    client: SocketAddr,
+) -> Response {
+    let token = signed_in.and_then(|s| super::identity_token::token_for(state, s));
+    let user = signed_in.map(|s| &s.identity.user);
+    forward_as(
+        state,
+        req,
+        signed_in.map(|s| &s.headers),
+        token,
+        user,
+        client,
+    )
+    .await
+}
+
+/// [`forward`] with the identity headers given (a session's, or a bearer token's).
+async fn forward_as(
+    state: &AppState,
+    mut req: Request,
+    identity: Option<&IdentityHeaders>,
+    token: Option<(&HeaderName, HeaderValue)>,
+    user: Option<&crate::identity::shared_text::Text>,
     client: SocketAddr,
 ) -> Response {
     let https = state.config.server.is_https();
@@ -210,22 +278,14 @@ async fn forward(
     let proto = state.config.server.public_url.scheme();
     let mut response = state
         .proxy
-        .forward(
-            req,
-            signed_in.map(|s| &s.headers),
-            &state.config.headers,
-            client,
-            proto,
-        )
+        .forward_with_token(req, identity, token, &state.config.headers, client, proto)
         .await;
     if state.config.server.access_log
-        && let Some(signed_in) = signed_in
+        && let Some(user) = user
     {
         response
             .extensions_mut()
-            .insert(super::access_log::AccessUser(
-                signed_in.identity.user.clone(),
-            ));
+            .insert(super::access_log::AccessUser(user.clone()));
     }
     response
 }

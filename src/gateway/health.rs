@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (it can serve logins: stores reachable),
+//! `/healthz` (the process answers), `/readyz` (it can serve logins: stores reachable, and
+//! which IdPs have no usable metadata),
 //! `/metrics` (Prometheus text).
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         Err(e) => Err(e),
     };
     match probe {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(()) => idps_ready(&state, now),
         Err(e) => {
             tracing::warn!(store = %state.stores.describe(), "readyz: {e}");
             // The detail (host, error) goes to the log only.
@@ -54,4 +55,24 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The stores answer: ready, naming the IdPs whose logins are refused (metadata expired or never
+/// fetched; the reason goes to the log). Not ready (503) only when no IdP can sign anyone in:
+/// one IdP down must not take the node out for the others.
+fn idps_ready(state: &AppState, now: time::OffsetDateTime) -> Response {
+    let not_ready = state.idp_metadata.not_ready(now);
+    if not_ready.is_empty() {
+        return (StatusCode::OK, "ready\n").into_response();
+    }
+    let mut body = String::new();
+    for n in &not_ready {
+        tracing::warn!(idp = n.idp(), "readyz: {n}");
+        body.push_str(&format!("idp {} not ready: {}\n", n.idp(), n.short()));
+    }
+    if not_ready.len() >= state.idp_metadata.len() {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    } else {
+        (StatusCode::OK, format!("ready\n{body}")).into_response()
+    }
 }

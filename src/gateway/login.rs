@@ -92,11 +92,18 @@ fn chooser(idps: &[Idp], return_to: &str) -> Response {
 /// Send the browser to `idp` with a fresh AuthnRequest; come back to `return_to` (already sanitized).
 pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &HeaderMap) -> Response {
     let now = state.now();
+    let metadata = match state.idp_metadata.usable(&idp.name, now) {
+        Ok((metadata, _)) => metadata,
+        Err(not_ready) => {
+            tracing::warn!(idp = %idp.name, "login refused: {not_ready}");
+            return errors::idp_not_ready();
+        }
+    };
     let https = state.config.server.is_https();
     let request = AuthnRequest {
         id: new_request_id(),
         issue_instant: now,
-        destination: idp.sso.location.clone(),
+        destination: metadata.sso.location.clone(),
         acs_url: state.config.server.acs_url(),
         sp_entity_id: state.config.sp.entity_id.clone(),
         force_authn: idp.force_authn,
@@ -117,11 +124,11 @@ pub async fn begin(state: &AppState, idp: &Idp, return_to: &str, headers: &Heade
             return errors::unavailable();
         }
     };
-    let sign = state.config.sp.sign_authn_requests || idp.want_authn_requests_signed;
+    let sign = state.config.sp.sign_authn_requests || metadata.want_authn_requests_signed;
     let message = OutgoingRequest {
         xml: request.to_xml(),
-        binding: idp.sso.binding,
-        location: idp.sso.location.clone(),
+        binding: metadata.sso.binding,
+        location: metadata.sso.location.clone(),
         relay_state,
         key: sign.then(|| state.config.sp.key.key.clone()),
         cert: state.config.sp.cert.clone(),

@@ -4,8 +4,12 @@
 //! a POST that the browser says came from our own page.
 //!
 //! The session is deleted from the store (the cookie alone would not be enough: a copied cookie
-//! must stop working too). Single Logout with the IdP is not supported yet: the IdP session
-//! stays, so the next visit may sign in again without a prompt.
+//! must stop working too). Then Single Logout: when the IdP has a SingleLogoutService (and
+//! `slo` is not turned off), the browser takes our LogoutRequest there (NameID as the IdP sent
+//! it, the login's SessionIndex; signed unless `sign_logout_requests = false`), by HTTP-Redirect
+//! when offered, else HTTP-POST, with the request's ID sealed in a logout cookie
+//! ([`PendingLogout`]) so that only this browser's LogoutResponse is accepted at `/saml/slo`.
+//! Without SLO the page says the IdP session is still open and how to end it.
 
 use std::sync::Arc;
 
@@ -16,8 +20,19 @@ use tower_sessions::Session;
 use url::Url;
 
 use crate::ops::audit;
+use crate::saml::NameId;
+use crate::saml::logout::LogoutRequest;
+use crate::saml::logout::binding::{InboundKind, SigningKey, encode};
+use crate::saml::logout::message::encrypted_name_id;
+use crate::saml::metadata::Binding;
+use crate::saml::request::new_request_id;
+use crate::session::SessionRecord;
 
+use super::cookies;
 use super::errors;
+use super::logged_out;
+use super::pending_logout::{PENDING_LOGOUT_TTL, PendingLogout};
+use super::slo;
 
 use super::state::AppState;
 
@@ -41,7 +56,7 @@ pub async fn logout(
         Ok(Some(record)) => {
             audit::logout(&record.identity.user);
             state.metrics.inc("samlgate_logouts_total", &[]);
-            errors::signed_out()
+            single_logout(&state, &record)
         }
         Ok(None) => errors::signed_out(),
         Err(e) => {
@@ -49,6 +64,83 @@ pub async fn logout(
             errors::unavailable()
         }
     }
+}
+
+/// After the local session ended: take the user to the IdP's SingleLogoutService, or say that
+/// the IdP session is still open.
+fn single_logout(state: &AppState, record: &SessionRecord) -> Response {
+    let Some(idp) = state.idp(&record.idp) else {
+        return errors::signed_out();
+    };
+    let endpoint = idp
+        .slo
+        .iter()
+        .find(|e| e.binding == Binding::HttpRedirect)
+        .or_else(|| idp.slo.iter().find(|e| e.binding == Binding::HttpPost));
+    let Some(endpoint) = endpoint else {
+        return logged_out::idp_session_still_open(&idp.name);
+    };
+    let now = state.now();
+    let details = record.name_id_details.clone().unwrap_or_default();
+    let request = LogoutRequest {
+        id: new_request_id(),
+        issue_instant: now,
+        destination: endpoint.location.clone(),
+        issuer: state.config.sp.entity_id.clone(),
+        not_on_or_after: Some(now + PENDING_LOGOUT_TTL),
+        name_id: NameId {
+            value: record.name_id.clone(),
+            format: details.format,
+            name_qualifier: details.name_qualifier,
+            sp_name_qualifier: details.sp_name_qualifier,
+        },
+        session_index: record.session_index.clone(),
+        encrypted_id: None,
+    };
+    let mut request = request;
+    if let Some(certificate) = &idp.logout_name_id_encryption {
+        match encrypted_name_id(&request.name_id, certificate) {
+            Ok(encrypted) => request.encrypted_id = Some(encrypted),
+            Err(e) => {
+                tracing::error!(idp = %idp.name, "single logout: encrypting the NameID: {e}");
+                return logged_out::idp_session_still_open(&idp.name);
+            }
+        }
+    }
+    let signing = idp.sign_logout_requests.then(|| SigningKey {
+        key: &state.config.sp.key.key,
+        certificate: Some(&state.config.sp.cert),
+    });
+    let pending = PendingLogout {
+        request_id: request.id.clone(),
+        idp: idp.name.clone(),
+        expires: now + PENDING_LOGOUT_TTL,
+    };
+    let outbound = encode(
+        &endpoint.binding,
+        &endpoint.location,
+        InboundKind::Request,
+        &request.to_xml(),
+        None,
+        signing,
+    );
+    let (Ok(outbound), Some(sealed)) = (outbound, pending.seal(&state.login_seal)) else {
+        tracing::error!(idp = %idp.name, "single logout: could not build the LogoutRequest");
+        return logged_out::idp_session_still_open(&idp.name);
+    };
+    audit::single_logout(&idp.name, &record.name_id, "sp", 1, 0);
+    let mut response = slo::send(outbound);
+    let cookie = cookies::logout_cookie(
+        &sealed,
+        PENDING_LOGOUT_TTL.whole_seconds(),
+        state.config.server.is_https(),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, v);
+    }
+    response
 }
 
 /// Why a sign-out POST is not taken as coming from our own page.

@@ -16,25 +16,38 @@
 //!    request goes to the backend through `proxy`, with the identity headers the contract
 //!    encoded once at sign-in (`identity::headers`).
 //!
-//! Beside the login: [`logout`], [`forward_auth`] (for nginx `auth_request` and Traefik),
-//! [`metadata_endpoint`], [`health`], [`session_page`] (opt-in), [`access_log`] (opt-in). [`state`] is what the handlers share; [`startup`] builds the
+//! API clients with an OAuth 2.0 access token (`Authorization: Bearer`) take [`bearer`] from
+//! [`gate`] instead: the token (`oauth`) gives the same `identity::Operator` a login would.
+//!
+//! Beside the login: [`logout`] (with Single Logout: [`slo`], [`slo_soap`], [`pending_logout`],
+//! [`logged_out`]), [`forward_auth`] (for nginx `auth_request` and Traefik),
+//! [`metadata_endpoint`], [`health`], the signed [`identity_token`] and its keys,
+//! [`session_page`] (opt-in), [`access_log`] (opt-in). [`state`] is what the handlers share; [`startup`] builds the
 //! gateway for a configuration (`cli::serve` runs it on the event loops of `server`).
 
 pub mod access_log;
 pub mod acs;
 pub mod acs_error;
+pub mod bearer;
 pub mod cookies;
 pub mod errors;
 pub mod forward_auth;
 pub mod gate;
 pub mod health;
+pub mod identity_token;
+pub mod idp_sources;
+pub mod logged_out;
 pub mod login;
 pub mod login_seal;
 pub mod logout;
 pub mod metadata_endpoint;
+pub mod pending_logout;
 pub mod relay_state;
+pub mod reload;
 pub mod service;
 pub mod session_page;
+pub mod slo;
+pub mod slo_soap;
 pub mod startup;
 pub mod state;
 
@@ -48,7 +61,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions::cookie::SameSite;
 
 pub use service::Gateway;
-pub use startup::{GatewayError, build};
+pub use startup::{GatewayError, build, follow_idp_sources};
 pub use state::{AppState, Clock, system_clock};
 
 /// `/metrics` alone, for `[server] metrics_listen`.
@@ -94,8 +107,11 @@ pub fn gateway(state: Arc<AppState>) -> Gateway {
         .route("/saml/login", get(login::login))
         .route("/saml/acs", get(acs::explain).post(acs::acs))
         .route("/saml/logout", get(logout::page).post(logout::logout))
+        .route("/saml/slo", get(slo::redirect).post(slo::post))
+        .route("/saml/slo/soap", axum::routing::post(slo_soap::soap))
         .route("/saml/metadata", get(metadata_endpoint::metadata))
         .route("/saml/auth", any(forward_auth::forward_auth))
+        .route(identity_token::JWKS_PATH, get(identity_token::jwks))
         .merge(metrics_here)
         .merge(session_page)
         .layer(sessions.clone())

@@ -52,6 +52,11 @@ impl Gateway {
         }
     }
 
+    /// The state this gateway serves with.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.inner.state
+    }
+
     /// The configured timeouts and connection cap.
     pub fn limits(&self) -> ConnectionLimits {
         self.inner.state.config.server.connections
@@ -68,12 +73,18 @@ impl std::fmt::Debug for Gateway {
 /// must answer true here, or its requests would be proxied to the backend instead; a false
 /// "true" costs only the router's lookup.
 pub fn is_endpoint_path(path: &str) -> bool {
-    path.starts_with("/saml/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    path.starts_with("/saml/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path == super::identity_token::JWKS_PATH
 }
 
 impl ServeApp for Gateway {
     fn limits(&self) -> ConnectionLimits {
         Gateway::limits(self)
+    }
+
+    fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.inner.state.tls.clone()
     }
 
     /// The [`edge`] rules first (with the loop check), then the endpoints through the router or
@@ -123,6 +134,9 @@ mod tests {
             "/saml/logout",
             "/saml/metadata",
             "/saml/auth",
+            "/saml/slo",
+            "/saml/slo/soap",
+            "/.well-known/jwks.json",
         ] {
             assert!(is_endpoint_path(path), "{path}");
         }

@@ -12,6 +12,7 @@ use crate::saml::sp_metadata::{SpMetadata, SpMetadataError, sign_metadata};
 use crate::session::{SessionSettings, Sessions, Stores};
 use crate::store::{ReplayCache, SessionIndex, StoreError};
 
+use super::idp_sources::IdpDirectory;
 use super::login_seal::{LoginSeal, SealError};
 use crate::proxy::{Proxy, ProxyConfig, ProxyConfigError};
 use crate::server::offload::Offload;
@@ -41,6 +42,12 @@ pub struct AppState {
     pub proxy: Proxy,
     /// Look up, establish and end sessions (and this node's cache of them).
     pub sessions: Sessions,
+    /// TLS on the listener (`[server] tls_cert`), its certificate followed by a task.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The IdPs' metadata in use, swapped as their sources refresh (`idp_sources`).
+    pub idp_metadata: Arc<IdpDirectory>,
+    /// Bearer access tokens of `[[oauth]]` issuers (API clients).
+    pub bearer: crate::oauth::Bearer,
 }
 
 /// Why the shared state could not be built.
@@ -54,6 +61,12 @@ pub enum StateError {
     Store(#[from] StoreError),
     #[error("cannot derive the login cookie key from the SP key: {0}")]
     Seal(#[from] SealError),
+    #[error("server.tls_cert: {0}")]
+    Tls(#[from] crate::server::tls::TlsError),
+    #[error("cannot follow IdP metadata URLs: {0}")]
+    IdpSources(#[from] super::idp_sources::fetch::FetchError),
+    #[error("cannot set up fetching the [[oauth]] issuers' keys: {0}")]
+    OAuth(#[from] crate::oauth::fetch::FetchError),
 }
 
 /// The proxy settings for a configuration.
@@ -67,6 +80,10 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .unsigned_abs(),
     );
     p.pools = config.server.event_loop_count();
+    p.tls = crate::proxy::tls::BackendTls {
+        ca: config.backend.ca.clone(),
+        client_cert: config.backend.client_cert.clone(),
+    };
     p.public_host = Some(public_authority(&config.server.public_url));
     p.loop_mark = Some(crate::proxy::edge::LoopMark::for_entity_id(
         &config.sp.entity_id,
@@ -103,6 +120,17 @@ impl AppState {
 
     /// The state for `config` over the given stores.
     pub fn with_stores(config: Config, clock: Clock, stores: Stores) -> Result<Self, StateError> {
+        Self::with_stores_and_metrics(config, clock, stores, Arc::new(Metrics::new()))
+    }
+
+    /// The state for `config` over the given stores and metrics: what a reload builds, so that
+    /// sessions and counters carry over.
+    pub fn with_stores_and_metrics(
+        config: Config,
+        clock: Clock,
+        stores: Stores,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StateError> {
         let mut decryption_keys = vec![config.sp.key.clone()];
         decryption_keys.extend(config.sp.old_keys.iter().cloned());
         let sp = SpIdentity {
@@ -116,7 +144,6 @@ impl AppState {
         let acs_work = Arc::new(Offload::new("ACS validation", heavy));
         let login_work = Arc::new(Offload::new("AuthnRequest signing", heavy));
         let sp_metadata = sp_metadata_xml(&config)?;
-        let metrics = Arc::new(Metrics::new());
         record_certificate_expiry(&config, &metrics);
         let proxy = Proxy::new(&proxy_config(&config))?;
         let sessions = Sessions::new(
@@ -128,7 +155,14 @@ impl AppState {
                 clock: clock.clone(),
             },
         )?;
+        let tls = config.server.tls.as_ref().map(tls_acceptor).transpose()?;
+        let idp_metadata = Arc::new(IdpDirectory::new(&config.idps));
+        let bearer =
+            crate::oauth::Bearer::new(&config.oauth, config.headers.clone(), metrics.clone())?;
         Ok(AppState {
+            tls,
+            idp_metadata,
+            bearer,
             proxy,
             sessions,
             sp,
@@ -152,6 +186,34 @@ impl AppState {
     pub fn idp(&self, name: &str) -> Option<&Idp> {
         self.config.idps.iter().find(|i| i.name == name)
     }
+
+    /// `idp`'s policy with the signing keys of its metadata in use now (they change when its
+    /// source refreshes); `None` while the IdP is not ready (no metadata, or expired).
+    pub fn current_policy(
+        &self,
+        idp: &Idp,
+        now: time::OffsetDateTime,
+    ) -> Option<crate::saml::policy::IdpPolicy> {
+        self.idp_metadata
+            .usable(&idp.name, now)
+            .ok()
+            .map(|(metadata, _)| metadata.policy(&idp.policy))
+    }
+}
+
+/// The TLS acceptor for `files`; the task that reloads its certificate (on SIGHUP, when the
+/// files change) is started on the runtime this runs in, if any.
+fn tls_acceptor(
+    files: &crate::config::TlsFiles,
+) -> Result<tokio_rustls::TlsAcceptor, crate::server::tls::TlsError> {
+    let (acceptor, slot) = crate::server::tls::acceptor(files)?;
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(crate::server::tls::reload::watch(slot));
+        }
+        Err(_) => tracing::warn!("no runtime: the TLS certificate will not be reloaded"),
+    }
+    Ok(acceptor)
 }
 
 /// The SP metadata for `config`.
@@ -168,10 +230,15 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
     name_id_formats.sort();
     name_id_formats.dedup();
     let acs_url = config.server.acs_url();
+    let slo_url = config.server.url_for("/saml/slo");
     let xml = SpMetadata {
         entity_id: &config.sp.entity_id,
         acs_url: &acs_url,
-        slo_url: None,
+        slo_url: config
+            .idps
+            .iter()
+            .any(|i| !i.slo.is_empty())
+            .then_some(slo_url.as_str()),
         certificates,
         authn_requests_signed: config.sp.sign_authn_requests,
         want_assertions_signed: true,

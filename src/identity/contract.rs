@@ -193,6 +193,33 @@ impl HeaderContract {
         }
     }
 
+    /// Also strip `name` from every incoming request: the header the identity token travels in,
+    /// which the gateway sets beside the contract's. Refused like a contract name when it is not
+    /// a header name, is one the proxy manages, or is already one of the contract's headers.
+    pub fn with_token_header(
+        mut self,
+        name: &str,
+    ) -> Result<(Self, HeaderName), HeaderContractError> {
+        let parsed = parse_name(name)?;
+        let norm = normalize(parsed.as_str());
+        if self
+            .rules
+            .iter()
+            .map(|r| &r.name)
+            .chain(self.extra.iter())
+            .any(|n| normalize(n.as_str()) == norm)
+        {
+            return Err(HeaderContractError::Duplicate {
+                name: name.to_owned(),
+            });
+        }
+        if !self.strip_names.contains(&norm) {
+            self.strip_names.push(norm);
+            self.strip_names.sort();
+        }
+        Ok((self, parsed))
+    }
+
     /// The header that carries `field`.
     pub fn header_for(&self, field: IdentityField) -> Option<&HeaderName> {
         self.rules

@@ -28,6 +28,8 @@ mod source;
 mod span;
 pub mod table;
 
+/// The mapping's input: SAML attributes, or a bearer token's claims (`oauth::claims`).
+pub use crate::saml::assertion::{Claims, NameId, SamlAttribute};
 pub use decision_log::{audit, audit_line, audit_refusal, audit_refusal_line};
 pub use error::{MappingLoadError, Problem, ProblemKind, Warning};
 pub use evaluate::{apply, evaluate, sign_in, sign_in_explained};

@@ -58,6 +58,31 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Sign-out requests refused by the same-origin check.",
     ),
+    (
+        "samlgate_idp_signing_keys_changed_total",
+        "counter",
+        "Refreshes of an IdP's metadata that added or removed a signing key, by IdP.",
+    ),
+    (
+        "samlgate_idp_metadata_refresh_total",
+        "counter",
+        "Fetches of IdP metadata from its URL, by IdP and result (updated, not_modified, or why it was refused).",
+    ),
+    (
+        "samlgate_idp_metadata_last_success_timestamp",
+        "gauge",
+        "When the IdP's metadata was last fetched and accepted (or found unchanged), as a Unix time.",
+    ),
+    (
+        "samlgate_idp_metadata_valid_until_timestamp",
+        "gauge",
+        "validUntil of the IdP metadata in use, as a Unix time (absent when the metadata has none).",
+    ),
+    (
+        "samlgate_idp_ready",
+        "gauge",
+        "1 when the IdP has usable (unexpired) metadata, 0 when logins for it are refused.",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;

@@ -33,6 +33,10 @@ impl Failure {
                 tracing::warn!(%backend, %reference, error = %chain(e.as_ref()), "cannot connect to the backend: 502");
                 StatusCode::BAD_GATEWAY
             }
+            Failure::Send(SendError::Handshake(e)) => {
+                tracing::warn!(%backend, %reference, error = %chain(&e), "TLS handshake with the backend failed: 502");
+                StatusCode::BAD_GATEWAY
+            }
             Failure::Send(SendError::Request(e)) => {
                 tracing::warn!(%backend, %reference, error = %chain(&e), "backend request failed: 502");
                 StatusCode::BAD_GATEWAY

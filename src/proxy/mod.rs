@@ -1,4 +1,5 @@
-//! The reverse proxy: one pooled HTTP/1.1 client to the backend, bodies streamed both ways, WebSocket upgrades
+//! The reverse proxy: one pooled HTTP/1.1 client to the backend (over TLS for `https://`, see
+//! [`tls`]), bodies streamed both ways, WebSocket upgrades
 //! tunnelled, identity headers stripped and injected per the [`HeaderContract`].
 //!
 //! # What the backend receives
@@ -38,7 +39,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::header::{CONNECTION, HOST, UPGRADE, VIA};
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::oneshot;
 
@@ -52,6 +53,7 @@ mod failure;
 pub mod forwarding;
 pub mod hop_by_hop;
 pub mod pool;
+pub mod tls;
 mod upgrade;
 
 use self::body::{EndSignal, FirstThenRest};
@@ -82,6 +84,9 @@ pub struct ProxyConfig {
     /// Connection pools, one per event loop (see `server::event_loops`), so that a request and its
     /// backend connection run on the same thread. Threads that are not event loops use the first.
     pub pools: NonZeroUsize,
+    /// For an `https://` backend: the CA and the client certificate (default: the system's
+    /// roots, no client certificate).
+    pub tls: tls::BackendTls,
 }
 
 impl ProxyConfig {
@@ -97,6 +102,7 @@ impl ProxyConfig {
             public_host: None,
             loop_mark: None,
             pools: NonZeroUsize::MIN,
+            tls: tls::BackendTls::default(),
         }
     }
 }
@@ -106,14 +112,14 @@ impl ProxyConfig {
 pub enum ProxyConfigError {
     #[error("backend.url {url:?} is not a valid absolute URL: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error(
-        "backend.url {url:?}: scheme {scheme:?} is not supported (only http; put TLS to the backend on loopback or a sidecar)"
-    )]
+    #[error("backend.url {url:?}: scheme {scheme:?} is not supported (http or https)")]
     UnsupportedScheme { url: String, scheme: String },
     #[error("backend.url {url:?} must not carry a query or fragment")]
     HasQuery { url: String },
     #[error("public host {host:?} is not a valid Host header value")]
     InvalidPublicHost { host: String },
+    #[error("backend TLS: {0}")]
+    Tls(#[from] tls::BackendTlsError),
 }
 
 /// The reverse proxy to one backend. Cheap to clone (the connection pools are shared).
@@ -156,7 +162,7 @@ impl Proxy {
             .scheme()
             .cloned()
             .ok_or_else(|| invalid("no scheme".into()))?;
-        if scheme != Scheme::HTTP {
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
             return Err(ProxyConfigError::UnsupportedScheme {
                 url: config.backend.clone(),
                 scheme: scheme.to_string(),
@@ -179,9 +185,12 @@ impl Proxy {
         // Small requests and responses must not wait for Nagle: this is what keeps p99 low on loopback.
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(60)));
+        let https = scheme == Scheme::HTTPS;
+        // The connector makes the TCP connection; TLS goes over it in the pool.
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let target = Uri::builder()
-            .scheme(scheme)
-            .authority(authority.clone())
+            .scheme(Scheme::HTTP)
+            .authority(format!("{}:{port}", authority.host()))
             .path_and_query("/")
             .build()
             .map_err(|e| invalid(e.to_string()))?;
@@ -198,13 +207,16 @@ impl Proxy {
                 HeaderValue::from_str(authority.as_str()).map_err(|e| invalid(e.to_string()))?
             }
         };
-        let pool = BackendPool::new(
+        let mut pool = BackendPool::new(
             connector,
             target,
             config.pools,
             config.pool_idle_timeout,
             config.pool_max_idle_per_host,
         );
+        if https {
+            pool = pool.with_tls(tls::connector(&config.tls, authority.host())?);
+        }
         Ok(Self {
             pool: Arc::new(pool),
             authority,
@@ -234,8 +246,23 @@ impl Proxy {
     /// browser used (`http` or `https`), for `X-Forwarded-Proto`.
     pub async fn forward(
         &self,
+        req: Request<Body>,
+        identity: Option<&IdentityHeaders>,
+        contract: &HeaderContract,
+        client_addr: SocketAddr,
+        proto: &str,
+    ) -> Response<Body> {
+        self.forward_with_token(req, identity, None, contract, client_addr, proto)
+            .await
+    }
+
+    /// [`Proxy::forward`], with one more identity header set after the client's copies are
+    /// stripped: the signed identity token (its name is among the contract's stripped names).
+    pub async fn forward_with_token(
+        &self,
         mut req: Request<Body>,
         identity: Option<&IdentityHeaders>,
+        token: Option<(&HeaderName, HeaderValue)>,
         contract: &HeaderContract,
         client_addr: SocketAddr,
         proto: &str,
@@ -261,6 +288,9 @@ impl Proxy {
         headers::strip(contract, h);
         if let Some(identity) = identity {
             headers::inject(identity, h);
+        }
+        if let Some((name, value)) = token {
+            h.insert(name.clone(), value);
         }
         forwarding::set_forwarded(h, client_addr, proto, self.public_host.as_ref());
         h.insert(HOST, self.host.clone());
@@ -372,7 +402,7 @@ mod tests {
     #[test]
     fn refuses_backend_urls_it_cannot_serve() {
         assert!(matches!(
-            proxy("https://10.0.0.1"),
+            proxy("ftp://10.0.0.1"),
             Err(ProxyConfigError::UnsupportedScheme { .. })
         ));
         assert!(matches!(

@@ -28,6 +28,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::ServiceExt;
 
+use super::tls::BackendConnector;
+
 thread_local! {
     static POOL: Cell<usize> = const { Cell::new(0) };
 }
@@ -50,6 +52,9 @@ pub enum SendError {
     Connect(Box<dyn std::error::Error + Send + Sync>),
     /// The connection failed while the request was sent or the response read.
     Request(hyper::Error),
+    /// The TLS handshake with an `https://` backend failed (unknown CA, wrong name, client
+    /// certificate refused).
+    Handshake(std::io::Error),
 }
 
 /// The backend's keep-alive connections.
@@ -61,6 +66,8 @@ pub struct BackendPool {
     connector: HttpConnector,
     /// `http://host:port`: where the connector connects.
     target: Uri,
+    /// TLS over each new connection, for an `https://` backend.
+    tls: Option<BackendConnector>,
     idle_timeout: Duration,
     max_idle: usize,
 }
@@ -92,9 +99,16 @@ impl BackendPool {
             first,
             connector,
             target,
+            tls: None,
             idle_timeout,
             max_idle,
         }
+    }
+
+    /// Speak TLS over every new connection.
+    pub fn with_tls(mut self, tls: BackendConnector) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// This event loop's set (the first for threads that are not event loops).
@@ -145,12 +159,17 @@ impl BackendPool {
             .oneshot(self.target.clone())
             .await
             .map_err(|e| SendError::Connect(e.into()))?;
-        let (sender, connection) = http1::handshake(io).await.map_err(SendError::Request)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.with_upgrades().await {
-                tracing::debug!(error = %e, "backend connection ended with an error");
+        let sender = match &self.tls {
+            None => start(io).await?,
+            Some(tls) => {
+                let tls = tls
+                    .connector
+                    .connect(tls.server_name.clone(), io.into_inner())
+                    .await
+                    .map_err(SendError::Handshake)?;
+                start(hyper_util::rt::TokioIo::new(tls)).await?
             }
-        });
+        };
         if !set.swept.swap(true, Ordering::Relaxed) {
             spawn_sweeper(set, self.idle_timeout);
         }
@@ -161,6 +180,20 @@ impl BackendPool {
     pub fn idle_count(&self) -> usize {
         self.sets.iter().map(|set| set.lock().len()).sum()
     }
+}
+
+/// HTTP/1.1 over a new connection `io`, its connection task spawned on this loop.
+async fn start<I>(io: I) -> Result<SendRequest<Body>, SendError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(io).await.map_err(SendError::Request)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.with_upgrades().await {
+            tracing::debug!(error = %e, "backend connection ended with an error");
+        }
+    });
+    Ok(sender)
 }
 
 struct Idle {

@@ -21,7 +21,7 @@ pub mod path_reading;
 use crate::identity::Operator;
 
 /// Rules for a path prefix. The longest matching prefix wins.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Route {
     pub path: String,
     /// No login needed (health pages, static assets). Identity headers are still stripped.
@@ -30,6 +30,20 @@ pub struct Route {
     pub require_access_group: Vec<String>,
     /// The operator must hold at least one of these groups.
     pub require_any_group: Vec<String>,
+    /// A bearer token must grant every one of these scopes.
+    pub require_scope: Vec<String>,
+    /// Which credentials the route takes (`auth`); `None`: sessions everywhere, bearer tokens
+    /// under `api_prefixes`.
+    pub auth: Option<Accepts>,
+    /// Forward the client's `Authorization` header to the backend (stripped by default).
+    pub pass_authorization: bool,
+}
+
+/// The credentials a route takes: a session cookie, a bearer access token, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepts {
+    pub session: bool,
+    pub bearer: bool,
 }
 
 /// What the gateway does with a request.
@@ -59,6 +73,12 @@ pub enum DenyReason {
         need: Vec<String>,
         have: Vec<String>,
     },
+    /// The route takes bearer tokens only (`auth = ["bearer"]`).
+    SessionNotAccepted { route: String },
+    /// A bearer token on a path that takes sessions only.
+    BearerNotAccepted { route: Option<String> },
+    /// A bearer token without every scope the route requires.
+    MissingScope { route: String, missing: Vec<String> },
 }
 
 impl DenyReason {
@@ -66,6 +86,9 @@ impl DenyReason {
         match self {
             DenyReason::AccessGroup { .. } => "access_group",
             DenyReason::NoRequiredGroup { .. } => "group",
+            DenyReason::SessionNotAccepted { .. } => "session_not_accepted",
+            DenyReason::BearerNotAccepted { .. } => "bearer_not_accepted",
+            DenyReason::MissingScope { .. } => "scope",
         }
     }
 }
@@ -83,6 +106,25 @@ impl std::fmt::Display for DenyReason {
                 write!(
                     f,
                     "route {route} requires one of the groups {need:?}; the operator holds none"
+                )
+            }
+            DenyReason::SessionNotAccepted { route } => {
+                write!(
+                    f,
+                    "route {route} takes bearer tokens only (auth), not sessions"
+                )
+            }
+            DenyReason::BearerNotAccepted { route: Some(route) } => {
+                write!(f, "route {route} does not take bearer tokens (auth)")
+            }
+            DenyReason::BearerNotAccepted { route: None } => write!(
+                f,
+                "bearer tokens are taken only under api_prefixes or on routes whose auth lists \"bearer\""
+            ),
+            DenyReason::MissingScope { route, missing } => {
+                write!(
+                    f,
+                    "route {route} requires scope {missing:?}, which the token does not grant"
                 )
             }
         }
@@ -191,6 +233,16 @@ fn rule_for<'r>(routes: &'r [Route], path: &str) -> Option<&'r Route> {
 /// Why `rule` refuses `identity`, if it does (no rule: any session will do).
 fn refused_by(rule: Option<&Route>, identity: &Operator) -> Option<DenyReason> {
     let rule = rule?;
+    if rule.auth.is_some_and(|a| !a.session) {
+        return Some(DenyReason::SessionNotAccepted {
+            route: rule.path.clone(),
+        });
+    }
+    refused_groups(rule, identity)
+}
+
+/// Why `rule`'s group requirements refuse `identity`, if they do.
+fn refused_groups(rule: &Route, identity: &Operator) -> Option<DenyReason> {
     if !rule.require_access_group.is_empty()
         && !rule.require_access_group.contains(&identity.access_group)
     {
@@ -242,6 +294,93 @@ pub fn decide(routes: &[Route], path: &PathReading<'_>, identity: Option<&Operat
         (false, Some(_), Some(reason)) => Access::Denied(reason),
         (false, Some(_), None) => Access::Allowed,
     }
+}
+
+/// Decide access for a request that carries a bearer token granting `scopes`, mapped to
+/// `identity`: public only when every reading is public; otherwise every reading's rule must
+/// take bearer tokens (its `auth`, or by default the path lies under `api_prefixes`), and let
+/// the operator's groups and the token's scopes through.
+pub fn decide_bearer(
+    routes: &[Route],
+    path: &PathReading<'_>,
+    identity: &Operator,
+    scopes: &[String],
+    api_prefixes: &[String],
+) -> Access {
+    let mut public = true;
+    let mut denied = None;
+    let mut meet = |rule: Option<&Route>, reading: &str| match rule {
+        Some(rule) if rule.public => {}
+        rule => {
+            public = false;
+            if denied.is_none() {
+                denied = bearer_refused_by(rule, reading, identity, scopes, api_prefixes);
+            }
+        }
+    };
+    for reading in path.readings() {
+        meet(rule_for(routes, &reading), &reading);
+    }
+    match (public, denied) {
+        (true, _) => Access::Public,
+        (false, Some(reason)) => Access::Denied(reason),
+        (false, None) => Access::Allowed,
+    }
+}
+
+fn bearer_refused_by(
+    rule: Option<&Route>,
+    reading: &str,
+    identity: &Operator,
+    scopes: &[String],
+    api_prefixes: &[String],
+) -> Option<DenyReason> {
+    let takes_bearer = match rule.and_then(|r| r.auth) {
+        Some(accepts) => accepts.bearer,
+        None => under_api_prefix(reading, api_prefixes),
+    };
+    if !takes_bearer {
+        return Some(DenyReason::BearerNotAccepted {
+            route: rule.map(|r| r.path.clone()),
+        });
+    }
+    let rule = rule?;
+    let missing: Vec<String> = rule
+        .require_scope
+        .iter()
+        .filter(|s| !scopes.contains(s))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Some(DenyReason::MissingScope {
+            route: rule.path.clone(),
+            missing,
+        });
+    }
+    refused_groups(rule, identity)
+}
+
+/// Is `reading` under one of `api_prefixes` (matched as protected prefixes are)?
+fn under_api_prefix(reading: &str, api_prefixes: &[String]) -> bool {
+    api_prefixes
+        .iter()
+        .any(|p| covers_loosely(p.trim_end_matches('/'), reading))
+}
+
+/// Does `path` take sessions? Not when a reading's rule says `auth` without `"session"`.
+pub fn takes_session(routes: &[Route], path: &PathReading<'_>) -> bool {
+    path.readings().all(|reading| {
+        rule_for(routes, &reading)
+            .and_then(|r| r.auth)
+            .is_none_or(|a| a.session)
+    })
+}
+
+/// The rule for `path` forwards the client's `Authorization` header: every reading's rule
+/// says `pass_authorization`.
+pub fn passes_authorization(routes: &[Route], path: &PathReading<'_>) -> bool {
+    path.readings()
+        .all(|reading| rule_for(routes, &reading).is_some_and(|r| r.pass_authorization))
 }
 
 /// An API client gets 401 JSON instead of a login redirect: it asked for JSON, or a reading

@@ -8,6 +8,7 @@ fn route(path: &str, public: bool, access: &[&str], any: &[&str]) -> Route {
         public,
         require_access_group: access.iter().map(|s| s.to_string()).collect(),
         require_any_group: any.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     }
 }
 
@@ -347,4 +348,85 @@ proptest::proptest! {
             "{} {}", prefix, path
         );
     }
+}
+
+fn bearer_routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/admin".into(),
+            auth: Some(Accepts {
+                session: false,
+                bearer: true,
+            }),
+            require_scope: vec!["admin".into()],
+            ..Default::default()
+        },
+        Route {
+            path: "/reports".into(),
+            auth: Some(Accepts {
+                session: true,
+                bearer: true,
+            }),
+            require_any_group: vec!["staff".into()],
+            ..Default::default()
+        },
+    ]
+}
+
+fn bearer_decision(path: &str, scopes: &[&str], groups: &[&str]) -> Access {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    decide_bearer(
+        &bearer_routes(),
+        &PathReading::new(path).unwrap(),
+        &operator("users", groups),
+        &scopes,
+        &["/api".to_string()],
+    )
+}
+
+#[test]
+fn bearer_tokens_are_taken_under_api_prefixes_or_where_a_route_says_so() {
+    assert_eq!(bearer_decision("/api/orders", &[], &[]), Access::Allowed);
+    assert!(matches!(
+        bearer_decision("/app", &[], &[]),
+        Access::Denied(DenyReason::BearerNotAccepted { route: None })
+    ));
+    assert_eq!(
+        bearer_decision("/reports/q1", &[], &["staff"]),
+        Access::Allowed
+    );
+    assert!(matches!(
+        bearer_decision("/reports/q1", &[], &[]),
+        Access::Denied(DenyReason::NoRequiredGroup { .. })
+    ));
+}
+
+#[test]
+fn every_required_scope_is_needed_whatever_reading_of_the_path() {
+    assert_eq!(
+        bearer_decision("/api/admin/x", &["admin"], &[]),
+        Access::Allowed
+    );
+    match bearer_decision("/API/Admin./x", &["orders.read"], &[]) {
+        Access::Denied(DenyReason::MissingScope { missing, .. }) => assert_eq!(missing, ["admin"]),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        bearer_decision("/api/%61dmin/x", &[], &[]),
+        Access::Denied(DenyReason::MissingScope { .. })
+    ));
+}
+
+#[test]
+fn a_session_is_refused_on_a_bearer_only_route() {
+    let path = PathReading::new("/api/admin/x").unwrap();
+    assert!(matches!(
+        decide(&bearer_routes(), &path, Some(&operator("users", &[]))),
+        Access::Denied(DenyReason::SessionNotAccepted { .. })
+    ));
+    assert!(!takes_session(&bearer_routes(), &path));
+    assert!(takes_session(
+        &bearer_routes(),
+        &PathReading::new("/reports").unwrap()
+    ));
 }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::crypto::keys::VerificationKey;
 use crate::saml::time::parse_instant;
 use crate::xml::escape::escape;
-use crate::xml::{ElementRef, ParseLimits, XmlError, ns, parse};
+use crate::xml::{Document, ElementRef, ParseLimits, XmlError, ns, parse};
 
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -61,6 +61,9 @@ pub struct IdpMetadata {
     pub name_id_formats: Vec<String>,
     /// `validUntil` of the descriptor, if given: reported by `check`, not enforced at login.
     pub valid_until: Option<OffsetDateTime>,
+    /// Certificates to encrypt to (KeyDescriptor use="encryption" or no use): for an
+    /// EncryptedID in our LogoutRequests.
+    pub encryption_certificates: Vec<openssl::x509::X509>,
 }
 
 impl IdpMetadata {
@@ -129,16 +132,33 @@ pub fn parse_idp_metadata(
     source_name: &str,
     entity_id: Option<&str>,
 ) -> Result<IdpMetadata, MetadataError> {
+    let doc = parse_metadata_document(xml, source_name)?;
+    idp_in_document(&doc, source_name, entity_id)
+}
+
+/// Parse a metadata document with the limits for metadata (aggregates are large). A file that
+/// is plainly something else (an HTML page, JSON, base64, a Response) is named for what it is.
+pub fn parse_metadata_document(xml: &[u8], source_name: &str) -> Result<Document, MetadataError> {
     if let Some(what) = super::not_metadata::sniff(xml) {
         return Err(MetadataError::SomethingElse {
             source_name: source_name.to_string(),
             what,
         });
     }
-    let doc = parse(xml, &ParseLimits::metadata()).map_err(|error| MetadataError::Xml {
+    parse(xml, &ParseLimits::metadata()).map_err(|error| MetadataError::Xml {
         source_name: source_name.to_string(),
         error,
-    })?;
+    })
+}
+
+/// The IdP `entity_id` names (or the only IdP) in an already parsed metadata document: what
+/// [`parse_idp_metadata`] does after parsing, for callers that first check the document's
+/// signature (`saml::metadata_trust`).
+pub fn idp_in_document(
+    doc: &Document,
+    source_name: &str,
+    entity_id: Option<&str>,
+) -> Result<IdpMetadata, MetadataError> {
     let root = doc.root();
     let entities: Vec<ElementRef<'_>> = if root.is(ns::MD, "EntityDescriptor") {
         vec![root]
@@ -241,6 +261,30 @@ fn read_idp(
             signing_keys.push(key);
         }
     }
+    // Only `encrypt_logout_name_id` uses these: a certificate that does not parse is left out
+    // rather than refusing metadata samlgate can otherwise use.
+    let encryption_certificates = descriptor
+        .children_named(ns::MD, "KeyDescriptor")
+        .filter(|kd| matches!(kd.attr("use"), None | Some("encryption")))
+        .flat_map(|kd| {
+            kd.descendants_and_self()
+                .filter(|e| e.is(ns::DS, "X509Certificate"))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|cert| {
+            use base64::Engine;
+            let b64: String = cert
+                .text()
+                .ok()?
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .ok()?;
+            openssl::x509::X509::from_der(&der).ok()
+        })
+        .collect();
     if signing_keys.is_empty() {
         return Err(MetadataError::NoSigningKey {
             source_name: source_name.to_string(),
@@ -278,6 +322,7 @@ fn read_idp(
         want_authn_requests_signed: descriptor.attr("WantAuthnRequestsSigned") == Some("true"),
         name_id_formats,
         valid_until,
+        encryption_certificates,
     })
 }
 

@@ -2,7 +2,10 @@
 
 pub mod assertion;
 pub mod issue;
+pub mod key_set;
+pub mod logout;
 pub mod metadata;
+pub mod metadata_trust;
 pub mod not_metadata;
 pub mod policy;
 pub mod rejection;

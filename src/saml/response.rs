@@ -155,7 +155,7 @@ fn response_element(doc: &Document) -> Result<ElementRef<'_>, Rejection> {
     Ok(root)
 }
 
-fn check_version(el: ElementRef<'_>) -> Result<(), Rejection> {
+pub(super) fn check_version(el: ElementRef<'_>) -> Result<(), Rejection> {
     match el.attr("Version") {
         Some("2.0") => Ok(()),
         Some(other) => Err(Malformed::BadVersion(other.to_string()).into()),
@@ -168,7 +168,7 @@ fn check_version(el: ElementRef<'_>) -> Result<(), Rejection> {
 
 /// Every `ID` in the document is unique: a duplicate ID is how signature-wrapping attacks make
 /// a reference resolve to a different element than the one the SP reads.
-fn check_unique_ids(doc: &Document) -> Result<(), Rejection> {
+pub(super) fn check_unique_ids(doc: &Document) -> Result<(), Rejection> {
     let mut ids: Vec<&str> = doc.elements().filter_map(|e| e.attr("ID")).collect();
     ids.sort_unstable();
     for pair in ids.windows(2) {
@@ -243,7 +243,7 @@ fn refuse_nested_assertions(assertion: ElementRef<'_>) -> Result<(), Rejection> 
     Ok(())
 }
 
-fn check_status(response: ElementRef<'_>) -> Result<(), Rejection> {
+pub(super) fn check_status(response: ElementRef<'_>) -> Result<(), Rejection> {
     let status = response
         .first_child_named(ns::SAMLP, "Status")
         .ok_or(Malformed::Missing {
@@ -377,7 +377,7 @@ fn required_instant(
     })
 }
 
-fn optional_instant(
+pub(super) fn optional_instant(
     el: ElementRef<'_>,
     attr: &str,
     what: &'static str,
@@ -394,7 +394,7 @@ fn optional_instant(
     }
 }
 
-fn check_issue_instant(
+pub(super) fn check_issue_instant(
     what: &'static str,
     el: ElementRef<'_>,
     idp: &IdpPolicy,
@@ -425,7 +425,7 @@ fn check_issue_instant(
 
 /// The Response's and the bearer SubjectConfirmationData's InResponseTo must both equal the
 /// request ID we sent (and both be absent for IdP-initiated login).
-fn check_in_response_to(
+pub(super) fn check_in_response_to(
     what: &'static str,
     found: Option<&str>,
     expected: ExpectedRequest<'_>,
@@ -465,7 +465,7 @@ fn check_not_before(
     Ok(())
 }
 
-fn check_not_on_or_after(
+pub(super) fn check_not_on_or_after(
     what: &'static str,
     not_on_or_after: OffsetDateTime,
     idp: &IdpPolicy,
@@ -571,7 +571,7 @@ fn check_signing_policy(
     Ok(())
 }
 
-fn read_name_id(
+pub(super) fn read_name_id(
     subject: ElementRef<'_>,
     sp: &SpIdentity,
     idp: &IdpPolicy,

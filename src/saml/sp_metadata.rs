@@ -35,7 +35,8 @@ const CONTENT_CBC: &[&str] = &[
 pub struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
-    /// Single Logout endpoint (HTTP-Redirect), when the gateway offers one.
+    /// Single Logout endpoint (HTTP-Redirect and HTTP-POST; SOAP at `<slo_url>/soap`), when the
+    /// gateway offers one.
     pub slo_url: Option<&'a str>,
     /// Current certificate first, then the next one during a rollover.
     pub certificates: Vec<&'a X509>,
@@ -120,9 +121,19 @@ impl SpMetadata<'_> {
             xml.push_str(&key_descriptor("encryption", &b64, &enc_methods));
         }
         if let Some(slo) = self.slo_url {
-            xml.push_str(&format!(
-                r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
+            for binding in [
                 super::request::BINDING_REDIRECT,
+                super::request::BINDING_POST,
+            ] {
+                xml.push_str(&format!(
+                    r#"<md:SingleLogoutService Binding="{}" Location="{}"/>"#,
+                    binding,
+                    escape(slo)
+                ));
+            }
+            xml.push_str(&format!(
+                r#"<md:SingleLogoutService Binding="{}" Location="{}/soap"/>"#,
+                super::logout::binding::BINDING_SOAP,
                 escape(slo)
             ));
         }

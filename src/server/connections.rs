@@ -2,9 +2,9 @@
 //! header-read and keep-alive timeouts, and stopping gracefully. What a request is answered by is
 //! the [`ServeApp`]'s business: the gateway, or a plain router.
 //!
-//! HTTP/1.1 only: the gateway sits behind a TLS terminator or load balancer, which speaks
-//! HTTP/1.1 to its upstreams; cleartext HTTP/2 would add an edge (stream limits, resets,
-//! CONTINUATION floods) that nothing in front of the gateway uses.
+//! HTTP/1.1 only, in clear or over TLS ([`super::tls`], when the app has an acceptor): HTTP/2
+//! would add an edge (stream limits, resets, CONTINUATION floods) and a second connection model
+//! beside the event loops' one.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,6 +35,11 @@ pub trait ServeApp: Clone + Send + Sync + 'static {
     fn limits(&self) -> ConnectionLimits;
     /// Answer one request from `client`.
     fn answer(&self, client: SocketAddr, request: Request) -> Answer;
+    /// Terminate TLS on every connection with this acceptor (`[server] tls_cert`); `None`: plain
+    /// HTTP.
+    fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        None
+    }
 }
 
 /// A plain router (the metrics listener, the demo, the benchmarks' fixed-identity proxy): the
@@ -256,7 +261,37 @@ async fn serve_connection<A: ServeApp>(
         tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
     }
     let clock = HeadClock::new(limits.header_read_timeout, limits.keepalive_timeout);
-    let io = TokioIo::new(EdgeIo::new(stream, clock.clone(), Some(slot)));
+    let edge = EdgeIo::new(stream, clock.clone(), Some(slot));
+    let tls = app.tls();
+    match tls {
+        None => serve_http(TokioIo::new(edge), app, limits, stop, peer, clock).await,
+        Some(acceptor) => {
+            // The handshake gets the header-read timeout of its own.
+            match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(edge)).await {
+                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), app, limits, stop, peer, clock).await,
+                // Old protocol versions, clients that distrust the certificate, scanners: the
+                // client's business, not the admin's.
+                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                Err(_) => {
+                    tracing::debug!(%peer, "closed: no TLS handshake within the header-read timeout")
+                }
+            }
+        }
+    }
+}
+
+/// Serve HTTP/1.1 on `io` (a plain or a TLS connection).
+async fn serve_http<A, I>(
+    io: I,
+    app: A,
+    limits: ConnectionLimits,
+    stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+    clock: Arc<HeadClock>,
+) where
+    A: ServeApp,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper waits for heads under its header-read "timeout"; the clock behind it keeps the time
     // (see `connection_limits`).

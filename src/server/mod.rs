@@ -1,7 +1,8 @@
 //! The server under the gateway: one event loop per core fed by an acceptor
 //! ([`event_loops`]), connections served under timeouts and a cap ([`connections`],
 //! [`connection_limits`], with the file descriptors it needs: [`descriptors`]), and bounded slots
-//! on the blocking pool for work that must not hold up a loop ([`offload`]). It knows what to
+//! on the blocking pool for work that must not hold up a loop ([`offload`]), TLS termination
+//! ([`tls`]). It knows what to
 //! serve only as a [`ServeApp`].
 
 pub mod connection_limits;
@@ -9,6 +10,7 @@ pub mod connections;
 pub mod descriptors;
 pub mod event_loops;
 pub mod offload;
+pub mod tls;
 
 pub use connections::{
     Answer, SHUTDOWN_GRACE, ServeApp, serve_on, serve_until, serve_with_limits, shutdown_signal,

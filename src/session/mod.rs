@@ -28,7 +28,8 @@ pub use cache::SessionCache;
 pub use memory_store::SweepingMemoryStore;
 pub(crate) use record::RECORD_KEY;
 pub use record::{
-    Expired, LoginDetails, SessionRecord, TOUCH_INTERVAL, check, check_times, not_after,
+    Expired, LoginDetails, NameIdDetails, SessionRecord, TOUCH_INTERVAL, check, check_times,
+    not_after,
 };
 pub use signed_in::SignedIn;
 pub use stores::{AnySessionStore, Stores};
@@ -38,6 +39,9 @@ pub use tracking::{InvalidationSink, SessionTracker};
 /// it and, with Redis, what keeps that cache in step with the other nodes.
 pub struct Sessions {
     cache: Arc<SessionCache>,
+    /// The store behind the session layer, for ending sessions other than the request's own
+    /// (single logout).
+    store: AnySessionStore,
     tracker: Option<SessionTracker>,
     idle_timeout: Duration,
     contract: HeaderContract,
@@ -72,6 +76,7 @@ impl Sessions {
         };
         Ok(Sessions {
             cache,
+            store: stores.sessions.clone(),
             tracker,
             idle_timeout: settings.idle_timeout,
             contract: settings.contract,
@@ -156,10 +161,52 @@ impl Sessions {
         end(session, &self.cache).await
     }
 
+    /// End the sessions with these IDs, whichever node serves them (single logout): each is
+    /// dropped from this node's cache and deleted from the store; with Redis every other node's
+    /// cache hears of the deletion through tracking before it next serves the session. Says how
+    /// many of them were still there and ended, and how many could not be ended.
+    pub async fn end_ids(&self, ids: &[String]) -> EndedSessions {
+        use tower_sessions::SessionStore;
+        let mut ended = EndedSessions::default();
+        for text in ids {
+            // An ID the index holds is one we wrote; one that does not read back is stale.
+            let Ok(id) = text.parse::<tower_sessions::session::Id>() else {
+                continue;
+            };
+            self.cache.remove(&id);
+            let existed = match self.store.load(&id).await {
+                Ok(record) => record.is_some(),
+                Err(e) => {
+                    tracing::warn!("single logout: reading session before ending it: {e}");
+                    true
+                }
+            };
+            match self.store.delete(&id).await {
+                Ok(()) if existed => ended.ended = ended.ended.saturating_add(1),
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::error!("single logout: could not end a session: {e}");
+                    ended.failed = ended.failed.saturating_add(1);
+                }
+            }
+            self.cache.remove(&id);
+        }
+        ended
+    }
+
     /// The time now, by the injected clock.
     pub fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
+}
+
+/// What [`Sessions::end_ids`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndedSessions {
+    /// Sessions that were there and are gone.
+    pub ended: usize,
+    /// Sessions the store could not delete (it failed): they may still be served.
+    pub failed: usize,
 }
 
 /// What the session cookie led to.

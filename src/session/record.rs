@@ -24,6 +24,11 @@ pub struct SessionRecord {
     pub idp_entity_id: String,
     pub name_id: String,
     pub session_index: Option<String>,
+    /// The NameID's Format and qualifiers as the IdP sent them (they are part of its identity
+    /// in SAML), for the LogoutRequest at sign-out. Absent in records written before single
+    /// logout, and when the NameID had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_id_details: Option<NameIdDetails>,
     #[serde(with = "time::serde::timestamp")]
     pub created: OffsetDateTime,
     #[serde(with = "time::serde::timestamp")]
@@ -45,6 +50,17 @@ pub struct LoginDetails {
     pub name_id_format: Option<String>,
     /// The mapping rule that chose the access group, in the words of `samlgate mapping test`.
     pub matched_rule: String,
+}
+
+/// A NameID's Format, NameQualifier and SPNameQualifier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameIdDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_qualifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_name_qualifier: Option<String>,
 }
 
 /// Why a session is no longer valid.
@@ -114,6 +130,7 @@ mod tests {
             idp_entity_id: "https://idp".into(),
             name_id: "n".into(),
             session_index: None,
+            name_id_details: None,
             created,
             last_seen: created,
             not_after,

@@ -7,11 +7,12 @@ use serde::Serialize;
 use time::Duration;
 use tower_sessions::session::Id;
 
-use super::record::{self, LoginDetails, RECORD_KEY, SessionRecord};
+use super::record::{self, LoginDetails, NameIdDetails, RECORD_KEY, SessionRecord};
 use crate::identity::Operator;
 use crate::identity::headers::{HeaderContract, IdentityHeaders};
 use crate::identity::operator::IdentityView;
 use crate::identity::shared_text::{Text, TextBuilder, intern};
+use crate::identity::token_cache::TokenCache;
 use crate::store::expiring_map::Key;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
@@ -39,6 +40,8 @@ pub struct SignedIn {
     /// The identity headers, encoded by the header contract once per session.
     pub headers: IdentityHeaders,
     record: RecordFacts,
+    /// The identity token, signed once and reused until due for refresh (`[identity_token]`).
+    pub token: TokenCache,
 }
 
 /// The rest of the session record.
@@ -49,6 +52,7 @@ struct RecordFacts {
     name_id: Text,
     session_index: Option<Text>,
     details: Option<Arc<LoginDetails>>,
+    name_id_details: Option<Box<NameIdDetails>>,
 }
 
 /// The instants of a login record, in Unix seconds: they tell which write of a session a
@@ -88,6 +92,8 @@ struct RecordView<'a> {
     idp_entity_id: &'a str,
     name_id: &'a str,
     session_index: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_id_details: Option<&'a NameIdDetails>,
     created: i64,
     last_seen: i64,
     not_after: i64,
@@ -152,8 +158,20 @@ impl SignedIn {
                     .as_deref()
                     .map(|w| slice(session_index.flatten(), w)),
                 details: record.details.as_deref().cloned().map(Arc::new),
+                name_id_details: record.name_id_details.clone().map(Box::new),
             },
+            token: TokenCache::default(),
         }
+    }
+
+    /// The entity ID of the IdP the session was signed in by.
+    pub fn idp_entity_id(&self) -> &str {
+        &self.record.idp_entity_id
+    }
+
+    /// When the session ends at the latest (Unix seconds): the absolute timeout or the IdP's bound.
+    pub fn not_after(&self) -> i64 {
+        self.times.not_after
     }
 
     pub(crate) fn times(&self) -> LoginTimes {
@@ -193,6 +211,7 @@ impl SignedIn {
             idp_entity_id: &self.record.idp_entity_id,
             name_id: &self.record.name_id,
             session_index: self.record.session_index.as_deref(),
+            name_id_details: self.record.name_id_details.as_deref(),
             created: self.times.created,
             last_seen: self.times.last_seen,
             not_after: self.times.not_after,

@@ -538,9 +538,10 @@ async fn identity_headers(b: &Browser) -> HashMap<String, String> {
 
 /// The whole login in a browser: a protected page sends the browser to SimpleSAMLphp's login
 /// form, the IdP posts back through samlgate's ACS, and the echo backend shows the mapped
-/// identity headers (UTF-8 name decoded); the Sign out button ends the session (opening
-/// `/saml/logout` alone does not), so the protected page goes to the IdP again; with the IdP session ended too, the IdP asks for a password again, and a
-/// user without `Admins` gets the default access group and is kept out of /admin.
+/// identity headers (UTF-8 name decoded); the Sign out button ends the session and, by Single
+/// Logout, the IdP's (opening `/saml/logout` alone ends nothing), so the IdP asks for the
+/// password again; signing out at the IdP ends the sessions of two gateways; and a user without
+/// `Admins` gets the default access group and is kept out of /admin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_logs_in_through_simplesamlphp_and_out_again() {
     const TEST: &str = "browser_logs_in_through_simplesamlphp_and_out_again";
@@ -561,7 +562,11 @@ async fn browser_logs_in_through_simplesamlphp_and_out_again() {
             .unwrap()
             .expect("GET /saml/metadata");
     assert_eq!(status, 200, "{sp_metadata}");
-    idp.add_sp(&sp_metadata, r#"{"simplesaml.nameidattribute": "uid"}"#);
+    // samlgate acts only on signed logout messages: SimpleSAMLphp signs them for this SP.
+    idp.add_sp(
+        &sp_metadata,
+        r#"{"simplesaml.nameidattribute": "uid", "sign.logout": true}"#,
+    );
     let metric = |name: &'static str| gw.state.metrics.get(name, &[("idp", "simplesamlphp")]);
     let login_form = format!("{}/module.php/core/loginuserpass.php", idp.base_url());
     let app = format!("{}/app/hello?lang=de", gw.base);
@@ -623,27 +628,42 @@ async fn browser_logs_in_through_simplesamlphp_and_out_again() {
     b.wait_for_text("What the backend received").await;
 
     // 3. Logout with the Sign out button of the page (a same-origin POST): the session is
-    // gone ...
+    // gone, and Single Logout takes the browser to SimpleSAMLphp (whose metadata offers a
+    // SingleLogoutService) with a signed LogoutRequest; its signed LogoutResponse comes back to
+    // /saml/slo, and the final page says the IdP session ended too.
     b.click("#sign-out").await;
-    b.wait_for_text("signed out").await;
-    b.screenshot("signed-out").await;
+    let page = b.wait_for_text("signed out").await;
+    b.screenshot("signed-out-everywhere").await;
+    assert!(
+        page.contains("and of your identity provider"),
+        "{page}\n{}",
+        idp.logs()
+    );
     assert_eq!(
         gw.state.metrics.get("samlgate_logouts_total", &[]),
         1.0,
         "the button's POST carried the browser's own Origin"
     );
-    // ... so the protected page goes to the IdP again, which still knows the browser (local
-    // logout leaves the IdP session) and answers without a form: a second login.
+    assert_eq!(
+        gw.state.metrics.get(
+            "samlgate_single_logouts_total",
+            &[("idp", "simplesamlphp"), ("started_by", "sp")]
+        ),
+        1.0
+    );
+    // ... so the protected page goes to the IdP again, which asks for the password again.
     b.goto(&app).await;
+    b.wait_for_url(&login_form).await;
+    b.wait_for_text("Enter your username and password").await;
+    b.screenshot("idp-login-form-after-single-logout").await;
+    b.fill("#username", ADMIN_USER.0).await;
+    b.fill("#password", ADMIN_USER.1).await;
+    b.click("#submit_button").await;
     b.wait_for_url(&app).await;
     b.wait_for_text("What the backend received").await;
-    b.screenshot("back-through-the-idp").await;
-    // A new session comes only out of the ACS: a second login went through the IdP. (Login
-    // redirects are not counted: chromium's /favicon.ico request starts one of its own.)
     assert_eq!(metric("samlgate_logins_total"), 2.0);
 
-    // 4. Logout at samlgate and at the IdP: now the IdP asks for a password again. Opening
-    // /saml/logout ends nothing by itself: it shows the button.
+    // 4. Opening /saml/logout ends nothing by itself: it shows the button.
     b.goto(&format!("{}/saml/logout", gw.base)).await;
     b.wait_for_text("Sign out of this application?").await;
     b.screenshot("sign-out-page").await;
@@ -654,16 +674,51 @@ async fn browser_logs_in_through_simplesamlphp_and_out_again() {
         2.0,
         "still the same session"
     );
-    b.goto(&format!("{}/saml/logout", gw.base)).await;
-    b.click("form[action$='/saml/logout'] button").await;
-    b.wait_for_text("signed out").await;
-    assert_eq!(gw.state.metrics.get("samlgate_logouts_total", &[]), 2.0);
-    let return_to: String = url::form_urlencoded::byte_serialize(app.as_bytes()).collect();
+
+    // 4b. The other direction: a second gateway (another SP at the same IdP) signs the browser
+    // in without a form (the IdP session), then the user signs out at SimpleSAMLphp. It sends
+    // each SP a signed LogoutRequest through the browser; both gateways end their sessions and
+    // answer, and SimpleSAMLphp returns to where it was asked to.
+    let gw2 = start_gateway(&idp).await;
+    let port2 = gw2.state.config.server.listen.port();
+    let (status, sp2_metadata) =
+        tokio::task::spawn_blocking(move || simplesamlphp::http_get(port2, "/saml/metadata"))
+            .await
+            .unwrap()
+            .expect("GET /saml/metadata");
+    assert_eq!(status, 200, "{sp2_metadata}");
+    idp.add_sp(
+        &sp2_metadata,
+        r#"{"simplesaml.nameidattribute": "uid", "sign.logout": true}"#,
+    );
+    let app2 = format!("{}/app/second", gw2.base);
+    b.goto(&app2).await;
+    b.wait_for_url(&app2).await;
+    b.wait_for_text("What the backend received").await;
+    b.screenshot("second-sp-signed-in").await;
+    let done = format!("{}/healthz", gw.base);
+    let return_to: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
     b.goto(&format!(
         "{}/saml2/idp/SingleLogoutService.php?ReturnTo={return_to}",
         idp.base_url()
     ))
     .await;
+    b.wait_for_url(&done).await;
+    let idp_started = [("idp", "simplesamlphp"), ("started_by", "idp")];
+    for (name, g) in [("first", &gw), ("second", &gw2)] {
+        assert_eq!(
+            g.state
+                .metrics
+                .get("samlgate_single_logouts_total", &idp_started),
+            1.0,
+            "the {name} gateway was not asked to sign out\n{}",
+            idp.logs()
+        );
+    }
+    // Both gateways' sessions are gone and so is the IdP's: the password is asked again.
+    b.goto(&app2).await;
+    b.wait_for_url(&login_form).await;
+    b.goto(&app).await;
     b.wait_for_url(&login_form).await;
     b.wait_for_text("Enter your username and password").await;
     b.screenshot("idp-login-form-after-logout").await;

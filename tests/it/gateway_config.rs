@@ -340,17 +340,14 @@ fn header_contract_and_backend_errors_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path()).replace(
         "url = \"http://127.0.0.1:9\"",
-        "url = \"https://backend.internal\"",
+        "url = \"ftp://backend.internal\"",
     ) + "\n[headers]\nnames = { usr = \"X-User\" }\n";
     let problems = problems_of(dir.path(), &text);
     let backend = problems
         .iter()
         .find(|p| p.key == "backend.url")
         .expect("backend refusal");
-    assert_eq!(
-        backend.line,
-        Some(line_of(&text, "https://backend.internal"))
-    );
+    assert_eq!(backend.line, Some(line_of(&text, "ftp://backend.internal")));
     let headers = problems
         .iter()
         .find(|p| p.key == "headers")

@@ -54,7 +54,7 @@ pub(super) fn resolve(base: &Path, value: &str) -> PathBuf {
     }
 }
 
-pub(super) fn read_file(
+pub(in crate::config::validate) fn read_file(
     base: &Path,
     field: &Spanned<String>,
     key: &str,

@@ -56,7 +56,12 @@ pub(super) fn load_key(
 
 /// A private key any user of the machine can read is as good as published: say so, with the fix.
 /// Group-readable is left alone (`root:samlgate 0640` is a common way to hand a key to a service).
-fn warn_if_others_can_read(path: &Path, key: &str, f: &Spanned<String>, p: &mut Problems) {
+pub(in crate::config::validate) fn warn_if_others_can_read(
+    path: &Path,
+    key: &str,
+    f: &Spanned<String>,
+    p: &mut Problems,
+) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

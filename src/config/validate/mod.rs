@@ -9,8 +9,10 @@ pub mod backend;
 pub mod fields;
 pub mod forward_auth;
 pub mod headers;
+pub mod identity_token;
 pub mod idp;
 pub mod keys;
+pub mod oauth;
 pub mod routes;
 pub mod secrets;
 pub mod server;
@@ -41,14 +43,19 @@ pub fn validate(mut raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Con
         .server
         .as_ref()
         .and_then(|s| s.get_ref().public_url.as_ref().map(Spanned::span));
-    let server = server::server(raw.server, p);
+    let tls = server::tls::tls(raw.server.as_ref(), &base, p);
+    let mut server = server::server(raw.server, p);
+    if let (Some(server), Some((files, redirect))) = (server.as_mut(), tls) {
+        server.tls = files;
+        server.redirect_http_listen = redirect;
+    }
     let session = session::session(raw.session, server.as_ref(), public_url_span, p);
     let sp = sp::sp(raw.sp, &base, p);
     let backend_url_span = raw
         .backend
         .as_ref()
         .and_then(|b| b.get_ref().url.as_ref().map(Spanned::span));
-    let backend = backend::backend(raw.backend, p);
+    let backend = backend::backend(raw.backend, &base, p);
     let headers = headers::headers(raw.headers, p);
     let routes = routes::routes(&raw.route, p);
     let forward_auth = forward_auth::forward_auth(raw.forward_auth, p);
@@ -76,7 +83,15 @@ pub fn validate(mut raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Con
             idps.push(idp);
         }
     }
-    routes::access_groups::check_route_groups(&raw.route, &idps, p);
+    let oauth = oauth::issuers(&raw.oauth, &base, &route_groups, p);
+    routes::access_groups::check_route_groups(&raw.route, &idps, &oauth, p);
+    let (identity_token, headers) = identity_token::identity_token(
+        raw.identity_token,
+        &base,
+        sp.as_ref().map(|s| s.entity_id.as_str()),
+        headers,
+        p,
+    );
     let (server, sp, session, backend, headers) = (server?, sp?, session?, backend?, headers?);
     backend::self_loop::refuse_backend_that_is_the_gateway(
         &server,
@@ -97,5 +112,7 @@ pub fn validate(mut raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Con
         headers,
         routes,
         forward_auth,
+        identity_token,
+        oauth,
     })
 }

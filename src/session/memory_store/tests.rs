@@ -59,6 +59,7 @@ fn login(created: OffsetDateTime) -> SessionRecord {
         idp_entity_id: "https://idp.example.org".into(),
         name_id: "jmuller".into(),
         session_index: Some("_si-1".into()),
+        name_id_details: None,
         created,
         last_seen: created,
         not_after: created + Duration::hours(8),

@@ -46,6 +46,10 @@ pub struct Setup {
     pub files: Vec<(String, String)>,
     /// TOML appended to the configuration (more `[[idp]]` tables...).
     pub extra_toml: String,
+    /// Extra keys for `[backend]`.
+    pub backend_extra: String,
+    /// Replaces `metadata = "idp.xml"` in the `[[idp]]` table (URL sources).
+    pub idp_metadata: Option<String>,
 }
 
 /// The tests' mapping table: NameID is the operator, `Admins` are administrators, everyone
@@ -142,7 +146,7 @@ cert = "sp.crt"
 
 [[idp]]
 name = "corp"
-metadata = "idp.xml"
+{idp_metadata}
 mapping = "mapping.toml"
 {idp_extra}
 
@@ -151,16 +155,22 @@ mapping = "mapping.toml"
 
 [backend]
 url = "{backend}"
+{backend_extra}
 
 {routes}
 
 {extra_toml}
 "#,
+        idp_metadata = setup
+            .idp_metadata
+            .as_deref()
+            .unwrap_or("metadata = \"idp.xml\""),
         idp_extra = setup.idp_extra,
         server_extra = setup.server_extra,
         session = setup.session,
         routes = setup.routes,
         extra_toml = setup.extra_toml,
+        backend_extra = setup.backend_extra,
     );
     let path = dir.join("samlgate.toml");
     std::fs::write(&path, text).unwrap();
@@ -191,6 +201,7 @@ async fn start_with(setup: Setup, stores: Option<samlgate::session::Stores>) -> 
         None => samlgate::gateway::build(loaded.config, clock).unwrap(),
         Some(stores) => {
             let state = Arc::new(AppState::with_stores(loaded.config, clock, stores).unwrap());
+            samlgate::gateway::follow_idp_sources(&state).unwrap();
             (samlgate::gateway::gateway(state.clone()), state)
         }
     };

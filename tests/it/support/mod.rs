@@ -12,6 +12,8 @@
 
 pub mod adversarial;
 pub mod gateway;
+pub mod metadata_server;
+pub mod oauth;
 pub mod peers;
 pub mod proxy;
 pub mod raw_http;

@@ -601,3 +601,38 @@ pub fn sp_decryption_key() -> Result<samlgate::crypto::DecryptionKey, String> {
     samlgate::crypto::DecryptionKey::from_pem(&pem, &key.display().to_string())
         .map_err(|e| e.to_string())
 }
+
+/// A Single Logout message built by `peer` (`tests/interop/<peer>_logout.py` with `args`):
+/// what the driver printed (a Redirect URL or a POST form value) and the IdP metadata it wrote,
+/// in a folder that lives as long as the returned `TempDir`.
+pub fn peer_logout(
+    peer: Peer,
+    args: &[&str],
+) -> Result<(String, PathBuf, tempfile::TempDir), String> {
+    available(peer)?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{}-logout-", peer.name()))
+        .tempdir()
+        .map_err(|e| format!("temp dir: {e}"))?;
+    let metadata = dir.path().join("idp-metadata.xml");
+    let out = Command::new(python_for(peer))
+        .arg(interop_dir().join(format!("{}_logout.py", peer.name())))
+        .args(args)
+        .arg("--metadata-out")
+        .arg(&metadata)
+        .output()
+        .map_err(|e| format!("cannot run {} logout driver: {e}", peer.name()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} logout driver failed ({}): {}",
+            peer.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let printed = String::from_utf8(out.stdout)
+        .map_err(|_| format!("{} logout driver printed non-UTF-8", peer.name()))?
+        .trim()
+        .to_string();
+    Ok((printed, metadata, dir))
+}

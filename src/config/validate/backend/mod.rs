@@ -1,6 +1,7 @@
 //! `[backend]`: where requests go once a login is through, and how long to wait for it.
 
 pub mod self_loop;
+pub mod tls;
 
 use time::Duration;
 use toml::Spanned;
@@ -11,14 +12,18 @@ use crate::config::backend_url::BackendUrl;
 use crate::config::model::Backend;
 use crate::config::problems::Problems;
 
-pub(super) fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Option<Backend> {
+pub(super) fn backend(
+    raw: Option<Spanned<RawBackend>>,
+    base: &std::path::Path,
+    p: &mut Problems,
+) -> Option<Backend> {
     let Some(raw) = raw else {
         p.error("backend", None, "the [backend] section is missing (url)");
         return None;
     };
     let span = Some(raw.span());
     let r = raw.get_ref();
-    let url = required(&r.url, "backend.url", span, p).and_then(|u| {
+    let url = required(&r.url, "backend.url", span.clone(), p).and_then(|u| {
         BackendUrl::parse(u.get_ref())
             .map_err(|e| p.error("backend.url", Some(u.span()), e.to_string()))
             .ok()
@@ -35,9 +40,13 @@ pub(super) fn backend(raw: Option<Spanned<RawBackend>>, p: &mut Problems) -> Opt
         Duration::seconds(60),
         p,
     );
+    let https = url.as_ref().map(|u| u.url().scheme() == "https");
+    let (ca, client_cert) = tls::tls(r, span, https, base, p)?;
     Some(Backend {
         url: url?,
         connect_timeout: connect?,
         request_timeout: request?,
+        ca,
+        client_cert,
     })
 }

@@ -1,23 +1,24 @@
 //! `[[idp]]`: whom we trust (their metadata), how we ask them, and how their logins map.
 
-pub mod metadata;
+pub mod slo;
+pub mod source;
 
 use std::path::Path;
 
 use time::Duration;
 use toml::Spanned;
 
-use super::fields::{bool_of, duration_field, read_file, required, resolve};
+use super::fields::{bool_of, duration_field, required, resolve, span_of};
 use super::keys::{EXPIRY_WARNING_DAYS, check_key_strength, warn_if_expiring};
 use crate::config::as_written::RawIdp;
 use crate::config::duration::format_duration;
-use crate::config::model::{Idp, SsoBinding};
+use crate::config::model::{Idp, IdpMetadataInUse};
 use crate::config::problems::{Problems, Severity};
 use crate::mapping::{MappingLoadError, MappingTable, validate_against_routes};
 use crate::saml::policy::{DEFAULT_CLOCK_SKEW, IdpPolicy, MAX_CLOCK_SKEW};
 
 /// Load a mapping table; its own problems are reported against its own file and lines.
-fn mapping_table(
+pub(super) fn mapping_table(
     base: &Path,
     field: &Spanned<String>,
     key: &str,
@@ -102,82 +103,11 @@ pub(super) fn idp(
         });
     let mapping = required(&r.mapping, &key("mapping"), span.clone(), p)
         .and_then(|m| mapping_table(base, m, &key("mapping"), route_groups, p));
-    let metadata_field = required(&r.metadata, &key("metadata"), span, p)?;
-    let (metadata_file, bytes) = read_file(base, metadata_field, &key("metadata"), p)?;
-    let meta_span = Some(metadata_field.span());
-    let source = metadata_file.display().to_string();
-    let wanted = r.entity_id.as_ref().map(|e| e.get_ref().as_str());
-    let meta = match metadata::read(&bytes, &source, wanted) {
-        Ok(m) => m,
-        Err(e) => {
-            p.error(key("metadata"), meta_span, e);
-            return None;
-        }
-    };
-    if meta.signing_keys.is_empty() {
-        p.error(
-            key("metadata"),
-            meta_span.clone(),
-            format!("IdP {} has no signing certificate in {source}: its assertions could not be verified", meta.entity_id),
-        );
-    }
-    for k in &meta.signing_keys {
-        check_key_strength(
-            &k.key,
-            &key("metadata"),
-            meta_span.clone(),
-            &format!("signing key of IdP {} ({})", meta.entity_id, k.description),
-            true,
-            p,
-        );
-        if let Some(cert) = &k.certificate {
-            warn_if_expiring(
-                cert,
-                &key("metadata"),
-                meta_span.clone(),
-                &format!("IdP {} metadata", meta.entity_id),
-                p,
-            );
-        }
-    }
-    if let Some(until) = meta.valid_until {
-        let now = time::OffsetDateTime::now_utc();
-        let when = crate::saml::time::format_instant(until);
-        if until <= now {
-            p.warning(
-                key("metadata"),
-                meta_span.clone(),
-                format!(
-                    "metadata of IdP {} expired (validUntil {when}): fetch a fresh copy",
-                    meta.entity_id
-                ),
-            );
-        } else if until - now < Duration::days(i64::from(EXPIRY_WARNING_DAYS)) {
-            p.warning(
-                key("metadata"),
-                meta_span.clone(),
-                format!(
-                    "metadata of IdP {} expires on {when} (validUntil)",
-                    meta.entity_id
-                ),
-            );
-        }
-    }
-    let sso = meta
-        .sso
-        .iter()
-        .find(|e| e.binding == SsoBinding::Redirect)
-        .or_else(|| meta.sso.iter().find(|e| e.binding == SsoBinding::Post))
-        .cloned();
-    if sso.is_none() {
-        p.error(
-            key("metadata"),
-            meta_span,
-            format!(
-                "IdP {} offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding",
-                meta.entity_id
-            ),
-        );
+    let key_fn = |k: &str| key(k);
+    let sourced = source::source(name.as_deref(), r, base, span, &key_fn, p)?;
+    let meta_span = span_of(&r.metadata).or_else(|| span_of(&r.metadata_url));
+    if let Some(meta) = &sourced.metadata {
+        check_metadata(meta, &key("metadata"), meta_span, p);
     }
     if let Some(name_id) = &r.name_id_policy
         && !name_id.get_ref().starts_with("urn:oasis:names:tc:SAML:")
@@ -189,7 +119,31 @@ pub(super) fn idp(
         );
     }
     let allow_idp_initiated = bool_of(&r.allow_idp_initiated, false);
-    let mut policy = IdpPolicy::new(meta.entity_id.clone(), meta.signing_keys);
+    // Single Logout reads the SLO endpoints and encryption certificates of the metadata in hand
+    // at load (a URL source not fetched yet has none: SLO stays off until the next reload).
+    let (slo_endpoints, logout_name_id_encryption) = match &sourced.metadata {
+        Some(meta) => (
+            slo::endpoints(r, &key("slo"), &meta.entity_id, &meta.slo, p),
+            slo::name_id_encryption(
+                r,
+                &key("encrypt_logout_name_id"),
+                &meta.entity_id,
+                &meta.encryption_certificates,
+                p,
+            ),
+        ),
+        None => (Vec::new(), None),
+    };
+    let mut policy = match &sourced.metadata {
+        Some(m) => IdpPolicy::new(m.entity_id.clone(), m.signing_keys.clone()),
+        None => IdpPolicy::new(
+            r.entity_id
+                .as_ref()
+                .map(|e| e.get_ref().clone())
+                .unwrap_or_default(),
+            Vec::new(),
+        ),
+    };
     policy.clock_skew = skew?;
     policy.allow_sha1 = bool_of(&r.allow_sha1, false);
     policy.require_signed_assertion = bool_of(&r.require_signed_assertion, false);
@@ -198,10 +152,10 @@ pub(super) fn idp(
     policy.allow_3des = bool_of(&r.allow_3des, false);
     Some(Idp {
         name: name?,
-        metadata_file,
+        metadata_file: sourced.file,
+        source: sourced.source,
+        metadata: sourced.metadata,
         policy,
-        sso: sso?,
-        want_authn_requests_signed: meta.want_authn_requests_signed,
         mapping: mapping?,
         allow_idp_initiated,
         force_authn: bool_of(&r.force_authn, false),
@@ -212,5 +166,68 @@ pub(super) fn idp(
             .as_ref()
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),
+        slo: slo_endpoints,
+        sign_logout_requests: bool_of(&r.sign_logout_requests, true),
+        logout_name_id_encryption,
     })
+}
+
+/// Key strength, certificate expiry and `validUntil` of the metadata in hand: warnings an admin
+/// should see before the IdP's next rotation.
+fn check_metadata(
+    meta: &IdpMetadataInUse,
+    key: &str,
+    meta_span: Option<std::ops::Range<usize>>,
+    p: &mut Problems,
+) {
+    let source = &meta.origin;
+    if meta.signing_keys.is_empty() {
+        p.error(
+            key,
+            meta_span.clone(),
+            format!("IdP {} has no signing certificate in {source}: its assertions could not be verified", meta.entity_id),
+        );
+    }
+    for k in &meta.signing_keys {
+        check_key_strength(
+            &k.key,
+            key,
+            meta_span.clone(),
+            &format!("signing key of IdP {} ({})", meta.entity_id, k.description),
+            true,
+            p,
+        );
+        if let Some(cert) = &k.certificate {
+            warn_if_expiring(
+                cert,
+                key,
+                meta_span.clone(),
+                &format!("IdP {} metadata", meta.entity_id),
+                p,
+            );
+        }
+    }
+    if let Some(until) = meta.valid_until {
+        let now = time::OffsetDateTime::now_utc();
+        let when = crate::saml::time::format_instant(until);
+        if until <= now {
+            p.warning(
+                key,
+                meta_span,
+                format!(
+                    "metadata of IdP {} expired (validUntil {when}): fetch a fresh copy",
+                    meta.entity_id
+                ),
+            );
+        } else if until - now < Duration::days(i64::from(EXPIRY_WARNING_DAYS)) {
+            p.warning(
+                key,
+                meta_span,
+                format!(
+                    "metadata of IdP {} expires on {when} (validUntil)",
+                    meta.entity_id
+                ),
+            );
+        }
+    }
 }

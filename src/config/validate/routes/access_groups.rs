@@ -9,15 +9,22 @@
 use toml::Spanned;
 
 use crate::config::as_written::RawRoute;
-use crate::config::model::Idp;
+use crate::config::model::{Idp, OAuthIssuer};
 use crate::config::problems::Problems;
 
-/// Warn about every `require_access_group` entry that no IdP's mapping table produces, with the
-/// closest group a table does produce when one is near.
-pub fn check_route_groups(routes: &[Spanned<RawRoute>], idps: &[Idp], p: &mut Problems) {
+/// Warn about every `require_access_group` entry that no mapping table (an IdP's or an
+/// `[[oauth]]` issuer's) produces, with the closest group a table does produce when one is near.
+pub fn check_route_groups(
+    routes: &[Spanned<RawRoute>],
+    idps: &[Idp],
+    oauth: &[OAuthIssuer],
+    p: &mut Problems,
+) {
     let produced: Vec<&str> = idps
         .iter()
-        .flat_map(|idp| idp.mapping.access_groups())
+        .map(|idp| &idp.mapping)
+        .chain(oauth.iter().map(|o| &o.mapping))
+        .flat_map(|table| table.access_groups())
         .collect();
     for (i, route) in routes.iter().enumerate() {
         let Some(wanted) = &route.get_ref().require_access_group else {

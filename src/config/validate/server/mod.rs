@@ -1,6 +1,7 @@
 //! `[server]`: where the gateway listens, the URL browsers see, its event loops and limits.
 
 pub mod connection_limits;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -196,5 +197,7 @@ pub(super) fn server(raw: Option<Spanned<RawServer>>, p: &mut Problems) -> Optio
         acs_concurrency,
         session_page: r.session_page.as_ref().is_some_and(|v| *v.get_ref()),
         access_log: r.access_log.as_ref().is_some_and(|v| *v.get_ref()),
+        tls: None,
+        redirect_http_listen: None,
     })
 }
