@@ -79,3 +79,14 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks an argument definition only when it parses: two flattened argument sets
+    /// that both define `--config` made every `samlgate verify` panic. Check them all here.
+    #[test]
+    fn every_subcommands_arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

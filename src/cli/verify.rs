@@ -111,7 +111,11 @@ struct Usage(String);
 
 pub fn run(args: VerifyArgs) -> ExitCode {
     if args.token.token.is_some() {
-        return super::verify_token::run(&args.token, args.now.as_deref(), args.clock_skew);
+        let token = super::verify_token::TokenArgs {
+            config: args.config.clone(),
+            ..args.token
+        };
+        return super::verify_token::run(&token, args.now.as_deref(), args.clock_skew);
     }
     if args.logout {
         let (Some(idp_metadata), Some(message_file)) = (args.idp_metadata, args.response_file)

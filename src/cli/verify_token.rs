@@ -29,16 +29,17 @@ pub struct TokenArgs {
     /// Check this OAuth access token (a file holding the JWT) instead of a SAML Response.
     #[arg(long, value_name = "FILE")]
     pub token: Option<PathBuf>,
-    /// The gateway's configuration: its [[oauth]] issuers (and their mapping tables).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "token",
-        conflicts_with = "oauth_issuer"
-    )]
+    /// The gateway's configuration (verify's own `--config`): its [[oauth]] issuers (and their
+    /// mapping tables).
+    #[arg(skip)]
     pub config: Option<PathBuf>,
     /// The issuer the token must come from (exactly its `iss`).
-    #[arg(long, value_name = "URL", requires = "token")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "token",
+        conflicts_with = "config"
+    )]
     pub oauth_issuer: Option<String>,
     /// An audience the token's `aud` must contain (repeat for several).
     #[arg(long = "audience", value_name = "AUD", requires = "oauth_issuer")]
