@@ -366,9 +366,10 @@ async fn check_reports_the_certificate_and_refuses_a_key_that_is_not_its_own() {
     make_ca(dir.path());
     make_server_cert(dir.path(), "server");
     make_server_cert(dir.path(), "other");
-    let check = |key: &str| {
+    let check_at = |key: &str, public_url: &str| {
         let setup = Setup {
             server_extra: format!("tls_cert = \"server.crt\"\ntls_key = \"{key}\"\n"),
+            public_url: Some(public_url.to_string()),
             ..Setup::default()
         };
         let (config, _) = write_config(dir.path(), 8443, &setup);
@@ -378,6 +379,7 @@ async fn check_reports_the_certificate_and_refuses_a_key_that_is_not_its_own() {
             .output()
             .unwrap()
     };
+    let check = |key: &str| check_at(key, "https://localhost:8443");
     let ok = check("server.key");
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(
@@ -394,6 +396,15 @@ async fn check_reports_the_certificate_and_refuses_a_key_that_is_not_its_own() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(
         stderr.contains("server.tls_key") && stderr.contains("is not the key of the certificate"),
+        "{stderr}"
+    );
+    // A TLS listener behind an http:// public URL: refused, naming the key and its line (4).
+    let plain = check_at("server.key", "http://localhost:8443");
+    assert!(!plain.status.success());
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        stderr.contains("samlgate.toml:4: server.public_url")
+            && stderr.contains("tls_cert makes the listener speak HTTPS"),
         "{stderr}"
     );
 }

@@ -49,6 +49,21 @@ pub fn validate(mut raw: RawConfig, file: &Path, p: &mut Problems) -> Option<Con
         server.tls = files;
         server.redirect_http_listen = redirect;
     }
+    // A TLS listener behind an http:// public URL: the IdP would post to, and browsers be sent
+    // to, addresses the listener does not speak.
+    if let Some(server) = &server
+        && server.tls.is_some()
+        && server.public_url.scheme() == "http"
+    {
+        p.error(
+            "server.public_url",
+            public_url_span.clone(),
+            format!(
+                "is {} but tls_cert makes the listener speak HTTPS: write the https:// address users reach",
+                server.public_url
+            ),
+        );
+    }
     let session = session::session(raw.session, server.as_ref(), public_url_span, p);
     let sp = sp::sp(raw.sp, &base, p);
     let backend_url_span = raw
