@@ -6,10 +6,12 @@
 //! cargo run --release --example gateway_session -- 127.0.0.1:8082 http://127.0.0.1:9000 memory
 //! cargo run --release --example gateway_session -- 127.0.0.1:8083 http://127.0.0.1:9000 redis://127.0.0.1:6379/0
 //! cargo run --release --example gateway_session -- 127.0.0.1:8084 http://127.0.0.1:9000 memory tls
+//! cargo run --release --example gateway_session -- 127.0.0.1:8085 http://127.0.0.1:9000 memory token
 //! ```
 //!
 //! With `tls` the gateway terminates TLS with a throwaway certificate for 127.0.0.1 (written as
-//! `CERT <path>` on stdout, for clients that verify it) and signs in over TLS.
+//! `CERT <path>` on stdout, for clients that verify it) and signs in over TLS. With `token` it
+//! also sends the signed identity token (`[identity_token]`, ES256, a throwaway key).
 //!
 //! It generates throwaway SP and IdP keys, signs in once with an IdP-initiated Response signed
 //! by that IdP key (posted to its own ACS over loopback), prints `COOKIE name=value` on stdout
@@ -70,12 +72,18 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// Serve as `samlgate serve` does (one event loop per core, see `gateway::event_loops`), sign in
 /// once from another thread, print the cookie, keep serving.
-fn run(listen: SocketAddr, backend: &str, store: &str, tls: bool) -> Result<(), String> {
+fn run(
+    listen: SocketAddr,
+    backend: &str,
+    store: &str,
+    tls: bool,
+    token: bool,
+) -> Result<(), String> {
     let loops = EventLoops::new(event_loops::default_count()).map_err(err)?;
     let dir = tempfile::tempdir().map_err(err)?;
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let (router, signed) = loops.block_on(build(listen, backend, store, dir.path(), tls))?;
+    let (router, signed) = loops.block_on(build(listen, backend, store, dir.path(), tls, token))?;
     let server = std::thread::spawn(move || {
         loops.serve(listener, router, samlgate::server::shutdown_signal())
     });
@@ -106,6 +114,7 @@ async fn build(
     store: &str,
     dir: &std::path::Path,
     tls: bool,
+    token: bool,
 ) -> Result<(gateway::Gateway, String), String> {
     let base = if tls {
         format!("https://{listen}")
@@ -115,6 +124,20 @@ async fn build(
     let tls_lines = if tls {
         write_tls_pair(dir, listen)?;
         "tls_cert = \"tls.crt\"\ntls_key = \"tls.key\"\n"
+    } else {
+        ""
+    };
+    let token_lines = if token {
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+            .map_err(err)?;
+        let key =
+            PKey::from_ec_key(openssl::ec::EcKey::generate(&group).map_err(err)?).map_err(err)?;
+        std::fs::write(
+            dir.join("token.key"),
+            key.private_key_to_pem_pkcs8().map_err(err)?,
+        )
+        .map_err(err)?;
+        "\n[identity_token]\nenabled = true\nkey = \"token.key\"\naudience = \"bench\"\n"
     } else {
         ""
     };
@@ -130,7 +153,7 @@ async fn build(
         format!("store = \"redis\"\nurl = \"{store}\"\nkey_prefix = \"bench:\"")
     };
     let config = format!(
-        "[server]\nlisten = \"{listen}\"\npublic_url = \"{base}\"\n{tls_lines}\n[sp]\nentity_id = \"{sp_entity}\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"bench\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\nallow_idp_initiated = true\n\n[session]\n{session}\n\n[backend]\nurl = \"{backend}\"\n{ROUTES}"
+        "[server]\nlisten = \"{listen}\"\npublic_url = \"{base}\"\n{tls_lines}\n[sp]\nentity_id = \"{sp_entity}\"\nkey = \"sp.key\"\ncert = \"sp.crt\"\n\n[[idp]]\nname = \"bench\"\nmetadata = \"idp.xml\"\nmapping = \"mapping.toml\"\nallow_idp_initiated = true\n\n[session]\n{session}\n\n[backend]\nurl = \"{backend}\"\n{ROUTES}{token_lines}"
     );
     for (name, text) in [
         ("sp.key", sp_key.as_str()),
@@ -295,15 +318,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(listen), Some(backend), Some(store)) = (args.first(), args.get(1), args.get(2))
     else {
-        eprintln!("usage: gateway_session <listen addr> <backend url> <memory|redis://...> [tls]");
+        eprintln!(
+            "usage: gateway_session <listen addr> <backend url> <memory|redis://...> [tls] [token]"
+        );
         return ExitCode::from(2);
     };
     let Ok(listen) = listen.parse::<SocketAddr>() else {
         eprintln!("gateway_session: {listen:?} is not an address like 127.0.0.1:8082");
         return ExitCode::from(2);
     };
-    let tls = args.get(3).is_some_and(|a| a == "tls");
-    match run(listen, backend, store, tls) {
+    let tls = args.iter().skip(3).any(|a| a == "tls");
+    let token = args.iter().skip(3).any(|a| a == "token");
+    match run(listen, backend, store, tls, token) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gateway_session: {e}");

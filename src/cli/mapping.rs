@@ -210,11 +210,7 @@ fn verify_response(
         None => OffsetDateTime::now_utc(),
     };
     let raw = read(response, "Response")?;
-    let trimmed = raw
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(&raw)
-        .trim_ascii_start();
-    let xml = if trimmed.first() == Some(&b'<') {
+    let xml = if crate::text::xml_sniff::looks_like_xml(&raw) {
         raw.clone()
     } else {
         decode_post_binding(&raw).map_err(TestInputError::Rejected)?

@@ -19,6 +19,7 @@ use crate::saml::metadata::parse_idp_metadata;
 use crate::saml::policy::{ExpectedRequest, IdpPolicy, SpIdentity};
 use crate::saml::response::{decode_post_binding, validate_xml};
 use crate::saml::{Rejection, VerifiedAssertion};
+use crate::text::xml_sniff::looks_like_xml;
 
 mod diagnosis;
 
@@ -161,14 +162,11 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         Err(first) => {
             let failures = diagnosis::every_failure(first, &xml, &p, expected(&args));
             let many = failures.len() > 1;
-            for (i, failure) in failures.iter().enumerate() {
-                let number = if many {
-                    format!("{}. ", i + 1)
-                } else {
-                    String::new()
-                };
+            // Every failure starts `rejected [kind]:` (scripts read the first one as the
+            // verdict), in the order found.
+            for failure in &failures {
                 eprintln!(
-                    "{number}rejected [{}]: {}",
+                    "rejected [{}]: {}",
                     failure.rejection.kind(),
                     failure.rejection
                 );
@@ -334,14 +332,6 @@ fn decode_input(raw: &[u8]) -> Result<Vec<u8>, Rejection> {
         value.to_string()
     };
     decode_post_binding(value.as_bytes())
-}
-
-fn looks_like_xml(raw: &[u8]) -> bool {
-    let trimmed = raw
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(raw)
-        .trim_ascii_start();
-    trimmed.first() == Some(&b'<')
 }
 
 fn expected(args: &VerifyArgs) -> ExpectedRequest<'_> {

@@ -23,6 +23,7 @@ use crate::saml::logout::{
 };
 use crate::saml::metadata::{Binding, parse_idp_metadata};
 use crate::saml::policy::{IdpPolicy, SpIdentity};
+use crate::text::xml_sniff::looks_like_xml;
 
 /// What `verify --logout` was given (from `verify`'s command line).
 #[derive(Debug)]
@@ -42,15 +43,6 @@ pub struct LogoutArgs {
 
 fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
-}
-
-/// After an optional UTF-8 BOM and whitespace, the first byte is `<`.
-fn looks_like_xml(raw: &[u8]) -> bool {
-    let trimmed = raw
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(raw)
-        .trim_ascii_start();
-    trimmed.first() == Some(&b'<')
 }
 
 #[derive(Serialize)]

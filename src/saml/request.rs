@@ -162,9 +162,23 @@ pub fn redirect_url(
     relay_state: &str,
     signing_key: Option<&PKeyRef<Private>>,
 ) -> Result<String, RequestError> {
-    let mut query = format!("SAMLRequest={}", enc(&deflate_base64(xml)?));
-    if !relay_state.is_empty() {
-        query.push_str(&format!("&RelayState={}", enc(relay_state)));
+    let relay_state = (!relay_state.is_empty()).then_some(relay_state);
+    redirect_url_for(destination, "SAMLRequest", xml, relay_state, signing_key)
+}
+
+/// The HTTP-Redirect binding's URL for any message (`parameter`: `SAMLRequest` or
+/// `SAMLResponse`): deflated, base64, URL-encoded, and with `signing_key` the detached signature
+/// over the query string exactly as sent (SAML bindings section 3.4.4.1).
+pub fn redirect_url_for(
+    destination: &str,
+    parameter: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    signing_key: Option<&PKeyRef<Private>>,
+) -> Result<String, RequestError> {
+    let mut query = format!("{parameter}={}", enc(&deflate_base64(xml)?));
+    if let Some(relay) = relay_state {
+        query.push_str(&format!("&RelayState={}", enc(relay)));
     }
     if let Some(key) = signing_key {
         let algorithm = signature_algorithm_for(key)?;
@@ -172,7 +186,7 @@ pub fn redirect_url(
         let signature = sign_bytes(algorithm, key, query.as_bytes()).map_err(SignError::from)?;
         query.push_str(&format!("&Signature={}", enc(&B64.encode(signature))));
     }
-    // An SSO URL may already carry a query (ADFS, some Shibboleth setups).
+    // An SSO or SLO URL may already carry a query (ADFS, some Shibboleth setups).
     let sep = if destination.contains('?') { '&' } else { '?' };
     Ok(format!("{destination}{sep}{query}"))
 }

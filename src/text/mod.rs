@@ -2,3 +2,4 @@
 
 pub mod lines;
 pub mod page;
+pub mod xml_sniff;

@@ -178,8 +178,12 @@ fn every_failed_check_is_listed_with_its_fix_and_the_time_hint() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = stderr_of(&out);
+    // The first line is the verdict, in the `rejected [kind]` form scripts read.
+    assert!(
+        stderr.starts_with("rejected [issued_too_long_ago]"),
+        "{stderr}"
+    );
     for needle in [
-        "1. rejected [",
         "rejected [issued_too_long_ago]",
         "hint: a Response captured earlier can be checked as of the time it was issued: --now 2026-05-23T09:14:20",
         "rejected [audience_mismatch]",

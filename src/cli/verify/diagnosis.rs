@@ -66,8 +66,12 @@ pub fn every_failure(
                     sp.entity_id = found.clone();
                     true
                 }
+                // Only a URL that is there can stand in for the ACS URL: an absent Recipient
+                // (written "(none)") would make every later Destination check fail too.
                 ConditionFailure::DestinationMismatch { found, .. }
-                | ConditionFailure::RecipientMismatch { found, .. } => {
+                | ConditionFailure::RecipientMismatch { found, .. }
+                    if url::Url::parse(found).is_ok() =>
+                {
                     sp.acs_url = found.clone();
                     true
                 }

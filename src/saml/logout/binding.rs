@@ -16,10 +16,8 @@ use openssl::pkey::{PKeyRef, Private};
 use openssl::x509::X509Ref;
 
 use super::rejection::{BindingFailure, LogoutRejection};
-use crate::crypto::primitive::sign_bytes;
-use crate::crypto::sign::SignError;
 use crate::saml::metadata::Binding;
-use crate::saml::request::{RequestError, deflate_base64, sign_for_post, signature_algorithm_for};
+use crate::saml::request::{RequestError, redirect_url_for, sign_for_post};
 use crate::xml::escape::escape;
 use crate::xml::limits::{MAX_MESSAGE_BYTES, MAX_RESPONSE_BASE64_BYTES};
 
@@ -349,22 +347,7 @@ pub fn redirect_url(
     relay_state: Option<&str>,
     signing_key: Option<&PKeyRef<Private>>,
 ) -> Result<String, RequestError> {
-    let mut query = format!("{}={}", kind.parameter(), enc(&deflate_base64(xml)?));
-    if let Some(relay) = relay_state {
-        query.push_str(&format!("&RelayState={}", enc(relay)));
-    }
-    if let Some(key) = signing_key {
-        let algorithm = signature_algorithm_for(key)?;
-        query.push_str(&format!("&SigAlg={}", enc(algorithm.uri())));
-        let signature = sign_bytes(algorithm, key, query.as_bytes()).map_err(SignError::from)?;
-        query.push_str(&format!("&Signature={}", enc(&B64.encode(signature))));
-    }
-    let sep = if destination.contains('?') { '&' } else { '?' };
-    Ok(format!("{destination}{sep}{query}"))
-}
-
-fn enc(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    redirect_url_for(destination, kind.parameter(), xml, relay_state, signing_key)
 }
 
 /// The HTTP-POST page: the message and RelayState in hidden fields, submitted on load; a button
