@@ -171,15 +171,14 @@ impl Browser {
             .to_string()
     }
 
-    /// The visible text of the page (what a person would read).
+    /// The visible text of the page (what a person would read); empty while the browser is
+    /// between two pages (no body yet, or the old one gone), so that the waits poll again
+    /// instead of failing on a page caught mid-navigation.
     pub async fn text(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .expect("page has a body")
-            .text()
-            .await
-            .expect("body text")
+        match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     /// Type `value` into the input matched by `css`.
