@@ -84,6 +84,17 @@ impl<'a> PathReading<'a> {
         } else {
             None
         };
+        // A server that decodes before it finds the query cuts the path at an escaped `?` or
+        // `#`: `/.%3F` is `/.` to it. The segment that cut leaves must not be a dot segment.
+        if let Some(d) = &decoded
+            && let Some(end) = d.find(['?', '#'])
+        {
+            let cut = d.get(..end).unwrap_or_default();
+            let last = cut.rsplit('/').next().unwrap_or_default();
+            if matches!(last.split(';').next(), Some("." | "..")) {
+                return refuse(RefusalReason::DotSegment);
+            }
+        }
         let path = if merge {
             Cow::Owned(merge_slashes(raw))
         } else {

@@ -69,6 +69,18 @@ fn refuses_dot_segments() {
     assert!(PathReading::new("/a.b/..c/c../...").is_ok());
 }
 
+/// A server that decodes before it finds the query reads `/.%3F` as `/.`: a dot segment that
+/// only an escaped `?` or `#` makes (found by the property test below).
+#[test]
+fn refuses_a_dot_segment_that_an_escaped_query_or_fragment_would_leave() {
+    for raw in ["/.%3f", "/.%3F", "/..%3Fx", "/admin/..%23top", "/a/.%3f;p"] {
+        assert_eq!(refusal(raw), RefusalReason::DotSegment, "{raw}");
+    }
+    // A name before the escape stays a name.
+    assert!(PathReading::new("/a.%3F").is_ok());
+    assert!(PathReading::new("/..a%3Fx").is_ok());
+}
+
 #[test]
 fn refuses_dot_segment_with_params() {
     for raw in [
