@@ -15,98 +15,22 @@ use serde_json::Value;
 use crate::support;
 use crate::support::gateway::*;
 use crate::support::peers::repo_root;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::test_ca;
 
 /// A test CA (`ca.crt`) in `dir`.
 fn make_ca(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-subj",
-            "/CN=samlgate test CA",
-            "-days",
-            "2",
-        ],
-    );
+    test_ca::make_ca(dir, "ca");
 }
 
 /// `<name>.crt` and `<name>.key` for localhost and 127.0.0.1, signed by the CA in `dir`.
 fn make_server_cert(dir: &Path, name: &str) {
-    std::fs::write(
-        dir.join("san.ext"),
+    test_ca::make_cert(
+        dir,
+        "ca",
+        name,
+        "localhost",
         "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .unwrap();
-    let (key, csr, crt) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
     );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    );
-    std::fs::set_permissions(
-        dir.join(&key),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
 }
 
 fn peers_here() -> bool {

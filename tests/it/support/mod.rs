@@ -18,6 +18,7 @@ pub mod peers;
 pub mod proxy;
 pub mod raw_http;
 pub mod redis;
+pub mod test_ca;
 pub mod test_idp;
 pub mod xmlenc;
 
