@@ -21,7 +21,16 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import Provider from 'oidc-provider';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// oidc-provider is installed outside the sources, in build/oauth/node_modules
+// (scripts/install-test-deps); OIDC_PROVIDER_MODULES may name another node_modules folder.
+const modules = process.env.OIDC_PROVIDER_MODULES
+  ?? path.join(import.meta.dirname, '..', '..', 'build', 'oauth', 'node_modules');
+const { default: Provider } = await import(
+  pathToFileURL(path.join(modules, 'oidc-provider', 'lib', 'index.js')).href
+);
 
 // PORT 0: the system picks a free port (no race with other tests for it); the first line on
 // stdout names the issuer URL, and so the port.

@@ -1,5 +1,5 @@
 //! The OAuth authorization server the bearer-token tests talk to: `oidc-provider` from the npm
-//! registry (installed into tests/oauth/node_modules by scripts/install-test-deps), started on
+//! registry (installed into build/oauth/node_modules by scripts/install-test-deps), started on
 //! a free loopback port by `tests/oauth/server.mjs`; and a backend that answers every path with
 //! the headers it received, as JSON.
 
@@ -27,7 +27,7 @@ pub fn available() -> bool {
         return false;
     }
     let installed = repo_root()
-        .join("tests/oauth/node_modules/oidc-provider")
+        .join("build/oauth/node_modules/oidc-provider")
         .is_dir();
     support::require(
         "oidc-provider",
@@ -35,7 +35,7 @@ pub fn available() -> bool {
             Ok(())
         } else {
             Err(
-                "tests/oauth/node_modules has no oidc-provider (run scripts/install-test-deps)"
+                "build/oauth/node_modules has no oidc-provider (run scripts/install-test-deps)"
                     .into(),
             )
         },
