@@ -50,9 +50,12 @@ pub async fn fast_gate(
     if state.bearer.is_enabled()
         && let Some(credential) = super::bearer::credential_of(req.headers())
     {
-        return bearer_request(state, req, credential, client).await;
+        // Boxed, as the slow path below: each would otherwise add its whole state to the
+        // future of every request, which is created and moved once per request.
+        return Box::pin(bearer_request(state, req, credential, client)).await;
     }
     // A path to merge (rare) goes to the slow path, which merges it before deciding.
+    let mut pass = None;
     if path.rewritten().is_none()
         && let Some(id) = cookies::get(req.headers(), &state.config.session.cookie_name)
             .and_then(|value| value.parse::<Id>().ok())
@@ -61,8 +64,8 @@ pub async fn fast_gate(
         match cache.get(&id, state.now(), state.config.session.idle_timeout) {
             Some(signed_in) => {
                 match routes::decide(&state.config.routes, &path, Some(&signed_in.identity)) {
-                    Access::Public => return forward(state, req, None, client).await,
-                    Access::Allowed => return forward(state, req, Some(&signed_in), client).await,
+                    Access::Public => pass = Some(None),
+                    Access::Allowed => pass = Some(Some(signed_in)),
                     Access::LoginRequired | Access::Denied(_) => {}
                 }
             }
@@ -72,8 +75,12 @@ pub async fn fast_gate(
             }
         }
     }
+    // One forwarding call site, so the request's future holds one forwarding state.
+    if let Some(signed_in) = pass {
+        return forward(state, req, signed_in.as_deref(), client).await;
+    }
     req.extensions_mut().insert(ConnectInfo(client));
-    match slow.clone().oneshot(req).await {
+    match Box::pin(slow.clone().oneshot(req)).await {
         Ok(response) => response,
         Err(never) => match never {},
     }

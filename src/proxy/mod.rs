@@ -332,6 +332,14 @@ impl Proxy {
                 Err(_) => Err(Failure::Timeout(self.response_timeout)),
             };
         }
+        // Boxed: requests with a body are the rarer kind, and this path's state (two sends in
+        // flight at once) would otherwise make every request's future larger.
+        Box::pin(self.send_with_body(req)).await
+    }
+
+    /// [`Proxy::send`] for a request with a body: the response timeout starts once the body
+    /// has been sent (or dropped).
+    async fn send_with_body(&self, req: Request<Body>) -> Result<Response<PooledBody>, Failure> {
         let (parts, body) = req.into_parts();
         let (done_tx, done_rx) = oneshot::channel();
         let body = Body::new(EndSignal {

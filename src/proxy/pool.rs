@@ -125,14 +125,16 @@ impl BackendPool {
         let was_reused = reused.is_some();
         let mut sender = match reused {
             Some(sender) => sender,
-            None => self.connect(set).await?,
+            // Boxed: a connection is made rarely, and its future (TLS handshake included) is
+            // several kilobytes that every request's future would otherwise carry and copy.
+            None => Box::pin(self.connect(set)).await?,
         };
         let response = match sender.try_send_request(req).await {
             Ok(response) => response,
             Err(mut refused) => match refused.take_message() {
                 Some(req) if was_reused => {
                     tracing::debug!("an idle backend connection was closed; sending on a new one");
-                    sender = self.connect(set).await?;
+                    sender = Box::pin(self.connect(set)).await?;
                     sender.send_request(req).await.map_err(SendError::Request)?
                 }
                 _ => return Err(SendError::Request(refused.into_error())),
