@@ -119,7 +119,8 @@ fn run(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     let response = read_form_value(&args.response)?;
-    validate(&sp, request_id, &response).map_err(|why| format!("the Response is refused: {why}"))?;
+    validate(&sp, request_id, &response)
+        .map_err(|why| format!("the Response is refused: {why}"))?;
     for _ in 0..5 {
         validate(&sp, request_id, std::hint::black_box(&response))?;
     }
