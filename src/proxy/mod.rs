@@ -122,6 +122,10 @@ pub enum ProxyConfigError {
     Tls(#[from] tls::BackendTlsError),
 }
 
+/// About how many headers [`Proxy::forward_with_token`] adds to a request (identity headers,
+/// the identity token, the forwarding headers, `Host`, `Via`).
+const ADDED_HEADERS: usize = 16;
+
 /// The reverse proxy to one backend. Cheap to clone (the connection pools are shared).
 #[derive(Clone)]
 pub struct Proxy {
@@ -283,6 +287,11 @@ impl Proxy {
         parts.version = Version::HTTP_11;
 
         let h = &mut parts.headers;
+        // Room for what is added below (identity headers, forwarding headers, Host, Via) at
+        // once: the map parsed from the request is sized for the request's own headers, and
+        // would otherwise grow (rehashing every entry) once or twice per request. A failed
+        // reservation only means the inserts below grow the map as they would have.
+        let _ = h.try_reserve(ADDED_HEADERS);
         remove_hop_by_hop(h);
         forwarding::remove_client_copies(h);
         headers::strip(contract, h);

@@ -101,7 +101,9 @@ impl Sessions {
     pub async fn cache_in_step(&self) -> Option<&SessionCache> {
         match &self.tracker {
             None => Some(&self.cache),
-            Some(tracker) => tracker.barrier().await.then_some(&*self.cache),
+            // Boxed: the round trip's state is kilobytes that the memory store's requests,
+            // whose futures hold this one, would otherwise carry and copy.
+            Some(tracker) => Box::pin(tracker.barrier()).await.then_some(&*self.cache),
         }
     }
 
