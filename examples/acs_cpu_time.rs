@@ -78,8 +78,10 @@ fn main() {
     };
 
     let mut args = std::env::args().skip(1);
-    let n: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let rounds: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
+    // Rounds of most of a second each: on some VMs the thread's CPU clock advances in scheduler
+    // ticks (4 ms), which makes short rounds jump by tens of percent.
+    let n: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let rounds: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     // Warm-up: caches, the allocator, OpenSSL's one-time fetches.
     cpu_us_per_call(200, validate);
     cpu_us_per_call(200, verify);
