@@ -169,16 +169,10 @@ pub(super) fn check_version(el: ElementRef<'_>) -> Result<(), Rejection> {
 /// Every `ID` in the document is unique: a duplicate ID is how signature-wrapping attacks make
 /// a reference resolve to a different element than the one the SP reads.
 pub(super) fn check_unique_ids(doc: &Document) -> Result<(), Rejection> {
-    let mut ids: Vec<&str> = doc.elements().filter_map(|e| e.attr("ID")).collect();
-    ids.sort_unstable();
-    for pair in ids.windows(2) {
-        if let [a, b] = pair
-            && a == b
-        {
-            return Err(Malformed::DuplicateId { id: a.to_string() }.into());
-        }
+    match doc.duplicate_id() {
+        Some(id) => Err(Malformed::DuplicateId { id: id.to_string() }.into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Exactly one Assertion or EncryptedAssertion, a direct child of the Response; no Assertion

@@ -6,7 +6,7 @@
 //! Comments are already gone from the tree, which is exactly the without-comments form.
 
 use super::limits::{C14N_GROWTH_ALLOWANCE, C14N_MAX_GROWTH};
-use super::tree::{AttributeData, Document, NodeData, NodeId, NodeKind};
+use super::tree::{AttributeData, Document, NodeData, NodeId, NodeKind, Span};
 
 /// Why a subtree could not be canonicalized.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +142,7 @@ fn lookup<'s>(stack: &[Binding<'s>], prefix: Option<&[u8]>) -> Option<&'s [u8]> 
 }
 
 impl<'a> Canonicalizer<'a> {
-    fn bytes(&self, span: super::tree::Span) -> &'a [u8] {
+    fn bytes(&self, span: Span) -> &'a [u8] {
         self.doc.bytes(span)
     }
 
@@ -169,7 +169,6 @@ impl<'a> Canonicalizer<'a> {
             return Ok(());
         };
         let el_prefix = el.prefix.map(|p| self.bytes(p));
-        let el_local = self.bytes(el.local_name);
         let decls = el.namespace_decls.of(&doc.decls);
         let attributes = el.attributes.of(&doc.attributes);
 
@@ -245,7 +244,7 @@ impl<'a> Canonicalizer<'a> {
         }
 
         out.push(b'<');
-        push_qname(out, el_prefix, el_local);
+        push_qname(out, doc, el.prefix, el.local_name);
         for (prefix, uri) in &self.ns_out {
             // Checked before each declaration: one start tag may repeat many long URIs.
             self.within_limit(out)?;
@@ -276,11 +275,7 @@ impl<'a> Canonicalizer<'a> {
         }
         for attr in &self.attrs {
             out.push(b' ');
-            push_qname(
-                out,
-                attr.prefix.map(|p| doc.bytes(p)),
-                doc.bytes(attr.local_name),
-            );
+            push_qname(out, doc, attr.prefix, attr.local_name);
             out.extend_from_slice(b"=\"");
             escape_attr(out, doc.bytes(attr.value));
             out.push(b'"');
@@ -302,7 +297,7 @@ impl<'a> Canonicalizer<'a> {
         }
 
         out.extend_from_slice(b"</");
-        push_qname(out, el_prefix, el_local);
+        push_qname(out, doc, el.prefix, el.local_name);
         out.push(b'>');
 
         self.rendered.truncate(rendered_mark);
@@ -311,12 +306,24 @@ impl<'a> Canonicalizer<'a> {
     }
 }
 
-fn push_qname(out: &mut Vec<u8>, prefix: Option<&[u8]>, local: &[u8]) {
-    if let Some(p) = prefix {
-        out.extend_from_slice(p);
-        out.push(b':');
+/// Write the name `prefix:local` (or `local`) as written. The parser stores each name as one
+/// run of the arena and splits it at its colon, so the name is copied as one slice, not three.
+fn push_qname(out: &mut Vec<u8>, doc: &Document, prefix: Option<Span>, local: Span) {
+    match prefix {
+        None => out.extend_from_slice(doc.bytes(local)),
+        Some(p) if p.end.checked_add(1) == Some(local.start) => {
+            out.extend_from_slice(doc.bytes(Span {
+                start: p.start,
+                end: local.end,
+            }))
+        }
+        // Spans not made by the parser as one run: the pieces, as written.
+        Some(p) => {
+            out.extend_from_slice(doc.bytes(p));
+            out.push(b':');
+            out.extend_from_slice(doc.bytes(local));
+        }
     }
-    out.extend_from_slice(local);
 }
 
 /// Copy `value` into `out`, replacing each byte that `escape` maps (the bytes marked in

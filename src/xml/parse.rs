@@ -120,6 +120,8 @@ struct Builder<'l> {
     /// Where `XML_NAMESPACE` sits in the arena (the `xml` prefix is bound without a declaration).
     xml_namespace: Span,
     root: Option<NodeId>,
+    /// Values of the unqualified `ID` attributes read so far (see [`Document::duplicate_id`]).
+    ids: Vec<Span>,
     inherited: Vec<NamespaceDecl>,
     seen_event: bool,
     /// Start, in the arena, of the text accumulated for the current parent; flushed at the
@@ -157,6 +159,7 @@ impl<'l> Builder<'l> {
             sorted_attributes: Vec::new(),
             xml_namespace: Span::default(),
             root: None,
+            ids: Vec::new(),
             inherited: inherited.to_vec(),
             seen_event: false,
             pending_text: None,
@@ -287,6 +290,7 @@ impl<'l> Builder<'l> {
             decls: self.decls,
             children,
             root,
+            ids: self.ids,
             inherited_namespaces: self.inherited,
         })
     }
@@ -326,10 +330,13 @@ impl<'l> Builder<'l> {
         }
         if let Some(parent) = self.stack.last().copied() {
             self.add_node()?;
+            let subtree_end = u32::try_from(self.nodes.len() + 1)
+                .map_err(|_| XmlError::TooManyNodes(self.limits.max_nodes))?;
             self.nodes.push(NodeData {
                 parent: Some(parent),
                 kind: NodeKind::Text(Span { start, end }),
                 children: Slots::default(),
+                subtree_end,
             });
         }
         Ok(())
@@ -358,8 +365,11 @@ impl<'l> Builder<'l> {
         let decls_start = self.decls.len();
         self.raw_attributes.clear();
         let mut count = 0usize;
+        let mut xml_declared = false;
         let mut attrs = start.attributes();
-        attrs.with_checks(true);
+        // Two attributes with one qualified name are refused below, without quick-xml's check,
+        // which allocates a list for every start tag with two attributes or more.
+        attrs.with_checks(false);
         for attr in attrs {
             let attr = attr.map_err(|e| XmlError::Malformed {
                 offset,
@@ -380,10 +390,17 @@ impl<'l> Builder<'l> {
                 start: value_start,
                 end: self.position()?,
             };
+            let repeated = || XmlError::Malformed {
+                offset,
+                message: format!("attribute {key} appears twice on <{qname}>"),
+            };
             if attr_prefix.is_none() && attr_local == "xmlns" {
                 let uri = self.text_of(value);
                 if uri == XML_NAMESPACE || uri == XMLNS_NAMESPACE {
                     return Err(XmlError::InvalidNamespaceDecl(format!("xmlns=\"{uri}\"")));
+                }
+                if self.declares(decls_start, None) {
+                    return Err(repeated());
                 }
                 self.declare(None, value, qname)?;
             } else if attr_prefix == Some("xmlns") {
@@ -399,12 +416,24 @@ impl<'l> Builder<'l> {
                 }
                 if attr_local == "xml" {
                     // Declaring xml to its own URI is allowed and changes nothing.
+                    if std::mem::replace(&mut xml_declared, true) {
+                        return Err(repeated());
+                    }
                     continue;
+                }
+                if self.declares(decls_start, Some(attr_local.as_bytes())) {
+                    return Err(repeated());
                 }
                 let prefix = self.store(attr_local)?;
                 self.declare(Some(prefix), value, qname)?;
             } else {
+                if self.has_raw_attribute(key.as_bytes()) {
+                    return Err(repeated());
+                }
                 let (prefix, local_name) = self.store_name(key, attr_prefix)?;
+                if prefix.is_none() && self.bytes_of(local_name) == b"ID" {
+                    self.ids.push(value);
+                }
                 self.raw_attributes.push(RawAttribute {
                     prefix,
                     local_name,
@@ -470,6 +499,8 @@ impl<'l> Builder<'l> {
             parent,
             kind: NodeKind::Element(element),
             children: Slots::default(),
+            // Set when the element closes; until then the subtree is the element alone.
+            subtree_end: id.0.saturating_add(1),
         });
         if parent.is_none() {
             self.root = Some(id);
@@ -479,10 +510,11 @@ impl<'l> Builder<'l> {
     }
 
     /// Two attributes with one expanded name (a:x and b:x bound to one URI) are a
-    /// well-formedness error under Namespaces in XML. quick-xml has refused two with one
-    /// qualified name, and an unprefixed attribute (in no namespace) never shares its expanded
-    /// name with a prefixed one (always in a namespace), so only the prefixed attributes from
-    /// `start` on are compared, sorted: n log n, not n squared, for an element with many.
+    /// well-formedness error under Namespaces in XML. Two with one qualified name have been
+    /// refused while the tag was read, and an unprefixed attribute (in no namespace) never
+    /// shares its expanded name with a prefixed one (always in a namespace), so only the
+    /// prefixed attributes from `start` on are compared, sorted: n log n, not n squared, for an
+    /// element with many.
     fn refuse_duplicate_expanded_names(
         &mut self,
         start: usize,
@@ -521,6 +553,29 @@ impl<'l> Builder<'l> {
         }
     }
 
+    /// True when the start tag being read, whose declarations begin at `decls_start`, already
+    /// declares `prefix` (`None`: the default namespace). A tag has at most the attribute cap
+    /// of them, so the scan is as bounded as the tag.
+    fn declares(&self, decls_start: usize, prefix: Option<&[u8]>) -> bool {
+        self.decls
+            .get(decls_start..)
+            .unwrap_or_default()
+            .iter()
+            .any(|d| d.prefix.map(|p| self.bytes_of(p)) == prefix)
+    }
+
+    /// True when the start tag being read already has an attribute (other than a namespace
+    /// declaration) with the qualified name `qname`. Each is stored as one run of the arena.
+    fn has_raw_attribute(&self, qname: &[u8]) -> bool {
+        self.raw_attributes.iter().any(|a| {
+            let start = a.prefix.map_or(a.local_name.start, |p| p.start);
+            self.bytes_of(Span {
+                start,
+                end: a.local_name.end,
+            }) == qname
+        })
+    }
+
     /// Record a namespace declaration of the element `qname`. Every later prefix lookup scans
     /// the bindings in scope, so their number is capped.
     fn declare(&mut self, prefix: Option<Span>, uri: Span, qname: &str) -> Result<(), XmlError> {
@@ -539,6 +594,12 @@ impl<'l> Builder<'l> {
         self.flush_text()?;
         if self.stack.last() == Some(&id) {
             self.stack.pop();
+            // Every node pushed since the element opened lies within it.
+            let end = u32::try_from(self.nodes.len())
+                .map_err(|_| XmlError::TooManyNodes(self.limits.max_nodes))?;
+            if let Some(node) = self.nodes.get_mut(id.0 as usize) {
+                node.subtree_end = end;
+            }
             if let Some(mark) = self.binding_marks.pop() {
                 self.bindings.truncate(mark);
             }

@@ -91,6 +91,9 @@ pub(crate) struct NodeData {
     pub(crate) parent: Option<NodeId>,
     pub(crate) kind: NodeKind,
     pub(crate) children: Slots,
+    /// One past the last node of this node's subtree. Nodes are stored in document order, so
+    /// a subtree is the run of nodes from the node itself to here: walking it needs no stack.
+    pub(crate) subtree_end: u32,
 }
 
 /// A parsed document. The root is always an element.
@@ -107,6 +110,10 @@ pub struct Document {
     /// Children of every node, each node's in one run, in document order.
     pub(crate) children: Vec<NodeId>,
     pub(crate) root: NodeId,
+    /// The values of every unqualified `ID` attribute, in document order: listed by the parser
+    /// as it reads, so that the duplicate-ID check, made before every signature check, costs no
+    /// walk of the tree.
+    pub(crate) ids: Vec<Span>,
     /// Namespace bindings in scope above the root: empty for a whole document, the bindings of
     /// the surrounding context for a fragment (a decrypted Assertion inherits the Response's).
     pub(crate) inherited_namespaces: Vec<NamespaceDecl>,
@@ -232,6 +239,19 @@ impl Document {
     /// Bindings in scope above the root (see the field's documentation).
     pub fn inherited_namespaces(&self) -> &[NamespaceDecl] {
         &self.inherited_namespaces
+    }
+
+    /// An `ID` attribute value that two elements share, if any (the smallest such value). A
+    /// duplicate ID is how signature wrapping makes a reference resolve to another element
+    /// than the one read; SAML's `ID` is an unqualified attribute.
+    pub fn duplicate_id(&self) -> Option<&str> {
+        // A Response carries a handful of IDs: a sort beats hashing them.
+        let mut ids: Vec<&str> = self.ids.iter().map(|span| self.str(*span)).collect();
+        ids.sort_unstable();
+        ids.windows(2).find_map(|pair| match pair {
+            [a, b] if a == b => Some(*a),
+            _ => None,
+        })
     }
 
     /// The number of nodes (elements and text) in the document.
@@ -385,17 +405,8 @@ impl<'a> ElementRef<'a> {
     /// This element and all its descendant elements, in document order.
     pub fn descendants_and_self(self) -> impl Iterator<Item = ElementRef<'a>> + 'a {
         let doc = self.doc;
-        let mut stack = vec![self.id];
-        std::iter::from_fn(move || {
-            while let Some(id) = stack.pop() {
-                let node = doc.node(id)?;
-                if let NodeKind::Element(element) = &node.kind {
-                    stack.extend(node.children.of(&doc.children).iter().rev().copied());
-                    return Some(ElementRef { doc, id, element });
-                }
-            }
-            None
-        })
+        let end = doc.node(self.id).map_or(self.id.0, |n| n.subtree_end);
+        (self.id.0..end).filter_map(move |i| doc.element(NodeId(i)))
     }
 
     /// True when `self` is `other` or one of its descendants.
@@ -413,6 +424,13 @@ impl<'a> ElementRef<'a> {
     /// The concatenation of all the element's text children. An element that holds an element
     /// where text is expected is refused, so a value can never be built from part of a subtree.
     pub fn text(&self) -> Result<String, NotTextOnly> {
+        // The parser merges adjacent text, so an element that holds only text has at most one
+        // text child: copied once, at its size.
+        if let [only] = self.child_ids()
+            && let Some(NodeKind::Text(t)) = self.doc.node(*only).map(|n| &n.kind)
+        {
+            return Ok(self.doc.str(*t).to_string());
+        }
         let mut out = String::new();
         for child in self.children() {
             match child {

@@ -30,13 +30,7 @@ pub(super) fn check_unique_ids(doc: &Document) -> Result<(), SignatureError> {
 
 /// An `ID` attribute value that appears on two elements, if any.
 pub(crate) fn duplicate_id(doc: &Document) -> Option<&str> {
-    // A Response carries a handful of IDs: a sort beats hashing them.
-    let mut ids: Vec<&str> = doc.elements().filter_map(|e| e.attr("ID")).collect();
-    ids.sort_unstable();
-    ids.windows(2).find_map(|pair| match pair {
-        [a, b] if a == b => Some(*a),
-        _ => None,
-    })
+    doc.duplicate_id()
 }
 
 /// The Reference URI is `#` and the signed element's ID: no whole-document reference, no
@@ -45,23 +39,28 @@ pub(super) fn check_reference_uri(
     reference_uri: Option<&str>,
     id: &str,
 ) -> Result<(), SignatureError> {
-    let expected_id = id.to_string();
+    // The error's copy of the ID is made only on the way out (this runs on every Response).
+    let expected_id = || id.to_string();
     let Some(uri) = reference_uri else {
-        return Err(SignatureError::ReferenceUriMissing { expected_id });
+        return Err(SignatureError::ReferenceUriMissing {
+            expected_id: expected_id(),
+        });
     };
     if uri.is_empty() {
-        return Err(SignatureError::EmptyReferenceUri { expected_id });
+        return Err(SignatureError::EmptyReferenceUri {
+            expected_id: expected_id(),
+        });
     }
     if uri.starts_with("#xpointer(") {
         return Err(SignatureError::XPointerReference {
             uri: uri.to_string(),
-            expected_id,
+            expected_id: expected_id(),
         });
     }
     if uri.strip_prefix('#') != Some(id) {
         return Err(SignatureError::ReferenceMismatch {
             uri: uri.to_string(),
-            expected_id,
+            expected_id: expected_id(),
         });
     }
     Ok(())
