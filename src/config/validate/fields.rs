@@ -23,6 +23,29 @@ pub(super) fn required<'a, T>(
     field.as_ref()
 }
 
+/// A name that appears in metric labels (an IdP's also in URLs): letters, digits, `_` and `-`,
+/// not empty. Anything else is an error on `key`, naming where the name appears (`used_in`).
+pub(super) fn label_name(
+    field: &Spanned<String>,
+    key: &str,
+    used_in: &str,
+    p: &mut Problems,
+) -> Option<String> {
+    let name = field.get_ref();
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        p.error(
+            key,
+            Some(field.span()),
+            format!("use letters, digits, '_' or '-' (it appears in {used_in})"),
+        );
+    }
+    ok.then(|| name.clone())
+}
+
 pub(super) fn duration_field(
     field: &S<String>,
     key: &str,
@@ -89,4 +112,43 @@ pub(super) fn is_loopback_host(url: &Url) -> bool {
 
 pub(super) fn bool_of(field: &S<bool>, default: bool) -> bool {
     field.as_ref().map_or(default, |b| *b.get_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str) -> (Option<String>, Vec<String>) {
+        let source = format!("name = {name:?}\n");
+        let field = Spanned::new(7..7 + name.len() + 2, name.to_owned());
+        let mut p = Problems::new(Path::new("/etc/samlgate.toml"), &source);
+        let kept = label_name(&field, "idp[0].name", "URLs and metric labels", &mut p);
+        let problems = p.into_vec().iter().map(ToString::to_string).collect();
+        (kept, problems)
+    }
+
+    #[test]
+    fn a_label_name_of_letters_digits_underscores_and_dashes_is_kept() {
+        assert_eq!(
+            check("corp-Entra_2"),
+            (Some("corp-Entra_2".to_owned()), vec![])
+        );
+    }
+
+    #[test]
+    fn a_label_name_with_anything_else_is_an_error_naming_the_key_and_where_it_appears() {
+        for bad in ["", "corp entra", "corp/entra", "corp\"}", "corp.entra", "é"] {
+            let (kept, problems) = check(bad);
+            assert_eq!(kept, None, "{bad:?}");
+            assert_eq!(
+                problems,
+                vec![
+                    "error: /etc/samlgate.toml:1: idp[0].name: use letters, digits, '_' or '-' \
+                     (it appears in URLs and metric labels)"
+                        .to_owned()
+                ],
+                "{bad:?}"
+            );
+        }
+    }
 }

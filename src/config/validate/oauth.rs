@@ -6,7 +6,7 @@ use time::Duration;
 use toml::Spanned;
 use url::Url;
 
-use super::fields::{duration_field, is_loopback_host, required, resolve};
+use super::fields::{duration_field, is_loopback_host, label_name, required, resolve};
 use super::idp::mapping_table;
 use crate::config::as_written::RawOAuth;
 use crate::config::duration::format_duration;
@@ -97,20 +97,7 @@ fn one(
     let issuer_url = issuer_field.and_then(|f| fetch_url(f, &key("issuer"), p));
     let issuer = issuer_field.map(|f| f.get_ref().clone());
     let name = match &r.name {
-        Some(n) => {
-            let ok = !n.get_ref().is_empty()
-                && n.get_ref()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !ok {
-                p.error(
-                    key("name"),
-                    Some(n.span()),
-                    "use letters, digits, '_' or '-' (it appears in metric labels)",
-                );
-            }
-            ok.then(|| n.get_ref().clone())
-        }
+        Some(n) => label_name(n, &key("name"), "metric labels", p),
         None => issuer.clone(),
     };
     let audiences = required(&r.audience, &key("audience"), span.clone(), p).and_then(|a| {

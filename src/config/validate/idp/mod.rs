@@ -8,7 +8,7 @@ use std::path::Path;
 use time::Duration;
 use toml::Spanned;
 
-use super::fields::{bool_of, duration_field, required, resolve, span_of};
+use super::fields::{bool_of, duration_field, label_name, required, resolve, span_of};
 use super::keys::{EXPIRY_WARNING_DAYS, check_key_strength, warn_if_expiring};
 use crate::config::as_written::RawIdp;
 use crate::config::duration::format_duration;
@@ -69,20 +69,8 @@ pub(super) fn idp(
     let key = |k: &str| format!("idp[{i}].{k}");
     let span = Some(raw.span());
     let r = raw.get_ref();
-    let name = required(&r.name, &key("name"), span.clone(), p).and_then(|n| {
-        let ok = !n.get_ref().is_empty()
-            && n.get_ref()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !ok {
-            p.error(
-                key("name"),
-                Some(n.span()),
-                "use letters, digits, '_' or '-' (it appears in URLs and metric labels)",
-            );
-        }
-        ok.then(|| n.get_ref().clone())
-    });
+    let name = required(&r.name, &key("name"), span.clone(), p)
+        .and_then(|n| label_name(n, &key("name"), "URLs and metric labels", p));
     let skew =
         duration_field(&r.clock_skew, &key("clock_skew"), DEFAULT_CLOCK_SKEW, p).and_then(|d| {
             if d > MAX_CLOCK_SKEW {
