@@ -138,6 +138,32 @@ fn refuses_duplicate_attributes_including_by_expanded_name() {
     ));
 }
 
+/// The parser checks repeated names itself (not quick-xml): every form of a name written twice
+/// on one tag is refused, wherever the two sit among the tag's attributes.
+#[test]
+fn refuses_every_name_written_twice_on_one_tag() {
+    for xml in [
+        r#"<r a="1" b="2" a="3"/>"#,
+        r#"<r xmlns:p="urn:x" p:a="1" p:a="2"/>"#,
+        r#"<r xmlns:p="urn:x" xmlns:p="urn:y"/>"#,
+        r#"<r xmlns="urn:x" xmlns="urn:y"/>"#,
+        r#"<r xmlns:p="urn:x" a="0" xmlns:q="urn:z" xmlns:p="urn:x"/>"#,
+        r#"<r><c ID="a" x="1" ID="b"/></r>"#,
+    ] {
+        assert!(matches!(refuse(xml), XmlError::Malformed { .. }), "{xml}");
+    }
+    // One name each, even when they look alike: accepted.
+    for xml in [
+        r#"<r a="1" A="2" xmlns:a="urn:x" a:a="3"/>"#,
+        r#"<r xmlns="urn:x" xmlns:p="urn:x" p:ID="1" ID="1"/>"#,
+    ] {
+        assert!(
+            parse(xml.as_bytes(), &ParseLimits::default()).is_ok(),
+            "{xml}"
+        );
+    }
+}
+
 #[test]
 fn refuses_undeclared_prefixes() {
     assert!(matches!(
@@ -252,4 +278,39 @@ fn finds_duplicate_expanded_names_wherever_they_sit_among_many_attributes() {
     // One local name in two namespaces, or in none and in one, is no duplicate.
     let distinct = r#"<r xmlns:p="urn:p" xmlns:q="urn:q" a="1" p:a="2" q:a="3"/>"#;
     assert!(parse(distinct.as_bytes(), &ParseLimits::default()).is_ok());
+}
+
+/// The IDs the duplicate-ID check compares are listed by the parser as it reads: every
+/// unqualified `ID` in the document, however deep, and never a namespaced one.
+#[test]
+fn the_parser_lists_every_unqualified_id_for_the_duplicate_check() {
+    let doc = |xml: &str| parse(xml.as_bytes(), &ParseLimits::default()).expect(xml);
+    let deep = doc(r#"<r ID="a"><x><y/><z><w ID="b"/><v ID="a"/></z></x></r>"#);
+    assert_eq!(deep.duplicate_id(), Some("a"));
+    let siblings = doc(r#"<r><x ID="b"/><x ID="c"/><x ID="b"/></r>"#);
+    assert_eq!(siblings.duplicate_id(), Some("b"));
+    let distinct = doc(r#"<r xmlns:p="urn:x" ID="a" p:ID="a"><x ID="b" id="a"/></r>"#);
+    assert_eq!(distinct.duplicate_id(), None);
+}
+
+/// An element's subtree is read as the run of nodes up to its recorded end: it holds every
+/// element below, in document order, and nothing after the element closes.
+#[test]
+fn an_elements_descendants_are_its_subtree_and_nothing_after_it() {
+    let xml = r#"<r><a>t<!--c--><b><c/></b>u<d/></a><e><f/></e></r>"#;
+    let doc = parse(xml.as_bytes(), &ParseLimits::default()).expect("well-formed");
+    let names = |e: samlgate::xml::ElementRef<'_>| -> Vec<String> {
+        e.descendants_and_self()
+            .map(|d| d.local_name().to_owned())
+            .collect()
+    };
+    assert_eq!(names(doc.root()), ["r", "a", "b", "c", "d", "e", "f"]);
+    let a = doc.root().child_elements().next().expect("a");
+    assert_eq!(names(a), ["a", "b", "c", "d"]);
+    let c = a
+        .child_elements()
+        .next()
+        .and_then(|b| b.child_elements().next())
+        .expect("c");
+    assert_eq!(names(c), ["c"]);
 }
