@@ -52,13 +52,9 @@ struct Args {
     check: Vec<PathBuf>,
 }
 
-/// This thread's CPU time in nanoseconds (Linux: /proc/thread-self/schedstat, first field).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu_ns;
 
 struct Bench {
     policy: IdpPolicy,

@@ -19,13 +19,9 @@ use samlgate::saml::response::validate_xml;
 #[allow(dead_code)]
 mod test_idp;
 
-/// This thread's CPU time in nanoseconds (Linux: /proc/thread-self/schedstat, first field).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu_ns;
 
 /// CPU microseconds per call of `f`, over `n` calls.
 fn cpu_us_per_call(n: u32, mut f: impl FnMut()) -> f64 {
