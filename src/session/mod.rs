@@ -96,14 +96,25 @@ impl Sessions {
     }
 
     /// The session cache, if it may be read for a request that arrived before this call: with
-    /// the memory store always; with Redis once every change Redis reported before now is
-    /// applied (one shared round trip), and not at all while that cannot be confirmed.
+    /// the memory store always; with Redis under the tracker's lease (every change Redis made
+    /// before a round sent less than a lease ago is applied, and every node that ends a session
+    /// waits out a lease before it answers), else after one shared round trip, and not at all
+    /// while that cannot be confirmed.
     pub async fn cache_in_step(&self) -> Option<&SessionCache> {
         match &self.tracker {
             None => Some(&self.cache),
-            // Boxed: the round trip's state is kilobytes that the memory store's requests,
-            // whose futures hold this one, would otherwise carry and copy.
+            Some(tracker) if tracker.in_step_now() => Some(&self.cache),
+            // Boxed: the round trip's state is kilobytes that the other requests, whose
+            // futures hold this one, would otherwise carry and copy.
             Some(tracker) => Box::pin(tracker.barrier()).await.then_some(&*self.cache),
+        }
+    }
+
+    /// With Redis, wait until no node serves a session this node just deleted from its cache
+    /// (each reads its cache only under a lease granted after the deletion by then).
+    async fn settle(&self) {
+        if let Some(tracker) = &self.tracker {
+            tokio::time::sleep(tracker.settle_time()).await;
         }
     }
 
@@ -158,14 +169,19 @@ impl Sessions {
         establish(session, record, &self.cache).await
     }
 
-    /// End the session, here and in the store; the record it held, if any.
+    /// End the session, here and in the store; the record it held, if any. With Redis it
+    /// returns only once no node serves the session any more.
     pub async fn end(&self, session: &Session) -> Result<Option<SessionRecord>, SessionStoreError> {
-        end(session, &self.cache).await
+        let record = end(session, &self.cache).await?;
+        if record.is_some() {
+            self.settle().await;
+        }
+        Ok(record)
     }
 
     /// End the sessions with these IDs, whichever node serves them (single logout): each is
-    /// dropped from this node's cache and deleted from the store; with Redis every other node's
-    /// cache hears of the deletion through tracking before it next serves the session. Says how
+    /// dropped from this node's cache and deleted from the store; with Redis it returns only
+    /// once every other node's cache has heard of the deletions through tracking. Says how
     /// many of them were still there and ended, and how many could not be ended.
     pub async fn end_ids(&self, ids: &[String]) -> EndedSessions {
         use tower_sessions::SessionStore;
@@ -192,6 +208,9 @@ impl Sessions {
                 }
             }
             self.cache.remove(&id);
+        }
+        if ended.ended > 0 {
+            self.settle().await;
         }
         ended
     }

@@ -12,8 +12,17 @@
 //! it completes only after a command sent on the tracking connection *after* the call began
 //! has been answered, and Redis writes a connection's reports and replies in order. So every
 //! change Redis made before the request arrived has been applied to the cache when the
-//! request reads it: a logout on any node takes effect for every later request, as when
-//! every request read Redis. Requests waiting at the same moment share one round trip.
+//! request reads it. Requests waiting at the same moment share one round trip.
+//!
+//! A round trip per request would still cost as much as the cache saves when few requests
+//! share one, so a completed round is a lease ([`LEASE`]): for that long after a round's
+//! command was sent, [`SessionTracker::in_step`] lets requests read the cache at once, and
+//! starts the next round in the background before the lease runs out. The lease's window is
+//! closed on the other side: a node that ends a session waits [`SessionTracker::settle_time`]
+//! (the lease and a margin) after Redis deleted it before it answers, so by then every round
+//! any node's requests rely on was sent after the deletion and has applied it. A logout on
+//! any node thus takes effect on every node before the logout is answered; only what no node
+//! waits for (an eviction, a key deleted by hand, a flush) may be served for one lease longer.
 //!
 //! What reports cannot tell is checked on every round, and clears the whole cache before the
 //! round completes: a new connection (fred announces each one before sending anything on it;
@@ -58,6 +67,16 @@ const MARKER_RENEWAL: StdDuration = StdDuration::from_secs(60);
 const IDLE_ROUND: StdDuration = StdDuration::from_secs(1);
 /// Reports buffered between two rounds before the tracker must clear the whole cache.
 const REPORT_CAPACITY: usize = 4096;
+/// How long after a round's command was sent requests may read the cache without another
+/// round. Every node ending a session waits this long (and [`SETTLE_MARGIN`]) before it
+/// answers, so it is also what a logout's answer is delayed by with Redis.
+pub const LEASE: StdDuration = StdDuration::from_millis(100);
+/// Added to the lease for the node that ends a session: the two nodes' monotonic clocks may
+/// run at slightly different rates (NTP slews them by at most 0.05%, 50 µs over a lease).
+pub const SETTLE_MARGIN: StdDuration = StdDuration::from_millis(2);
+/// A request that finds the lease older than this part of it (a quarter) starts the next round
+/// in the background, so that under traffic requests find a fresh lease and never wait.
+const REFRESH_DIVISOR: u64 = 4;
 
 #[derive(Clone, Copy, Debug)]
 struct Round {
@@ -77,6 +96,15 @@ struct Shared {
     /// The connection's side of the rounds; only a round's runner locks it.
     state: tokio::sync::Mutex<Rounds>,
     command_timeout: StdDuration,
+    /// What [`Shared::clock`] counts from.
+    epoch: std::time::Instant,
+    /// [`Shared::clock`] when the last round that left the cache in step sent its command,
+    /// plus one; 0 when the last round failed (no lease).
+    lease_from: AtomicU64,
+    /// The lease's length, in nanoseconds.
+    lease: u64,
+    /// Whether a background round started by [`SessionTracker::in_step`] is under way.
+    refreshing: AtomicBool,
 }
 
 impl Shared {
@@ -93,7 +121,21 @@ impl Shared {
         // If this future is dropped mid-round, waiters are woken to run one themselves.
         let mut abandoned = Abandoned(Some(self));
         let done = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let in_step = self.state.lock().await.run().await;
+        let in_step = {
+            let mut state = self.state.lock().await;
+            // Taken before the command is sent: every change Redis made before this instant
+            // is applied when the round succeeds.
+            let sent = self.clock();
+            let in_step = state.run().await;
+            // Under the lock, so leases are granted in the order rounds ran.
+            if in_step {
+                self.lease_from
+                    .fetch_max(sent.saturating_add(1), Ordering::SeqCst);
+            } else {
+                self.lease_from.store(0, Ordering::SeqCst);
+            }
+            in_step
+        };
         let round = Round { done, in_step };
         abandoned.0 = None;
         // Free first, so a waiter woken by the result and still needing a later round can
@@ -105,6 +147,42 @@ impl Shared {
             }
         });
         Some(round)
+    }
+}
+
+impl Shared {
+    /// Nanoseconds since the tracker started, on the monotonic clock.
+    fn clock(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// What a request may do with the cache, given the lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseCheck {
+    /// Read it.
+    Fresh,
+    /// Read it, and start the next round now so the lease does not run out under traffic.
+    FreshRefresh,
+    /// No lease (no round yet, the last one failed, or it is older than the lease): wait for
+    /// a round first.
+    Expired,
+}
+
+/// The lease's verdict at `now`, for a lease granted at `lease_from` (as stored: the round's
+/// send time plus one, 0 for none) lasting `lease` (all in nanoseconds of one clock).
+pub fn check_lease(now: u64, lease_from: u64, lease: u64) -> LeaseCheck {
+    let Some(sent) = lease_from.checked_sub(1) else {
+        return LeaseCheck::Expired;
+    };
+    // A round that completed on another thread may have read the clock after this request.
+    let age = now.saturating_sub(sent);
+    if age > lease {
+        LeaseCheck::Expired
+    } else if age >= lease / REFRESH_DIVISOR {
+        LeaseCheck::FreshRefresh
+    } else {
+        LeaseCheck::Fresh
     }
 }
 
@@ -141,6 +219,16 @@ impl SessionTracker {
         keys: &KeySpace,
         sink: Arc<dyn InvalidationSink>,
     ) -> Result<Self, StoreError> {
+        Self::start_with_lease(settings, keys, sink, LEASE)
+    }
+
+    /// [`SessionTracker::start`] with a lease other than [`LEASE`] (tests).
+    pub fn start_with_lease(
+        settings: &RedisSettings,
+        keys: &KeySpace,
+        sink: Arc<dyn InvalidationSink>,
+        lease: StdDuration,
+    ) -> Result<Self, StoreError> {
         let FredParts {
             mut config,
             mut perf,
@@ -176,9 +264,48 @@ impl SessionTracker {
             }),
             state: tokio::sync::Mutex::new(rounds),
             command_timeout: settings.command_timeout,
+            epoch: std::time::Instant::now(),
+            lease_from: AtomicU64::new(0),
+            lease: u64::try_from(lease.as_nanos()).unwrap_or(u64::MAX),
+            refreshing: AtomicBool::new(false),
         });
         tokio::spawn(idle_rounds(Arc::downgrade(&shared)));
         Ok(SessionTracker { shared, client })
+    }
+
+    /// Whether the cache may be read now without waiting: a round that left it in step sent
+    /// its command less than a lease ago. Starts the next round in the background when the
+    /// lease is getting old. `false`: call [`SessionTracker::barrier`].
+    pub fn in_step_now(&self) -> bool {
+        let shared = &self.shared;
+        let verdict = check_lease(
+            shared.clock(),
+            shared.lease_from.load(Ordering::SeqCst),
+            shared.lease,
+        );
+        if verdict == LeaseCheck::FreshRefresh
+            && !shared.running.load(Ordering::SeqCst)
+            && !shared.refreshing.swap(true, Ordering::SeqCst)
+        {
+            let shared = Arc::clone(shared);
+            tokio::spawn(async move {
+                let _ = shared.try_run().await;
+                shared.refreshing.store(false, Ordering::SeqCst);
+            });
+        }
+        verdict != LeaseCheck::Expired
+    }
+
+    /// Whether the cache may be read for a request arriving now: at once under a lease
+    /// ([`SessionTracker::in_step_now`]), otherwise after a round ([`SessionTracker::barrier`]).
+    pub async fn in_step(&self) -> bool {
+        self.in_step_now() || self.barrier().await
+    }
+
+    /// How long a node that ended a session in Redis waits before it answers, so that no node
+    /// still serves it from a lease granted before the deletion: the lease and a margin.
+    pub fn settle_time(&self) -> StdDuration {
+        StdDuration::from_nanos(self.shared.lease).saturating_add(SETTLE_MARGIN)
     }
 
     /// Wait until every change Redis made to sessions before this call is applied to the
@@ -424,6 +551,22 @@ mod tests {
         assert_eq!(session_id("sg:authnreq:22:x,", &prefix), None);
         let tampered = key.replacen(':', "", 1);
         assert_eq!(session_id(&tampered, &prefix), None);
+    }
+
+    #[test]
+    fn a_lease_lets_the_cache_be_read_until_it_runs_out_and_asks_for_a_round_from_a_quarter() {
+        let lease = 100;
+        // No round yet, or the last one failed.
+        assert_eq!(check_lease(5, 0, lease), LeaseCheck::Expired);
+        // Granted by a round sent at 10 (stored as 11).
+        assert_eq!(check_lease(10, 11, lease), LeaseCheck::Fresh);
+        assert_eq!(check_lease(34, 11, lease), LeaseCheck::Fresh);
+        assert_eq!(check_lease(35, 11, lease), LeaseCheck::FreshRefresh);
+        assert_eq!(check_lease(110, 11, lease), LeaseCheck::FreshRefresh);
+        assert_eq!(check_lease(111, 11, lease), LeaseCheck::Expired);
+        assert_eq!(check_lease(u64::MAX, 11, lease), LeaseCheck::Expired);
+        // A round sent after this request read the clock (another thread) covers it.
+        assert_eq!(check_lease(3, 11, lease), LeaseCheck::Fresh);
     }
 
     #[test]

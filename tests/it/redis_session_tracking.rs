@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use fred::clients::Client;
 use fred::interfaces::{ClientLike, KeysInterface};
 use fred::types::config::Config;
+use samlgate::session::tracking::{LEASE, SETTLE_MARGIN};
 use samlgate::session::{InvalidationSink, SessionTracker};
 use samlgate::store::RedisSettings;
 use samlgate::store::keys::{KeySpace, Kind};
@@ -50,6 +51,10 @@ struct Setup {
 }
 
 async fn setup() -> Option<Setup> {
+    setup_with_lease(LEASE).await
+}
+
+async fn setup_with_lease(lease: Duration) -> Option<Setup> {
     let redis = RedisServer::start()?;
     let mut settings = RedisSettings::new(&redis.url());
     settings.key_prefix = PREFIX.to_string();
@@ -57,7 +62,8 @@ async fn setup() -> Option<Setup> {
     settings.connect_timeout = Duration::from_secs(1);
     let keys = KeySpace::new(PREFIX);
     let events = Arc::new(Recorder::default());
-    let tracker = SessionTracker::start(&settings, &keys, events.clone()).unwrap();
+    let tracker =
+        SessionTracker::start_with_lease(&settings, &keys, events.clone(), lease).unwrap();
     let writer = Client::new(Config::from_url(&redis.url()).unwrap(), None, None, None);
     writer.init().await.unwrap();
     let s = Setup {
@@ -148,6 +154,74 @@ async fn every_session_change_before_a_barrier_is_applied_when_it_returns() {
         .unwrap();
     assert!(s.tracker.barrier().await);
     assert_eq!(s.events.take(), vec![]);
+}
+
+/// `cmdstat_<command>` calls so far.
+fn calls(redis: &RedisServer, command: &str) -> u64 {
+    let stats = redis.cli(&["INFO", "commandstats"]).unwrap_or_default();
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn under_a_lease_requests_read_the_cache_without_a_round_trip_each() {
+    // A lease of an hour: no request in this test finds it old enough to refresh.
+    let Some(s) = setup_with_lease(Duration::from_secs(3600)).await else {
+        return;
+    };
+    let before = calls(&s.redis, "exists");
+    for _ in 0..1000 {
+        assert!(s.tracker.in_step_now());
+        assert!(s.tracker.in_step().await);
+    }
+    // Only the background round once a second may have run meanwhile, never one per request.
+    let rounds = calls(&s.redis, "exists") - before;
+    assert!(rounds < 100, "{rounds} rounds for 2000 requests");
+}
+
+#[tokio::test]
+async fn a_session_deleted_by_another_node_is_applied_by_the_time_that_node_has_settled() {
+    let Some(s) = setup().await else { return };
+    for round in 0..20 {
+        let id = s.write_new_session().await;
+        assert!(s.tracker.in_step().await);
+        s.events.take();
+        // Another node ends the session: it deletes it, then waits out the lease before it
+        // answers (what `Sessions::end` does). From then on no request here may read a cache
+        // that has not applied the deletion, whatever rounds ran or are running.
+        let _: i64 = s.writer.del(s.session_key(&id)).await.unwrap();
+        tokio::time::sleep(LEASE + SETTLE_MARGIN).await;
+        assert!(s.tracker.in_step().await);
+        let events = s.events.take();
+        assert!(
+            events.iter().any(|e| match e {
+                Event::Sessions(ids) => ids.contains(&id),
+                Event::All => true,
+            }),
+            "round {round}: the cache was readable before the deletion of {id} reached it: {events:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redis_gone_ends_the_lease_at_the_next_round() {
+    let Some(mut s) = setup().await else { return };
+    s.redis.stop();
+    // The lease granted before Redis went away runs out, and the round that follows fails.
+    tokio::time::sleep(LEASE + SETTLE_MARGIN).await;
+    assert!(!s.tracker.in_step_now());
+    assert!(
+        !s.tracker.in_step().await,
+        "no Redis: the cache must not be read"
+    );
+    assert!(!s.tracker.in_step_now(), "a failed round grants no lease");
+    s.redis.resume();
+    s.until_in_step().await;
+    assert!(s.tracker.in_step_now());
 }
 
 #[tokio::test]
