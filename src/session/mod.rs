@@ -138,6 +138,17 @@ impl Sessions {
             return Ok(Some(hit));
         }
         let cache = &self.cache;
+        // With Redis, a miss under a lease may come before the reports Redis has already sent
+        // (this very session's creation on another node, say) are applied; applied during the
+        // load, any of them would keep what was loaded out of the cache. One round first, as
+        // before any lease: the load then enters the cache unless something changes meanwhile.
+        if id.is_some()
+            && let Some(tracker) = &self.tracker
+        {
+            // Its verdict does not matter here: the store is read either way, and a cache out
+            // of step is not read until a round has emptied it.
+            let _ = Box::pin(tracker.barrier()).await;
+        }
         let ticket = cache.ticket();
         match current(session, now, idle_timeout).await? {
             Lookup::Valid(record) => {
