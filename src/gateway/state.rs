@@ -209,7 +209,9 @@ fn tls_acceptor(
     let (acceptor, slot) = crate::server::tls::acceptor(files)?;
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
-            runtime.spawn(crate::server::tls::reload::watch(slot));
+            // The acceptor's configuration holds the slot; the watcher only looks at it, and
+            // ends once the acceptor is gone.
+            runtime.spawn(crate::server::tls::reload::watch(Arc::downgrade(&slot)));
         }
         Err(_) => tracing::warn!("no runtime: the TLS certificate will not be reloaded"),
     }

@@ -97,8 +97,8 @@ pub fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(chain)
 }
 
-/// The acceptor for `files`, and the slot its certificate is taken from (hand the slot to
-/// [`reload::watch`] to follow the files).
+/// The acceptor for `files`, and the slot its certificate is taken from (hand it to
+/// [`reload::watch`], as a `Weak`, to follow the files while the acceptor lives).
 pub fn acceptor(files: &TlsFiles) -> Result<(TlsAcceptor, Arc<CertificateSlot>), TlsError> {
     let provider = provider();
     let slot = Arc::new(CertificateSlot::new(

@@ -281,6 +281,39 @@ async fn new_files_are_picked_up_without_a_signal() {
     wait_for_certificate(&served, &new).await;
 }
 
+/// A configuration reload replaces the TLS acceptor; the old acceptor's certificate watcher must
+/// end with it rather than run (and reload on every SIGHUP) for the life of the process.
+#[tokio::test(start_paused = true)]
+async fn the_certificate_watcher_ends_once_its_acceptor_is_gone() {
+    if !support::require_tool("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    make_ca(dir.path());
+    make_server_cert(dir.path(), "server");
+    let files = samlgate::config::TlsFiles {
+        cert: dir.path().join("server.crt"),
+        key: dir.path().join("server.key"),
+        names: vec!["localhost".into()],
+        not_after: String::new(),
+    };
+    let (acceptor, slot) = samlgate::server::tls::acceptor(&files).unwrap();
+    let watcher = tokio::spawn(samlgate::server::tls::reload::watch(
+        std::sync::Arc::downgrade(&slot),
+    ));
+    // Time is paused: each poll interval passes at once while the runtime is idle.
+    for _ in 0..3 {
+        tokio::time::sleep(samlgate::server::tls::reload::POLL_INTERVAL).await;
+        assert!(!watcher.is_finished(), "the acceptor is still in use");
+    }
+    drop(slot);
+    drop(acceptor);
+    tokio::time::timeout(samlgate::server::tls::reload::POLL_INTERVAL * 2, watcher)
+        .await
+        .expect("the watcher still runs after its acceptor was dropped")
+        .unwrap();
+}
+
 #[tokio::test]
 async fn check_reports_the_certificate_and_refuses_a_key_that_is_not_its_own() {
     if !peers_here() {

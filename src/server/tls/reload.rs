@@ -5,7 +5,7 @@
 //! again at the next change or signal.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use rustls::crypto::CryptoProvider;
@@ -67,12 +67,17 @@ impl ResolvesServerCert for CertificateSlot {
     }
 }
 
-/// Follow the files for ever: reload on SIGHUP, and when either file's modification time
-/// changes (looked at every [`POLL_INTERVAL`]). Run it as a task on any runtime.
-pub async fn watch(slot: Arc<CertificateSlot>) {
+/// Follow the files while the slot is in use: reload on SIGHUP, and when either file's
+/// modification time changes (looked at every [`POLL_INTERVAL`]). Ends at the first signal or
+/// look after the last acceptor holding the slot is gone (a configuration reload builds a new
+/// one), so reloads do not pile up watchers that each reload a certificate nobody serves. Run
+/// it as a task on any runtime.
+pub async fn watch(slot: Weak<CertificateSlot>) {
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let mut seen = slot.stamp();
+    let Some(mut seen) = slot.upgrade().map(|slot| slot.stamp()) else {
+        return;
+    };
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -85,17 +90,21 @@ pub async fn watch(slot: Arc<CertificateSlot>) {
         };
         #[cfg(not(unix))]
         let signalled = std::future::pending::<Option<()>>();
-        tokio::select! {
-            _ = signalled => {
-                seen = slot.stamp();
-                slot.reload("SIGHUP");
-            }
-            _ = tick.tick() => {
-                let now = slot.stamp();
-                if now != seen {
-                    seen = now;
-                    slot.reload("the files changed");
-                }
+        let hung_up = tokio::select! {
+            _ = signalled => true,
+            _ = tick.tick() => false,
+        };
+        let Some(slot) = slot.upgrade() else {
+            return;
+        };
+        if hung_up {
+            seen = slot.stamp();
+            slot.reload("SIGHUP");
+        } else {
+            let now = slot.stamp();
+            if now != seen {
+                seen = now;
+                slot.reload("the files changed");
             }
         }
     }
