@@ -203,6 +203,8 @@ pub fn run(args: DemoArgs) -> ExitCode {
         };
         match start(listener).await {
             Ok(demo) => {
+                // Before the lines that tell a supervisor (or a test) the demo is up.
+                let stopped = crate::server::shutdown_signal_registered();
                 println!("==============================================================");
                 println!(" samlgate demo: DEVELOPMENT ONLY (anyone can sign in as anyone)");
                 println!("==============================================================");
@@ -215,7 +217,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
                 println!(" echo backend    {}", demo.backend_url);
                 println!(" files           {}", demo.dir.display());
                 println!(" Ctrl-C to stop.");
-                crate::server::shutdown_signal().await;
+                stopped.await;
                 // The demo's keys and configuration are throwaway: leave nothing behind.
                 match std::fs::remove_dir_all(&demo.dir) {
                     Ok(()) => println!(" stopped; removed {}", demo.dir.display()),

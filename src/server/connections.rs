@@ -332,7 +332,8 @@ pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// SIGINT or SIGTERM.
+/// SIGINT or SIGTERM, listened for from the first poll (so it may be created outside a runtime,
+/// and awaited on whichever runtime serves).
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -348,4 +349,30 @@ pub async fn shutdown_signal() {
         }
     }
     let _ = ctrl_c.await;
+}
+
+/// SIGINT or SIGTERM, listened for from this call on, not from the first poll: a signal that
+/// arrives in between (a supervisor, or a test, that stops the process as soon as it has printed
+/// its start lines) would otherwise meet the default action and kill the process before it
+/// cleans up. Call it inside the runtime that awaits it.
+pub fn shutdown_signal_registered() -> impl std::future::Future<Output = ()> + Send {
+    #[cfg(unix)]
+    let registered = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Some(mut interrupt), Some(mut terminate)) = registered {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+        shutdown_signal().await;
+    }
 }

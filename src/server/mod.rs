@@ -14,5 +14,6 @@ pub mod tls;
 
 pub use connections::{
     Answer, SHUTDOWN_GRACE, ServeApp, serve_on, serve_until, serve_with_limits, shutdown_signal,
+    shutdown_signal_registered,
 };
 pub use event_loops::EventLoops;
