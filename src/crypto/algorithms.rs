@@ -93,38 +93,36 @@ impl HashFunction {
 
     /// The digest of `data`.
     ///
-    /// OpenSSL 3 looks a legacy `EVP_sha256()` up in its provider store on every use (a lock and
-    /// a hash-table search per digest, several digests per login); the algorithm is fetched
-    /// once per process instead. If the fetch fails (a provider without
-    /// the algorithm), the plain call gives the same answer or the same error.
+    /// Through OpenSSL's low-level SHA functions (`SHA256_Init`, `_Update`, `_Final` and
+    /// their siblings): the same block functions as the EVP digests (with the CPU's SHA
+    /// instructions where it has them), without an EVP context to allocate, initialize, clean
+    /// and free around each of the four digests of every Response. (The one-shot `SHA256()`
+    /// is no shortcut: OpenSSL 3 routes it through EVP.) Never fails; the `Result` is kept for
+    /// the callers.
     pub fn digest(self, data: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
-        match self.fetched() {
-            Some(md) => {
-                let mut ctx = openssl::md_ctx::MdCtx::new()?;
-                ctx.digest_init(md)?;
-                ctx.digest_update(data)?;
-                let mut out = vec![0u8; self.output_len()];
-                let len = ctx.digest_final(&mut out)?;
-                out.truncate(len);
-                Ok(out)
+        use openssl::sha::{Sha1, Sha256, Sha384, Sha512};
+        Ok(match self {
+            HashFunction::Sha1 => {
+                let mut h = Sha1::new();
+                h.update(data);
+                h.finish().to_vec()
             }
-            None => openssl::hash::hash(self.message_digest(), data).map(|d| d.to_vec()),
-        }
-    }
-
-    fn fetched(self) -> Option<&'static openssl::md::MdRef> {
-        use std::sync::OnceLock;
-        static FETCHED: [OnceLock<Option<openssl::md::Md>>; 4] = [const { OnceLock::new() }; 4];
-        let (slot, name) = match self {
-            HashFunction::Sha1 => (0, "SHA1"),
-            HashFunction::Sha256 => (1, "SHA256"),
-            HashFunction::Sha384 => (2, "SHA384"),
-            HashFunction::Sha512 => (3, "SHA512"),
-        };
-        FETCHED
-            .get(slot)?
-            .get_or_init(|| openssl::md::Md::fetch(None, name, None).ok())
-            .as_deref()
+            HashFunction::Sha256 => {
+                let mut h = Sha256::new();
+                h.update(data);
+                h.finish().to_vec()
+            }
+            HashFunction::Sha384 => {
+                let mut h = Sha384::new();
+                h.update(data);
+                h.finish().to_vec()
+            }
+            HashFunction::Sha512 => {
+                let mut h = Sha512::new();
+                h.update(data);
+                h.finish().to_vec()
+            }
+        })
     }
 
     /// Output length in bytes (also the RSA-PSS salt length, RFC 6931 section 2.3.10).

@@ -45,11 +45,7 @@ pub fn decode_post_binding(value: &[u8]) -> Result<Vec<u8>, Rejection> {
         }
         .into());
     }
-    let compact: Vec<u8> = value
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact = crate::text::base64_text::without_whitespace(value);
     base64::engine::general_purpose::STANDARD
         .decode(&compact)
         .map_err(|e| Malformed::Base64(e.to_string()).into())

@@ -421,6 +421,19 @@ impl<'a> ElementRef<'a> {
         false
     }
 
+    /// [`Self::text`], borrowed from the document when the element holds one text node or
+    /// none (the parser merges adjacent text, so that is every element that holds only text).
+    pub fn text_ref(&self) -> Result<std::borrow::Cow<'a, str>, NotTextOnly> {
+        match self.child_ids() {
+            [] => Ok(std::borrow::Cow::Borrowed("")),
+            [only] => match self.doc.node(*only).map(|n| &n.kind) {
+                Some(NodeKind::Text(t)) => Ok(std::borrow::Cow::Borrowed(self.doc.str(*t))),
+                _ => self.text().map(std::borrow::Cow::Owned),
+            },
+            _ => self.text().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The concatenation of all the element's text children. An element that holds an element
     /// where text is expected is refused, so a value can never be built from part of a subtree.
     pub fn text(&self) -> Result<String, NotTextOnly> {

@@ -263,7 +263,7 @@ fn read_transforms(transforms: ElementRef<'_>) -> Result<Vec<String>, SignatureE
 /// (IdPs wrap at 64 or 76 columns, some with `&#13;`) is allowed anywhere.
 fn base64_content(element: ElementRef<'_>, limit: usize) -> Result<Vec<u8>, SignatureError> {
     let text = element
-        .text()
+        .text_ref()
         .map_err(|e| SignatureError::UnexpectedElement {
             parent: e.element,
             element: e.child,
@@ -275,8 +275,7 @@ fn base64_content(element: ElementRef<'_>, limit: usize) -> Result<Vec<u8>, Sign
             limit,
         });
     }
-    let mut cleaned = text.into_bytes();
-    cleaned.retain(|b| !b.is_ascii_whitespace());
+    let cleaned = crate::text::base64_text::without_whitespace(text.as_bytes());
     base64::engine::general_purpose::STANDARD
         .decode(&cleaned)
         .map_err(|e| SignatureError::InvalidBase64 {
