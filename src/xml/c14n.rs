@@ -129,15 +129,26 @@ struct Canonicalizer<'a> {
 /// Byte equality that never hands an empty slice to `memcmp`: an empty slice made by
 /// `unwrap_or_default` has a dangling pointer, on which glibc's AVX-512 `memcmp` takes a slow
 /// fault-suppressing path even for length 0.
+/// Two spans of one document that are one span (a binding rendered by an ancestor and the
+/// same declaration in scope, nearly always) are equal without a comparison of their bytes.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && (a.is_empty() || a == b)
+    a.len() == b.len() && (a.is_empty() || std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
+}
+
+/// Prefixes are short: compared byte by byte, not by a call to `memcmp`.
+fn same_prefix(a: Option<&[u8]>, b: Option<&[u8]>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y),
+        _ => false,
+    }
 }
 
 fn lookup<'s>(stack: &[Binding<'s>], prefix: Option<&[u8]>) -> Option<&'s [u8]> {
     stack
         .iter()
         .rev()
-        .find(|(p, _)| *p == prefix)
+        .find(|(p, _)| same_prefix(*p, prefix))
         .map(|(_, uri)| *uri)
 }
 
@@ -186,7 +197,7 @@ impl<'a> Canonicalizer<'a> {
         for attr in attributes {
             if let Some(p) = attr.prefix.map(|p| self.bytes(p))
                 && p != b"xml"
-                && !self.wanted.contains(&Some(p))
+                && !self.wanted.iter().any(|w| same_prefix(*w, Some(p)))
             {
                 self.wanted.push(Some(p));
             }
@@ -194,7 +205,13 @@ impl<'a> Canonicalizer<'a> {
         let utilized = self.wanted.len();
         if id == self.apex {
             for p in self.inclusive {
-                if !self.wanted.get(..utilized).unwrap_or_default().contains(p) {
+                if !self
+                    .wanted
+                    .get(..utilized)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|w| same_prefix(*w, *p))
+                {
                     self.wanted.push(*p);
                 }
             }
@@ -205,7 +222,12 @@ impl<'a> Canonicalizer<'a> {
             for d in decls {
                 let p = d.prefix.map(|p| self.bytes(p));
                 if self.inclusive.binary_search(&p).is_ok()
-                    && !self.wanted.get(..utilized).unwrap_or_default().contains(&p)
+                    && !self
+                        .wanted
+                        .get(..utilized)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|w| same_prefix(*w, p))
                 {
                     self.wanted.push(p);
                 }
@@ -229,7 +251,7 @@ impl<'a> Canonicalizer<'a> {
                 Some(b"xml") => {}
                 Some(p) => {
                     if let Some(uri) = in_scope
-                        && lookup(&self.rendered, Some(p)) != Some(uri)
+                        && !lookup(&self.rendered, Some(p)).is_some_and(|r| same_bytes(r, uri))
                     {
                         self.ns_out.push((Some(p), uri));
                     }
