@@ -7,7 +7,6 @@
 //! its signature -> signing policy -> Issuer -> Subject and bearer confirmation -> Conditions
 //! -> AuthnStatement -> attributes.
 
-use base64::Engine;
 use time::OffsetDateTime;
 
 use super::assertion::{Claims, NameId, SamlAttribute, Sealed, SignedParts, VerifiedAssertion};
@@ -45,10 +44,7 @@ pub fn decode_post_binding(value: &[u8]) -> Result<Vec<u8>, Rejection> {
         }
         .into());
     }
-    let compact = crate::text::base64_text::without_whitespace(value);
-    base64::engine::general_purpose::STANDARD
-        .decode(&compact)
-        .map_err(|e| Malformed::Base64(e.to_string()).into())
+    crate::text::base64_text::decode(value).map_err(|reason| Malformed::Base64(reason).into())
 }
 
 /// Validate a Response given as XML bytes.

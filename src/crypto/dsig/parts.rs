@@ -4,8 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine;
-
 use super::SignatureError;
 use crate::crypto::algorithms::{DigestAlgorithm, SignatureAlgorithm, uri};
 use crate::xml::limits::{MAX_DIGEST_VALUE_LEN, MAX_INCLUSIVE_PREFIXES, MAX_SIGNATURE_VALUE_LEN};
@@ -275,11 +273,10 @@ fn base64_content(element: ElementRef<'_>, limit: usize) -> Result<Vec<u8>, Sign
             limit,
         });
     }
-    let cleaned = crate::text::base64_text::without_whitespace(text.as_bytes());
-    base64::engine::general_purpose::STANDARD
-        .decode(&cleaned)
-        .map_err(|e| SignatureError::InvalidBase64 {
+    crate::text::base64_text::decode(text.as_bytes()).map_err(|reason| {
+        SignatureError::InvalidBase64 {
             element: element.qualified_name(),
-            reason: e.to_string(),
-        })
+            reason,
+        }
+    })
 }
