@@ -326,6 +326,8 @@ pub struct Backend {
     pub url: BackendUrl,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// The longest the client may go without sending a byte of a request body it has started.
+    pub body_timeout: Duration,
     /// `ca`: PEM CA certificates an `https://` backend's certificate must chain to. `None`: the
     /// system's roots.
     pub ca: Option<PathBuf>,

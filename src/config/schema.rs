@@ -88,6 +88,7 @@ const BACKEND: &[&str] = &[
     "url",
     "connect_timeout",
     "request_timeout",
+    "body_timeout",
     "ca",
     "client_cert",
     "client_key",

@@ -95,6 +95,7 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .whole_seconds()
             .unsigned_abs(),
     );
+    p.body_timeout = config.backend.body_timeout.unsigned_abs();
     p
 }
 

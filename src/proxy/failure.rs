@@ -14,6 +14,8 @@ pub(super) enum Failure {
     Send(SendError),
     Body(hyper::Error),
     Timeout(Duration),
+    /// The client stopped sending its request body (see `body::EndSignal`).
+    ClientBodyStalled(Duration),
 }
 
 impl Failure {
@@ -24,6 +26,10 @@ impl Failure {
             Failure::Timeout(after) => {
                 tracing::warn!(%backend, %reference, timeout_ms = after.as_millis() as u64, "backend did not answer within the response timeout: 504");
                 StatusCode::GATEWAY_TIMEOUT
+            }
+            Failure::ClientBodyStalled(after) => {
+                tracing::info!(%backend, %reference, timeout_ms = after.as_millis() as u64, "the client sent no request body bytes within the body timeout: the backend request was abandoned, 408");
+                StatusCode::REQUEST_TIMEOUT
             }
             Failure::Send(SendError::Connect(e)) if caused_by_timeout(e.as_ref()) => {
                 tracing::warn!(%backend, %reference, error = %chain(e.as_ref()), "backend connect timed out: 504");
@@ -46,7 +52,15 @@ impl Failure {
                 StatusCode::BAD_GATEWAY
             }
         };
-        error_page(status, &reference)
+        let mut page = error_page(status, &reference);
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the request body may still arrive: the connection cannot be reused.
+            page.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        page
     }
 }
 
@@ -91,6 +105,10 @@ pub fn error_page(status: StatusCode, reference: &str) -> Response<Body> {
             "504 Gateway Timeout",
             "The application behind this gateway did not answer in time. Please try again in a moment.",
         ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "408 Request Timeout",
+            "Your browser stopped sending the request before it was complete. Please try again.",
+        ),
         _ => (
             "502 Bad Gateway",
             "The application behind this gateway cannot be reached right now. Please try again in a moment.",
@@ -117,7 +135,11 @@ mod tests {
 
     #[test]
     fn error_pages_name_no_backend_detail() {
-        for status in [StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT] {
+        for status in [
+            StatusCode::BAD_GATEWAY,
+            StatusCode::GATEWAY_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
+        ] {
             let page = error_page(status, "0a1b2c3d4e5f");
             assert_eq!(page.status(), status);
             assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");

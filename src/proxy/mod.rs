@@ -56,7 +56,7 @@ pub mod pool;
 pub mod tls;
 mod upgrade;
 
-use self::body::{EndSignal, FirstThenRest};
+use self::body::{BodyEnd, EndSignal, FirstThenRest};
 use self::failure::Failure;
 pub use self::failure::error_page;
 use self::hop_by_hop::{is_websocket_upgrade, remove_hop_by_hop};
@@ -72,6 +72,9 @@ pub struct ProxyConfig {
     /// From the end of the request body to the backend's response headers; beyond it the browser gets 504.
     /// (Counted from the end of the body so that a long upload is not cut by it.)
     pub response_timeout: Duration,
+    /// Longest silence of the client while it sends a request body; beyond it the backend
+    /// request is abandoned and the client gets 408 (nginx's `client_body_timeout`).
+    pub body_timeout: Duration,
     /// How long an idle pooled backend connection is kept (it is closed within twice this).
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per backend; size it to the expected concurrency.
@@ -90,13 +93,14 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
-    /// Defaults: connect 5 s, response 60 s, idle connections kept 90 s, up to 512 of them, one pool, no
+    /// Defaults: connect 5 s, response 60 s, request body silence 60 s, idle connections kept 90 s, up to 512 of them, one pool, no
     /// public host, no `Via` entry.
     pub fn new(backend: impl Into<String>) -> Self {
         Self {
             backend: backend.into(),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
             public_host: None,
@@ -139,6 +143,7 @@ pub struct Proxy {
     /// Path prefix without its trailing `/`; `None` when the backend URL has no path.
     base_path: Option<String>,
     response_timeout: Duration,
+    body_timeout: Duration,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -229,6 +234,7 @@ impl Proxy {
             loop_mark: config.loop_mark.clone(),
             base_path,
             response_timeout: config.response_timeout,
+            body_timeout: config.body_timeout,
         })
     }
 
@@ -347,22 +353,29 @@ impl Proxy {
     }
 
     /// [`Proxy::send`] for a request with a body: the response timeout starts once the body
-    /// has been sent (or dropped).
+    /// has been sent (or dropped); a body the client stops sending for the body timeout is cut,
+    /// and the client answered 408.
     async fn send_with_body(&self, req: Request<Body>) -> Result<Response<PooledBody>, Failure> {
         let (parts, body) = req.into_parts();
-        let (done_tx, done_rx) = oneshot::channel();
-        let body = Body::new(EndSignal {
-            inner: body,
-            done: Some(done_tx),
-        });
+        let (done_tx, mut done_rx) = oneshot::channel();
+        let body = Body::new(EndSignal::new(body, done_tx, self.body_timeout));
         let request = self.pool.send(Request::from_parts(parts, body));
         tokio::pin!(request);
+        let stalled = Failure::ClientBodyStalled(self.body_timeout);
         tokio::select! {
-            result = &mut request => result.map_err(Failure::Send),
-            // Resolves when the body ended or was dropped (e.g. the backend answered early).
-            _ = done_rx => match tokio::time::timeout(self.response_timeout, request).await {
-                Ok(result) => result.map_err(Failure::Send),
-                Err(_) => Err(Failure::Timeout(self.response_timeout)),
+            // hyper may report the cut body before the signal is looked at.
+            result = &mut request => match result {
+                Err(_) if done_rx.try_recv() == Ok(BodyEnd::Stalled) => Err(stalled),
+                result => result.map_err(Failure::Send),
+            },
+            // Resolves when the body ended, failed, stalled or was dropped (e.g. the backend
+            // answered early).
+            end = &mut done_rx => match end {
+                Ok(BodyEnd::Stalled) => Err(stalled),
+                Err(_) => match tokio::time::timeout(self.response_timeout, request).await {
+                    Ok(result) => result.map_err(Failure::Send),
+                    Err(_) => Err(Failure::Timeout(self.response_timeout)),
+                },
             },
         }
     }

@@ -359,3 +359,44 @@ fn check_refuses_a_backend_that_is_the_gateway_and_reports_descriptors_and_cap()
     );
     assert!(stdout.contains("header_read_timeout 5 s"), "{stdout}");
 }
+
+/// `[backend] body_timeout` from the configuration file reaches the proxy: a client that stops
+/// sending its request body gets 408 (a backend that never answers leaves no other way out).
+#[tokio::test]
+async fn a_stalled_request_body_gets_408_after_the_configured_body_timeout() {
+    use tokio::io::AsyncReadExt;
+    // A backend that holds whatever it is sent and never answers: only the body timeout can end
+    // this exchange (the response timeout starts when the body has ended).
+    let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = backend.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut sink = [0u8; 4096];
+                while stream.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    let gateway = support::gateway::start(Setup {
+        routes: PUBLIC_ROOT.into(),
+        backend: Some(format!("http://{backend_addr}")),
+        backend_extra: "body_timeout = \"1s\"".into(),
+        ..Setup::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    stream
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\nhalf")
+        .await
+        .unwrap();
+    let (status, page) = tokio::time::timeout(Duration::from_secs(30), read_response(&mut stream))
+        .await
+        .expect("no response within 30 s")
+        .expect("closed before a response");
+    assert_eq!(status, 408, "{page}");
+    assert!(page.contains("408 Request Timeout"), "{page}");
+    assert!(!page.contains(&backend_addr.port().to_string()), "{page}");
+}

@@ -776,3 +776,28 @@ fn acs_concurrency_is_bounded_and_defaults_to_one_per_event_loop() {
     );
     assert_eq!(server(&three_loops).acs_validations().get(), 3);
 }
+
+#[test]
+fn backend_body_timeout_defaults_to_a_minute_and_must_be_a_positive_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path());
+    let path = dir.path().join("samlgate.toml");
+    let backend = |t: &str| samlgate::config::load_str(t, &path).unwrap().config.backend;
+    assert_eq!(backend(&text).body_timeout, time::Duration::seconds(60));
+    let url = "url = \"http://127.0.0.1:9\"";
+    let with = |value: &str| text.replace(url, &format!("{url}\nbody_timeout = {value}"));
+    assert_eq!(
+        backend(&with("\"90s\"")).body_timeout,
+        time::Duration::seconds(90)
+    );
+    for bad in ["\"0s\"", "\"soon\""] {
+        let bad_text = with(bad);
+        let problems = problems_of(dir.path(), &bad_text);
+        let problem = problems
+            .iter()
+            .find(|p| p.key == "backend.body_timeout")
+            .unwrap_or_else(|| panic!("body_timeout = {bad}: {problems:?}"));
+        assert_eq!(problem.severity, Severity::Error);
+        assert_eq!(problem.line, Some(line_of(&bad_text, "body_timeout = ")));
+    }
+}

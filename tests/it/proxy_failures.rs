@@ -167,3 +167,120 @@ async fn streams_of_unknown_length_pass_without_waiting_for_the_end() {
         .expect("the first event did not pass through while the stream was open");
     assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
 }
+
+/// A whole response read to the connection's end.
+fn parse_response(bytes: &[u8]) -> RawResponse {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(bytes)));
+    let head = String::from_utf8(bytes[..end].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    RawResponse {
+        status,
+        head,
+        body: bytes[end + 4..].to_vec(),
+    }
+}
+
+/// A backend that reads each connection to its end and then reports the bytes it received.
+async fn start_recording_backend() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut received = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    received.extend_from_slice(&chunk[..n]);
+                }
+                let _ = tx.send(received);
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn a_request_body_that_stops_arriving_answers_408_and_frees_the_backend_connection() {
+    use tokio::io::AsyncWriteExt;
+    let (backend, mut connections) = start_recording_backend().await;
+    let mut config = backend_config(backend);
+    config.body_timeout = Duration::from_millis(300);
+    let proxy = start_proxy(config, Some(jose())).await;
+
+    // 10 of the 100 bytes announced, then silence (the connection stays open).
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    stream
+        .write_all(
+            b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 100\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the gateway answers and closes the connection")
+        .unwrap();
+    let response = parse_response(&answer);
+    assert_eq!(response.status, 408, "{}", response.head);
+    assert!(response.text().contains("408 Request Timeout"));
+    assert!(
+        response
+            .head
+            .to_ascii_lowercase()
+            .contains("connection: close"),
+        "{}",
+        response.head
+    );
+    assert_generic_page(&response, backend.port());
+
+    // The backend saw the request start, and then its connection closed: nothing holds it.
+    let received = tokio::time::timeout(Duration::from_secs(10), connections.recv())
+        .await
+        .expect("the backend connection is closed")
+        .unwrap();
+    let received = String::from_utf8_lossy(&received);
+    assert!(
+        received.starts_with("POST /upload HTTP/1.1\r\n"),
+        "{received}"
+    );
+    assert!(!received.contains("0123456789x"), "{received}");
+}
+
+#[tokio::test]
+async fn a_request_body_sent_slowly_but_steadily_is_not_cut_by_the_body_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let echo = start_echo().await;
+    let mut config = backend_config(echo);
+    // Each byte comes 100 ms after the last: twenty times inside the timeout, though the whole
+    // body takes longer than it.
+    config.body_timeout = Duration::from_secs(2);
+    let proxy = start_proxy(config, Some(jose())).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    stream
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 30\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(b"x").await.unwrap();
+    }
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"bytes\":30"), "{answer}");
+}

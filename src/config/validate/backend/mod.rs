@@ -40,12 +40,19 @@ pub(super) fn backend(
         Duration::seconds(60),
         p,
     );
+    let body = duration_field(
+        &r.body_timeout,
+        "backend.body_timeout",
+        Duration::seconds(60),
+        p,
+    );
     let https = url.as_ref().map(|u| u.url().scheme() == "https");
     let (ca, client_cert) = tls::tls(r, span, https, base, p)?;
     Some(Backend {
         url: url?,
         connect_timeout: connect?,
         request_timeout: request?,
+        body_timeout: body?,
         ca,
         client_cert,
     })
