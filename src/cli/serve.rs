@@ -117,6 +117,10 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
     let tls = loaded.config.server.tls.is_some();
     let config_path = args.config.clone();
     let started = loops.block_on(async move {
+        // Listened for from here on, on the loop that serves until it completes: a SIGTERM
+        // between the listener's bind (or the start line) and the first poll of a lazy future
+        // would meet the default action and kill the process instead of stopping it.
+        let shutdown = crate::server::shutdown_signal_registered();
         let (router, state) = build(loaded.config, system_clock())?;
         // SIGHUP: read the file again, validate it as `check` does, swap it in.
         let router = crate::gateway::reload::Reloadable::new(router, system_clock());
@@ -165,9 +169,9 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
                 }
             });
         }
-        Ok::<_, GatewayError>((router, listener))
+        Ok::<_, GatewayError>((router, listener, shutdown))
     });
-    let result = started.and_then(|(router, listener)| {
+    let result = started.and_then(|(router, listener, shutdown)| {
         tracing::info!(
             event_loops = count,
             tls,
@@ -177,7 +181,7 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
             "{started_line}"
         );
         loops
-            .serve_with(listener, router, limits, shutdown_signal())
+            .serve_with(listener, router, limits, shutdown)
             .map_err(GatewayError::Serve)
     });
     match result {

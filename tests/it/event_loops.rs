@@ -435,3 +435,25 @@ async fn signing_out_without_a_session_logs_no_library_warning() {
     assert!(status.success(), "{status:?}: {output}");
     assert!(!output.contains("tower_sessions"), "{output}");
 }
+
+/// SIGTERM as soon as the port accepts connections (a supervisor stopping a service it has just
+/// started, a script that waits for the port and then stops it) is a clean stop, exit status 0:
+/// the signal is listened for before the listener is bound, not from the first poll of the
+/// event loop, when it would have met the default action and killed the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_as_soon_as_the_port_accepts_is_a_clean_stop() {
+    for _ in 0..5 {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let (config_path, _) = write_config(dir.path(), port, &Setup::default());
+        let child = spawn_serve(&config_path, true);
+        // Connect in a tight loop, so that the signal follows the bind as closely as it can.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nothing listens");
+            std::thread::yield_now();
+        }
+        let (status, output) = stop_with_sigterm(child).await;
+        assert!(status.success(), "{status:?}: {output}");
+    }
+}
