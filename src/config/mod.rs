@@ -71,21 +71,42 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
             problems: p.into_vec(),
         });
     }
-    let raw: as_written::RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let explained = e.span().and_then(|span| {
-                toml_words::type_error(doc.get_ref(), text, span.start, e.message().trim())
-            });
-            match explained {
-                Some((key, message)) => p.error(key, e.span(), message),
-                None => p.error("", e.span(), e.message().to_string()),
-            }
-            return Err(ConfigError {
-                problems: p.into_vec(),
-            });
+    // serde stops at the first value of the wrong type; each one found is reported, blanked
+    // out, and the file read again, so that one run lists them all (a bounded number of reads:
+    // each blanks at least one more assignment).
+    let mut reading = std::borrow::Cow::Borrowed(text);
+    for _ in 0..MAX_TYPE_ERRORS {
+        let e = match toml::from_str::<as_written::RawConfig>(&reading) {
+            Ok(raw) if !p.has_errors() => return validated(raw, path, p),
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let at = e.span().map(|span| span.start);
+        let explained =
+            at.and_then(|at| toml_words::type_error(doc.get_ref(), text, at, e.message().trim()));
+        match explained {
+            Some((key, message)) => p.error(key, e.span(), message),
+            None => p.error("", e.span(), e.message().to_string()),
         }
-    };
+        match at.and_then(|at| toml_words::blank_assignment(doc.get_ref(), &reading, at)) {
+            Some(next) if next != *reading => reading = std::borrow::Cow::Owned(next),
+            _ => break,
+        }
+    }
+    Err(ConfigError {
+        problems: p.into_vec(),
+    })
+}
+
+/// The most values of the wrong type reported from one file.
+const MAX_TYPE_ERRORS: usize = 64;
+
+/// The configuration as written, validated into the model.
+fn validated(
+    raw: as_written::RawConfig,
+    path: &Path,
+    mut p: problems::Problems,
+) -> Result<Loaded, ConfigError> {
     match validate::validate(raw, path, &mut p) {
         Some(config) if !p.has_errors() => Ok(Loaded {
             config,

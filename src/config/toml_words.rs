@@ -67,6 +67,28 @@ pub fn type_error(
     ))
 }
 
+/// `text` with the assignment whose value holds byte `at` blanked out, so that the rest of the
+/// file can be read on after a value of the wrong type and every such value reported in one
+/// run. Blanked means every byte from the start of the key's line to the end of the value made
+/// a space, line breaks kept: every other span and line number stays where it was in the
+/// original (whose document `doc` is). `None` when no key's value holds `at`.
+pub fn blank_assignment(doc: &DeTable<'_>, text: &str, at: usize) -> Option<String> {
+    let (_, span) = key_at(doc, "", at)?;
+    let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let end = span.end.min(text.len());
+    let mut out = String::with_capacity(text.len());
+    out.push_str(text.get(..line_start)?);
+    for c in text.get(line_start..end)?.chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out.push_str(text.get(end..)?);
+    Some(out)
+}
+
 fn last_name(key: &str) -> &str {
     let last = key.rsplit('.').next().unwrap_or(key);
     last.split('[').next().unwrap_or(last)
@@ -162,6 +184,29 @@ mod tests {
             message.ends_with("write clock_skew = \"180s\""),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_blanked_assignment_keeps_every_other_byte_and_line_where_it_was() {
+        let text = "[a]\nx = 1\nname = \"Zoë\"\nlist = [\n  1,\n  2,\n]\ny = 2\n";
+        let doc = DeTable::parse(text).unwrap();
+        let blanked = blank_assignment(doc.get_ref(), text, text.find("\"Zo").unwrap()).unwrap();
+        assert_eq!(blanked.len(), text.len());
+        assert_eq!(
+            blanked,
+            "[a]\nx = 1\n             \nlist = [\n  1,\n  2,\n]\ny = 2\n"
+        );
+        // A value over several lines: its lines stay, empty.
+        let again = blank_assignment(doc.get_ref(), &blanked, text.find("  2").unwrap()).unwrap();
+        assert_eq!(again.lines().count(), text.lines().count());
+        let rest = DeTable::parse(&again).unwrap();
+        let keys: Vec<_> = match rest.get_ref().get("a").map(|v| v.get_ref()) {
+            Some(DeValue::Table(a)) => a.iter().map(|(k, _)| k.get_ref().to_string()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(keys, ["x", "y"]);
+        // Nothing to blank where no value is.
+        assert!(blank_assignment(doc.get_ref(), text, 0).is_none());
     }
 
     #[test]

@@ -113,6 +113,49 @@ fn several_value_problems_are_reported_together() {
 }
 
 #[test]
+fn every_value_of_the_wrong_type_is_reported_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base_config(dir.path())
+        .replace("name = \"corp\"", "name = \"corp\"\nclock_skew = 180")
+        .replace("[session]", "[session]\nsecure_cookies = \"yes\"")
+        .replace(
+            "url = \"http://127.0.0.1:9\"",
+            "url = \"http://127.0.0.1:9\"\nconnect_timeout = [\n  \"5s\",\n]\nrequest_timeout = 60",
+        );
+    let problems = problems_of(dir.path(), &text);
+    let keys: Vec<(&str, Option<usize>)> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| (p.key.as_str(), p.line))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        4,
+        "one error per value of the wrong type, nothing else: {problems:?}"
+    );
+    for (key, needle) in [
+        ("idp[0].clock_skew", "clock_skew = 180"),
+        ("session.secure_cookies", "secure_cookies = "),
+        ("backend.connect_timeout", "connect_timeout = ["),
+        ("backend.request_timeout", "request_timeout = 60"),
+    ] {
+        assert!(
+            keys.contains(&(key, Some(line_of(&text, needle)))),
+            "{key}: {keys:?}"
+        );
+    }
+    let skew = problems
+        .iter()
+        .find(|p| p.key == "idp[0].clock_skew")
+        .unwrap();
+    assert!(
+        skew.message.ends_with("write clock_skew = \"180s\""),
+        "{}",
+        skew.message
+    );
+}
+
+#[test]
 fn refuses_plain_http_on_a_public_host_without_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path()).replace(
