@@ -24,6 +24,15 @@ fn problems_of(dir: &Path, text: &str) -> Vec<samlgate::config::Problem> {
     }
 }
 
+/// The key and line of every error among `problems`.
+fn error_keys(problems: &[samlgate::config::Problem]) -> Vec<(&str, Option<usize>)> {
+    problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| (p.key.as_str(), p.line))
+        .collect()
+}
+
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).unwrap() + 1
 }
@@ -82,11 +91,7 @@ fn several_value_problems_are_reported_together() {
             "[session]\nstore = \"redis\"\nidle_timeout = \"30\"",
         );
     let problems = problems_of(dir.path(), &text);
-    let keys: Vec<(&str, Option<usize>)> = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .map(|p| (p.key.as_str(), p.line))
-        .collect();
+    let keys = error_keys(&problems);
     assert!(
         keys.contains(&("idp[0].clock_skew", Some(line_of(&text, "clock_skew")))),
         "{keys:?}"
@@ -123,11 +128,7 @@ fn every_value_of_the_wrong_type_is_reported_in_one_run() {
             "url = \"http://127.0.0.1:9\"\nconnect_timeout = [\n  \"5s\",\n]\nrequest_timeout = 60",
         );
     let problems = problems_of(dir.path(), &text);
-    let keys: Vec<(&str, Option<usize>)> = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .map(|p| (p.key.as_str(), p.line))
-        .collect();
+    let keys = error_keys(&problems);
     assert_eq!(
         keys.len(),
         4,

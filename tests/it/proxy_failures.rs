@@ -80,21 +80,15 @@ async fn backend_slower_than_the_timeout_answers_504_page() {
     assert_generic_page(&response, silent.port());
 }
 
-#[tokio::test]
-async fn response_timeout_starts_after_the_request_body_not_before() {
-    // An upload that takes ~1 s to send must not be cut by a 300 ms response timeout.
-    let echo = start_echo().await;
-    let mut config: ProxyConfig = backend_config(echo);
-    config.response_timeout = Duration::from_millis(300);
-    let proxy = start_proxy(config, Some(jose())).await;
-
-    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+/// POST a body of `bytes` bytes through `proxy`, one byte every 100 ms; the whole answer.
+async fn upload_slowly(proxy: std::net::SocketAddr, bytes: usize) -> String {
     use tokio::io::AsyncWriteExt;
-    stream
-        .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    for _ in 0..10 {
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: {bytes}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..bytes {
         tokio::time::sleep(Duration::from_millis(100)).await;
         stream.write_all(b"x").await.unwrap();
     }
@@ -103,6 +97,18 @@ async fn response_timeout_starts_after_the_request_body_not_before() {
         .await
         .unwrap()
         .unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn response_timeout_starts_after_the_request_body_not_before() {
+    // An upload that takes ~1 s to send must not be cut by a 300 ms response timeout.
+    let echo = start_echo().await;
+    let mut config: ProxyConfig = backend_config(echo);
+    config.response_timeout = Duration::from_millis(300);
+    let proxy = start_proxy(config, Some(jose())).await;
+
+    let answer = upload_slowly(proxy, 10).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"bytes\":10"), "{answer}");
 }
@@ -260,27 +266,13 @@ async fn a_request_body_that_stops_arriving_answers_408_and_frees_the_backend_co
 
 #[tokio::test]
 async fn a_request_body_sent_slowly_but_steadily_is_not_cut_by_the_body_timeout() {
-    use tokio::io::AsyncWriteExt;
     let echo = start_echo().await;
     let mut config = backend_config(echo);
     // Each byte comes 100 ms after the last: twenty times inside the timeout, though the whole
     // body takes longer than it.
     config.body_timeout = Duration::from_secs(2);
     let proxy = start_proxy(config, Some(jose())).await;
-    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
-    stream
-        .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 30\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stream.write_all(b"x").await.unwrap();
-    }
-    let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
+    let answer = upload_slowly(proxy, 30).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"bytes\":30"), "{answer}");
 }
