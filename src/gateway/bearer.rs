@@ -93,36 +93,42 @@ pub enum Outcome {
 
 /// Decide a bearer request whose path was admitted (`gate::admit_path`).
 pub async fn decide(state: &AppState, req: &mut Request, credential: BearerCredential) -> Outcome {
-    match decide_inner(state, req, credential).await {
-        Ok(forward) => forward,
+    let Ok(path) = PathReading::new(req.uri().path()) else {
+        return Outcome::Answer(errors::bad_request(
+            "This address is not one the gateway accepts.",
+        ));
+    };
+    let pass = routes::passes_authorization(&state.config.routes, &path);
+    let decision = decide_path(state, &path, credential).await;
+    drop(path);
+    match decision {
+        Ok(who) => {
+            if !pass {
+                req.headers_mut().remove(AUTHORIZATION);
+            }
+            Outcome::Forward(who)
+        }
         Err(answer) => Outcome::Answer(answer),
     }
 }
 
-async fn decide_inner(
+/// Decide a bearer request for `path` (the request's own, or the original URI a proxy asked
+/// `/saml/auth` about): `Ok(None)` for a public path (the token neither checked nor used),
+/// `Ok(Some(operator))` when the token is valid and the route rules let its operator and
+/// scopes in, else the RFC 6750 answer.
+pub async fn decide_path(
     state: &AppState,
-    req: &mut Request,
+    path: &PathReading<'_>,
     credential: BearerCredential,
-) -> Result<Outcome, Response> {
-    let Ok(path) = PathReading::new(req.uri().path()) else {
-        return Err(errors::bad_request(
-            "This address is not one the gateway accepts.",
-        ));
-    };
+) -> Result<Option<Arc<Authenticated>>, Response> {
     let routes = &state.config.routes;
-    let pass = routes::passes_authorization(routes, &path);
-    // A public path needs no credential: the token is neither checked nor used.
-    if routes::decide(routes, &path, None) == Access::Public {
-        drop(path);
-        if !pass {
-            req.headers_mut().remove(AUTHORIZATION);
-        }
-        return Ok(Outcome::Forward(None));
+    if routes::decide(routes, path, None) == Access::Public {
+        return Ok(None);
     }
     let token = match credential {
         BearerCredential::Token(token) => token,
         BearerCredential::Malformed(why) => {
-            tracing::info!(path = req.uri().path(), "bearer request refused: {why}");
+            tracing::info!(path = path.path(), "bearer request refused: {why}");
             state.metrics.inc(
                 "samlgate_oauth_tokens_refused_total",
                 &[("issuer", "unknown"), ("reason", "invalid_request")],
@@ -136,18 +142,18 @@ async fn decide_inner(
         Ok(a) => a,
         Err(BearerError::Token(rejection)) => {
             tracing::info!(
-                path = req.uri().path(),
+                path = path.path(),
                 reason = rejection.kind(),
                 "bearer token refused: {rejection}"
             );
             return Err(invalid_token(&rejection));
         }
         Err(e @ BearerError::Mapping { .. }) => {
-            tracing::info!(path = req.uri().path(), "bearer token refused: {e}");
+            tracing::info!(path = path.path(), "bearer token refused: {e}");
             return Err(errors::forbidden_json());
         }
         Err(e @ (BearerError::Keys { .. } | BearerError::Introspection { .. })) => {
-            tracing::error!(path = req.uri().path(), "bearer token not checked: {e}");
+            tracing::error!(path = path.path(), "bearer token not checked: {e}");
             return Err(answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some("temporarily_unavailable"),
@@ -158,23 +164,17 @@ async fn decide_inner(
     };
     let access = routes::decide_bearer(
         routes,
-        &path,
+        path,
         &authenticated.identity,
         &authenticated.token.scopes,
         &state.config.server.api_prefixes,
     );
-    drop(path);
     match access {
-        Access::Public | Access::Allowed => {
-            if !pass {
-                req.headers_mut().remove(AUTHORIZATION);
-            }
-            Ok(Outcome::Forward(Some(authenticated)))
-        }
+        Access::Public | Access::Allowed => Ok(Some(authenticated)),
         Access::LoginRequired => Err(invalid_request("no credential")),
         Access::Denied(reason) => {
             tracing::info!(
-                path = req.uri().path(),
+                path = path.path(),
                 user = authenticated.identity.user.as_str(),
                 issuer = authenticated.token.issuer_name,
                 "access denied: {reason}"

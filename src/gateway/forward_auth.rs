@@ -2,6 +2,8 @@
 //!
 //! 200 with the identity headers for a valid session whose operator the route rules allow,
 //! 200 without identity for a public route, 401 without a session, 403 when a rule refuses.
+//! A request with `Authorization: Bearer` (when `[[oauth]]` issuers are configured) is decided
+//! by its token alone, as the reverse proxy decides it (`super::bearer`), with the same answers.
 //!
 //! The path the rules apply to is read from one header, `[forward_auth] uri_header`
 //! (`X-Original-URI`, set by the nginx snippet, or `X-Forwarded-Uri`, set by Traefik). The
@@ -167,6 +169,13 @@ pub async fn forward_auth(
             );
         }
     };
+    // A bearer token (when `[[oauth]]` issuers are configured) is decided as the reverse proxy
+    // decides it, on the original path: never by the session, never a login.
+    if state.bearer.is_enabled()
+        && let Some(credential) = super::bearer::credential_of(&headers)
+    {
+        return Box::pin(bearer_answer(&state, &path, credential)).await;
+    }
     let identity = match state
         .sessions
         .identity_of(&session, CacheLookup::Consult)
@@ -202,6 +211,37 @@ pub async fn forward_auth(
         }
     };
     answer(&state, status, response)
+}
+
+/// `/saml/auth` for a bearer request: 200 with the token's operator's identity headers (and
+/// identity token) when the route rules let it in, 200 without identity on a public path, else
+/// the RFC 6750 answer the proxy would give (401 with its `WWW-Authenticate`, 403, 400, 503),
+/// which nginx and Traefik pass on or turn into a refusal.
+async fn bearer_answer(
+    state: &AppState,
+    path: &PathReading<'_>,
+    credential: super::bearer::BearerCredential,
+) -> Response {
+    match super::bearer::decide_path(state, path, credential).await {
+        Ok(None) => answer(state, "public", StatusCode::OK.into_response()),
+        Ok(Some(who)) => {
+            let mut response = StatusCode::OK.into_response();
+            headers::inject(&who.headers, response.headers_mut());
+            if let Some((name, value)) = super::identity_token::token_for_bearer(state, &who) {
+                response.headers_mut().insert(name.clone(), value);
+            }
+            answer(state, "ok", response)
+        }
+        Err(refusal) => {
+            let result = match refusal.status() {
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                StatusCode::FORBIDDEN => "forbidden",
+                StatusCode::BAD_REQUEST => "bad_request",
+                _ => "unavailable",
+            };
+            answer(state, result, refusal)
+        }
+    }
 }
 
 /// Count the answer and keep any cache from storing it.

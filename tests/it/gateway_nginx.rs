@@ -1,7 +1,9 @@
 //! The README's nginx `auth_request` snippet, run against Debian's nginx: a whole login through
 //! nginx, identity headers reaching the backend, a spoofed header overwritten, 401 -> login;
 //! route rules applied to the original URI, and every URI forward-auth cannot read refused
-//! (nginx then answers 500), never allowed.
+//! (nginx then answers 500), never allowed; API clients with bearer tokens from a real
+//! authorization server let in with their operator, or refused with samlgate's challenge and
+//! never sent to a login.
 
 use std::process::{Child, Command, Stdio};
 
@@ -31,8 +33,13 @@ const SNIPPET: &str = r#"
         proxy_set_header X-Original-URI $request_uri;
     }
 
-    # Without a session: start the login, coming back to the requested URI afterwards.
+    # Without a session: start the login, coming back to the requested URI afterwards. An API
+    # client that sent a bearer token gets samlgate's 401 and its challenge instead.
     location @samlgate_login {
+        if ($http_authorization ~* "^bearer ") {
+            add_header WWW-Authenticate $saml_www_authenticate always;
+            return 401;
+        }
         rewrite ^ /saml/login? break;
         proxy_pass http://{GATEWAY};
         proxy_set_header Host $host;
@@ -49,6 +56,7 @@ const SNIPPET: &str = r#"
         auth_request_set $saml_name $upstream_http_x_forwarded_name;
         auth_request_set $saml_groups $upstream_http_x_forwarded_groups;
         auth_request_set $saml_access_group $upstream_http_x_forwarded_access_group;
+        auth_request_set $saml_www_authenticate $upstream_http_www_authenticate;
         # Set every identity header, so whatever a client sent under these names is replaced.
         proxy_set_header X-Forwarded-User $saml_user;
         proxy_set_header X-Forwarded-Email $saml_email;
@@ -355,4 +363,64 @@ async fn nginx_auth_request_applies_route_rules_and_refuses_unreadable_uris() {
     // The same session on a readable path is still served.
     let reply = raw_get(nginx, b"/app/ok", &[("Cookie", &viewer_cookie)]).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn nginx_auth_request_snippet_takes_bearer_tokens_and_never_sends_them_to_a_login() {
+    use crate::support::oauth::{self, OidcProvider};
+    if !require_tool("nginx") || !oauth::available() {
+        return;
+    }
+    const API: &str = "https://api.example.com";
+    let op = OidcProvider::start().await;
+    let nginx_port = free_port();
+    let backend = echo_backend().await;
+    let gw = start(Setup {
+        public_url: Some(format!("http://127.0.0.1:{nginx_port}")),
+        extra_toml: format!(
+            "\n[[oauth]]\nname = \"op\"\nissuer = \"{}\"\naudience = [\"{API}\"]\nmapping = \"mapping.toml\"\n",
+            op.issuer
+        ),
+        ..Setup::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let _nginx = start_nginx(dir.path(), nginx_port, gw.addr, backend);
+    wait_until_listening(nginx_port).await;
+    let through_nginx = format!("http://127.0.0.1:{nginx_port}");
+    let get = |authorization: String| {
+        let through_nginx = through_nginx.clone();
+        async move {
+            Browser::new(&through_nginx)
+                .get_with("/api/orders", &[("authorization", authorization.as_str())])
+                .await
+        }
+    };
+
+    let token = op.client_credentials(API, "orders.read").await;
+    let ok = get(format!("Bearer {token}")).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(ok.body.starts_with("user=svc-secret "), "{}", ok.body);
+
+    // A token altered under the issuer's signature: samlgate's 401 and challenge, no login.
+    let mut altered = token.clone().into_bytes();
+    let at = token.find('.').unwrap() + 5;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    let refused = get(format!("Bearer {}", String::from_utf8(altered).unwrap())).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(refused.header("location").is_none());
+    let challenge = refused.header("www-authenticate").unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge:?}"
+    );
+
+    // Without a token, a browser is still sent to the login.
+    let browser = Browser::new(&through_nginx).get("/app").await;
+    assert_eq!(browser.status, StatusCode::FOUND, "{}", browser.body);
+    assert!(
+        browser.location().contains("SAMLRequest="),
+        "{}",
+        browser.location()
+    );
 }

@@ -489,3 +489,82 @@ async fn verify_token_names_the_failed_check_and_the_values() {
     assert_eq!(out["operator"]["id"], "alice");
     assert_eq!(out["operator"]["access_group"], "MyOrg:Administrators");
 }
+
+/// `/saml/auth` as nginx's `auth_request` calls it, with the client's `Authorization`.
+async fn forward_auth(gw: &Gateway, original_uri: &str, authorization: &str) -> Reply {
+    Browser::new(&gw.base)
+        .get_with(
+            "/saml/auth",
+            &[
+                ("x-original-uri", original_uri),
+                ("authorization", authorization),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn forward_auth_decides_bearer_tokens_as_the_proxy_does() {
+    if !oauth::available() {
+        return;
+    }
+    let op = OidcProvider::start().await;
+    let gw = gateway_for(&op).await;
+    let reader = op.client_credentials(API, "orders.read").await;
+    let admin = op.client_credentials(API, "orders.read admin").await;
+
+    // A valid token: 200 with its operator's identity headers, for the proxy to pass on.
+    let ok = forward_auth(&gw, "/api/orders?page=2", &format!("Bearer {reader}")).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.header("x-forwarded-user"), Some("svc-secret"));
+    assert_eq!(
+        ok.header("x-forwarded-access-group"),
+        Some("MyOrg:RestrictedReadOnly")
+    );
+    assert_eq!(ok.header("cache-control"), Some("no-store"));
+
+    // Altered under the issuer's signature: 401 invalid_token with its challenge, no login.
+    let (header, payload) = parts(&reader);
+    let signature = reader.rsplit('.').next().unwrap();
+    let mut other = payload.clone();
+    other["sub"] = json!("admin");
+    let tampered = format!("{}.{}.{signature}", encode(&header), encode(&other));
+    let refused = forward_auth(&gw, "/api/orders", &format!("Bearer {tampered}")).await;
+    assert_invalid_token(&refused, "signature does not verify");
+    assert!(refused.header("x-forwarded-user").is_none());
+
+    // The route rules apply to the original URI, with the token's scopes.
+    let short = forward_auth(&gw, "/api/admin/users", &format!("Bearer {reader}")).await;
+    assert_eq!(short.status, StatusCode::FORBIDDEN, "{}", short.body);
+    assert!(
+        short
+            .header("www-authenticate")
+            .unwrap_or_default()
+            .starts_with("Bearer error=\"insufficient_scope\"")
+    );
+    assert!(short.header("x-forwarded-user").is_none());
+    let scoped = forward_auth(&gw, "/api/admin/users", &format!("Bearer {admin}")).await;
+    assert_eq!(scoped.status, StatusCode::OK, "{}", scoped.body);
+    assert_eq!(scoped.header("x-forwarded-user"), Some("svc-secret"));
+
+    // A path that takes sessions only: 400 invalid_request, never 200 and never a login.
+    let browser_path = forward_auth(&gw, "/app", &format!("Bearer {reader}")).await;
+    assert_eq!(browser_path.status, StatusCode::BAD_REQUEST);
+    assert!(browser_path.header("x-forwarded-user").is_none());
+
+    // The original URI is still read strictly before any token is looked at.
+    let unreadable = forward_auth(&gw, "/api/../admin", &format!("Bearer {admin}")).await;
+    assert_eq!(unreadable.status, StatusCode::BAD_REQUEST);
+    assert!(unreadable.header("x-forwarded-user").is_none());
+
+    // Each answer counted by its result.
+    let metrics = Browser::new(&gw.base).get("/metrics").await.body;
+    for result in ["ok", "unauthorized", "forbidden", "bad_request"] {
+        assert!(
+            metrics.contains(&format!(
+                "samlgate_forward_auth_total{{result=\"{result}\"}}"
+            )),
+            "{result}: {metrics}"
+        );
+    }
+}
