@@ -206,13 +206,19 @@ pub struct Idp {
     pub is_passive: bool,
     pub name_id_policy: Option<String>,
     pub authn_context: Vec<String>,
-    /// Single Logout with this IdP: its SingleLogoutService endpoints with a binding samlgate
-    /// speaks (HTTP-Redirect, HTTP-POST); empty when its metadata has none or `slo = false`.
+    /// Single Logout with this IdP, as the metadata in hand at load offers it: its
+    /// SingleLogoutService endpoints with a binding samlgate speaks (HTTP-Redirect, HTTP-POST);
+    /// empty when that metadata has none or `slo = false`. The running gateway takes them from
+    /// the metadata in use now (`AppState::slo_endpoints`), so that a refresh applies.
     pub slo: Vec<Endpoint>,
+    /// `slo = false`: no Single Logout with this IdP, whatever its metadata offers.
+    pub slo_off: bool,
     /// Sign the LogoutRequests sent to this IdP (on by default).
     pub sign_logout_requests: bool,
-    /// `encrypt_logout_name_id = true`: the IdP's encryption certificate, to send the NameID as
-    /// an EncryptedID in our LogoutRequests.
+    /// `encrypt_logout_name_id = true`: send the NameID of our LogoutRequests as an EncryptedID,
+    /// to the IdP's encryption certificate in its metadata in use now.
+    pub encrypt_logout_name_id: bool,
+    /// With `encrypt_logout_name_id`: that certificate in the metadata in hand at load.
     pub logout_name_id_encryption: Option<X509>,
 }
 

@@ -72,11 +72,11 @@ fn single_logout(state: &AppState, record: &SessionRecord) -> Response {
     let Some(idp) = state.idp(&record.idp) else {
         return errors::signed_out();
     };
-    let endpoint = idp
-        .slo
+    let slo = state.slo_endpoints(idp);
+    let endpoint = slo
         .iter()
         .find(|e| e.binding == Binding::HttpRedirect)
-        .or_else(|| idp.slo.iter().find(|e| e.binding == Binding::HttpPost));
+        .or_else(|| slo.iter().find(|e| e.binding == Binding::HttpPost));
     let Some(endpoint) = endpoint else {
         return logged_out::idp_session_still_open(&idp.name);
     };
@@ -98,7 +98,14 @@ fn single_logout(state: &AppState, record: &SessionRecord) -> Response {
         encrypted_id: None,
     };
     let mut request = request;
-    if let Some(certificate) = &idp.logout_name_id_encryption {
+    let encryption = match state.logout_encryption(idp) {
+        Ok(encryption) => encryption,
+        Err(e) => {
+            tracing::error!(idp = %idp.name, "single logout: {e}");
+            return logged_out::idp_session_still_open(&idp.name);
+        }
+    };
+    if let Some(certificate) = &encryption {
         match encrypted_name_id(&request.name_id, certificate) {
             Ok(encrypted) => request.encrypted_id = Some(encrypted),
             Err(e) => {

@@ -159,7 +159,7 @@ pub(super) fn slo_idp<'s>(
         .ok_or_else(|| SloError::IdpGone {
             idp: verified.idp_entity_id.clone(),
         })?;
-    if idp.slo.is_empty() {
+    if state.slo_endpoints(idp).is_empty() {
         return Err(SloError::SloOff {
             idp: idp.name.clone(),
         });
@@ -304,12 +304,12 @@ pub async fn end_subject(
     (state.sessions.end_ids(&ids).await, index_failed)
 }
 
-/// The IdP's SLO endpoint for `binding`, else its first; where its responses go.
-pub fn endpoint_for<'i>(idp: &'i Idp, binding: &Binding) -> Option<&'i Endpoint> {
-    idp.slo
-        .iter()
+/// The IdP's SLO endpoint (of `slo`, from `AppState::slo_endpoints`) for `binding`, else its
+/// first; where its responses go.
+pub fn endpoint_for<'e>(slo: &'e [Endpoint], binding: &Binding) -> Option<&'e Endpoint> {
+    slo.iter()
         .find(|e| &e.binding == binding)
-        .or_else(|| idp.slo.first())
+        .or_else(|| slo.first())
 }
 
 /// Our signed LogoutResponse, back to the IdP by the binding the request came by (when its
@@ -321,7 +321,8 @@ fn answer_idp(
     status: LogoutStatus,
     now: OffsetDateTime,
 ) -> Response {
-    let Some(endpoint) = endpoint_for(idp, &verified.binding) else {
+    let slo = state.slo_endpoints(idp);
+    let Some(endpoint) = endpoint_for(&slo, &verified.binding) else {
         return logged_out::ended_by_idp();
     };
     let destination = endpoint

@@ -188,6 +188,47 @@ impl AppState {
         self.config.idps.iter().find(|i| i.name == name)
     }
 
+    /// `idp`'s SingleLogoutService endpoints with a binding samlgate speaks, from its metadata in
+    /// use now: a refresh that adds, moves or removes them applies at once, as it does to keys.
+    /// None with `slo = false`; the ones read at load while no copy is in hand.
+    pub fn slo_endpoints(&self, idp: &Idp) -> Vec<crate::saml::metadata::Endpoint> {
+        if idp.slo_off {
+            return Vec::new();
+        }
+        match self
+            .idp_metadata
+            .current(&idp.name)
+            .and_then(|current| current.metadata.clone())
+        {
+            Some(metadata) => crate::config::validate::idp::slo::usable_endpoints(&metadata.slo),
+            None => idp.slo.clone(),
+        }
+    }
+
+    /// With `encrypt_logout_name_id = true`, the certificate our LogoutRequests encrypt the
+    /// NameID to: the first encryption certificate of `idp`'s metadata in use now. `Ok(None)`
+    /// when the setting is off; `Err` when it is on and that metadata has none (the NameID is
+    /// then never sent in clear: no LogoutRequest goes).
+    pub fn logout_encryption(&self, idp: &Idp) -> Result<Option<openssl::x509::X509>, String> {
+        if !idp.encrypt_logout_name_id {
+            return Ok(None);
+        }
+        let current = self
+            .idp_metadata
+            .current(&idp.name)
+            .and_then(|current| current.metadata.clone());
+        let certificate = match &current {
+            Some(metadata) => metadata.encryption_certificates.first().cloned(),
+            None => idp.logout_name_id_encryption.clone(),
+        };
+        certificate.map(Some).ok_or_else(|| {
+            format!(
+                "encrypt_logout_name_id = true, but the metadata of IdP {} in use has no encryption certificate",
+                idp.name
+            )
+        })
+    }
+
     /// `idp`'s policy with the signing keys of its metadata in use now (they change when its
     /// source refreshes); `None` while the IdP is not ready (no metadata, or expired).
     pub fn current_policy(
@@ -240,7 +281,12 @@ pub fn sp_metadata_xml(config: &Config) -> Result<String, SpMetadataError> {
         slo_url: config
             .idps
             .iter()
-            .any(|i| !i.slo.is_empty())
+            // A URL source may bring SLO endpoints with a later copy.
+            .any(|i| {
+                !i.slo_off
+                    && (!i.slo.is_empty()
+                        || matches!(i.source, crate::config::MetadataSource::Url(_)))
+            })
             .then_some(slo_url.as_str()),
         certificates,
         authn_requests_signed: config.sp.sign_authn_requests,

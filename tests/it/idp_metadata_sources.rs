@@ -3,7 +3,8 @@
 //! Responses. A rotation A -> A+B -> B is followed with no restart; tampered, unsigned and
 //! expired documents never replace the good copy; the server going down leaves logins working
 //! on the cached copy, also after a restart; an IdP with no usable metadata is named by
-//! /readyz and gets a clear page while the others keep working.
+//! /readyz and gets a clear page while the others keep working; Single Logout follows the
+//! SingleLogoutService of each new copy (added, moved, removed) without a reload.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -86,8 +87,8 @@ async fn login_signed_by(gw: &Gateway, key_cert: &(PathBuf, PathBuf)) -> gateway
 }
 
 async fn login_at(base: &str, key_cert: &(PathBuf, PathBuf)) -> gateway::Reply {
-    let (browser, request) = begin_login(base).await;
-    answer_login(base, browser, request, key_cert).await
+    let (mut browser, request) = begin_login(base).await;
+    answer_login(base, &mut browser, request, key_cert).await
 }
 
 /// The browser goes to the IdP: the AuthnRequest it carries.
@@ -102,7 +103,7 @@ async fn begin_login(base: &str) -> (Browser, gateway::ReceivedRequest) {
 /// The IdP answers `request`, signing with `key_cert`; the browser posts it to the ACS.
 async fn answer_login(
     base: &str,
-    mut browser: Browser,
+    browser: &mut Browser,
     request: gateway::ReceivedRequest,
     key_cert: &(PathBuf, PathBuf),
 ) -> gateway::Reply {
@@ -196,10 +197,10 @@ async fn a_rotation_is_followed_without_restart_and_bad_documents_never_replace_
     refused(&gw, &keys.b_files, "signed with B before B is published").await;
 
     // Rollover: A and B. A login started before the swap and answered after it succeeds.
-    let in_flight = begin_login(&gw.base).await;
+    let mut in_flight = begin_login(&gw.base).await;
     server.publish("idp.xml", &signed(&keys, &[&keys.a.cert, &keys.b.cert]));
     wait_for_refreshes(&gw, "updated", 2.0).await;
-    let reply = answer_login(&gw.base, in_flight.0, in_flight.1, &keys.a_files).await;
+    let reply = answer_login(&gw.base, &mut in_flight.0, in_flight.1, &keys.a_files).await;
     assert_eq!(
         reply.status,
         StatusCode::SEE_OTHER,
@@ -697,4 +698,118 @@ fn an_idp_is_asked_of_a_metadata_query_service_by_the_sha1_of_its_entity_id() {
     );
     assert!(stdout.contains("signature verified"), "{stdout}");
     assert!(stdout.contains(&fingerprint(&keys.b.cert)), "{stdout}");
+}
+
+/// Signed metadata listing key A, with a SingleLogoutService at `slo` when given.
+fn signed_with_slo(keys: &Keys, slo: Option<&str>) -> String {
+    let until = OffsetDateTime::now_utc() + time::Duration::days(2);
+    let mut entity = entity_descriptor(IDP_ENTITY, &[&keys.a.cert], SSO);
+    if let Some(slo) = slo {
+        entity = entity.replacen(
+            "<md:SingleSignOnService",
+            &format!(
+                "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{slo}\"/><md:SingleSignOnService"
+            ),
+            1,
+        );
+    }
+    xmlsec1_sign(&document("_metadata", until, &[entity]), &keys.federation)
+}
+
+/// Sign in with key A, then sign out: the answer to the sign-out.
+async fn sign_in_and_out(gw: &Gateway, keys: &Keys) -> gateway::Reply {
+    let (mut browser, request) = begin_login(&gw.base).await;
+    let reply = answer_login(&gw.base, &mut browser, request, &keys.a_files).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    browser.sign_out(&gw.base).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_logout_follows_the_slo_endpoint_of_each_new_copy_without_a_reload() {
+    if !ready(peers::require(Peer::Pysaml2)) {
+        return;
+    }
+    const SLO_1: &str = "https://idp.example.com/slo";
+    const SLO_2: &str = "https://logout.idp.example.com/saml2/slo";
+    let keys = keys();
+    let mut server = MetadataServer::start();
+    server.publish("idp.xml", &signed_with_slo(&keys, None));
+    let cache_dir = keys.dir.path().join("cache");
+    // No copy in hand at start (no cache): the IdP's SLO endpoint can only come from a fetch.
+    let gw = gateway::start(setup(&keys, &server.url("idp.xml"), &cache_dir)).await;
+    assert!(
+        gw.state.sp_metadata.contains("SingleLogoutService"),
+        "a URL source may bring an SLO endpoint later: the SP metadata offers ours"
+    );
+    wait_for_refreshes(&gw, "updated", 1.0).await;
+
+    // No SingleLogoutService in the copy in use: signed out of the application only.
+    let out = sign_in_and_out(&gw, &keys).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert!(
+        out.body
+            .contains("still signed in at your identity provider"),
+        "{}",
+        out.body
+    );
+
+    // The IdP publishes one: the next logout goes there, signed, without a reload.
+    server.publish("idp.xml", &signed_with_slo(&keys, Some(SLO_1)));
+    wait_for_refreshes(&gw, "updated", 2.0).await;
+    let out = sign_in_and_out(&gw, &keys).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+    assert!(
+        out.location().starts_with(&format!("{SLO_1}?SAMLRequest=")),
+        "{}",
+        out.location()
+    );
+    assert!(out.location().contains("&Signature="), "{}", out.location());
+
+    // It moves: the next logout follows.
+    server.publish("idp.xml", &signed_with_slo(&keys, Some(SLO_2)));
+    wait_for_refreshes(&gw, "updated", 3.0).await;
+    let out = sign_in_and_out(&gw, &keys).await;
+    assert!(
+        out.location().starts_with(&format!("{SLO_2}?SAMLRequest=")),
+        "{}",
+        out.location()
+    );
+
+    // It goes away: application only again.
+    server.publish("idp.xml", &signed_with_slo(&keys, None));
+    wait_for_refreshes(&gw, "updated", 4.0).await;
+    let out = sign_in_and_out(&gw, &keys).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert!(
+        out.body
+            .contains("still signed in at your identity provider")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_id_to_encrypt_is_never_sent_in_clear_when_the_copy_in_use_has_no_certificate() {
+    if !ready(peers::require(Peer::Pysaml2)) {
+        return;
+    }
+    let keys = keys();
+    let mut server = MetadataServer::start();
+    // An SLO endpoint, and only a signing key: nothing to encrypt the NameID to.
+    server.publish(
+        "idp.xml",
+        &signed_with_slo(&keys, Some("https://idp.example.com/slo")),
+    );
+    let cache_dir = keys.dir.path().join("cache");
+    let mut setup = setup(&keys, &server.url("idp.xml"), &cache_dir);
+    setup.idp_extra = "encrypt_logout_name_id = true".into();
+    let gw = gateway::start(setup).await;
+    wait_for_refreshes(&gw, "updated", 1.0).await;
+    let out = sign_in_and_out(&gw, &keys).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert!(out.header("location").is_none());
+    assert!(
+        out.body
+            .contains("still signed in at your identity provider"),
+        "{}",
+        out.body
+    );
 }

@@ -107,8 +107,9 @@ pub(super) fn idp(
         );
     }
     let allow_idp_initiated = bool_of(&r.allow_idp_initiated, false);
-    // Single Logout reads the SLO endpoints and encryption certificates of the metadata in hand
-    // at load (a URL source not fetched yet has none: SLO stays off until the next reload).
+    // The SLO endpoints and encryption certificate of the metadata in hand at load are checked
+    // against `slo = true` and `encrypt_logout_name_id = true` here; the running gateway reads
+    // them from the metadata in use (a URL source fetched or refreshed later included).
     let (slo_endpoints, logout_name_id_encryption) = match &sourced.metadata {
         Some(meta) => (
             slo::endpoints(r, &key("slo"), &meta.entity_id, &meta.slo, p),
@@ -155,7 +156,9 @@ pub(super) fn idp(
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),
         slo: slo_endpoints,
+        slo_off: r.slo.as_ref().is_some_and(|flag| !*flag.get_ref()),
         sign_logout_requests: bool_of(&r.sign_logout_requests, true),
+        encrypt_logout_name_id: bool_of(&r.encrypt_logout_name_id, false),
         logout_name_id_encryption,
     })
 }

@@ -8,7 +8,16 @@ use crate::config::as_written::RawIdp;
 use crate::config::problems::Problems;
 use crate::saml::metadata::{Binding, Endpoint};
 
-/// The SLO endpoints the gateway will use for this IdP.
+/// The endpoints of `offered` with a binding samlgate speaks for Single Logout.
+pub fn usable_endpoints(offered: &[Endpoint]) -> Vec<Endpoint> {
+    offered
+        .iter()
+        .filter(|e| matches!(e.binding, Binding::HttpRedirect | Binding::HttpPost))
+        .cloned()
+        .collect()
+}
+
+/// The SLO endpoints the gateway will use for this IdP with the metadata in hand at load.
 pub fn endpoints(
     raw: &RawIdp,
     key: &str,
@@ -16,11 +25,7 @@ pub fn endpoints(
     offered: &[Endpoint],
     p: &mut Problems,
 ) -> Vec<Endpoint> {
-    let usable: Vec<Endpoint> = offered
-        .iter()
-        .filter(|e| matches!(e.binding, Binding::HttpRedirect | Binding::HttpPost))
-        .cloned()
-        .collect();
+    let usable = usable_endpoints(offered);
     match &raw.slo {
         Some(flag) if !*flag.get_ref() => Vec::new(),
         Some(flag) if usable.is_empty() => {
