@@ -22,7 +22,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use super::connection_limits::{ConnectionCap, EdgeIo, HeadClock, HeadTimer, Slot, head_overdue};
+use super::connection_limits::{
+    ConnectionCap, EdgeIo, HeadClock, HeadTimer, Overdue, Slot, head_overdue,
+};
+use super::woken_only::WokenOnly;
 use crate::config::ConnectionLimits;
 use crate::proxy::edge::{self, EdgeRefusal};
 
@@ -308,23 +311,39 @@ async fn serve_http<A, I>(
         )
         .with_upgrades();
     tokio::pin!(conn);
+    // The watchers are woken only by a timer tick or a stop, while the connection is woken
+    // several times per request: they are polled only when they were woken.
+    let watchers = WokenOnly::new(async move {
+        tokio::select! {
+            overdue = head_overdue(clock) => Watched::Overdue(overdue),
+            () = stopped(stop) => Watched::Stop,
+        }
+    });
     let result = tokio::select! {
         biased;
         result = conn.as_mut() => result,
-        overdue = head_overdue(clock) => {
-            // Dropping the connection closes it.
-            tracing::debug!(%peer, "{overdue}");
-            return;
-        }
-        () = stopped(stop) => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
+        watched = watchers => match watched {
+            Watched::Overdue(overdue) => {
+                // Dropping the connection closes it.
+                tracing::debug!(%peer, "{overdue}");
+                return;
+            }
+            Watched::Stop => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        },
     };
     if let Err(e) = result {
         // Resets, malformed heads: the client's business, not the admin's.
         tracing::debug!(%peer, "connection closed: {e}");
     }
+}
+
+/// What ended a connection's watch.
+enum Watched {
+    Overdue(Overdue),
+    Stop,
 }
 
 /// Completes once a stop is announced (or the announcer is gone).

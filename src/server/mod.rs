@@ -11,6 +11,7 @@ pub mod descriptors;
 pub mod event_loops;
 pub mod offload;
 pub mod tls;
+mod woken_only;
 
 pub use connections::{
     Answer, SHUTDOWN_GRACE, ServeApp, serve_on, serve_until, serve_with_limits, shutdown_signal,
