@@ -26,9 +26,11 @@ pub fn login_cookie_name(https: bool) -> &'static str {
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let mut found = None;
     for value in headers.get_all(COOKIE) {
+        // Visible ASCII only (values with other bytes are skipped), so ASCII trimming trims
+        // every space there is.
         let Ok(value) = value.to_str() else { continue };
         for pair in value.split(';') {
-            if let Some((key, value)) = pair.trim().split_once('=')
+            if let Some((key, value)) = pair.trim_ascii().split_once('=')
                 && key == name
             {
                 // Two cookies of one name means someone planted one (e.g. from a sibling
@@ -52,25 +54,28 @@ pub fn strip_own(headers: &mut HeaderMap, names: &[&str]) {
         let name = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
         names.contains(&name)
     };
-    // Headers are rewritten only when one of ours is there; read as the rewrite reads them.
-    let carries_ours = headers
-        .get_all(COOKIE)
-        .iter()
-        .any(|v| as_text(v).split(';').any(ours));
-    if !carries_ours {
-        return;
-    }
+    // One pass over the pairs (the request of a signed-in user carries ours: this is the
+    // common path). The headers are rewritten only when one of ours was there.
+    let mut carries_ours = false;
     let mut kept = String::new();
     for value in headers.get_all(COOKIE) {
         let value = as_text(value);
         for pair in value.split(';').map(str::trim) {
-            if !pair.is_empty() && !ours(pair) {
+            if pair.is_empty() {
+                continue;
+            }
+            if ours(pair) {
+                carries_ours = true;
+            } else {
                 if !kept.is_empty() {
                     kept.push_str("; ");
                 }
                 kept.push_str(pair);
             }
         }
+    }
+    if !carries_ours {
+        return;
     }
     headers.remove(COOKIE);
     if !kept.is_empty()
@@ -191,5 +196,106 @@ mod tests {
         let cleared = clear_login_cookie(true);
         assert!(cleared.starts_with("__Host-samlgate_login=; Path=/; Max-Age=0;"));
         assert!(cleared.contains("Secure") && cleared.contains("SameSite=None"));
+    }
+
+    mod same_as_the_two_pass_reading {
+        //! The one-pass `strip_own` and the ASCII-trimming `get` against the plain readings they
+        //! replaced, on Cookie headers made of the awkward parts (our names, spaces, tabs, empty
+        //! pairs, pairs without `=`, bytes that are not ASCII).
+        use super::super::*;
+        use axum::http::HeaderValue;
+        use proptest::prelude::*;
+
+        const NAMES: [&str; 2] = ["samlgate_session", "samlgate_login"];
+
+        fn strip_two_pass(headers: &mut HeaderMap, names: &[&str]) {
+            let ours = |pair: &str| {
+                let name = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
+                names.contains(&name)
+            };
+            let carries_ours = headers
+                .get_all(COOKIE)
+                .iter()
+                .any(|v| as_text(v).split(';').any(ours));
+            if !carries_ours {
+                return;
+            }
+            let mut kept = String::new();
+            for value in headers.get_all(COOKIE) {
+                for pair in as_text(value).split(';').map(str::trim) {
+                    if !pair.is_empty() && !ours(pair) {
+                        if !kept.is_empty() {
+                            kept.push_str("; ");
+                        }
+                        kept.push_str(pair);
+                    }
+                }
+            }
+            headers.remove(COOKIE);
+            if !kept.is_empty()
+                && let Ok(value) = HeaderValue::try_from(kept)
+            {
+                headers.insert(COOKIE, value);
+            }
+        }
+
+        fn get_trimming_unicode<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+            let mut found = None;
+            for value in headers.get_all(COOKIE) {
+                let Ok(value) = value.to_str() else { continue };
+                for pair in value.split(';') {
+                    if let Some((key, value)) = pair.trim().split_once('=')
+                        && key == name
+                    {
+                        if found.is_some() {
+                            return None;
+                        }
+                        found = Some(value);
+                    }
+                }
+            }
+            found
+        }
+
+        fn part() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                Just(b"samlgate_session".to_vec()),
+                Just(b"samlgate_login".to_vec()),
+                Just(b"app".to_vec()),
+                Just(b"=".to_vec()),
+                Just(b";".to_vec()),
+                Just(b" ".to_vec()),
+                Just(b"\t".to_vec()),
+                Just(b"v1".to_vec()),
+                Just("\u{a0}".as_bytes().to_vec()),
+                Just(vec![0xff]),
+            ]
+        }
+
+        fn headers_from(values: &[Vec<Vec<u8>>]) -> HeaderMap {
+            let mut h = HeaderMap::new();
+            for parts in values {
+                if let Ok(value) = HeaderValue::from_bytes(&parts.concat()) {
+                    h.append(COOKIE, value);
+                }
+            }
+            h
+        }
+
+        proptest! {
+            #[test]
+            fn strip_own_and_get_read_as_before(
+                values in proptest::collection::vec(proptest::collection::vec(part(), 0..12), 0..3)
+            ) {
+                let mut one_pass = headers_from(&values);
+                let mut two_pass = one_pass.clone();
+                for name in NAMES {
+                    prop_assert_eq!(get(&one_pass, name), get_trimming_unicode(&one_pass, name));
+                }
+                strip_own(&mut one_pass, &NAMES);
+                strip_two_pass(&mut two_pass, &NAMES);
+                prop_assert_eq!(one_pass, two_pass);
+            }
+        }
     }
 }
