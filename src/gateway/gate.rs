@@ -20,7 +20,9 @@ use super::errors;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::state::AppState;
+use super::tunnel_lease::SessionLease;
 use crate::identity::headers::IdentityHeaders;
+use crate::proxy::LeaseFor;
 use crate::routes::path_reading::{PathReading, PathRefusal};
 use crate::routes::{self, Access};
 use crate::session::{CacheLookup, SignedIn};
@@ -36,7 +38,7 @@ use crate::session::{CacheLookup, SignedIn};
 /// refused here, before any store is asked. With Redis the cache is read only once the session
 /// tracker confirms it holds every change Redis made before the request arrived.
 pub async fn fast_gate(
-    state: &AppState,
+    state: &Arc<AppState>,
     slow: &Router,
     client: SocketAddr,
     mut req: Request,
@@ -65,7 +67,7 @@ pub async fn fast_gate(
             Some(signed_in) => {
                 match routes::decide(&state.config.routes, &path, Some(&signed_in.identity)) {
                     Access::Public => pass = Some(None),
-                    Access::Allowed => pass = Some(Some(signed_in)),
+                    Access::Allowed => pass = Some(Some((signed_in, id))),
                     Access::LoginRequired | Access::Denied(_) => {}
                 }
             }
@@ -77,7 +79,8 @@ pub async fn fast_gate(
     }
     // One forwarding call site, so the request's future holds one forwarding state.
     if let Some(signed_in) = pass {
-        return forward(state, req, signed_in.as_deref(), client).await;
+        let signed_in = signed_in.as_ref().map(|(s, id)| (&**s, *id));
+        return forward(state, req, signed_in, client).await;
     }
     req.extensions_mut().insert(ConnectInfo(client));
     match Box::pin(slow.clone().oneshot(req)).await {
@@ -114,6 +117,7 @@ async fn bearer_request(
                 .as_deref()
                 .and_then(|a| super::identity_token::token_for_bearer(state, a));
             let user = who.as_deref().map(|a| &a.identity.user);
+            // A tunnel opened with a bearer token has no session to end with it.
             forward_as(
                 state,
                 req,
@@ -121,6 +125,7 @@ async fn bearer_request(
                 token,
                 user,
                 client,
+                &|| None,
             )
             .await
         }
@@ -196,7 +201,10 @@ pub async fn gate(
     );
     match access {
         Access::Public => forward(&state, req, None, client).await,
-        Access::Allowed => forward(&state, req, identity.as_deref(), client).await,
+        Access::Allowed => {
+            let signed_in = identity.as_deref().zip(session.id());
+            forward(&state, req, signed_in, client).await
+        }
         Access::LoginRequired if !routes::takes_session(&state.config.routes, &path) => {
             super::bearer::bearer_required()
         }
@@ -245,22 +253,24 @@ pub async fn gate(
 }
 
 /// Hand the request to the reverse proxy, which strips every client-sent identity header and
-/// sets ours from the session.
+/// sets ours from the session (given with its ID: a WebSocket tunnel lasts no longer than it).
 async fn forward(
-    state: &AppState,
+    state: &Arc<AppState>,
     req: Request,
-    signed_in: Option<&SignedIn>,
+    signed_in: Option<(&SignedIn, Id)>,
     client: SocketAddr,
 ) -> Response {
-    let token = signed_in.and_then(|s| super::identity_token::token_for(state, s));
-    let user = signed_in.map(|s| &s.identity.user);
+    let token = signed_in.and_then(|(s, _)| super::identity_token::token_for(state, s));
+    let user = signed_in.map(|(s, _)| &s.identity.user);
+    let session = signed_in.map(|(_, id)| id);
     forward_as(
         state,
         req,
-        signed_in.map(|s| &s.headers),
+        signed_in.map(|(s, _)| &s.headers),
         token,
         user,
         client,
+        &|| session.map(|id| SessionLease::boxed(state, id)),
     )
     .await
 }
@@ -273,6 +283,7 @@ async fn forward_as(
     token: Option<(&HeaderName, HeaderValue)>,
     user: Option<&crate::identity::shared_text::Text>,
     client: SocketAddr,
+    lease_for: LeaseFor<'_>,
 ) -> Response {
     let https = state.config.server.is_https();
     super::cookies::strip_own(
@@ -285,7 +296,15 @@ async fn forward_as(
     let proto = state.config.server.public_url.scheme();
     let mut response = state
         .proxy
-        .forward_with_token(req, identity, token, &state.config.headers, client, proto)
+        .forward_with_token(
+            req,
+            identity,
+            token,
+            &state.config.headers,
+            client,
+            proto,
+            lease_for,
+        )
         .await;
     if state.config.server.access_log
         && let Some(user) = user

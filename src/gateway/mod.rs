@@ -50,6 +50,7 @@ pub mod slo;
 pub mod slo_soap;
 pub mod startup;
 pub mod state;
+pub mod tunnel_lease;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

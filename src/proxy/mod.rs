@@ -61,6 +61,11 @@ use self::failure::Failure;
 pub use self::failure::error_page;
 use self::hop_by_hop::{is_websocket_upgrade, remove_hop_by_hop};
 use self::upgrade::tunnel;
+pub use self::upgrade::{LEASE_CHECK_EVERY, TunnelLease};
+
+/// Gives the lease of a WebSocket tunnel (see [`TunnelLease`]); called only for a request that
+/// upgrades.
+pub type LeaseFor<'a> = &'a (dyn Fn() -> Option<Box<dyn TunnelLease>> + Sync);
 
 /// How to reach the backend. Build with [`ProxyConfig::new`] and adjust the fields.
 #[derive(Debug, Clone)]
@@ -262,12 +267,14 @@ impl Proxy {
         client_addr: SocketAddr,
         proto: &str,
     ) -> Response<Body> {
-        self.forward_with_token(req, identity, None, contract, client_addr, proto)
+        self.forward_with_token(req, identity, None, contract, client_addr, proto, &|| None)
             .await
     }
 
     /// [`Proxy::forward`], with one more identity header set after the client's copies are
-    /// stripped: the signed identity token (its name is among the contract's stripped names).
+    /// stripped: the signed identity token (its name is among the contract's stripped names);
+    /// and a WebSocket tunnel kept open only while the lease `lease_for` gives holds.
+    #[allow(clippy::too_many_arguments)]
     pub async fn forward_with_token(
         &self,
         mut req: Request<Body>,
@@ -276,6 +283,7 @@ impl Proxy {
         contract: &HeaderContract,
         client_addr: SocketAddr,
         proto: &str,
+        lease_for: LeaseFor<'_>,
     ) -> Response<Body> {
         let websocket = is_websocket_upgrade(req.headers());
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
@@ -324,7 +332,7 @@ impl Proxy {
 
         match client_upgrade {
             Some(client_upgrade) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
-                tunnel(client_upgrade, response)
+                tunnel(client_upgrade, response, lease_for())
             }
             _ => {
                 let (mut parts, body) = response.into_parts();

@@ -170,6 +170,38 @@ impl Sessions {
         }
     }
 
+    /// Whether the session under `id` is still one a request could be served in (not ended
+    /// here or on another node, not idle or past its lifetime): what a WebSocket tunnel opened
+    /// in it asks from time to time. This node's cache answers when it holds the session; the
+    /// store otherwise. Nothing is touched or cached: a tunnel's traffic is not the user's
+    /// activity.
+    pub async fn still_valid(
+        &self,
+        id: &tower_sessions::session::Id,
+    ) -> Result<bool, SessionStoreError> {
+        use tower_sessions::SessionStore;
+        let now = (self.clock)();
+        if let Some(cache) = self.cache_in_step().await
+            && cache.get(id, now, self.idle_timeout).is_some()
+        {
+            return Ok(true);
+        }
+        let Some(stored) = self
+            .store
+            .load(id)
+            .await
+            .map_err(|e| SessionStoreError(e.to_string()))?
+        else {
+            return Ok(false);
+        };
+        // A record that does not read back is not a session anyone is served in.
+        let record = stored
+            .data
+            .get(RECORD_KEY)
+            .and_then(|value| serde_json::from_value::<SessionRecord>(value.clone()).ok());
+        Ok(record.is_some_and(|record| check(&record, now, self.idle_timeout).is_ok()))
+    }
+
     /// Start a logged-in session under a new session ID: whatever ID the browser brought is
     /// deleted, so a planted one cannot become the signed-in session.
     pub async fn establish(

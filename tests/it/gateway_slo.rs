@@ -318,6 +318,37 @@ async fn an_idp_logout_request_by_redirect_ends_that_users_sessions_and_is_answe
     );
 }
 
+/// A WebSocket tunnel lasts no longer than its session, ended by the IdP too.
+#[tokio::test]
+async fn an_idp_logout_request_closes_that_users_websocket() {
+    use crate::support::websocket::{closes, echoes, open_socket};
+    let gw = start(Setup {
+        backend: Some(echo_backend().await),
+        ..slo_setup()
+    })
+    .await;
+    let mut alice = Browser::new(&gw.base);
+    login(gw.now(), &gw.base, &mut alice, "alice@example.com").await;
+    let mut socket = open_socket(&gw.base, &alice.cookies).await;
+    echoes(&mut socket, "before the IdP's logout").await;
+    let request = logout_request(
+        IDP,
+        &format!("{}/saml/slo", gw.base),
+        "alice@example.com",
+        None,
+        gw.now(),
+    );
+    let answer = Browser::new(&gw.base)
+        .get(&redirect_path(
+            &request.to_xml(),
+            None,
+            Some(test_idp::idp_keys()),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    closes(&mut socket).await;
+}
+
 #[tokio::test]
 async fn a_session_index_ends_only_that_login() {
     let gw = start(slo_setup()).await;

@@ -32,6 +32,7 @@ mod gateway_login;
 mod gateway_metadata;
 mod gateway_nginx;
 mod gateway_slo;
+mod gateway_websocket;
 mod identity_token;
 mod idp_metadata_sources;
 mod idp_shapes;

@@ -366,6 +366,19 @@ async fn logout_on_a_ends_the_session_on_b() {
     assert!(session_keys(&c).await.is_empty());
 }
 
+/// A WebSocket tunnel lasts no longer than its session, whichever node ended it.
+#[tokio::test]
+async fn logout_on_a_closes_a_tunnel_opened_through_b() {
+    use crate::support::websocket::{closes, echoes, open_socket};
+    let Some(c) = cluster("").await else { return };
+    let mut on_a = c.a.browser();
+    login(&c, &mut on_a, "alice@example.com", &[]).await;
+    let mut socket = open_socket(&c.b.base, &on_a.cookies).await;
+    echoes(&mut socket, "through b").await;
+    assert_eq!(on_a.sign_out(&c.public).await.status, StatusCode::OK);
+    closes(&mut socket).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_cached_on_b_ends_there_the_moment_a_logs_it_out() {
     let Some(c) = cluster("").await else { return };

@@ -2,7 +2,7 @@
 //! `support::test_idp::*` (the project's own test IdP), `support::peers` (third-party IdPs and
 //! xmlsec1), `support::gateway` (a gateway on loopback and a cookie-keeping browser),
 //! `support::proxy` (the bare reverse proxy), `support::redis` (a private redis-server),
-//! `support::xmlenc` (SP keys and encryption fixtures), `support::raw_http` (bytes on a socket), `support::adversarial` (hostile
+//! `support::xmlenc` (SP keys and encryption fixtures), `support::raw_http` (bytes on a socket), `support::websocket` (a tunnel through the gateway), `support::adversarial` (hostile
 //! documents at the body cap), and here the tool lookup and free ports every one of them needs.
 //!
 //! The binaries that must keep a process of their own mount it with
@@ -20,6 +20,7 @@ pub mod raw_http;
 pub mod redis;
 pub mod test_ca;
 pub mod test_idp;
+pub mod websocket;
 pub mod xmlenc;
 
 use std::path::PathBuf;

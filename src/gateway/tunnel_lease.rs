@@ -1,0 +1,42 @@
+//! A WebSocket tunnel lasts no longer than the session it was opened in: signed out here or
+//! on another node, ended by single logout, idle or past its lifetime, the session takes its
+//! tunnels with it (at the tunnel's next check, see [`crate::proxy::LEASE_CHECK_EVERY`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tower_sessions::session::Id;
+
+use super::state::AppState;
+use crate::proxy::TunnelLease;
+
+/// The lease of a tunnel opened in session `id`.
+pub struct SessionLease {
+    state: Arc<AppState>,
+    id: Id,
+}
+
+impl SessionLease {
+    pub fn boxed(state: &Arc<AppState>, id: Id) -> Box<dyn TunnelLease> {
+        Box::new(SessionLease {
+            state: Arc::clone(state),
+            id,
+        })
+    }
+}
+
+impl TunnelLease for SessionLease {
+    fn holds(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            match self.state.sessions.still_valid(&self.id).await {
+                Ok(valid) => valid,
+                // As a request would get 503 and never "signed in": closed when unconfirmed.
+                Err(e) => {
+                    tracing::warn!("WebSocket tunnel: its session cannot be confirmed: {e}");
+                    false
+                }
+            }
+        })
+    }
+}
