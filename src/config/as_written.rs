@@ -127,6 +127,7 @@ pub struct RawBackend {
     pub connect_timeout: S<String>,
     pub request_timeout: S<String>,
     pub body_timeout: S<String>,
+    pub websocket_idle_timeout: S<String>,
     pub ca: S<String>,
     pub client_cert: S<String>,
     pub client_key: S<String>,

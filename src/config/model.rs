@@ -334,6 +334,8 @@ pub struct Backend {
     pub request_timeout: Duration,
     /// The longest the client may go without sending a byte of a request body it has started.
     pub body_timeout: Duration,
+    /// The longest a WebSocket tunnel may go without a byte either way.
+    pub websocket_idle_timeout: Duration,
     /// `ca`: PEM CA certificates an `https://` backend's certificate must chain to. `None`: the
     /// system's roots.
     pub ca: Option<PathBuf>,

@@ -89,6 +89,7 @@ const BACKEND: &[&str] = &[
     "connect_timeout",
     "request_timeout",
     "body_timeout",
+    "websocket_idle_timeout",
     "ca",
     "client_cert",
     "client_key",

@@ -96,6 +96,7 @@ pub fn proxy_config(config: &Config) -> ProxyConfig {
             .unsigned_abs(),
     );
     p.body_timeout = config.backend.body_timeout.unsigned_abs();
+    p.websocket_idle_timeout = config.backend.websocket_idle_timeout.unsigned_abs();
     p
 }
 

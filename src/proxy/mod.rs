@@ -80,6 +80,9 @@ pub struct ProxyConfig {
     /// Longest silence of the client while it sends a request body; beyond it the backend
     /// request is abandoned and the client gets 408 (nginx's `client_body_timeout`).
     pub body_timeout: Duration,
+    /// Longest a WebSocket tunnel may go without a byte either way; then both connections
+    /// are closed.
+    pub websocket_idle_timeout: Duration,
     /// How long an idle pooled backend connection is kept (it is closed within twice this).
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per backend; size it to the expected concurrency.
@@ -98,7 +101,7 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
-    /// Defaults: connect 5 s, response 60 s, request body silence 60 s, idle connections kept 90 s, up to 512 of them, one pool, no
+    /// Defaults: connect 5 s, response 60 s, request body silence 60 s, WebSocket silence 1 h, idle connections kept 90 s, up to 512 of them, one pool, no
     /// public host, no `Via` entry.
     pub fn new(backend: impl Into<String>) -> Self {
         Self {
@@ -106,6 +109,7 @@ impl ProxyConfig {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(60),
+            websocket_idle_timeout: Duration::from_secs(3600),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 512,
             public_host: None,
@@ -149,6 +153,7 @@ pub struct Proxy {
     base_path: Option<String>,
     response_timeout: Duration,
     body_timeout: Duration,
+    websocket_idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -240,6 +245,7 @@ impl Proxy {
             base_path,
             response_timeout: config.response_timeout,
             body_timeout: config.body_timeout,
+            websocket_idle_timeout: config.websocket_idle_timeout,
         })
     }
 
@@ -331,9 +337,12 @@ impl Proxy {
         };
 
         match client_upgrade {
-            Some(client_upgrade) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
-                tunnel(client_upgrade, response, lease_for())
-            }
+            Some(client_upgrade) if response.status() == StatusCode::SWITCHING_PROTOCOLS => tunnel(
+                client_upgrade,
+                response,
+                lease_for(),
+                self.websocket_idle_timeout,
+            ),
             _ => {
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);

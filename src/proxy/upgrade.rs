@@ -1,9 +1,15 @@
 //! WebSocket upgrades: the backend's 101 goes back to the browser and the bytes are copied both
-//! ways once both connections switched, for as long as the tunnel's [`TunnelLease`] holds.
+//! ways once both connections switched, for as long as the tunnel's [`TunnelLease`] holds and
+//! bytes keep coming (`[backend] websocket_idle_timeout`).
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use axum::body::Body;
 use axum::http::Response;
@@ -24,12 +30,24 @@ pub trait TunnelLease: Send + Sync + 'static {
     fn holds(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
 }
 
+/// Why a tunnel ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended<T> {
+    /// One side closed (or failed): the copy's result.
+    Copied(T),
+    /// The lease no longer holds.
+    LeaseLapsed,
+    /// No byte either way for the idle timeout.
+    Idle,
+}
+
 /// Answer the browser's upgrade with the backend's 101 and copy bytes both ways once both sides
-/// switched, while `lease` (if any) holds.
+/// switched, while `lease` (if any) holds and until nothing has moved either way for `idle`.
 pub(super) fn tunnel<B>(
     client_upgrade: hyper::upgrade::OnUpgrade,
     mut response: Response<B>,
     lease: Option<Box<dyn TunnelLease>>,
+    idle: Duration,
 ) -> Response<Body> {
     let backend_upgrade = hyper::upgrade::on(&mut response);
     tokio::spawn(async move {
@@ -40,19 +58,22 @@ pub(super) fn tunnel<B>(
                 return;
             }
         };
-        let mut client = TokioIo::new(client);
-        let mut backend = TokioIo::new(backend);
+        let moved = AtomicU64::new(0);
+        let mut client = Counted::new(TokioIo::new(client), &moved);
+        let mut backend = Counted::new(TokioIo::new(backend), &moved);
         let copy = tokio::io::copy_bidirectional(&mut client, &mut backend);
-        let copied = match &lease {
-            None => Some(copy.await),
-            Some(lease) => while_held(copy, lease.as_ref(), LEASE_CHECK_EVERY).await,
-        };
-        match copied {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => tracing::debug!(error = %e, "WebSocket tunnel closed with an error"),
-            // Both connections are closed as the task ends (the browser sees the connection
-            // drop, close code 1006): no frame can be added to a stream copied mid-frame.
-            None => tracing::info!("WebSocket tunnel closed: its session has ended"),
+        // Both connections are closed as the task ends (the browser sees the connection drop,
+        // close code 1006): no frame can be added to a stream copied mid-frame.
+        match watched(copy, &moved, idle, lease.as_deref()).await {
+            Ended::Copied(Ok(_)) => {}
+            Ended::Copied(Err(e)) => {
+                tracing::debug!(error = %e, "WebSocket tunnel closed with an error");
+            }
+            Ended::LeaseLapsed => tracing::info!("WebSocket tunnel closed: its session has ended"),
+            Ended::Idle => tracing::info!(
+                idle_timeout = ?idle,
+                "WebSocket tunnel closed: nothing sent either way for backend.websocket_idle_timeout"
+            ),
         }
     });
     let (mut parts, _) = response.into_parts();
@@ -69,28 +90,91 @@ pub(super) fn tunnel<B>(
     Response::from_parts(parts, Body::empty())
 }
 
-/// Run `copy` to its end while `lease` holds, asking it every `every`: `None` once it no longer
-/// does (`copy` is dropped unfinished). The copy goes on while the lease is asked.
-async fn while_held<F: Future>(
+/// Run `copy` to its end unless `lease` (asked every [`LEASE_CHECK_EVERY`]) stops holding, or
+/// `moved` (the bytes read either way) stays the same for `idle`, looked at every
+/// [`LEASE_CHECK_EVERY`] or `idle` if shorter: the copy is then dropped unfinished. The copy goes
+/// on while the lease is asked.
+async fn watched<F: Future>(
     copy: F,
-    lease: &dyn TunnelLease,
-    every: Duration,
-) -> Option<F::Output> {
+    moved: &AtomicU64,
+    idle: Duration,
+    lease: Option<&dyn TunnelLease>,
+) -> Ended<F::Output> {
+    use tokio::time::Instant;
     tokio::pin!(copy);
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let every = LEASE_CHECK_EVERY.min(idle);
+    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = moved.load(Ordering::Relaxed);
+    let mut last_moved = Instant::now();
     loop {
         tokio::select! {
-            done = &mut copy => return Some(done),
+            done = &mut copy => return Ended::Copied(done),
             _ = ticks.tick() => {}
         }
-        let holds = tokio::select! {
-            done = &mut copy => return Some(done),
-            holds = lease.holds() => holds,
-        };
-        if !holds {
-            return None;
+        let now = Instant::now();
+        let count = moved.load(Ordering::Relaxed);
+        if count != seen {
+            seen = count;
+            last_moved = now;
+        } else if now.saturating_duration_since(last_moved) >= idle {
+            return Ended::Idle;
         }
+        if let Some(lease) = lease {
+            let holds = tokio::select! {
+                done = &mut copy => return Ended::Copied(done),
+                holds = lease.holds() => holds,
+            };
+            if !holds {
+                return Ended::LeaseLapsed;
+            }
+        }
+    }
+}
+
+/// One side of a tunnel, adding the bytes read from it to a count both sides share.
+struct Counted<'a, T> {
+    io: T,
+    moved: &'a AtomicU64,
+}
+
+impl<'a, T> Counted<'a, T> {
+    fn new(io: T, moved: &'a AtomicU64) -> Self {
+        Counted { io, moved }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<'_, T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before);
+        if read > 0 {
+            self.moved.fetch_add(read as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<'_, T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -116,6 +200,19 @@ mod tests {
         }
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// Adds a byte to `moved` every `every`, `times` times, then stops.
+    fn traffic(moved: &Arc<AtomicU64>, every: Duration, times: u32) {
+        let moved = Arc::clone(moved);
+        tokio::spawn(async move {
+            for _ in 0..times {
+                tokio::time::sleep(every).await;
+                moved.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_copy_ends_unfinished_at_the_first_check_after_the_lease_stops_holding() {
         let lease = Arc::new(Switch::default());
@@ -125,9 +222,11 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(12)).await;
             flip.held.store(false, Ordering::SeqCst);
         });
+        let moved = Arc::new(AtomicU64::new(0));
+        traffic(&moved, Duration::from_secs(1), 100);
         let started = tokio::time::Instant::now();
-        let copied = while_held(std::future::pending::<()>(), &lease, LEASE_CHECK_EVERY).await;
-        assert_eq!(copied, None);
+        let ended = watched(std::future::pending::<()>(), &moved, HOUR, Some(&lease)).await;
+        assert_eq!(ended, Ended::LeaseLapsed);
         // Asked at 5 and 10 s (held), then at 15 s (no longer).
         assert_eq!(lease.asked.load(Ordering::SeqCst), 3);
         assert_eq!(started.elapsed(), Duration::from_secs(15));
@@ -141,7 +240,63 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(7)).await;
             42
         };
-        assert_eq!(while_held(copy, &lease, LEASE_CHECK_EVERY).await, Some(42));
+        let moved = AtomicU64::new(0);
+        assert_eq!(
+            watched(copy, &moved, HOUR, Some(&lease)).await,
+            Ended::Copied(42)
+        );
         assert_eq!(lease.asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tunnel_is_closed_once_nothing_moved_for_the_idle_timeout() {
+        let moved = Arc::new(AtomicU64::new(0));
+        let idle = Duration::from_secs(60);
+        // A byte every 47 s, 12 times, keeps it open; the last (at 564 s) is seen by the check
+        // at 565 s, and the check 60 s after that closes it.
+        traffic(&moved, Duration::from_secs(47), 12);
+        let started = tokio::time::Instant::now();
+        let ended = watched(std::future::pending::<()>(), &moved, idle, None).await;
+        assert_eq!(ended, Ended::Idle);
+        assert_eq!(started.elapsed(), Duration::from_secs(565 + 60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_timeout_shorter_than_the_lease_check_is_looked_at_that_often() {
+        let moved = AtomicU64::new(0);
+        let started = tokio::time::Instant::now();
+        let ended = watched(
+            std::future::pending::<()>(),
+            &moved,
+            Duration::from_secs(2),
+            None,
+        )
+        .await;
+        assert_eq!(ended, Ended::Idle);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn both_directions_count_as_traffic() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let moved = AtomicU64::new(0);
+        let (a, mut a_peer) = tokio::io::duplex(64);
+        let (b, mut b_peer) = tokio::io::duplex(64);
+        let mut a = Counted::new(a, &moved);
+        let mut b = Counted::new(b, &moved);
+        let copy = tokio::io::copy_bidirectional(&mut a, &mut b);
+        let talk = async {
+            a_peer.write_all(b"hello").await.unwrap();
+            let mut got = [0u8; 5];
+            b_peer.read_exact(&mut got).await.unwrap();
+            b_peer.write_all(b"hi").await.unwrap();
+            let mut back = [0u8; 2];
+            a_peer.read_exact(&mut back).await.unwrap();
+            drop(a_peer);
+            drop(b_peer);
+        };
+        let (copied, ()) = tokio::join!(copy, talk);
+        assert_eq!(copied.unwrap(), (5, 2));
+        assert_eq!(moved.load(Ordering::Relaxed), 7);
     }
 }

@@ -822,26 +822,42 @@ fn acs_concurrency_is_bounded_and_defaults_to_one_per_event_loop() {
 }
 
 #[test]
-fn backend_body_timeout_defaults_to_a_minute_and_must_be_a_positive_duration() {
+fn backend_body_and_websocket_timeouts_have_defaults_and_must_be_positive_durations() {
     let dir = tempfile::tempdir().unwrap();
     let text = base_config(dir.path());
     let path = dir.path().join("samlgate.toml");
     let backend = |t: &str| samlgate::config::load_str(t, &path).unwrap().config.backend;
-    assert_eq!(backend(&text).body_timeout, time::Duration::seconds(60));
-    let url = "url = \"http://127.0.0.1:9\"";
-    let with = |value: &str| text.replace(url, &format!("{url}\nbody_timeout = {value}"));
-    assert_eq!(
-        backend(&with("\"90s\"")).body_timeout,
-        time::Duration::seconds(90)
-    );
-    for bad in ["\"0s\"", "\"soon\""] {
-        let bad_text = with(bad);
-        let problems = problems_of(dir.path(), &bad_text);
-        let problem = problems
-            .iter()
-            .find(|p| p.key == "backend.body_timeout")
-            .unwrap_or_else(|| panic!("body_timeout = {bad}: {problems:?}"));
-        assert_eq!(problem.severity, Severity::Error);
-        assert_eq!(problem.line, Some(line_of(&bad_text, "body_timeout = ")));
+    type Read = fn(&samlgate::config::model::Backend) -> time::Duration;
+    let keys: [(&str, Read, time::Duration); 2] = [
+        (
+            "body_timeout",
+            |b| b.body_timeout,
+            time::Duration::seconds(60),
+        ),
+        (
+            "websocket_idle_timeout",
+            |b| b.websocket_idle_timeout,
+            time::Duration::hours(1),
+        ),
+    ];
+    for (key, read, default) in keys {
+        assert_eq!(read(&backend(&text)), default, "{key}");
+        let url = "url = \"http://127.0.0.1:9\"";
+        let with = |value: &str| text.replace(url, &format!("{url}\n{key} = {value}"));
+        assert_eq!(
+            read(&backend(&with("\"90s\""))),
+            time::Duration::seconds(90),
+            "{key}"
+        );
+        for bad in ["\"0s\"", "\"soon\""] {
+            let bad_text = with(bad);
+            let problems = problems_of(dir.path(), &bad_text);
+            let problem = problems
+                .iter()
+                .find(|p| p.key == format!("backend.{key}"))
+                .unwrap_or_else(|| panic!("{key} = {bad}: {problems:?}"));
+            assert_eq!(problem.severity, Severity::Error);
+            assert_eq!(problem.line, Some(line_of(&bad_text, &format!("{key} = "))));
+        }
     }
 }

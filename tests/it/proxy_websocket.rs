@@ -59,3 +59,17 @@ async fn plain_requests_still_work_on_the_pool_after_a_websocket() {
     );
     socket.close(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_websocket_with_nothing_sent_either_way_is_closed_at_the_idle_timeout() {
+    let echo = start_echo().await;
+    let mut config = backend_config(echo);
+    config.websocket_idle_timeout = std::time::Duration::from_secs(1);
+    let proxy = start_proxy(config, Some(jose())).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{proxy}/ws"))
+        .await
+        .unwrap();
+    socket.send(Message::text("ping")).await.unwrap();
+    assert_eq!(socket.next().await.unwrap().unwrap(), Message::text("ping"));
+    crate::support::websocket::closes(&mut socket).await;
+}

@@ -46,6 +46,12 @@ pub(super) fn backend(
         Duration::seconds(60),
         p,
     );
+    let websocket_idle = duration_field(
+        &r.websocket_idle_timeout,
+        "backend.websocket_idle_timeout",
+        Duration::hours(1),
+        p,
+    );
     let https = url.as_ref().map(|u| u.url().scheme() == "https");
     let (ca, client_cert) = tls::tls(r, span, https, base, p)?;
     Some(Backend {
@@ -53,6 +59,7 @@ pub(super) fn backend(
         connect_timeout: connect?,
         request_timeout: request?,
         body_timeout: body?,
+        websocket_idle_timeout: websocket_idle?,
         ca,
         client_cert,
     })
