@@ -34,6 +34,7 @@ pub struct RawServer {
     pub metrics_listen: S<String>,
     pub workers: S<i64>,
     pub header_read_timeout: S<String>,
+    pub saml_body_timeout: S<String>,
     pub keepalive_timeout: S<String>,
     pub max_connections: S<i64>,
     pub acs_concurrency: S<i64>,

@@ -79,14 +79,18 @@ pub struct TlsFiles {
     pub not_after: String,
 }
 
-/// How long a client may take to send a request head, how long an idle connection is kept, how
-/// many connections may be open at once (`[server]` header_read_timeout, keepalive_timeout,
-/// max_connections).
+/// How long a client may take to send a request head or a SAML message's body, how long an idle
+/// connection is kept, how many connections may be open at once (`[server]` header_read_timeout,
+/// saml_body_timeout, keepalive_timeout, max_connections).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// The whole request head must arrive within this: counted from the connection's start
     /// for its first request, from the first byte of the head for later ones.
     pub header_read_timeout: std::time::Duration,
+    /// The whole body of a SAML message posted to the gateway (ACS, Single Logout) must arrive
+    /// within this, counted from the end of its head: these messages are small, so a slow one
+    /// only holds a connection.
+    pub saml_body_timeout: std::time::Duration,
     /// A connection with no request in flight for this long is closed.
     pub keepalive_timeout: std::time::Duration,
     /// Open client connections, across every event loop. `None`: not configured, so
@@ -97,6 +101,7 @@ pub struct ConnectionLimits {
 
 impl ConnectionLimits {
     pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+    pub const DEFAULT_SAML_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
     /// Longer than the idle timeout of the load balancers usually in front (60 s), so that they
     /// close an idle connection first: the gateway closing it as the balancer reuses it is a 502.
     pub const DEFAULT_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
@@ -116,6 +121,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            saml_body_timeout: Self::DEFAULT_SAML_BODY_TIMEOUT,
             keepalive_timeout: Self::DEFAULT_KEEPALIVE_TIMEOUT,
             max_connections: None,
         }

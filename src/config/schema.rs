@@ -27,6 +27,7 @@ const SERVER: &[&str] = &[
     "metrics_listen",
     "workers",
     "header_read_timeout",
+    "saml_body_timeout",
     "keepalive_timeout",
     "max_connections",
     "acs_concurrency",

@@ -32,6 +32,7 @@ use crate::store::{SessionIndexKey, StoreError};
 pub use super::acs_error::{AcsError, FormError};
 use super::cookies;
 use super::errors;
+use super::message_body::MessageBodyError;
 use super::relay_state::{PendingLogin, PendingLogins, is_relay_token, random_token};
 use super::state::AppState;
 use crate::identity::Operator;
@@ -65,6 +66,14 @@ pub async fn acs(
 ) -> Response {
     match sign_in(&state, &session, &headers, body).await {
         Ok(signed_in) => signed_in,
+        Err(e @ AcsError::BodyTooSlow { .. }) => {
+            tracing::info!("ACS: {e}: 408");
+            state.metrics.inc(
+                "samlgate_rejections_total",
+                &[("idp", e.idp()), ("kind", &e.kind())],
+            );
+            super::message_body::too_slow()
+        }
         Err(e) => refuse(&state, &e),
     }
 }
@@ -107,12 +116,11 @@ struct Answered {
 }
 
 async fn read_body(state: &AppState, body: Body) -> Result<Bytes, AcsError> {
-    let limit = state.config.server.max_acs_body;
-    axum::body::to_bytes(body, limit)
+    super::message_body::read(state, body)
         .await
-        .map_err(|e| AcsError::Body {
-            limit,
-            detail: e.to_string(),
+        .map_err(|e| match e {
+            MessageBodyError::TooLarge { limit, detail } => AcsError::Body { limit, detail },
+            MessageBodyError::TooSlow { timeout } => AcsError::BodyTooSlow { timeout },
         })
 }
 

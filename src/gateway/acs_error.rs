@@ -24,6 +24,11 @@ pub enum AcsError {
     // What the sender brought: the generic "sign-in failed" page.
     #[error("ACS POST body unreadable or over {limit} bytes: {detail}")]
     Body { limit: usize, detail: String },
+    #[error(
+        "ACS POST body not complete within server.saml_body_timeout ({}s)",
+        timeout.as_secs()
+    )]
+    BodyTooSlow { timeout: std::time::Duration },
     #[error(transparent)]
     Form(#[from] FormError),
     #[error(transparent)]
@@ -79,6 +84,7 @@ impl AcsError {
     pub fn kind(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
             AcsError::Body { .. } => "body_too_large",
+            AcsError::BodyTooSlow { .. } => "body_too_slow",
             AcsError::Form(_) => "malformed_form",
             AcsError::RelayState(e) => e.kind(),
             AcsError::IdpGone(_) => "unknown_idp",
@@ -108,6 +114,7 @@ impl AcsError {
             | AcsError::SessionAlreadyOver { idp, .. }
             | AcsError::Unavailable { idp, .. } => idp,
             AcsError::Body { .. }
+            | AcsError::BodyTooSlow { .. }
             | AcsError::Form(_)
             | AcsError::RelayState(_)
             | AcsError::Busy { .. } => "unknown",

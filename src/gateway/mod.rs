@@ -40,6 +40,7 @@ pub mod logged_out;
 pub mod login;
 pub mod login_seal;
 pub mod logout;
+pub mod message_body;
 pub mod metadata_endpoint;
 pub mod pending_logout;
 pub mod relay_state;

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 
 use super::cookies;
 use super::logged_out;
+use super::message_body::MessageBodyError;
 use super::pending_logout::PendingLogout;
 use super::relay_state::random_token;
 use super::state::AppState;
@@ -101,11 +102,14 @@ pub async fn redirect(
 
 /// `POST /saml/slo`: HTTP-POST.
 pub async fn post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    let limit = state.config.server.max_acs_body;
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match super::message_body::read(&state, body).await {
         Ok(b) => b,
+        Err(e @ MessageBodyError::TooSlow { .. }) => {
+            tracing::info!("single logout: {e}: 408");
+            return super::message_body::too_slow();
+        }
         Err(e) => {
-            tracing::warn!("single logout: body refused (limit {limit} bytes): {e}");
+            tracing::warn!("single logout: {e}");
             return logged_out::refused(StatusCode::PAYLOAD_TOO_LARGE);
         }
     };

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::message_body::MessageBodyError;
 use super::slo::{SloError, act_on, record_refusal, rejected, slo_idp, verify_request};
 use super::state::AppState;
 use crate::saml::logout::binding::{InboundKind, from_soap_envelope, soap_envelope, soap_fault};
@@ -22,11 +23,14 @@ use crate::server::offload::OffloadError;
 
 /// `POST /saml/slo/soap`.
 pub async fn soap(State(state): State<Arc<AppState>>, body: Body) -> Response {
-    let limit = state.config.server.max_acs_body;
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match super::message_body::read(&state, body).await {
         Ok(b) => b,
+        Err(e @ MessageBodyError::TooSlow { .. }) => {
+            tracing::info!("single logout (SOAP): {e}: 408");
+            return super::message_body::too_slow();
+        }
         Err(e) => {
-            tracing::warn!("single logout (SOAP): body refused (limit {limit} bytes): {e}");
+            tracing::warn!("single logout (SOAP): {e}");
             return fault(StatusCode::PAYLOAD_TOO_LARGE, true);
         }
     };

@@ -1,4 +1,5 @@
-//! What a client connection may hold: the whole request head within `header_read_timeout`, an
+//! What a client connection may hold: the whole request head within `header_read_timeout` (and a
+//! SAML message's body within `saml_body_timeout`), an
 //! idle kept-alive connection closed after `keepalive_timeout` (a request in flight never cut),
 //! at most `max_connections` open, the rest waiting. Through the real gateway on loopback; times
 //! are only ever generous upper bounds.
@@ -193,4 +194,63 @@ async fn past_max_connections_a_new_connection_waits_until_one_closes() {
             .expect("no answer after the cap episode");
         assert_eq!(reply.map(|r| r.0), Some(200));
     }
+}
+
+/// What the gateway sent on `stream` until it closed it (at most 20 s).
+async fn answer_until_closed(stream: &mut tokio::net::tcp::OwnedReadHalf) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+        .await
+        .expect("the gateway answers and closes the connection")
+        .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The body of a SAML message posted to the gateway must arrive whole within
+/// `saml_body_timeout`: a stalled one and one sent a byte at a time both get 408 and the
+/// connection closed, on every endpoint that reads one.
+#[tokio::test]
+async fn a_saml_message_body_not_sent_in_time_gets_408_and_the_connection_closed() {
+    let gw = gateway("saml_body_timeout = \"1s\"", backend(Duration::ZERO).await).await;
+    for path in ["/saml/acs", "/saml/slo", "/saml/slo/soap"] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nSAMLResponse="
+        );
+        for dribble in [false, true] {
+            let stream = TcpStream::connect(gw.addr).await.unwrap();
+            let (mut read, mut write) = stream.into_split();
+            write.write_all(head.as_bytes()).await.unwrap();
+            // A byte every 100 ms: never silent for long, never done.
+            let writer = tokio::spawn(async move {
+                while dribble && write.write_all(b"A").await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                write
+            });
+            let answer = answer_until_closed(&mut read).await;
+            let (status_line, rest) = answer.split_once("\r\n").unwrap_or_default();
+            assert_eq!(
+                status_line, "HTTP/1.1 408 Request Timeout",
+                "{path}, dribbling: {dribble}: {answer}"
+            );
+            assert!(
+                rest.to_ascii_lowercase().contains("connection: close"),
+                "{path}: {answer}"
+            );
+            writer.abort();
+        }
+    }
+    assert_eq!(
+        gw.metric(
+            "samlgate_rejections_total",
+            &[("idp", "unknown"), ("kind", "body_too_slow")]
+        ),
+        2.0
+    );
+    // The gateway still serves.
+    let mut fresh = TcpStream::connect(gw.addr).await.unwrap();
+    assert_eq!(
+        get_on(&mut fresh, "/").await.unwrap(),
+        (200, "hello".into())
+    );
 }

@@ -1,5 +1,5 @@
-//! `[server]` header_read_timeout, keepalive_timeout and max_connections: what a client may hold
-//! open before it has sent a request, and how much of it.
+//! `[server]` header_read_timeout, saml_body_timeout, keepalive_timeout and max_connections: what
+//! a client may hold open before it has sent a request, and how much of it.
 
 use std::num::NonZeroUsize;
 
@@ -13,6 +13,8 @@ use crate::config::problems::Problems;
 
 /// A longer header-read timeout gives slow-header clients back what the timeout takes away.
 pub const MAX_HEADER_READ_TIMEOUT: Duration = Duration::minutes(5);
+/// A SAML message of the largest size allowed arrives in seconds even on a slow link.
+pub const MAX_SAML_BODY_TIMEOUT: Duration = Duration::minutes(5);
 pub const MAX_KEEPALIVE_TIMEOUT: Duration = Duration::hours(1);
 /// More than this on one node is a typo, not a plan.
 pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
@@ -27,6 +29,13 @@ pub fn connection_limits(r: &RawServer, p: &mut Problems) -> ConnectionLimits {
         p,
     )
     .unwrap_or(defaults.header_read_timeout);
+    let saml_body_timeout = bounded(
+        &r.saml_body_timeout,
+        "server.saml_body_timeout",
+        MAX_SAML_BODY_TIMEOUT,
+        p,
+    )
+    .unwrap_or(defaults.saml_body_timeout);
     let keepalive_timeout = bounded(
         &r.keepalive_timeout,
         "server.keepalive_timeout",
@@ -54,6 +63,7 @@ pub fn connection_limits(r: &RawServer, p: &mut Problems) -> ConnectionLimits {
     });
     ConnectionLimits {
         header_read_timeout,
+        saml_body_timeout,
         keepalive_timeout,
         max_connections,
     }
@@ -114,6 +124,7 @@ mod tests {
         assert!(problems.is_empty());
         assert_eq!(l, ConnectionLimits::default());
         assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(l.saml_body_timeout, std::time::Duration::from_secs(30));
         assert_eq!(
             l.max_connections_or_default(),
             ConnectionLimits::DEFAULT_MAX_CONNECTIONS
@@ -121,12 +132,13 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_three_keys() {
+    fn reads_the_four_keys() {
         let (l, problems) = limits(
-            "header_read_timeout = \"5s\"\nkeepalive_timeout = \"2m\"\nmax_connections = 300\n",
+            "header_read_timeout = \"5s\"\nkeepalive_timeout = \"2m\"\nmax_connections = 300\nsaml_body_timeout = \"45s\"\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(l.saml_body_timeout, std::time::Duration::from_secs(45));
         assert_eq!(l.keepalive_timeout, std::time::Duration::from_secs(120));
         assert_eq!(l.max_connections, NonZeroUsize::new(300));
     }
@@ -134,7 +146,7 @@ mod tests {
     #[test]
     fn refuses_out_of_range_values_naming_key_and_line() {
         let (_, problems) = limits(
-            "header_read_timeout = \"10m\"\nkeepalive_timeout = \"0s\"\nmax_connections = 0\n",
+            "header_read_timeout = \"10m\"\nkeepalive_timeout = \"0s\"\nmax_connections = 0\nsaml_body_timeout = \"6m\"\n",
         );
         let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -143,6 +155,7 @@ mod tests {
                 "error: /etc/samlgate.toml:1: server.header_read_timeout: 10m is over the maximum of 5m",
                 "error: /etc/samlgate.toml:2: server.keepalive_timeout: must be longer than zero",
                 "error: /etc/samlgate.toml:3: server.max_connections: 0 is not a number of connections between 1 and 1000000 (leave it out for 10000)",
+                "error: /etc/samlgate.toml:4: server.saml_body_timeout: 6m is over the maximum of 5m",
             ]
         );
         let (_, problems) = limits("max_connections = -4\nheader_read_timeout = \"10\"\n");

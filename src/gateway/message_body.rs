@@ -1,0 +1,51 @@
+//! The body of a SAML message posted to the gateway (ACS, Single Logout by POST or SOAP): at
+//! most `[server] max_acs_body` bytes, all of it within `[server] saml_body_timeout` of the
+//! head. These messages are small, so a client that sends one slowly only holds a connection:
+//! it gets 408 and the connection is closed.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use super::state::AppState;
+
+/// Why a SAML message's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageBodyError {
+    #[error("body unreadable or over {limit} bytes: {detail}")]
+    TooLarge { limit: usize, detail: String },
+    #[error(
+        "body not complete within server.saml_body_timeout ({}s)",
+        timeout.as_secs()
+    )]
+    TooSlow { timeout: Duration },
+}
+
+/// Read a SAML message's body, bounded in size and time.
+pub async fn read(state: &AppState, body: Body) -> Result<Bytes, MessageBodyError> {
+    let limit = state.config.server.max_acs_body;
+    let timeout = state.config.server.connections.saml_body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(MessageBodyError::TooLarge {
+            limit,
+            detail: e.to_string(),
+        }),
+        Err(_) => Err(MessageBodyError::TooSlow { timeout }),
+    }
+}
+
+/// The answer to a body that did not arrive in time: 408, and the connection closed (the rest
+/// of the body may still be on its way).
+pub fn too_slow() -> Response {
+    let mut page = crate::text::page::html_page(
+        StatusCode::REQUEST_TIMEOUT,
+        "408 Request Timeout",
+        "<p>Your browser stopped sending the request before it was complete. Please try again.</p>",
+    );
+    page.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    page
+}
