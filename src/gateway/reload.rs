@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::config::{self, ConfigError, ConnectionLimits, Problem};
-use crate::server::{Answer, ServeApp};
+use crate::server::ServeApp;
 
 use super::service::Gateway;
 use super::state::{AppState, Clock, StateError};
@@ -131,7 +131,14 @@ impl ServeApp for Reloadable {
         self.current.load().limits()
     }
 
-    fn answer(&self, client: std::net::SocketAddr, request: axum::extract::Request) -> Answer {
+    fn answer(
+        &self,
+        client: std::net::SocketAddr,
+        request: axum::extract::Request,
+    ) -> impl std::future::Future<
+        Output = Result<axum::response::Response, std::convert::Infallible>,
+    > + Send
+    + use<> {
         self.current.load().answer(client, request)
     }
 

@@ -8,12 +8,14 @@
 //! fallback is the same `fast_gate`, so what a request gets does not depend on which way in it
 //! took.
 
-use std::future::ready;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 use tower::ServiceExt;
 
 use super::gate;
@@ -89,32 +91,67 @@ impl ServeApp for Gateway {
 
     /// The [`edge`] rules first (with the loop check), then the endpoints through the router or
     /// every other request straight to the gate; logged when `[server] access_log` is on.
-    fn answer(&self, client: SocketAddr, req: Request) -> Answer {
-        if self.inner.state.config.server.access_log {
-            let seen = super::access_log::Seen::of(&req);
-            return seen.logged(self.answer_unlogged(client, req));
+    fn answer(
+        &self,
+        client: SocketAddr,
+        req: Request,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send + use<> {
+        let seen = self
+            .inner
+            .state
+            .config
+            .server
+            .access_log
+            .then(|| super::access_log::Seen::of(&req));
+        let inner = Arc::clone(&self.inner);
+        let way = Way::of(&inner, client, req);
+        // The answer's future is made where it is awaited: made here and held until then, it
+        // would be copied once more per request (it is kilobytes).
+        async move {
+            match seen {
+                None => way.answer(&inner, client).await,
+                Some(seen) => {
+                    let answer = async move { way.answer(&inner, client).await };
+                    seen.logged(Box::pin(answer)).await
+                }
+            }
         }
-        self.answer_unlogged(client, req)
     }
 }
 
-impl Gateway {
-    /// The [`edge`] rules, then the endpoints or the gate (the answer without the access log).
-    fn answer_unlogged(&self, client: SocketAddr, req: Request) -> Answer {
-        let inner = &self.inner;
+/// Where a request goes once past the edge rules.
+enum Way {
+    /// Refused by them: this page.
+    Refused(Response),
+    /// To an endpoint, through the router (boxed: the router's future is large and these
+    /// requests are few).
+    Endpoint(Answer),
+    /// To the gate, and on to the backend: the proxied requests, nearly all of them. Not boxed:
+    /// hyper keeps the answer in storage the connection allocates once.
+    Gate(Request),
+}
+
+impl Way {
+    /// The [`edge`] rules, then the endpoints or the gate.
+    fn of(inner: &Inner, client: SocketAddr, req: Request) -> Way {
         if let Err(refusal) = edge::check(req.version(), req.headers(), inner.loop_mark.as_ref()) {
             log_refusal(refusal, client, &req);
-            return Box::pin(ready(Ok(refusal.page())));
-        }
-        if is_endpoint_path(req.uri().path()) {
+            Way::Refused(refusal.page())
+        } else if is_endpoint_path(req.uri().path()) {
             let mut req = req;
             req.extensions_mut().insert(ConnectInfo(client));
-            Box::pin(inner.endpoints.clone().oneshot(req))
+            Way::Endpoint(Box::pin(inner.endpoints.clone().oneshot(req)))
         } else {
-            let inner = Arc::clone(inner);
-            Box::pin(
-                async move { Ok(gate::fast_gate(&inner.state, &inner.slow, client, req).await) },
-            )
+            Way::Gate(req)
+        }
+    }
+
+    /// The answer (without the access log).
+    async fn answer(self, inner: &Inner, client: SocketAddr) -> Result<Response, Infallible> {
+        match self {
+            Way::Refused(page) => Ok(page),
+            Way::Endpoint(answer) => answer.await,
+            Way::Gate(req) => Ok(gate::fast_gate(&inner.state, &inner.slow, client, req).await),
         }
     }
 }

@@ -29,15 +29,20 @@ use super::woken_only::WokenOnly;
 use crate::config::ConnectionLimits;
 use crate::proxy::edge::{self, EdgeRefusal};
 
-/// A request's answer, as a connection awaits it.
+/// A request's answer, boxed: what an app returns when its answers differ in type.
 pub type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// What a server serves: every request of every connection is handed to [`ServeApp::answer`].
 pub trait ServeApp: Clone + Send + Sync + 'static {
     /// The timeouts and cap to serve with when the caller names none.
     fn limits(&self) -> ConnectionLimits;
-    /// Answer one request from `client`.
-    fn answer(&self, client: SocketAddr, request: Request) -> Answer;
+    /// Answer one request from `client`. hyper keeps the future in storage the connection
+    /// allocates once, so an app that returns it unboxed costs a request no allocation.
+    fn answer(
+        &self,
+        client: SocketAddr,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send + 'static + use<Self>;
     /// Terminate TLS on every connection with this acceptor (`[server] tls_cert`); `None`: plain
     /// HTTP.
     fn tls(&self) -> Option<tokio_rustls::TlsAcceptor> {
@@ -53,13 +58,20 @@ impl ServeApp for Router {
         ConnectionLimits::default()
     }
 
-    fn answer(&self, client: SocketAddr, mut request: Request) -> Answer {
-        if let Err(refusal) = edge::check(request.version(), request.headers(), None) {
-            log_refusal(refusal, client, &request);
-            return Box::pin(std::future::ready(Ok(refusal.page())));
-        }
-        request.extensions_mut().insert(ConnectInfo(client));
-        Box::pin(self.clone().oneshot(request))
+    fn answer(
+        &self,
+        client: SocketAddr,
+        mut request: Request,
+    ) -> impl Future<Output = Result<Response, Infallible>> + Send + use<> {
+        let answer: Answer =
+            if let Err(refusal) = edge::check(request.version(), request.headers(), None) {
+                log_refusal(refusal, client, &request);
+                Box::pin(std::future::ready(Ok(refusal.page())))
+            } else {
+                request.extensions_mut().insert(ConnectInfo(client));
+                Box::pin(self.clone().oneshot(request))
+            };
+        answer
     }
 }
 
@@ -85,27 +97,6 @@ pub fn log_refusal(refusal: EdgeRefusal, client: SocketAddr, req: &Request) {
         EdgeRefusal::TwoHosts | EdgeRefusal::NoHost => {
             tracing::info!(%client, path, refusal = refusal.kind(), "{refusal}: 400");
         }
-    }
-}
-
-/// What serves one connection from `client`: tells the head clock a head arrived, then asks
-/// the app.
-#[derive(Clone)]
-struct Connection<A> {
-    app: A,
-    client: SocketAddr,
-    /// Told when a request head arrives (see [`HeadClock`]).
-    head: Arc<HeadClock>,
-}
-
-impl<A: ServeApp> hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Connection<A> {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Answer {
-        self.head.head_arrived();
-        self.app.answer(self.client, req.map(Body::new))
     }
 }
 
@@ -300,16 +291,13 @@ async fn serve_http<A, I>(
     // (see `connection_limits`).
     http.timer(HeadTimer(clock.clone()))
         .header_read_timeout(limits.header_read_timeout);
-    let conn = http
-        .serve_connection(
-            io,
-            Connection {
-                app,
-                client: peer,
-                head: clock.clone(),
-            },
-        )
-        .with_upgrades();
+    // Each request: tell the head clock a head arrived (see [`HeadClock`]), then ask the app.
+    let head = clock.clone();
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        head.head_arrived();
+        app.answer(peer, req.map(Body::new))
+    });
+    let conn = http.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     // The watchers are woken only by a timer tick or a stop, while the connection is woken
     // several times per request: they are polled only when they were woken.
