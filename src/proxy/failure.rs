@@ -43,6 +43,11 @@ impl Failure {
                 tracing::warn!(%backend, %reference, error = %chain(&e), "TLS handshake with the backend failed: 502");
                 StatusCode::BAD_GATEWAY
             }
+            // A deadline given to the pool (`Proxy::send` maps it to `Timeout` first).
+            Failure::Send(SendError::TimedOut) => {
+                tracing::warn!(%backend, %reference, "backend did not answer within the response timeout: 504");
+                StatusCode::GATEWAY_TIMEOUT
+            }
             Failure::Send(SendError::Request(e)) => {
                 tracing::warn!(%backend, %reference, error = %chain(&e), "backend request failed: 502");
                 StatusCode::BAD_GATEWAY

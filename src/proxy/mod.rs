@@ -44,7 +44,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::oneshot;
 
 use self::edge::LoopMark;
-use self::pool::{BackendPool, PooledBody};
+use self::pool::{BackendPool, PooledBody, SendError};
 use crate::identity::headers::{self, HeaderContract, IdentityHeaders};
 
 mod body;
@@ -359,9 +359,10 @@ impl Proxy {
         use http_body::Body as _;
         if req.body().is_end_stream() {
             // The common GET: no body to wait for, no extra allocation.
-            return match tokio::time::timeout(self.response_timeout, self.pool.send(req)).await {
-                Ok(result) => result.map_err(Failure::Send),
-                Err(_) => Err(Failure::Timeout(self.response_timeout)),
+            let deadline = tokio::time::Instant::now() + self.response_timeout;
+            return match self.pool.send(req, Some(deadline)).await {
+                Err(SendError::TimedOut) => Err(Failure::Timeout(self.response_timeout)),
+                result => result.map_err(Failure::Send),
             };
         }
         // Boxed: requests with a body are the rarer kind, and this path's state (two sends in
@@ -376,7 +377,7 @@ impl Proxy {
         let (parts, body) = req.into_parts();
         let (done_tx, mut done_rx) = oneshot::channel();
         let body = Body::new(EndSignal::new(body, done_tx, self.body_timeout));
-        let request = self.pool.send(Request::from_parts(parts, body));
+        let request = self.pool.send(Request::from_parts(parts, body), None);
         tokio::pin!(request);
         let stalled = Failure::ClientBodyStalled(self.body_timeout);
         tokio::select! {

@@ -10,11 +10,17 @@
 //!
 //! What stays from hyper: connecting ([`HttpConnector`]: name resolution, connect timeout,
 //! `TCP_NODELAY`, keepalive) and the HTTP/1.1 connection itself (`hyper::client::conn`).
+//!
+//! A request's response deadline is kept by a timer of its connection's ([`within`]), not one of
+//! its own: a timer per request cost each request its registration and removal in the runtime's
+//! timer wheel, while a connection's timer armed by an earlier request (for an earlier deadline)
+//! only needs moving when it fires, at most once per response timeout.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -26,6 +32,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::time::Sleep;
 use tower::ServiceExt;
 
 use super::tls::BackendConnector;
@@ -55,6 +62,8 @@ pub enum SendError {
     /// The TLS handshake with an `https://` backend failed (unknown CA, wrong name, client
     /// certificate refused).
     Handshake(std::io::Error),
+    /// No response head by the deadline.
+    TimedOut,
 }
 
 /// The backend's keep-alive connections.
@@ -116,33 +125,43 @@ impl BackendPool {
         self.sets.get(this_thread_pool()).unwrap_or(&self.first)
     }
 
-    /// Send `req` (origin-form URI, `Host` set) on an idle connection, or a new one. A request
-    /// that an idle connection refused unsent (the backend had closed it) is sent once more on
-    /// a new connection, as hyper-util's client did.
-    pub async fn send(&self, req: Request<Body>) -> Result<Response<PooledBody>, SendError> {
+    /// Send `req` (origin-form URI, `Host` set) on an idle connection, or a new one, and give
+    /// up with [`SendError::TimedOut`] when its response head has not come by `deadline` (if
+    /// any). A request that an idle connection refused unsent (the backend had closed it) is sent
+    /// once more on a new connection, as hyper-util's client did.
+    pub async fn send(
+        &self,
+        req: Request<Body>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Response<PooledBody>, SendError> {
         let set = self.set();
         let reused = set.take_ready(self.idle_timeout);
         let was_reused = reused.is_some();
-        let mut sender = match reused {
-            Some(sender) => sender,
+        let mut conn = match reused {
+            Some(conn) => conn,
             // Boxed: a connection is made rarely, and its future (TLS handshake included) is
             // several kilobytes that every request's future would otherwise carry and copy.
-            None => Box::pin(self.connect(set)).await?,
+            None => Box::pin(self.connect_by(set, deadline)).await?,
         };
-        let response = match sender.try_send_request(req).await {
+        // Pinned where it is made: moved into `within`, the exchange would be copied again.
+        let sent = pin!(conn.sender.try_send_request(req));
+        let response = match within(&mut conn.timer, deadline, sent).await? {
             Ok(response) => response,
             Err(mut refused) => match refused.take_message() {
                 Some(req) if was_reused => {
                     tracing::debug!("an idle backend connection was closed; sending on a new one");
-                    sender = Box::pin(self.connect(set)).await?;
-                    sender.send_request(req).await.map_err(SendError::Request)?
+                    conn = Box::pin(self.connect_by(set, deadline)).await?;
+                    let sent = pin!(conn.sender.send_request(req));
+                    within(&mut conn.timer, deadline, sent)
+                        .await?
+                        .map_err(SendError::Request)?
                 }
                 _ => return Err(SendError::Request(refused.into_error())),
             },
         };
         // After a 101 the connection belongs to the upgraded protocol.
         let give_back = (response.status() != StatusCode::SWITCHING_PROTOCOLS).then(|| GiveBack {
-            sender,
+            conn,
             set: Arc::clone(set),
             max_idle: self.max_idle,
         });
@@ -152,6 +171,21 @@ impl BackendPool {
             body.give_back();
         }
         Ok(Response::from_parts(parts, body))
+    }
+
+    /// A new connection, made by `deadline` (if any).
+    async fn connect_by(
+        &self,
+        set: &Arc<IdleSet>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Pooled, SendError> {
+        let sender = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.connect(set))
+                .await
+                .map_err(|_| SendError::TimedOut)??,
+            None => self.connect(set).await?,
+        };
+        Ok(Pooled::new(sender))
     }
 
     async fn connect(&self, set: &Arc<IdleSet>) -> Result<SendRequest<Body>, SendError> {
@@ -198,8 +232,59 @@ where
     Ok(sender)
 }
 
-struct Idle {
+/// A connection, with the timer its requests' deadlines are kept by.
+struct Pooled {
     sender: SendRequest<Body>,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Pooled {
+    fn new(sender: SendRequest<Body>) -> Self {
+        // Not in the timer wheel until a deadline is kept by it (see `within`).
+        let unarmed = tokio::time::Instant::now() + UNARMED;
+        Pooled {
+            sender,
+            timer: Box::pin(tokio::time::sleep_until(unarmed)),
+        }
+    }
+}
+
+/// Later than any deadline a new connection's timer will be armed for.
+const UNARMED: Duration = Duration::from_secs(86_400 * 365);
+
+/// `exchange`, unless `deadline` (if any) passes first: [`SendError::TimedOut`]. `timer` is the
+/// connection's: left as it is when an earlier request armed it for an earlier deadline (it then
+/// fires early, and is moved to `deadline` only then), so that most requests cost the timer wheel
+/// nothing.
+async fn within<F: Future>(
+    timer: &mut Pin<Box<Sleep>>,
+    deadline: Option<tokio::time::Instant>,
+    mut exchange: Pin<&mut F>,
+) -> Result<F::Output, SendError> {
+    let Some(deadline) = deadline else {
+        return Ok(exchange.await);
+    };
+    if timer.is_elapsed() || timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = exchange.as_mut().poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        while timer.as_mut().poll(cx).is_ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return Poll::Ready(Err(SendError::TimedOut));
+            }
+            // Armed by an earlier request: now wait for this one's deadline.
+            timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+struct Idle {
+    conn: Pooled,
     since: Instant,
 }
 
@@ -223,31 +308,31 @@ impl IdleSet {
     /// The newest connection that can take a request now. Connections idle longer than
     /// `max_age`, and closed ones, are dropped; one still finishing its last exchange is left
     /// for later.
-    fn take_ready(&self, max_age: Duration) -> Option<SendRequest<Body>> {
+    fn take_ready(&self, max_age: Duration) -> Option<Pooled> {
         let mut idle = self.lock();
         evict_idle(&mut idle, Instant::now(), max_age);
-        match idle.iter().rposition(|i| i.sender.is_ready()) {
-            Some(at) => idle.remove(at).map(|i| i.sender),
+        match idle.iter().rposition(|i| i.conn.sender.is_ready()) {
+            Some(at) => idle.remove(at).map(|i| i.conn),
             None => {
-                idle.retain(|i| !i.sender.is_closed());
+                idle.retain(|i| !i.conn.sender.is_closed());
                 None
             }
         }
     }
 
-    fn put(&self, sender: SendRequest<Body>, max_idle: usize) {
-        self.put_at(sender, max_idle, Instant::now());
+    fn put(&self, conn: Pooled, max_idle: usize) {
+        self.put_at(conn, max_idle, Instant::now());
     }
 
-    fn put_at(&self, sender: SendRequest<Body>, max_idle: usize, now: Instant) {
-        if sender.is_closed() || max_idle == 0 {
+    fn put_at(&self, conn: Pooled, max_idle: usize, now: Instant) {
+        if conn.sender.is_closed() || max_idle == 0 {
             return;
         }
         let mut idle = self.lock();
         while idle.len() >= max_idle {
             idle.pop_front();
         }
-        idle.push_back(Idle { sender, since: now });
+        idle.push_back(Idle { conn, since: now });
     }
 
     /// Drop (and so close) the connections idle longer than `max_age` at `now`.
@@ -285,7 +370,7 @@ fn spawn_sweeper(set: &Arc<IdleSet>, max_age: Duration) {
 
 /// The connection a response came on, to be put back once its body has been read.
 struct GiveBack {
-    sender: SendRequest<Body>,
+    conn: Pooled,
     set: Arc<IdleSet>,
     max_idle: usize,
 }
@@ -301,12 +386,12 @@ pub struct PooledBody {
 impl PooledBody {
     fn give_back(&mut self) {
         if let Some(GiveBack {
-            sender,
+            conn,
             set,
             max_idle,
         }) = self.give_back.take()
         {
-            set.put(sender, max_idle);
+            set.put(conn, max_idle);
         }
     }
 }
@@ -362,7 +447,7 @@ mod tests {
         for seconds in [0, 30, 60] {
             let (sender, far) = sender().await;
             far_ends.push(far);
-            set.put_at(sender, 8, start + Duration::from_secs(seconds));
+            set.put_at(Pooled::new(sender), 8, start + Duration::from_secs(seconds));
         }
         assert_eq!(set.lock().len(), 3);
         set.sweep(start + Duration::from_secs(100), max_age);
@@ -379,9 +464,105 @@ mod tests {
         for seconds in 0..5 {
             let (sender, far) = sender().await;
             far_ends.push(far);
-            set.put_at(sender, 3, start + Duration::from_secs(seconds));
+            set.put_at(Pooled::new(sender), 3, start + Duration::from_secs(seconds));
         }
         let kept: Vec<_> = set.lock().iter().map(|i| i.since - start).collect();
         assert_eq!(kept, [2, 3, 4].map(Duration::from_secs));
+    }
+
+    use tokio::time::Instant as TokioInstant;
+
+    fn timer_at(deadline: TokioInstant) -> Pin<Box<Sleep>> {
+        Box::pin(tokio::time::sleep_until(deadline))
+    }
+
+    async fn answered_after(delay: Duration) -> &'static str {
+        tokio::time::sleep(delay).await;
+        "response head"
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_armed_for_an_earlier_deadline_is_left_alone_by_an_exchange_that_ends_in_time()
+    {
+        let start = TokioInstant::now();
+        let earlier = start + Duration::from_secs(60);
+        let mut timer = timer_at(earlier);
+        let deadline = start + Duration::from_secs(70);
+        let out = within(
+            &mut timer,
+            Some(deadline),
+            pin!(answered_after(Duration::from_secs(1))),
+        )
+        .await;
+        assert_eq!(out.ok(), Some("response head"));
+        assert_eq!(timer.deadline(), earlier);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_that_fires_early_is_moved_to_the_deadline_which_is_kept_exactly() {
+        let start = TokioInstant::now();
+        // Armed by an earlier request for 10 s from now; this one's deadline is at 15 s.
+        let mut timer = timer_at(start + Duration::from_secs(10));
+        let deadline = start + Duration::from_secs(15);
+        let out = within(
+            &mut timer,
+            Some(deadline),
+            pin!(answered_after(Duration::from_secs(20))),
+        )
+        .await;
+        assert!(matches!(out, Err(SendError::TimedOut)));
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        // And an answer that comes between the early firing and the deadline is taken.
+        let start = TokioInstant::now();
+        let mut timer = timer_at(start + Duration::from_secs(10));
+        let deadline = start + Duration::from_secs(15);
+        let out = within(
+            &mut timer,
+            Some(deadline),
+            pin!(answered_after(Duration::from_secs(12))),
+        )
+        .await;
+        assert_eq!(out.ok(), Some("response head"));
+        assert_eq!(start.elapsed(), Duration::from_secs(12));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fired_or_later_timer_is_set_to_the_deadline() {
+        let start = TokioInstant::now();
+        let mut fired = timer_at(start + Duration::from_secs(1));
+        fired.as_mut().await;
+        let deadline = TokioInstant::now() + Duration::from_secs(5);
+        let out = within(
+            &mut fired,
+            Some(deadline),
+            pin!(answered_after(Duration::from_secs(9))),
+        )
+        .await;
+        assert!(matches!(out, Err(SendError::TimedOut)));
+        assert_eq!(start.elapsed(), Duration::from_secs(6));
+
+        let mut new_connection = Pooled::new(sender().await.0).timer;
+        let deadline = TokioInstant::now() + Duration::from_secs(5);
+        let out = within(
+            &mut new_connection,
+            Some(deadline),
+            pin!(answered_after(Duration::from_secs(9))),
+        )
+        .await;
+        assert!(matches!(out, Err(SendError::TimedOut)));
+        assert_eq!(new_connection.deadline(), deadline);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_deadline_the_exchange_is_awaited_however_long() {
+        let start = TokioInstant::now();
+        let mut timer = timer_at(start + Duration::from_secs(1));
+        let out = within(
+            &mut timer,
+            None,
+            pin!(answered_after(Duration::from_secs(3600))),
+        )
+        .await;
+        assert_eq!(out.ok(), Some("response head"));
     }
 }
