@@ -149,6 +149,25 @@ fn logout_request(
     }
 }
 
+/// The IdP's signed LogoutRequest for `name_id`, by HTTP-Redirect, from a browser without a
+/// session (the IdP's front channel); the gateway's answer.
+async fn idp_logs_out(gw: &Gateway, name_id: &str) -> crate::support::gateway::Reply {
+    let request = logout_request(
+        IDP,
+        &format!("{}/saml/slo", gw.base),
+        name_id,
+        None,
+        gw.now(),
+    );
+    Browser::new(&gw.base)
+        .get(&redirect_path(
+            &request.to_xml(),
+            None,
+            Some(test_idp::idp_keys()),
+        ))
+        .await
+}
+
 /// `/saml/slo?...` for an HTTP-Redirect LogoutRequest, signed by `keys` when given.
 fn redirect_path(xml: &str, relay: Option<&str>, keys: Option<&KeyPair>) -> String {
     let url = redirect_url(
@@ -331,20 +350,7 @@ async fn an_idp_logout_request_closes_that_users_websocket() {
     login(gw.now(), &gw.base, &mut alice, "alice@example.com").await;
     let mut socket = open_socket(&gw.base, &alice.cookies).await;
     echoes(&mut socket, "before the IdP's logout").await;
-    let request = logout_request(
-        IDP,
-        &format!("{}/saml/slo", gw.base),
-        "alice@example.com",
-        None,
-        gw.now(),
-    );
-    let answer = Browser::new(&gw.base)
-        .get(&redirect_path(
-            &request.to_xml(),
-            None,
-            Some(test_idp::idp_keys()),
-        ))
-        .await;
+    let answer = idp_logs_out(&gw, "alice@example.com").await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     closes(&mut socket).await;
 }
@@ -796,20 +802,7 @@ async fn without_slo_the_page_says_the_idp_session_is_still_open() {
     // ... and the IdP's LogoutRequests are not acted on.
     let mut alice = Browser::new(&gw.base);
     login(gw.now(), &gw.base, &mut alice, "alice@example.com").await;
-    let request = logout_request(
-        IDP,
-        &format!("{}/saml/slo", gw.base),
-        "alice@example.com",
-        None,
-        gw.now(),
-    );
-    let r = Browser::new(&gw.base)
-        .get(&redirect_path(
-            &request.to_xml(),
-            None,
-            Some(test_idp::idp_keys()),
-        ))
-        .await;
+    let r = idp_logs_out(&gw, "alice@example.com").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(whoami(&mut alice).await, Ok("alice@example.com".into()));
 }

@@ -39,33 +39,36 @@ async fn signing_out_closes_the_sessions_tunnels_and_no_one_elses() {
     bobs.close(None).await.unwrap();
 }
 
-#[tokio::test]
-async fn a_tunnel_ends_with_its_session_lifetime_though_it_carries_traffic() {
+/// A tunnel opened under these `[session]` settings, closed once the clock moved by `later`.
+async fn ends_when_the_clock_moves(session: &str, later: Duration) {
     let gw = start(Setup {
         backend: Some(echo_backend().await),
-        session: "idle_timeout = \"30m\"\nabsolute_timeout = \"1h\"".into(),
+        session: session.into(),
         ..Setup::default()
     })
     .await;
     let alice = signed_in(&gw, "alice@example.com").await;
     let mut socket = open_socket(&gw.base, &alice.cookies).await;
     echoes(&mut socket, "before").await;
-    gw.advance(Duration::minutes(61));
+    gw.advance(later);
     closes(&mut socket).await;
 }
 
 #[tokio::test]
-async fn a_tunnel_ends_when_its_session_idles_out() {
-    let gw = start(Setup {
-        backend: Some(echo_backend().await),
-        session: "idle_timeout = \"30m\"\nabsolute_timeout = \"8h\"".into(),
-        ..Setup::default()
-    })
+async fn a_tunnel_ends_with_its_session_lifetime_though_it_carries_traffic() {
+    ends_when_the_clock_moves(
+        "idle_timeout = \"30m\"\nabsolute_timeout = \"1h\"",
+        Duration::minutes(61),
+    )
     .await;
-    let alice = signed_in(&gw, "alice@example.com").await;
-    let mut socket = open_socket(&gw.base, &alice.cookies).await;
-    echoes(&mut socket, "before").await;
+}
+
+#[tokio::test]
+async fn a_tunnel_ends_when_its_session_idles_out() {
     // Traffic on the tunnel is not the user's activity: only requests keep a session alive.
-    gw.advance(Duration::minutes(31));
-    closes(&mut socket).await;
+    ends_when_the_clock_moves(
+        "idle_timeout = \"30m\"\nabsolute_timeout = \"8h\"",
+        Duration::minutes(31),
+    )
+    .await;
 }
