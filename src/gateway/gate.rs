@@ -20,7 +20,7 @@ use super::errors;
 use super::login;
 use super::relay_state::sanitize_return_to;
 use super::state::AppState;
-use super::tunnel_lease::SessionLease;
+use super::tunnel_lease::{SessionLease, TokenLease};
 use crate::identity::headers::IdentityHeaders;
 use crate::proxy::LeaseFor;
 use crate::routes::path_reading::{PathReading, PathRefusal};
@@ -103,7 +103,7 @@ fn refused(state: &AppState, refusal: &PathRefusal) -> Response {
 /// A request with `Authorization: Bearer`: its path admitted as any other's, then decided by
 /// [`super::bearer`], then forwarded with the token's identity (or answered).
 async fn bearer_request(
-    state: &AppState,
+    state: &Arc<AppState>,
     mut req: Request,
     credential: super::bearer::BearerCredential,
     client: SocketAddr,
@@ -117,7 +117,8 @@ async fn bearer_request(
                 .as_deref()
                 .and_then(|a| super::identity_token::token_for_bearer(state, a));
             let user = who.as_deref().map(|a| &a.identity.user);
-            // A tunnel opened with a bearer token has no session to end with it.
+            // A tunnel opened with the token lasts no longer than the token is accepted.
+            let valid_until = who.as_deref().map(|a| a.valid_until());
             forward_as(
                 state,
                 req,
@@ -125,7 +126,7 @@ async fn bearer_request(
                 token,
                 user,
                 client,
-                &|| None,
+                &|| valid_until.map(|until| TokenLease::boxed(state, until)),
             )
             .await
         }

@@ -1,6 +1,7 @@
 //! A WebSocket tunnel lasts no longer than the session it was opened in: signed out here or
 //! on another node, ended by single logout, idle or past its lifetime, the session takes its
-//! tunnels with it (at the tunnel's next check, see [`crate::proxy::LEASE_CHECK_EVERY`]).
+//! tunnels with it (at the tunnel's next check, see [`crate::proxy::LEASE_CHECK_EVERY`]). One
+//! opened with a bearer token lasts no longer than the gateway accepts the token.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +24,29 @@ impl SessionLease {
             state: Arc::clone(state),
             id,
         })
+    }
+}
+
+/// The lease of a tunnel opened with a bearer token accepted until `valid_until` (Unix
+/// seconds, by the gateway's clock).
+pub struct TokenLease {
+    state: Arc<AppState>,
+    valid_until: i64,
+}
+
+impl TokenLease {
+    pub fn boxed(state: &Arc<AppState>, valid_until: i64) -> Box<dyn TunnelLease> {
+        Box::new(TokenLease {
+            state: Arc::clone(state),
+            valid_until,
+        })
+    }
+}
+
+impl TunnelLease for TokenLease {
+    fn holds(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        let holds = self.state.now().unix_timestamp() < self.valid_until;
+        Box::pin(std::future::ready(holds))
     }
 }
 

@@ -39,6 +39,14 @@ pub struct Authenticated {
     valid_until: i64,
 }
 
+impl Authenticated {
+    /// The instant (Unix seconds) after which the token is no longer accepted: `exp` plus the
+    /// issuer's clock skew.
+    pub fn valid_until(&self) -> i64 {
+        self.valid_until
+    }
+}
+
 /// Why a bearer request is not let in.
 #[derive(Debug, thiserror::Error)]
 pub enum BearerError {

@@ -25,10 +25,15 @@ const API_ES256: &str = "https://es256.api.example.com";
 /// a header-echo backend, and routes: `/api/admin` bearer-only with scope `admin`,
 /// `/api/pass` forwarding `Authorization`, `/app` sessions only (not under api_prefixes).
 async fn gateway_for(op: &OidcProvider) -> Gateway {
-    let backend = oauth::header_echo().await;
+    gateway_before(op, oauth::header_echo().await, "").await
+}
+
+/// [`gateway_for`] in front of `backend`, with `routes` first.
+async fn gateway_before(op: &OidcProvider, backend: String, routes: &str) -> Gateway {
     gateway::start(Setup {
         backend: Some(backend),
-        routes: r#"
+        routes: format!(
+            r#"{routes}
 [[route]]
 path = "/api/admin"
 auth = ["bearer"]
@@ -38,7 +43,7 @@ require_scope = ["admin"]
 path = "/api/pass"
 pass_authorization = true
 "#
-        .into(),
+        ),
         extra_toml: format!(
             r#"
 [[oauth]]
@@ -567,4 +572,25 @@ async fn forward_auth_decides_bearer_tokens_as_the_proxy_does() {
             "{result}: {metrics}"
         );
     }
+}
+
+/// A WebSocket opened with a bearer token is closed once the gateway would refuse the token.
+#[tokio::test]
+async fn a_websocket_opened_with_a_token_is_closed_when_the_token_expires() {
+    use crate::support::websocket::{closes, echoes, open_socket_with};
+    if !oauth::available() {
+        return;
+    }
+    let op = OidcProvider::start().await;
+    let ws = "[[route]]\npath = \"/ws\"\nauth = [\"bearer\"]\n";
+    let gw = gateway_before(&op, gateway::echo_backend().await, ws).await;
+    let token = op.client_credentials(API, "orders.read").await;
+    let mut socket = open_socket_with(&gw.base, "authorization", &format!("Bearer {token}")).await;
+    echoes(&mut socket, "while the token holds").await;
+    let exp = parts(&token).1["exp"].as_i64().unwrap();
+    // Past `exp` and the default clock skew.
+    gw.advance(time::Duration::seconds(
+        exp - gw.now().unix_timestamp() + 301,
+    ));
+    closes(&mut socket).await;
 }

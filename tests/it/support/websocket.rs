@@ -18,17 +18,20 @@ pub const CLOSES_WITHIN: Duration = Duration::from_secs(30);
 /// A WebSocket to the echo backend's `/ws` behind the gateway at `base` (`http://host:port`),
 /// sent with `cookies`.
 pub async fn open_socket(base: &str, cookies: &HashMap<String, String>) -> Socket {
-    let authority = base.trim_start_matches("http://");
-    let mut request = format!("ws://{authority}/ws")
-        .into_client_request()
-        .unwrap();
     let cookies: Vec<String> = cookies
         .iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
-    request
-        .headers_mut()
-        .insert("cookie", cookies.join("; ").parse().unwrap());
+    open_socket_with(base, "cookie", &cookies.join("; ")).await
+}
+
+/// [`open_socket`] with one header of the caller's (`authorization`, say) instead of cookies.
+pub async fn open_socket_with(base: &str, header: &'static str, value: &str) -> Socket {
+    let authority = base.trim_start_matches("http://");
+    let mut request = format!("ws://{authority}/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(header, value.parse().unwrap());
     let (socket, response) = tokio_tungstenite::connect_async(request)
         .await
         .expect("WebSocket handshake through the gateway");
