@@ -1,7 +1,8 @@
 //! A WebSocket tunnel lasts no longer than the session it was opened in: signed out here or
 //! on another node, ended by single logout, idle or past its lifetime, the session takes its
 //! tunnels with it (at the tunnel's next check, see [`crate::proxy::LEASE_CHECK_EVERY`]). One
-//! opened with a bearer token lasts no longer than the gateway accepts the token.
+//! opened with a bearer token lasts no longer than the gateway accepts the token without
+//! checking it again (`Authenticated::valid_until`).
 
 use std::future::Future;
 use std::pin::Pin;

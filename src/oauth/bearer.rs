@@ -40,8 +40,9 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    /// The instant (Unix seconds) after which the token is no longer accepted: `exp` plus the
-    /// issuer's clock skew.
+    /// The instant (Unix seconds) until which the token is accepted without being checked again:
+    /// a JWT's `exp` plus the issuer's clock skew; for an introspected token, its `exp` or the
+    /// end of its introspection answer's caching, whichever comes first.
     pub fn valid_until(&self) -> i64 {
         self.valid_until
     }
