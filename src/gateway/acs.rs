@@ -66,13 +66,12 @@ pub async fn acs(
 ) -> Response {
     match sign_in(&state, &session, &headers, body).await {
         Ok(signed_in) => signed_in,
-        Err(e @ AcsError::BodyTooSlow { .. }) => {
-            tracing::info!("ACS: {e}: 408");
+        Err(AcsError::BodyTooSlow(e)) => {
             state.metrics.inc(
                 "samlgate_rejections_total",
-                &[("idp", e.idp()), ("kind", &e.kind())],
+                &[("idp", "unknown"), ("kind", "body_too_slow")],
             );
-            super::message_body::too_slow()
+            super::message_body::too_slow("ACS", &e)
         }
         Err(e) => refuse(&state, &e),
     }
@@ -120,7 +119,7 @@ async fn read_body(state: &AppState, body: Body) -> Result<Bytes, AcsError> {
         .await
         .map_err(|e| match e {
             MessageBodyError::TooLarge { limit, detail } => AcsError::Body { limit, detail },
-            MessageBodyError::TooSlow { timeout } => AcsError::BodyTooSlow { timeout },
+            e @ MessageBodyError::TooSlow { .. } => AcsError::BodyTooSlow(e),
         })
 }
 

@@ -24,11 +24,8 @@ pub enum AcsError {
     // What the sender brought: the generic "sign-in failed" page.
     #[error("ACS POST body unreadable or over {limit} bytes: {detail}")]
     Body { limit: usize, detail: String },
-    #[error(
-        "ACS POST body not complete within server.saml_body_timeout ({}s)",
-        timeout.as_secs()
-    )]
-    BodyTooSlow { timeout: std::time::Duration },
+    #[error("ACS POST {0}")]
+    BodyTooSlow(super::message_body::MessageBodyError),
     #[error(transparent)]
     Form(#[from] FormError),
     #[error(transparent)]
@@ -84,7 +81,7 @@ impl AcsError {
     pub fn kind(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
             AcsError::Body { .. } => "body_too_large",
-            AcsError::BodyTooSlow { .. } => "body_too_slow",
+            AcsError::BodyTooSlow(_) => "body_too_slow",
             AcsError::Form(_) => "malformed_form",
             AcsError::RelayState(e) => e.kind(),
             AcsError::IdpGone(_) => "unknown_idp",
@@ -114,7 +111,7 @@ impl AcsError {
             | AcsError::SessionAlreadyOver { idp, .. }
             | AcsError::Unavailable { idp, .. } => idp,
             AcsError::Body { .. }
-            | AcsError::BodyTooSlow { .. }
+            | AcsError::BodyTooSlow(_)
             | AcsError::Form(_)
             | AcsError::RelayState(_)
             | AcsError::Busy { .. } => "unknown",

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::state::AppState;
@@ -37,15 +37,10 @@ pub async fn read(state: &AppState, body: Body) -> Result<Bytes, MessageBodyErro
     }
 }
 
-/// The answer to a body that did not arrive in time: 408, and the connection closed (the rest
-/// of the body may still be on its way).
-pub fn too_slow() -> Response {
-    let mut page = crate::text::page::html_page(
-        StatusCode::REQUEST_TIMEOUT,
-        "408 Request Timeout",
-        "<p>Your browser stopped sending the request before it was complete. Please try again.</p>",
-    );
-    page.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    page
+/// The answer to a body that did not arrive in time (`e`, logged for `what` under a fresh
+/// reference): the proxy's 408 page, which closes the connection.
+pub fn too_slow(what: &str, e: &MessageBodyError) -> Response {
+    let reference = crate::proxy::new_reference();
+    tracing::info!(%reference, "{what}: {e}: 408");
+    crate::proxy::error_page(StatusCode::REQUEST_TIMEOUT, &reference)
 }

@@ -105,8 +105,7 @@ pub async fn post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     let body = match super::message_body::read(&state, body).await {
         Ok(b) => b,
         Err(e @ MessageBodyError::TooSlow { .. }) => {
-            tracing::info!("single logout: {e}: 408");
-            return super::message_body::too_slow();
+            return super::message_body::too_slow("single logout", &e);
         }
         Err(e) => {
             tracing::warn!("single logout: {e}");

@@ -26,8 +26,7 @@ pub async fn soap(State(state): State<Arc<AppState>>, body: Body) -> Response {
     let body = match super::message_body::read(&state, body).await {
         Ok(b) => b,
         Err(e @ MessageBodyError::TooSlow { .. }) => {
-            tracing::info!("single logout (SOAP): {e}: 408");
-            return super::message_body::too_slow();
+            return super::message_body::too_slow("single logout (SOAP)", &e);
         }
         Err(e) => {
             tracing::warn!("single logout (SOAP): {e}");

@@ -57,15 +57,7 @@ impl Failure {
                 StatusCode::BAD_GATEWAY
             }
         };
-        let mut page = error_page(status, &reference);
-        if status == StatusCode::REQUEST_TIMEOUT {
-            // The rest of the request body may still arrive: the connection cannot be reused.
-            page.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                axum::http::HeaderValue::from_static("close"),
-            );
-        }
-        page
+        error_page(status, &reference)
     }
 }
 
@@ -102,8 +94,10 @@ pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The page the browser sees when the backend fails: no backend detail in it, only the
-/// `reference` (hex, from [`new_reference`]) that the log line carries too.
+/// The page the browser sees when the backend fails, or the client's request body does not
+/// arrive in time: no backend detail in it, only the `reference` (hex, from [`new_reference`])
+/// that the log line carries too. A 408 also closes the connection: the rest of the request
+/// body may still be on its way, so the connection cannot be reused.
 pub fn error_page(status: StatusCode, reference: &str) -> Response<Body> {
     let (title, text) = match status {
         StatusCode::GATEWAY_TIMEOUT => (
@@ -123,14 +117,21 @@ pub fn error_page(status: StatusCode, reference: &str) -> Response<Body> {
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect();
-    crate::text::page::html_page(
+    let mut page = crate::text::page::html_page(
         status,
         title,
         &format!(
             "<p>{text}</p>{}",
             crate::text::page::reference_html(&reference)
         ),
-    )
+    );
+    if status == StatusCode::REQUEST_TIMEOUT {
+        page.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    page
 }
 
 #[cfg(test)]
@@ -148,6 +149,11 @@ mod tests {
             let page = error_page(status, "0a1b2c3d4e5f");
             assert_eq!(page.status(), status);
             assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+            // Only a 408 closes the connection: the rest of the request body may follow.
+            assert_eq!(
+                page.headers().get(axum::http::header::CONNECTION).is_some(),
+                status == StatusCode::REQUEST_TIMEOUT
+            );
         }
     }
 }

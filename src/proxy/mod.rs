@@ -58,7 +58,7 @@ mod upgrade;
 
 use self::body::{BodyEnd, EndSignal, FirstThenRest};
 use self::failure::Failure;
-pub use self::failure::error_page;
+pub use self::failure::{error_page, new_reference};
 use self::hop_by_hop::{is_websocket_upgrade, remove_hop_by_hop};
 use self::upgrade::tunnel;
 pub use self::upgrade::{LEASE_CHECK_EVERY, TunnelLease};

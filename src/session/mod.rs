@@ -198,7 +198,7 @@ impl Sessions {
         let record = stored
             .data
             .get(RECORD_KEY)
-            .and_then(|value| serde_json::from_value::<SessionRecord>(value.clone()).ok());
+            .and_then(|value| <SessionRecord as serde::Deserialize>::deserialize(value).ok());
         Ok(record.is_some_and(|record| check(&record, now, self.idle_timeout).is_ok()))
     }
 
