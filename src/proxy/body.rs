@@ -8,8 +8,6 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use tokio::sync::oneshot;
 
-use super::pool::PooledBody;
-
 /// How a request body's forwarding ended, as [`EndSignal`] reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum BodyEnd {
@@ -92,19 +90,19 @@ impl http_body::Body for EndSignal {
 }
 
 /// A response body whose first frame was already read.
-pub(super) struct FirstThenRest {
+pub(super) struct FirstThenRest<B> {
     pub(super) first: Option<http_body::Frame<Bytes>>,
-    pub(super) rest: PooledBody,
+    pub(super) rest: B,
 }
 
-impl http_body::Body for FirstThenRest {
+impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for FirstThenRest<B> {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
         match self.first.take() {
             Some(first) => Poll::Ready(Some(Ok(first))),
             None => Pin::new(&mut self.rest).poll_frame(cx),

@@ -12,7 +12,7 @@ use super::pool::SendError;
 /// Why the backend gave no response.
 pub(super) enum Failure {
     Send(SendError),
-    Body(hyper::Error),
+    Body(Box<dyn std::error::Error + Send + Sync>),
     Timeout(Duration),
     /// The client stopped sending its request body (see `body::EndSignal`).
     ClientBodyStalled(Duration),
@@ -52,8 +52,12 @@ impl Failure {
                 tracing::warn!(%backend, %reference, error = %chain(&e), "backend request failed: 502");
                 StatusCode::BAD_GATEWAY
             }
+            Failure::Send(SendError::Exchange(e)) => {
+                tracing::warn!(%backend, %reference, error = %chain(&e), "backend request failed: 502");
+                StatusCode::BAD_GATEWAY
+            }
             Failure::Body(e) => {
-                tracing::warn!(%backend, %reference, error = %chain(&e), "backend response body failed before its first byte: 502");
+                tracing::warn!(%backend, %reference, error = %chain(e.as_ref()), "backend response body failed before its first byte: 502");
                 StatusCode::BAD_GATEWAY
             }
         };

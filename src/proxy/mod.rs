@@ -1,5 +1,6 @@
-//! The reverse proxy: one pooled HTTP/1.1 client to the backend (over TLS for `https://`, see
-//! [`tls`]), bodies streamed both ways, WebSocket upgrades
+//! The reverse proxy: pooled HTTP/1.1 connections to the backend (the gateway's own exchange,
+//! [`direct`], for `GET` and `HEAD` without a body to a plain-HTTP backend; hyper's client for
+//! the rest, over TLS for `https://`, see [`tls`]), bodies streamed both ways, WebSocket upgrades
 //! tunnelled, identity headers stripped and injected per the [`HeaderContract`].
 //!
 //! # What the backend receives
@@ -28,18 +29,19 @@
 //! So a backend may trust the identity headers, `Host`, `X-Forwarded-Host`, `X-Forwarded-Proto`, `Forwarded`,
 //! `X-Real-IP` and the last entry of `X-Forwarded-For`, provided it can be reached only through the gateway.
 //!
-//! Failures answer a small generic page: 502 when the backend cannot be reached or answers garbage, 504 when it
-//! does not answer in time. The precise cause goes to the log, never to the browser.
+//! Failures answer a small generic page: 502 when the backend cannot be reached or answers garbage (a response
+//! whose end is in doubt, see [`direct`], is garbage), 504 when it does not answer in time. The precise cause goes
+//! to the log, never to the browser.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::header::{CONNECTION, HOST, UPGRADE, VIA};
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::oneshot;
 
@@ -48,10 +50,13 @@ use self::pool::{BackendPool, PooledBody, SendError};
 use crate::identity::headers::{self, HeaderContract, IdentityHeaders};
 
 mod body;
+mod deadline;
+mod direct;
 pub mod edge;
 mod failure;
 pub mod forwarding;
 pub mod hop_by_hop;
+mod idle;
 pub mod pool;
 pub mod tls;
 mod upgrade;
@@ -62,6 +67,8 @@ pub use self::failure::{error_page, new_reference};
 use self::hop_by_hop::{is_websocket_upgrade, remove_hop_by_hop};
 use self::upgrade::tunnel;
 pub use self::upgrade::{LEASE_CHECK_EVERY, TunnelLease};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Gives the lease of a WebSocket tunnel (see [`TunnelLease`]); called only for a request that
 /// upgrades.
@@ -331,6 +338,16 @@ impl Proxy {
             h.insert(UPGRADE, HeaderValue::from_static("websocket"));
         }
 
+        if !websocket
+            && matches!(parts.method, Method::GET | Method::HEAD)
+            && http_body::Body::is_end_stream(&body)
+            && let Some(sent) = self.send_direct(&parts).await
+        {
+            return match sent {
+                Ok(response) => self.pass_on(response).await,
+                Err(failure) => failure.into_page(&self.authority),
+            };
+        }
         let response = match self.send(Request::from_parts(parts, body)).await {
             Ok(response) => response,
             Err(failure) => return failure.into_page(&self.authority),
@@ -343,15 +360,37 @@ impl Proxy {
                 lease_for(),
                 self.websocket_idle_timeout,
             ),
-            _ => {
-                let (mut parts, body) = response.into_parts();
-                remove_hop_by_hop(&mut parts.headers);
-                match self.first_frame_with_head(body).await {
-                    Ok(body) => Response::from_parts(parts, body),
-                    Err(failure) => failure.into_page(&self.authority),
-                }
-            }
+            _ => self.pass_on(response).await,
         }
+    }
+
+    /// The backend's response as the browser gets it: without hop-by-hop headers, a small
+    /// body's first frame with the head.
+    async fn pass_on<B>(&self, response: Response<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (mut parts, body) = response.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        match self.first_frame_with_head(body).await {
+            Ok(body) => Response::from_parts(parts, body),
+            Err(failure) => failure.into_page(&self.authority),
+        }
+    }
+
+    /// A request without a body on the gateway's own connections (see [`direct`]), with the
+    /// response timeout; `None` when the backend is `https://`.
+    async fn send_direct(
+        &self,
+        parts: &axum::http::request::Parts,
+    ) -> Option<Result<Response<direct::DirectBody>, Failure>> {
+        let deadline = tokio::time::Instant::now() + self.response_timeout;
+        let sent = self.pool.send_direct(parts, Some(deadline)).await?;
+        Some(match sent {
+            Err(SendError::TimedOut) => Err(Failure::Timeout(self.response_timeout)),
+            result => result.map_err(Failure::Send),
+        })
     }
 
     /// Send, with the response timeout counted from the end of the request body.
@@ -402,8 +441,11 @@ impl Proxy {
     /// body in one go (one syscall, one TCP segment) instead of two; this is most of the gap to nginx on small
     /// responses. At most one frame (what hyper already read) is held, and streams of unknown length (SSE,
     /// chunked downloads) are passed on at once, so nothing is buffered.
-    async fn first_frame_with_head(&self, mut body: PooledBody) -> Result<Body, Failure> {
-        use http_body::Body as _;
+    async fn first_frame_with_head<B>(&self, mut body: B) -> Result<Body, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
         use http_body_util::BodyExt as _;
         match body.size_hint().exact() {
             Some(len) if len > 0 && len <= SMALL_BODY => {}
@@ -412,7 +454,7 @@ impl Proxy {
         match tokio::time::timeout(self.response_timeout, body.frame()).await {
             Err(_) => Err(Failure::Timeout(self.response_timeout)),
             Ok(None) => Ok(Body::empty()),
-            Ok(Some(Err(e))) => Err(Failure::Body(e)),
+            Ok(Some(Err(e))) => Err(Failure::Body(e.into())),
             Ok(Some(Ok(first))) => Ok(Body::new(FirstThenRest {
                 first: Some(first),
                 rest: body,

@@ -1,5 +1,5 @@
-//! Keep-alive HTTP/1.1 connections to the backend: one set per event loop, so that a request,
-//! its backend connection and that connection's task all stay on one thread.
+//! Keep-alive HTTP/1.1 connections to the backend: one set per event loop ([`super::idle`]),
+//! so that a request, its backend connection and that connection's task all stay on one thread.
 //!
 //! hyper-util's pooled client did the same job with one map for every loop, keyed by scheme
 //! and authority: every request hashed the authority byte by byte with SipHash twice (checkout
@@ -8,49 +8,41 @@
 //! is a short list behind a lock only its own loop takes, and a connection goes back to it when
 //! its response body has been read to the end.
 //!
-//! What stays from hyper: connecting ([`HttpConnector`]: name resolution, connect timeout,
-//! `TCP_NODELAY`, keepalive) and the HTTP/1.1 connection itself (`hyper::client::conn`).
+//! Two kinds of connection, in sets of their own: the gateway's own exchange
+//! ([`super::direct`], [`BackendPool::send_direct`]) for requests without a body to a
+//! plain-HTTP backend, and hyper's client connection (`hyper::client::conn`,
+//! [`BackendPool::send`]) for the rest. Both connect with [`HttpConnector`] (name resolution,
+//! connect timeout, `TCP_NODELAY`, keepalive).
 //!
 //! A request's response deadline is kept by a timer of its connection's ([`within`]), not one of
 //! its own: a timer per request cost each request its registration and removal in the runtime's
 //! timer wheel, while a connection's timer armed by an earlier request (for an earlier deadline)
 //! only needs moving when it fires, at most once per response timeout.
 
-use std::cell::Cell;
-use std::collections::VecDeque;
-use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::http::request::Parts;
 use axum::http::{Request, Response, StatusCode, Uri};
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
+use super::deadline::{Elapsed, unarmed_timer, within};
+use super::direct::{self, Attempt, DirectBody, DirectConn};
+use super::idle::{IdleSet, Reusable, Sets};
 use super::tls::BackendConnector;
 
-thread_local! {
-    static POOL: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Make this thread use set `index` of every pool: each event loop calls this with its own
-/// index when it starts (the server's business; the proxy only reads it).
-pub fn use_pool_on_this_thread(index: usize) {
-    POOL.with(|p| p.set(index));
-}
-
-/// The set this thread uses: 0 on the first event loop and on any thread that is not one.
-pub fn this_thread_pool() -> usize {
-    POOL.with(Cell::get)
-}
+pub use super::idle::{this_thread_pool, use_pool_on_this_thread};
 
 /// Why a request got no response head from the backend.
 #[derive(Debug)]
@@ -64,14 +56,31 @@ pub enum SendError {
     Handshake(std::io::Error),
     /// No response head by the deadline.
     TimedOut,
+    /// The exchange on one of the gateway's own connections failed (see [`super::direct`]).
+    Exchange(direct::ExchangeError),
+}
+
+impl From<Elapsed> for SendError {
+    fn from(Elapsed: Elapsed) -> Self {
+        SendError::TimedOut
+    }
+}
+
+impl From<Attempt> for SendError {
+    fn from(attempt: Attempt) -> Self {
+        match attempt {
+            Attempt::Unanswered(e) | Attempt::Failed(e) => SendError::Exchange(e),
+            Attempt::TimedOut => SendError::TimedOut,
+        }
+    }
 }
 
 /// The backend's keep-alive connections.
 pub struct BackendPool {
-    /// Indexed by event loop.
-    sets: Box<[Arc<IdleSet>]>,
-    /// The first set again: for threads that are not event loops.
-    first: Arc<IdleSet>,
+    /// hyper's connections, one set per event loop.
+    sets: Sets<Pooled>,
+    /// The gateway's own connections (see [`super::direct`]), for a plain-HTTP backend.
+    direct: Option<Sets<DirectConn>>,
     connector: HttpConnector,
     /// `http://host:port`: where the connector connects.
     target: Uri,
@@ -100,12 +109,9 @@ impl BackendPool {
         idle_timeout: Duration,
         max_idle: usize,
     ) -> Self {
-        let first = Arc::<IdleSet>::default();
         Self {
-            sets: std::iter::once(Arc::clone(&first))
-                .chain((1..sets.get()).map(|_| Arc::default()))
-                .collect(),
-            first,
+            sets: Sets::new(sets),
+            direct: Some(Sets::new(sets)),
             connector,
             target,
             tls: None,
@@ -116,13 +122,72 @@ impl BackendPool {
 
     /// Speak TLS over every new connection.
     pub fn with_tls(mut self, tls: BackendConnector) -> Self {
+        self.direct = None;
         self.tls = Some(tls);
         self
     }
 
     /// This event loop's set (the first for threads that are not event loops).
-    fn set(&self) -> &Arc<IdleSet> {
-        self.sets.get(this_thread_pool()).unwrap_or(&self.first)
+    fn set(&self) -> &Arc<IdleSet<Pooled>> {
+        self.sets.this_loop()
+    }
+
+    /// Send a request without a body (its head in `parts`: origin-form URI, `Host` set) on the
+    /// gateway's own HTTP/1.1 connections (see [`super::direct`]), under the same deadline as
+    /// [`BackendPool::send`]. A request that an idle connection left unanswered (the backend had
+    /// closed it: no byte of a response came) is sent once more on a new connection; only
+    /// requests without a body, `GET` and `HEAD`, come here. `None` for an `https://` backend,
+    /// which only [`BackendPool::send`] serves.
+    pub async fn send_direct(
+        &self,
+        parts: &Parts,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Option<Result<Response<DirectBody>, SendError>> {
+        let set = self.direct.as_ref()?.this_loop();
+        let mut head = Vec::with_capacity(direct::HEAD_CAPACITY);
+        direct::encode_request(parts, &mut head);
+        let exchange = |conn| {
+            let give_back = direct::GiveBack::new(Arc::clone(set), self.max_idle);
+            direct::exchange(conn, &head, &parts.method, deadline, give_back)
+        };
+        if let Some(conn) = set.take_ready(self.idle_timeout) {
+            match exchange(conn).await {
+                Err(Attempt::Unanswered(e)) => {
+                    tracing::debug!(error = %e, "an idle backend connection was closed; sending on a new one");
+                }
+                answered => return Some(answered.map_err(SendError::from)),
+            }
+        }
+        Some(match Box::pin(self.connect_direct(set, deadline)).await {
+            Ok(conn) => exchange(conn).await.map_err(SendError::from),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// A new connection of the gateway's own, made by `deadline` (if any).
+    async fn connect_direct(
+        &self,
+        set: &Arc<IdleSet<DirectConn>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<DirectConn, SendError> {
+        let io = self.connect_tcp(deadline).await?;
+        set.sweep_from_now_on(self.idle_timeout);
+        Ok(DirectConn::new(io.into_inner()))
+    }
+
+    /// A TCP connection to the backend, made by `deadline` (if any).
+    async fn connect_tcp(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<TokioIo<TcpStream>, SendError> {
+        let connect = self.connector.clone().oneshot(self.target.clone());
+        let io = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, connect)
+                .await
+                .map_err(|_| SendError::TimedOut)?,
+            None => connect.await,
+        };
+        io.map_err(|e| SendError::Connect(e.into()))
     }
 
     /// Send `req` (origin-form URI, `Host` set) on an idle connection, or a new one, and give
@@ -176,7 +241,7 @@ impl BackendPool {
     /// A new connection, made by `deadline` (if any).
     async fn connect_by(
         &self,
-        set: &Arc<IdleSet>,
+        set: &Arc<IdleSet<Pooled>>,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Pooled, SendError> {
         let sender = match deadline {
@@ -188,7 +253,7 @@ impl BackendPool {
         Ok(Pooled::new(sender))
     }
 
-    async fn connect(&self, set: &Arc<IdleSet>) -> Result<SendRequest<Body>, SendError> {
+    async fn connect(&self, set: &Arc<IdleSet<Pooled>>) -> Result<SendRequest<Body>, SendError> {
         let io = self
             .connector
             .clone()
@@ -206,15 +271,13 @@ impl BackendPool {
                 start(hyper_util::rt::TokioIo::new(tls)).await?
             }
         };
-        if !set.swept.swap(true, Ordering::Relaxed) {
-            spawn_sweeper(set, self.idle_timeout);
-        }
+        set.sweep_from_now_on(self.idle_timeout);
         Ok(sender)
     }
 
     /// Idle connections kept, over all sets (for tests).
     pub fn idle_count(&self) -> usize {
-        self.sets.iter().map(|set| set.lock().len()).sum()
+        self.sets.idle_count() + self.direct.as_ref().map_or(0, Sets::idle_count)
     }
 }
 
@@ -240,138 +303,27 @@ struct Pooled {
 
 impl Pooled {
     fn new(sender: SendRequest<Body>) -> Self {
-        // Not in the timer wheel until a deadline is kept by it (see `within`).
-        let unarmed = tokio::time::Instant::now() + UNARMED;
         Pooled {
             sender,
-            timer: Box::pin(tokio::time::sleep_until(unarmed)),
+            timer: unarmed_timer(),
         }
     }
 }
 
-/// Later than any deadline a new connection's timer will be armed for.
-const UNARMED: Duration = Duration::from_secs(86_400 * 365);
-
-/// `exchange`, unless `deadline` (if any) passes first: [`SendError::TimedOut`]. `timer` is the
-/// connection's: left as it is when an earlier request armed it for an earlier deadline (it then
-/// fires early, and is moved to `deadline` only then), so that most requests cost the timer wheel
-/// nothing.
-async fn within<F: Future>(
-    timer: &mut Pin<Box<Sleep>>,
-    deadline: Option<tokio::time::Instant>,
-    mut exchange: Pin<&mut F>,
-) -> Result<F::Output, SendError> {
-    let Some(deadline) = deadline else {
-        return Ok(exchange.await);
-    };
-    if timer.is_elapsed() || timer.deadline() > deadline {
-        timer.as_mut().reset(deadline);
-    }
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = exchange.as_mut().poll(cx) {
-            return Poll::Ready(Ok(out));
-        }
-        while timer.as_mut().poll(cx).is_ready() {
-            if tokio::time::Instant::now() >= deadline {
-                return Poll::Ready(Err(SendError::TimedOut));
-            }
-            // Armed by an earlier request: now wait for this one's deadline.
-            timer.as_mut().reset(deadline);
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-struct Idle {
-    conn: Pooled,
-    since: Instant,
-}
-
-/// One event loop's idle connections, newest at the back.
-#[derive(Default)]
-struct IdleSet {
-    idle: Mutex<VecDeque<Idle>>,
-    /// Whether this set's sweeper runs (started with its first connection, on its loop).
-    swept: AtomicBool,
-}
-
-impl IdleSet {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Idle>> {
-        // A panic while the list was held cannot leave it inconsistent: every change is one
-        // push or removal.
-        self.idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Reusable for Pooled {
+    fn is_ready(&mut self) -> bool {
+        self.sender.is_ready()
     }
 
-    /// The newest connection that can take a request now. Connections idle longer than
-    /// `max_age`, and closed ones, are dropped; one still finishing its last exchange is left
-    /// for later.
-    fn take_ready(&self, max_age: Duration) -> Option<Pooled> {
-        let mut idle = self.lock();
-        evict_idle(&mut idle, Instant::now(), max_age);
-        match idle.iter().rposition(|i| i.conn.sender.is_ready()) {
-            Some(at) => idle.remove(at).map(|i| i.conn),
-            None => {
-                idle.retain(|i| !i.conn.sender.is_closed());
-                None
-            }
-        }
+    fn is_closed(&mut self) -> bool {
+        self.sender.is_closed()
     }
-
-    fn put(&self, conn: Pooled, max_idle: usize) {
-        self.put_at(conn, max_idle, Instant::now());
-    }
-
-    fn put_at(&self, conn: Pooled, max_idle: usize, now: Instant) {
-        if conn.sender.is_closed() || max_idle == 0 {
-            return;
-        }
-        let mut idle = self.lock();
-        while idle.len() >= max_idle {
-            idle.pop_front();
-        }
-        idle.push_back(Idle { conn, since: now });
-    }
-
-    /// Drop (and so close) the connections idle longer than `max_age` at `now`.
-    fn sweep(&self, now: Instant, max_age: Duration) {
-        evict_idle(&mut self.lock(), now, max_age);
-    }
-}
-
-/// The oldest are at the front.
-fn evict_idle(idle: &mut VecDeque<Idle>, now: Instant, max_age: Duration) {
-    while idle
-        .front()
-        .is_some_and(|i| now.saturating_duration_since(i.since) > max_age)
-    {
-        idle.pop_front();
-    }
-}
-
-/// Close `set`'s connections once they have been idle for `max_age` (within twice that), even
-/// when no request comes to look at them; ends with the pool.
-fn spawn_sweeper(set: &Arc<IdleSet>, max_age: Duration) {
-    let set = Arc::downgrade(set);
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(max_age.max(Duration::from_secs(1)));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match set.upgrade() {
-                Some(set) => set.sweep(Instant::now(), max_age),
-                None => return,
-            }
-        }
-    });
 }
 
 /// The connection a response came on, to be put back once its body has been read.
 struct GiveBack {
     conn: Pooled,
-    set: Arc<IdleSet>,
+    set: Arc<IdleSet<Pooled>>,
     max_idle: usize,
 }
 
@@ -429,6 +381,8 @@ mod tests {
 
     /// A sender over an in-memory connection, and the connection's far end, which answers
     /// nothing but keeps it open while held.
+    use std::time::Instant;
+
     async fn sender() -> (SendRequest<Body>, tokio::io::DuplexStream) {
         let (near, far) = tokio::io::duplex(64);
         let (sender, connection) = http1::handshake(hyper_util::rt::TokioIo::new(near))
@@ -468,93 +422,5 @@ mod tests {
         }
         let kept: Vec<_> = set.lock().iter().map(|i| i.since - start).collect();
         assert_eq!(kept, [2, 3, 4].map(Duration::from_secs));
-    }
-
-    use tokio::time::Instant as TokioInstant;
-
-    fn timer_at(deadline: TokioInstant) -> Pin<Box<Sleep>> {
-        Box::pin(tokio::time::sleep_until(deadline))
-    }
-
-    async fn answered_after(delay: Duration) -> &'static str {
-        tokio::time::sleep(delay).await;
-        "response head"
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_timer_armed_for_an_earlier_deadline_is_left_alone_by_an_exchange_that_ends_in_time()
-    {
-        let start = TokioInstant::now();
-        let earlier = start + Duration::from_secs(60);
-        let mut timer = timer_at(earlier);
-        let deadline = start + Duration::from_secs(70);
-        let out = within(
-            &mut timer,
-            Some(deadline),
-            pin!(answered_after(Duration::from_secs(1))),
-        )
-        .await;
-        assert_eq!(out.ok(), Some("response head"));
-        assert_eq!(timer.deadline(), earlier);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_timer_that_fires_early_is_moved_to_the_deadline_which_is_kept_exactly() {
-        // Armed by an earlier request for 10 s from now; this one's deadline is at 15 s. An
-        // answer after 20 s is given up at 15 s; one after 12 s (between the early firing and
-        // the deadline) is taken.
-        for (answer_after, ends_after, answered) in [(20, 15, false), (12, 12, true)] {
-            let start = TokioInstant::now();
-            let mut timer = timer_at(start + Duration::from_secs(10));
-            let deadline = start + Duration::from_secs(15);
-            let out = within(
-                &mut timer,
-                Some(deadline),
-                pin!(answered_after(Duration::from_secs(answer_after))),
-            )
-            .await;
-            assert_eq!(out.is_ok(), answered, "answer after {answer_after} s");
-            assert_eq!(start.elapsed(), Duration::from_secs(ends_after));
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_fired_or_later_timer_is_set_to_the_deadline() {
-        let start = TokioInstant::now();
-        let mut fired = timer_at(start + Duration::from_secs(1));
-        fired.as_mut().await;
-        let deadline = TokioInstant::now() + Duration::from_secs(5);
-        let out = within(
-            &mut fired,
-            Some(deadline),
-            pin!(answered_after(Duration::from_secs(9))),
-        )
-        .await;
-        assert!(matches!(out, Err(SendError::TimedOut)));
-        assert_eq!(start.elapsed(), Duration::from_secs(6));
-
-        let mut new_connection = Pooled::new(sender().await.0).timer;
-        let deadline = TokioInstant::now() + Duration::from_secs(5);
-        let out = within(
-            &mut new_connection,
-            Some(deadline),
-            pin!(answered_after(Duration::from_secs(9))),
-        )
-        .await;
-        assert!(matches!(out, Err(SendError::TimedOut)));
-        assert_eq!(new_connection.deadline(), deadline);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn without_a_deadline_the_exchange_is_awaited_however_long() {
-        let start = TokioInstant::now();
-        let mut timer = timer_at(start + Duration::from_secs(1));
-        let out = within(
-            &mut timer,
-            None,
-            pin!(answered_after(Duration::from_secs(3600))),
-        )
-        .await;
-        assert_eq!(out.ok(), Some("response head"));
     }
 }
