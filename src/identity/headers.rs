@@ -244,6 +244,20 @@ impl IdentityHeaders {
     }
 }
 
+impl IdentityHeaders {
+    /// The encoded headers in contract order, as bytes: for a caller that writes them out
+    /// itself. Every value was checked to be a valid header value when these headers were
+    /// built ([`IdentityHeaders::from_plan`] keeps no other), and none can change since.
+    pub fn fields(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+        self.names
+            .iter()
+            .zip(self.spans.iter())
+            .filter_map(|(name, &(start, end))| {
+                Some((name, self.text.get(start as usize..end as usize)?))
+            })
+    }
+}
+
 /// The header value at `span` of `text`, if the span is in it and its bytes are a valid value.
 fn value_at(text: &Bytes, (start, end): (u32, u32)) -> Option<HeaderValue> {
     let (start, end) = (start as usize, end as usize);

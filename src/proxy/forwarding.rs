@@ -17,7 +17,6 @@
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::header::Entry;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -101,58 +100,95 @@ pub fn set_forwarded(
     proto: &str,
     host: Option<&HeaderValue>,
 ) {
+    let facts = take_facts(headers, client_addr, proto, host);
+    for (name, value) in facts.fields() {
+        match value {
+            Some(value) => headers.insert(name, value.clone()),
+            None => headers.remove(name),
+        };
+    }
+}
+
+/// The forwarding facts of one request, as [`set_forwarded`] sets them: each header's value, or
+/// `None` where the header is not sent.
+#[derive(Debug)]
+pub struct ForwardingFacts {
+    x_forwarded_for: Option<HeaderValue>,
+    x_real_ip: Option<HeaderValue>,
+    x_forwarded_proto: Option<HeaderValue>,
+    x_forwarded_host: Option<HeaderValue>,
+    forwarded: Option<HeaderValue>,
+}
+
+impl ForwardingFacts {
+    /// Each header with its value (`None`: not sent).
+    pub fn fields(&self) -> [(HeaderName, Option<&HeaderValue>); 5] {
+        [
+            (X_FORWARDED_FOR, self.x_forwarded_for.as_ref()),
+            (X_REAL_IP, self.x_real_ip.as_ref()),
+            (X_FORWARDED_PROTO, self.x_forwarded_proto.as_ref()),
+            (X_FORWARDED_HOST, self.x_forwarded_host.as_ref()),
+            (FORWARDED, self.forwarded.as_ref()),
+        ]
+    }
+}
+
+/// The forwarding facts of a request from `client_addr`, with the client's copies of their
+/// headers taken out of `headers`: `X-Forwarded-For` continues what came before (taken out to be
+/// continued), the rest replace the client's.
+pub fn take_facts(
+    headers: &mut HeaderMap,
+    client_addr: SocketAddr,
+    proto: &str,
+    host: Option<&HeaderValue>,
+) -> ForwardingFacts {
     let ip = client_addr.ip();
     let (peer, forwarded) = peer_facts(ip, proto, host);
     // Append to what earlier proxies (or the client) sent, as nginx's $proxy_add_x_forwarded_for does: the
-    // backend must take the rightmost entries it trusts, never the leftmost. (One lookup: the
-    // entry's insert replaces every earlier value.)
-    match headers.entry(X_FORWARDED_FOR) {
-        Entry::Occupied(mut prior) => {
-            let mut xff = Vec::with_capacity(64);
-            for value in prior.iter() {
-                if let Ok(value) = value.to_str() {
-                    xff.extend_from_slice(value.as_bytes());
-                    xff.extend_from_slice(b", ");
-                }
-            }
-            push_ip(&mut xff, ip);
-            match HeaderValue::from_bytes(&xff) {
-                Ok(value) => {
-                    prior.insert(value);
-                }
-                Err(_) => {
-                    prior.remove();
-                }
+    // backend must take the rightmost entries it trusts, never the leftmost.
+    let x_forwarded_for = if headers.contains_key(X_FORWARDED_FOR) {
+        let mut xff = Vec::with_capacity(64);
+        for value in headers.get_all(X_FORWARDED_FOR) {
+            if let Ok(value) = value.to_str() {
+                xff.extend_from_slice(value.as_bytes());
+                xff.extend_from_slice(b", ");
             }
         }
-        Entry::Vacant(slot) => {
-            if let Some(value) = peer.clone() {
-                slot.insert(value);
-            }
+        push_ip(&mut xff, ip);
+        headers.remove(X_FORWARDED_FOR);
+        HeaderValue::from_bytes(&xff).ok()
+    } else {
+        peer.clone()
+    };
+    // The client's copies of the others, in one look at the names (usually there are none).
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if [
+            &X_REAL_IP,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &FORWARDED,
+        ]
+        .contains(&name)
+        {
+            doomed.push(name.clone());
         }
     }
-    match peer {
-        Some(value) => headers.insert(X_REAL_IP, value),
-        None => headers.remove(X_REAL_IP),
+    for name in &doomed {
+        headers.remove(name);
+    }
+    let x_forwarded_proto = match proto {
+        "https" => Some(HeaderValue::from_static("https")),
+        "http" => Some(HeaderValue::from_static("http")),
+        other => HeaderValue::from_str(other).ok(),
     };
-
-    let proto = match proto {
-        "https" => Ok(HeaderValue::from_static("https")),
-        "http" => Ok(HeaderValue::from_static("http")),
-        other => HeaderValue::from_str(other),
-    };
-    match proto {
-        Ok(proto) => headers.insert(X_FORWARDED_PROTO, proto),
-        Err(_) => headers.remove(X_FORWARDED_PROTO),
-    };
-    match host {
-        Some(host) => headers.insert(X_FORWARDED_HOST, host.clone()),
-        None => headers.remove(X_FORWARDED_HOST),
-    };
-    match forwarded {
-        Some(value) => headers.insert(FORWARDED, value),
-        None => headers.remove(FORWARDED),
-    };
+    ForwardingFacts {
+        x_forwarded_for,
+        x_real_ip: peer,
+        x_forwarded_proto,
+        x_forwarded_host: host.cloned(),
+        forwarded,
+    }
 }
 
 /// What depends only on the peer (the host and scheme are the same for every request): the peer

@@ -314,14 +314,29 @@ impl Proxy {
         parts.version = Version::HTTP_11;
 
         let h = &mut parts.headers;
+        remove_hop_by_hop(h);
+        forwarding::remove_client_copies(h);
+        headers::strip(contract, h);
+
+        if !websocket
+            && matches!(parts.method, Method::GET | Method::HEAD)
+            && http_body::Body::is_end_stream(&body)
+            && self.pool.speaks_direct()
+        {
+            let head =
+                self.direct_head(&mut parts, identity, token, client_addr, proto, received_as);
+            return match self.send_direct(&head, &parts.method).await {
+                Ok(response) => self.pass_on(response).await,
+                Err(failure) => failure.into_page(&self.authority),
+            };
+        }
+
+        let h = &mut parts.headers;
         // Room for what is added below (identity headers, forwarding headers, Host, Via) at
         // once: the map parsed from the request is sized for the request's own headers, and
         // would otherwise grow (rehashing every entry) once or twice per request. A failed
         // reservation only means the inserts below grow the map as they would have.
         let _ = h.try_reserve(ADDED_HEADERS);
-        remove_hop_by_hop(h);
-        forwarding::remove_client_copies(h);
-        headers::strip(contract, h);
         if let Some(identity) = identity {
             headers::inject(identity, h);
         }
@@ -338,16 +353,6 @@ impl Proxy {
             h.insert(UPGRADE, HeaderValue::from_static("websocket"));
         }
 
-        if !websocket
-            && matches!(parts.method, Method::GET | Method::HEAD)
-            && http_body::Body::is_end_stream(&body)
-            && let Some(sent) = self.send_direct(&parts).await
-        {
-            return match sent {
-                Ok(response) => self.pass_on(response).await,
-                Err(failure) => failure.into_page(&self.authority),
-            };
-        }
         let response = match self.send(Request::from_parts(parts, body)).await {
             Ok(response) => response,
             Err(failure) => return failure.into_page(&self.authority),
@@ -379,18 +384,70 @@ impl Proxy {
         }
     }
 
-    /// A request without a body on the gateway's own connections (see [`direct`]), with the
-    /// response timeout; `None` when the backend is `https://`.
+    /// The head of a request without a body for the gateway's own exchange: what the hyper
+    /// path adds to the request's header map (`Host`, the identity headers and token, the
+    /// forwarding facts, `Via`) written after the map's own fields instead, the client's copies
+    /// of each having been taken out of the map (by `strip`, by `take_facts`, and here for
+    /// `Host`). Writing them costs no insertion into the map.
+    #[allow(clippy::too_many_arguments)]
+    fn direct_head(
+        &self,
+        parts: &mut axum::http::request::Parts,
+        identity: Option<&IdentityHeaders>,
+        token: Option<(&HeaderName, HeaderValue)>,
+        client_addr: SocketAddr,
+        proto: &str,
+        received_as: Version,
+    ) -> Vec<u8> {
+        parts.headers.remove(HOST);
+        let facts = forwarding::take_facts(
+            &mut parts.headers,
+            client_addr,
+            proto,
+            self.public_host.as_ref(),
+        );
+        let mut head = Vec::with_capacity(direct::HEAD_CAPACITY);
+        direct::start_head(parts, &self.host, &mut head);
+        for (name, value) in identity.into_iter().flat_map(IdentityHeaders::fields) {
+            direct::field(&mut head, name.as_str(), value);
+        }
+        if let Some((name, value)) = &token {
+            direct::field(&mut head, name.as_str(), value.as_bytes());
+        }
+        for (name, value) in facts.fields() {
+            if let Some(value) = value {
+                direct::field(&mut head, name.as_str(), value.as_bytes());
+            }
+        }
+        if let Some(mark) = &self.loop_mark {
+            direct::field(
+                &mut head,
+                VIA.as_str(),
+                mark.via_entry(received_as).as_bytes(),
+            );
+        }
+        direct::end_head(&mut head);
+        head
+    }
+
+    /// Send `head` (see [`Proxy::direct_head`]) on the gateway's own connections (see
+    /// [`direct`]), with the response timeout.
     async fn send_direct(
         &self,
-        parts: &axum::http::request::Parts,
-    ) -> Option<Result<Response<direct::DirectBody>, Failure>> {
+        head: &[u8],
+        method: &Method,
+    ) -> Result<Response<direct::DirectBody>, Failure> {
         let deadline = tokio::time::Instant::now() + self.response_timeout;
-        let sent = self.pool.send_direct(parts, Some(deadline)).await?;
-        Some(match sent {
-            Err(SendError::TimedOut) => Err(Failure::Timeout(self.response_timeout)),
-            result => result.map_err(Failure::Send),
-        })
+        match self.pool.send_direct(head, method, Some(deadline)).await {
+            Some(Ok(response)) => Ok(response),
+            Some(Err(SendError::TimedOut)) => Err(Failure::Timeout(self.response_timeout)),
+            Some(Err(e)) => Err(Failure::Send(e)),
+            None => Err(Failure::Send(SendError::Exchange(
+                direct::ExchangeError::Closed(
+                    "before the request: no connection of the gateway's own serves this backend",
+                ),
+            ))),
+        }
     }
 
     /// Send, with the response timeout counted from the end of the request body.

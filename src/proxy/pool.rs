@@ -26,8 +26,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::request::Parts;
-use axum::http::{Request, Response, StatusCode, Uri};
+use axum::http::{Method, Request, Response, StatusCode, Uri};
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -127,28 +126,33 @@ impl BackendPool {
         self
     }
 
+    /// Whether [`BackendPool::send_direct`] serves this backend (a plain-HTTP one).
+    pub fn speaks_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
     /// This event loop's set (the first for threads that are not event loops).
     fn set(&self) -> &Arc<IdleSet<Pooled>> {
         self.sets.this_loop()
     }
 
-    /// Send a request without a body (its head in `parts`: origin-form URI, `Host` set) on the
-    /// gateway's own HTTP/1.1 connections (see [`super::direct`]), under the same deadline as
+    /// Send a request without a body (its whole `head`, made with [`super::direct::start_head`],
+    /// for a request made with `method`) on the gateway's own HTTP/1.1 connections (see
+    /// [`super::direct`]), under the same deadline as
     /// [`BackendPool::send`]. A request that an idle connection left unanswered (the backend had
     /// closed it: no byte of a response came) is sent once more on a new connection; only
     /// requests without a body, `GET` and `HEAD`, come here. `None` for an `https://` backend,
     /// which only [`BackendPool::send`] serves.
     pub async fn send_direct(
         &self,
-        parts: &Parts,
+        head: &[u8],
+        method: &Method,
         deadline: Option<tokio::time::Instant>,
     ) -> Option<Result<Response<DirectBody>, SendError>> {
         let set = self.direct.as_ref()?.this_loop();
-        let mut head = Vec::with_capacity(direct::HEAD_CAPACITY);
-        direct::encode_request(parts, &mut head);
         let exchange = |conn| {
             let give_back = direct::GiveBack::new(Arc::clone(set), self.max_idle);
-            direct::exchange(conn, &head, &parts.method, deadline, give_back)
+            direct::exchange(conn, head, method, deadline, give_back)
         };
         if let Some(conn) = set.take_ready(self.idle_timeout) {
             match exchange(conn).await {

@@ -176,3 +176,26 @@ fn configured_names_extras_and_also_strip_are_honoured() {
     assert_eq!(h["x-forwarded-department"], "R&D");
     assert!(!h.contains_key("x-undeclared"));
 }
+
+#[test]
+fn the_fields_written_out_are_the_values_inserted() {
+    let contract = HeaderContract::default();
+    let mut id = identity();
+    id.groups = (0..8).map(|i| format!("Zürich Team {i}")).collect();
+    let headers = IdentityHeaders::encode(&contract, &id);
+    let written: Vec<_> = headers
+        .fields()
+        .map(|(n, v)| (n.clone(), v.to_vec()))
+        .collect();
+    let inserted: Vec<_> = headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+        .collect();
+    assert_eq!(written.len(), 5);
+    assert_eq!(written, inserted);
+    assert!(
+        written
+            .iter()
+            .all(|(_, v)| HeaderValue::from_bytes(v).is_ok())
+    );
+}

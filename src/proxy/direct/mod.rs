@@ -32,7 +32,7 @@ use tokio::time::{Instant, Sleep};
 
 pub use self::body::DirectBody;
 pub use self::chunked::ChunkedError;
-pub(super) use self::request_head::encode as encode_request;
+pub(super) use self::request_head::{end as end_head, field, start as start_head};
 pub use self::response_head::HeadError;
 use self::response_head::{Framing, Parsed};
 use super::deadline::{unarmed_timer, within};
@@ -54,6 +54,8 @@ pub enum ExchangeError {
     Head(#[from] HeadError),
     #[error("backend response body refused: {0}")]
     Chunked(#[from] ChunkedError),
+    #[error("the gateway's own HTTP/1.1 exchange serves plain-HTTP backends only")]
+    NotPlainHttp,
 }
 
 /// How an exchange failed: before any byte of a response came (the request may be sent again

@@ -5,15 +5,14 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::header::HOST;
-use axum::http::request::Parts;
-use axum::http::{Request, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt as _;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::super::pool::{BackendPool, SendError};
+use super::{DirectBody, end_head, field, start_head};
 
 /// What the backend does for one request.
 #[derive(Clone)]
@@ -37,7 +36,7 @@ fn answer(text: &str) -> Answer {
 }
 
 /// A backend that answers requests in order from `answers` (the last one again when they run
-/// out) and records, for each request, the connection it came on and its request line.
+/// out) and records, for each request, the connection it came on and its head.
 struct Backend {
     addr: std::net::SocketAddr,
     seen: Arc<Mutex<Vec<(usize, String)>>>,
@@ -105,11 +104,7 @@ async fn serve(
             }
         };
         let head: Vec<u8> = buf.drain(..end).collect();
-        let line = String::from_utf8_lossy(&head)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let line = String::from_utf8_lossy(&head).into_owned();
         seen.lock().unwrap().push((connection, line));
         let answer = {
             let mut answers = answers.lock().unwrap();
@@ -139,38 +134,56 @@ async fn serve(
     }
 }
 
-fn get(path: &str) -> Parts {
-    Request::get(path)
-        .header(HOST, "backend.test")
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0
+/// A request's head as the proxy writes it, and its method.
+struct Sent {
+    head: Vec<u8>,
+    method: Method,
 }
 
-fn head(path: &str) -> Parts {
-    Request::head(path)
-        .header(HOST, "backend.test")
+fn request(method: Method, path: &str) -> Sent {
+    let parts = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("x-request", "1")
         .body(())
         .unwrap()
         .into_parts()
-        .0
+        .0;
+    let mut head = Vec::new();
+    start_head(&parts, &HeaderValue::from_static("backend.test"), &mut head);
+    field(&mut head, "x-added", b"2");
+    end_head(&mut head);
+    Sent { head, method }
+}
+
+fn get(path: &str) -> Sent {
+    request(Method::GET, path)
+}
+
+fn head(path: &str) -> Sent {
+    request(Method::HEAD, path)
+}
+
+async fn send(
+    pool: &BackendPool,
+    sent: &Sent,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Response<DirectBody>, SendError> {
+    pool.send_direct(&sent.head, &sent.method, deadline)
+        .await
+        .expect("a plain-HTTP backend")
 }
 
 fn deadline() -> Option<tokio::time::Instant> {
     Some(tokio::time::Instant::now() + Duration::from_secs(10))
 }
 
-/// Send `parts` and read the whole response.
-async fn fetch(pool: &BackendPool, parts: &Parts) -> Result<(StatusCode, Vec<u8>), String> {
-    let response = pool
-        .send_direct(parts, deadline())
-        .await
-        .expect("a plain-HTTP backend")
-        .map_err(|e| match e {
-            SendError::Exchange(e) => e.to_string(),
-            other => format!("{other:?}"),
-        })?;
+/// Send `sent` and read the whole response.
+async fn fetch(pool: &BackendPool, sent: &Sent) -> Result<(StatusCode, Vec<u8>), String> {
+    let response = send(pool, sent, deadline()).await.map_err(|e| match e {
+        SendError::Exchange(e) => e.to_string(),
+        other => format!("{other:?}"),
+    })?;
     let status = response.status();
     let body = response
         .into_body()
@@ -199,7 +212,10 @@ async fn a_response_of_known_length_leaves_the_connection_for_the_next_request()
         );
     }
     assert_eq!(connections(&backend), [0, 0, 0]);
-    assert_eq!(backend.seen()[0].1, "GET /a?b=c HTTP/1.1");
+    assert_eq!(
+        backend.seen()[0].1,
+        "GET /a?b=c HTTP/1.1\r\nhost: backend.test\r\nx-request: 1\r\nx-added: 2\r\n\r\n"
+    );
     assert_eq!(pool.idle_count(), 1);
 }
 
@@ -342,11 +358,7 @@ async fn a_body_left_unread_closes_its_connection() {
     ])
     .await;
     let pool = backend.pool();
-    let response = pool
-        .send_direct(&get("/1"), deadline())
-        .await
-        .unwrap()
-        .unwrap();
+    let response = send(&pool, &get("/1"), deadline()).await.unwrap();
     let mut body = response.into_body();
     let first = body.frame().await.unwrap().unwrap();
     assert!(!first.into_data().unwrap().is_empty());
@@ -365,11 +377,7 @@ async fn head_interim_and_bodiless_answers_have_no_body_and_keep_the_connection(
     ])
     .await;
     let pool = backend.pool();
-    let response = pool
-        .send_direct(&head("/"), deadline())
-        .await
-        .unwrap()
-        .unwrap();
+    let response = send(&pool, &head("/"), deadline()).await.unwrap();
     assert_eq!(response.headers()["content-length"], "10");
     assert!(
         response
@@ -441,6 +449,6 @@ async fn no_response_head_by_the_deadline_is_a_timeout() {
     .await;
     let pool = backend.pool();
     let soon = Some(tokio::time::Instant::now() + Duration::from_millis(5));
-    let sent = pool.send_direct(&get("/"), soon).await.unwrap();
+    let sent = send(&pool, &get("/"), soon).await;
     assert!(matches!(sent, Err(SendError::TimedOut)), "{sent:?}");
 }

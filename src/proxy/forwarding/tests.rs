@@ -207,3 +207,35 @@ fn removes_the_client_copies_under_every_spelling_and_keeps_the_rest() {
         ]
     );
 }
+
+#[test]
+fn the_facts_taken_out_are_the_ones_set() {
+    let host = HeaderValue::from_static("app.example.com");
+    for (peer, proto, host, prior) in [
+        ("192.0.2.9:1", "https", Some(&host), true),
+        ("[2001:db8::7]:1", "http", None, false),
+    ] {
+        let mut client = HeaderMap::new();
+        client.append(X_REAL_IP, HeaderValue::from_static("1.2.3.4"));
+        client.append(FORWARDED, HeaderValue::from_static("for=1.2.3.4"));
+        client.append(X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
+        client.append(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
+        client.append("accept", HeaderValue::from_static("*/*"));
+        if prior {
+            client.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+        }
+        let mut set = client.clone();
+        set_forwarded(&mut set, peer.parse().unwrap(), proto, host);
+        let mut taken = client;
+        let facts = take_facts(&mut taken, peer.parse().unwrap(), proto, host);
+        let left: Vec<_> = taken.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["accept"], "every client copy is taken out");
+        for (name, value) in facts.fields() {
+            match value {
+                Some(value) => taken.append(name, value.clone()),
+                None => false,
+            };
+        }
+        assert_eq!(taken, set, "{peer}");
+    }
+}
