@@ -105,6 +105,10 @@ pub struct ProxyConfig {
     /// For an `https://` backend: the CA and the client certificate (default: the system's
     /// roots, no client certificate).
     pub tls: tls::BackendTls,
+    /// Send `GET` and `HEAD` without a body to a plain-HTTP backend over the gateway's own
+    /// exchange ([`direct`]); `false` sends every request through hyper's client. Default
+    /// `true`; `false` is there to compare the two.
+    pub direct_exchange: bool,
 }
 
 impl ProxyConfig {
@@ -123,6 +127,7 @@ impl ProxyConfig {
             loop_mark: None,
             pools: NonZeroUsize::MIN,
             tls: tls::BackendTls::default(),
+            direct_exchange: true,
         }
     }
 }
@@ -161,6 +166,8 @@ pub struct Proxy {
     response_timeout: Duration,
     body_timeout: Duration,
     websocket_idle_timeout: Duration,
+    /// See [`ProxyConfig::direct_exchange`].
+    direct_exchange: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -253,6 +260,7 @@ impl Proxy {
             response_timeout: config.response_timeout,
             body_timeout: config.body_timeout,
             websocket_idle_timeout: config.websocket_idle_timeout,
+            direct_exchange: config.direct_exchange,
         })
     }
 
@@ -321,6 +329,7 @@ impl Proxy {
         if !websocket
             && matches!(parts.method, Method::GET | Method::HEAD)
             && http_body::Body::is_end_stream(&body)
+            && self.direct_exchange
             && self.pool.speaks_direct()
         {
             let head =

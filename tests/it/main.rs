@@ -48,6 +48,7 @@ mod oauth_bearer;
 mod oauth_config;
 mod oauth_introspection;
 mod pages;
+mod proxy_direct;
 mod proxy_failures;
 mod proxy_headers;
 mod proxy_https_backend;
