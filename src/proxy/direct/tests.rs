@@ -1,3 +1,4 @@
+//! Unit tests of `proxy::direct`, compiled only under #[cfg(test)] (the parent declares `mod tests;`).
 //! The exchange against a scripted backend on a real socket: what a browser gets, and, above
 //! all, when a connection is used again.
 
