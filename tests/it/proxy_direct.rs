@@ -30,18 +30,25 @@ async fn scripted_backend(answer: &'static str, close: bool) -> SocketAddr {
 
 async fn answer_each(mut stream: TcpStream, answer: &'static str, close: bool) {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        buf.drain(..end);
+    while next_head(&mut stream, &mut buf).await.is_some() {
         if stream.write_all(answer.as_bytes()).await.is_err() || close {
             return;
+        }
+    }
+}
+
+/// The next request head on `stream` (`buf` keeps what was read past it); `None` once the
+/// connection ends.
+async fn next_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head: Vec<u8> = buf.drain(..at + 4).collect();
+            return Some(String::from_utf8_lossy(&head).into_owned());
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
 }
@@ -193,19 +200,8 @@ async fn recording_backend() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec
             let kept = std::sync::Arc::clone(&kept);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                    let head: Vec<u8> = buf.drain(..end).collect();
-                    kept.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&head).into_owned());
+                while let Some(head) = next_head(&mut stream, &mut buf).await {
+                    kept.lock().unwrap().push(head);
                     let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
                     if stream.write_all(ok.as_bytes()).await.is_err() {
                         return;
