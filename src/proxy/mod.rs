@@ -452,9 +452,7 @@ impl Proxy {
             Some(Err(SendError::TimedOut)) => Err(Failure::Timeout(self.response_timeout)),
             Some(Err(e)) => Err(Failure::Send(e)),
             None => Err(Failure::Send(SendError::Exchange(
-                direct::ExchangeError::Closed(
-                    "before the request: no connection of the gateway's own serves this backend",
-                ),
+                direct::ExchangeError::NotPlainHttp,
             ))),
         }
     }
