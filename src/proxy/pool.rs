@@ -14,10 +14,8 @@
 //! [`BackendPool::send`]) for the rest. Both connect with [`HttpConnector`] (name resolution,
 //! connect timeout, `TCP_NODELAY`, keepalive).
 //!
-//! A request's response deadline is kept by a timer of its connection's ([`within`]), not one of
-//! its own: a timer per request cost each request its registration and removal in the runtime's
-//! timer wheel, while a connection's timer armed by an earlier request (for an earlier deadline)
-//! only needs moving when it fires, at most once per response timeout.
+//! A request's response deadline is kept by a timer of its connection's ([`within`], see
+//! [`super::deadline`] for why).
 
 use std::num::NonZeroUsize;
 use std::pin::{Pin, pin};
@@ -258,12 +256,8 @@ impl BackendPool {
     }
 
     async fn connect(&self, set: &Arc<IdleSet<Pooled>>) -> Result<SendRequest<Body>, SendError> {
-        let io = self
-            .connector
-            .clone()
-            .oneshot(self.target.clone())
-            .await
-            .map_err(|e| SendError::Connect(e.into()))?;
+        // No deadline here: `connect_by` keeps one over the whole of it, handshakes included.
+        let io = self.connect_tcp(None).await?;
         let sender = match &self.tls {
             None => start(io).await?,
             Some(tls) => {
