@@ -34,7 +34,7 @@ pub use self::body::DirectBody;
 pub use self::chunked::ChunkedError;
 pub(super) use self::request_head::{end as end_head, field, start as start_head};
 pub use self::response_head::HeadError;
-use self::response_head::{Framing, Parsed};
+use self::response_head::{Framing, KeptField, Parsed};
 use super::deadline::{unarmed_timer, within};
 use super::idle::{IdleSet, Reusable};
 
@@ -72,6 +72,8 @@ pub enum Attempt {
 pub struct DirectConn {
     stream: TcpStream,
     buf: BytesMut,
+    /// Scratch space for reading response heads (see [`response_head::parse`]).
+    kept: Vec<KeptField>,
     timer: Pin<Box<Sleep>>,
     /// Found closed, or holding bytes nobody asked for: never used again.
     gone: bool,
@@ -82,6 +84,7 @@ impl DirectConn {
         Self {
             stream,
             buf: BytesMut::new(),
+            kept: Vec::new(),
             timer: unarmed_timer(),
             gone: false,
         }
@@ -139,9 +142,13 @@ pub(super) async fn exchange(
 ) -> Result<Response<DirectBody>, Attempt> {
     let head = {
         let DirectConn {
-            stream, buf, timer, ..
+            stream,
+            buf,
+            kept,
+            timer,
+            ..
         } = &mut conn;
-        let exchange = pin!(read_head(stream, buf, head, method));
+        let exchange = pin!(read_head(stream, buf, kept, head, method));
         within(timer, deadline, exchange)
             .await
             .map_err(|_| Attempt::TimedOut)??
@@ -168,6 +175,7 @@ pub(super) async fn exchange(
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
+    kept: &mut Vec<KeptField>,
     request: &[u8],
     method: &Method,
 ) -> Result<response_head::Head, Attempt> {
@@ -202,15 +210,10 @@ async fn read_head(
             continue;
         }
         loop {
-            match response_head::parse(buf, method) {
+            match response_head::parse(buf, method, kept) {
                 Ok(None) => break,
-                Ok(Some(Parsed::Interim(len))) => {
-                    let _ = buf.split_to(len);
-                }
-                Ok(Some(Parsed::Final(head, len))) => {
-                    let _ = buf.split_to(len);
-                    return Ok(head);
-                }
+                Ok(Some(Parsed::Interim)) => {}
+                Ok(Some(Parsed::Final(head))) => return Ok(head),
                 Err(e) => return Err(Attempt::Failed(e.into())),
             }
         }

@@ -25,6 +25,8 @@ pub(in crate::proxy) fn start(parts: &Parts, host: &HeaderValue, out: &mut Vec<u
 
 /// One field. `value` must be a valid header value (as every `HeaderValue` is).
 pub(in crate::proxy) fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    // One room check for the whole field, not one per piece.
+    out.reserve(name.len().saturating_add(value.len()).saturating_add(4));
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);

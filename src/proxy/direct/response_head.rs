@@ -11,8 +11,8 @@
 //! - a body delimited by the connection's end (no length, not chunked), or an HTTP/1.0
 //!   response, or `Connection: close`: the connection is not used again.
 
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use bytes::BytesMut;
 
 /// At most this many header fields in a response head (hyper's default too).
 pub(super) const MAX_HEADERS: usize = 100;
@@ -45,14 +45,14 @@ pub(super) struct Head {
     pub(super) keep_alive: bool,
 }
 
-/// What the start of a buffer holds.
+/// What was taken off the start of a buffer.
 #[derive(Debug)]
 pub(super) enum Parsed {
-    /// An interim `1xx` response of this many bytes, to be skipped (`100 Continue`, `103 Early
-    /// Hints`): the final response follows it.
-    Interim(usize),
-    /// The final head, and its length in bytes.
-    Final(Head, usize),
+    /// An interim `1xx` response (`100 Continue`, `103 Early Hints`), skipped: the final
+    /// response follows it.
+    Interim,
+    /// The final head.
+    Final(Head),
 }
 
 /// Why a response head was refused.
@@ -76,89 +76,201 @@ pub enum HeadError {
     UnaskedUpgrade,
 }
 
-/// Parse the head at the start of `buf`, for a request made with `method`. `None`: the head is
-/// not complete yet (and `buf` is below [`MAX_HEAD_BYTES`]).
-pub(super) fn parse(buf: &[u8], method: &Method) -> Result<Option<Parsed>, HeadError> {
-    // Left uninitialized: filled in only as far as the head has fields (no 3 KiB cleared per
-    // response).
-    let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut response,
-        buf,
-        &mut fields,
-    ) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
-            return Err(HeadError::TooLarge);
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) if buf.len() >= MAX_HEAD_BYTES => {
-            return Err(HeadError::TooLarge);
-        }
-        Err(e) => return Err(HeadError::Malformed(e)),
-    };
-    if len > MAX_HEAD_BYTES {
-        return Err(HeadError::TooLarge);
-    }
-    let code = response.code.unwrap_or_default();
-    let status = StatusCode::from_u16(code).map_err(|_| HeadError::Status(code))?;
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        return Err(HeadError::UnaskedUpgrade);
-    }
-    if status.is_informational() {
-        return Ok(Some(Parsed::Interim(len)));
-    }
+/// A field kept for the response's header map, read before the head is taken off the buffer:
+/// its name, and where its value lies in the head.
+pub(super) type KeptField = (HeaderName, std::ops::Range<usize>);
 
+/// Parse the head at the start of `buf`, for a request made with `method`, and take it off
+/// `buf` when it is complete (an interim `1xx` included). `None`: the head is not complete yet
+/// (and `buf` is below [`MAX_HEAD_BYTES`]). `kept` is scratch space, reused from response to
+/// response.
+///
+/// The header map holds the head's end-to-end fields only: the hop-by-hop ones (RFC 9110
+/// 7.6.1: the fixed list, `Proxy-*`, and what `Connection` names, never `Host`) are read for
+/// what they say about the connection and left out, which is what `remove_hop_by_hop` would
+/// do to the map afterwards. The values are slices of the head's own bytes, not copies.
+pub(super) fn parse(
+    buf: &mut BytesMut,
+    method: &Method,
+    kept: &mut Vec<KeptField>,
+) -> Result<Option<Parsed>, HeadError> {
+    kept.clear();
+    let (len, status, framing, keep_alive) = {
+        // Left uninitialized: filled in only as far as the head has fields (no 3 KiB cleared
+        // per response).
+        let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let bytes: &[u8] = buf;
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            bytes,
+            &mut fields,
+        ) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if bytes.len() >= MAX_HEAD_BYTES => {
+                return Err(HeadError::TooLarge);
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) if bytes.len() >= MAX_HEAD_BYTES => {
+                return Err(HeadError::TooLarge);
+            }
+            Err(e) => return Err(HeadError::Malformed(e)),
+        };
+        if len > MAX_HEAD_BYTES {
+            return Err(HeadError::TooLarge);
+        }
+        let code = response.code.unwrap_or_default();
+        let status = StatusCode::from_u16(code).map_err(|_| HeadError::Status(code))?;
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(HeadError::UnaskedUpgrade);
+        }
+        if status.is_informational() {
+            let _ = buf.split_to(len);
+            return Ok(Some(Parsed::Interim));
+        }
+        let facts = FieldFacts::read(response.headers)?;
+        let framing = framing(&facts, status, method)?;
+        let keep_alive =
+            response.version == Some(1) && framing != Framing::UntilClose && !facts.close;
+        for field in response.headers.iter() {
+            if facts.is_hop_by_hop(field.name.as_bytes()) {
+                continue;
+            }
+            let name =
+                HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| HeadError::Header {
+                    name: field.name.to_owned(),
+                })?;
+            kept.push((name, within(bytes, field.value)));
+        }
+        (len, status, framing, keep_alive)
+    };
+    let head = buf.split_to(len).freeze();
     // Room beyond the response's own fields: hyper keeps this map, emptied, for the next
     // request on the browser's connection, to which the proxy adds its headers.
-    let mut headers = HeaderMap::with_capacity(response.headers.len().max(MAP_ROOM));
-    for field in response.headers.iter() {
-        let invalid = || HeadError::Header {
-            name: field.name.to_owned(),
-        };
-        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| invalid())?;
-        let value = HeaderValue::from_bytes(field.value).map_err(|_| invalid())?;
+    let mut headers = HeaderMap::with_capacity(kept.len().max(MAP_ROOM));
+    for (name, value) in kept.drain(..) {
+        let value =
+            HeaderValue::from_maybe_shared(head.slice(value)).map_err(|_| HeadError::Header {
+                name: name.as_str().to_owned(),
+            })?;
         headers.append(name, value);
     }
-    let framing = framing(&headers, status, method)?;
-    let keep_alive =
-        response.version == Some(1) && framing != Framing::UntilClose && !names_close(&headers);
-    Ok(Some(Parsed::Final(
-        Head {
-            status,
-            headers,
-            framing,
-            keep_alive,
-        },
-        len,
-    )))
+    Ok(Some(Parsed::Final(Head {
+        status,
+        headers,
+        framing,
+        keep_alive,
+    })))
+}
+
+/// Where `part`, a slice of `whole`, lies in it.
+fn within(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start.saturating_add(part.len()).min(whole.len())
+}
+
+/// What a head's fields say about its body and its connection, read from the fields as
+/// written (names compared without case).
+struct FieldFacts<'h> {
+    /// The one length every `Content-Length` value gives.
+    length: Option<u64>,
+    /// The `Transfer-Encoding` values, in order.
+    transfer_encodings: Vec<&'h [u8]>,
+    /// A `Connection` option is `close`.
+    close: bool,
+    /// The other `Connection` options: the names of more hop-by-hop fields.
+    connection_names: Vec<&'h [u8]>,
+}
+
+impl<'h> FieldFacts<'h> {
+    fn read(fields: &[httparse::Header<'h>]) -> Result<Self, HeadError> {
+        let mut facts = FieldFacts {
+            length: None,
+            transfer_encodings: Vec::new(),
+            close: false,
+            connection_names: Vec::new(),
+        };
+        for field in fields {
+            let name = field.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"content-length") {
+                facts.add_length(field.value)?;
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                facts.transfer_encodings.push(field.value);
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                // As `remove_hop_by_hop` reads it: a value with bytes other than visible ASCII
+                // names no field (but its `close` still counts).
+                let names = field
+                    .value
+                    .iter()
+                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+                for option in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if option.eq_ignore_ascii_case(b"close") {
+                        facts.close = true;
+                    } else if names && !option.is_empty() && !option.eq_ignore_ascii_case(b"host") {
+                        facts.connection_names.push(option);
+                    }
+                }
+            }
+        }
+        Ok(facts)
+    }
+
+    /// `5`, `5, 5` and two fields of `5` agree; anything else is refused.
+    fn add_length(&mut self, value: &[u8]) -> Result<(), HeadError> {
+        let refused = || HeadError::ContentLength(String::from_utf8_lossy(value).into_owned());
+        for item in value.split(|&b| b == b',') {
+            let item = item.trim_ascii();
+            if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
+                return Err(refused());
+            }
+            let n = std::str::from_utf8(item)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(refused)?;
+            if self.length.is_some_and(|l| l != n) {
+                return Err(refused());
+            }
+            self.length = Some(n);
+        }
+        Ok(())
+    }
+
+    /// Is a field of this name hop-by-hop (RFC 9110 7.6.1)?
+    fn is_hop_by_hop(&self, name: &[u8]) -> bool {
+        const FIXED: [&[u8]; 6] = [
+            b"connection",
+            b"keep-alive",
+            b"te",
+            b"trailer",
+            b"transfer-encoding",
+            b"upgrade",
+        ];
+        FIXED.iter().any(|f| name.eq_ignore_ascii_case(f))
+            || name
+                .get(..6)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
+            || self
+                .connection_names
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+    }
 }
 
 /// RFC 9112 section 6.3, with every ambiguity refused.
-fn framing(headers: &HeaderMap, status: StatusCode, method: &Method) -> Result<Framing, HeadError> {
-    let length = content_length(headers)?;
-    let chunked = match headers.get(TRANSFER_ENCODING) {
-        None => false,
-        Some(value) => {
-            let one = headers.get_all(TRANSFER_ENCODING).iter().count() == 1;
-            if !one
-                || !value
-                    .as_bytes()
-                    .trim_ascii()
-                    .eq_ignore_ascii_case(b"chunked")
-            {
-                let all: Vec<_> = headers
-                    .get_all(TRANSFER_ENCODING)
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                    .collect();
-                return Err(HeadError::TransferEncoding(all.join(", ")));
-            }
-            true
+fn framing(
+    facts: &FieldFacts<'_>,
+    status: StatusCode,
+    method: &Method,
+) -> Result<Framing, HeadError> {
+    let chunked = match facts.transfer_encodings.as_slice() {
+        [] => false,
+        [one] if one.trim_ascii().eq_ignore_ascii_case(b"chunked") => true,
+        all => {
+            let all: Vec<_> = all.iter().map(|v| String::from_utf8_lossy(v)).collect();
+            return Err(HeadError::TransferEncoding(all.join(", ")));
         }
     };
-    if chunked && length.is_some() {
+    if chunked && facts.length.is_some() {
         return Err(HeadError::LengthAndChunked);
     }
     if *method == Method::HEAD
@@ -167,7 +279,7 @@ fn framing(headers: &HeaderMap, status: StatusCode, method: &Method) -> Result<F
     {
         return Ok(Framing::Empty);
     }
-    Ok(match (chunked, length) {
+    Ok(match (chunked, facts.length) {
         (true, _) => Framing::Chunked,
         (false, Some(0)) => Framing::Empty,
         (false, Some(n)) => Framing::Length(n),
@@ -175,47 +287,21 @@ fn framing(headers: &HeaderMap, status: StatusCode, method: &Method) -> Result<F
     })
 }
 
-/// The one length every `Content-Length` value gives (`5`, `5, 5` and two fields of `5` agree);
-/// `None` without one.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, HeadError> {
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
-            let item = item.trim_ascii();
-            let refused =
-                || HeadError::ContentLength(String::from_utf8_lossy(value.as_bytes()).into_owned());
-            if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
-                return Err(refused());
-            }
-            let n = std::str::from_utf8(item)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(refused)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(refused());
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length)
-}
-
-/// Does a `Connection` field carry the `close` option?
-fn names_close(headers: &HeaderMap) -> bool {
-    headers.get_all(CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Parse `text` for a request made with `method`: the final head, and how many bytes of
+    /// `text` were left after it.
+    fn parse_text(text: &[u8], method: &Method) -> Result<Option<(Parsed, usize)>, HeadError> {
+        let mut buf = BytesMut::from(text);
+        let parsed = parse(&mut buf, method, &mut Vec::new())?;
+        Ok(parsed.map(|p| (p, buf.len())))
+    }
+
     fn final_head(text: &str, method: &Method) -> Result<(Head, usize), HeadError> {
-        match parse(text.as_bytes(), method)? {
-            Some(Parsed::Final(head, len)) => Ok((head, len)),
+        match parse_text(text.as_bytes(), method)? {
+            Some((Parsed::Final(head), left)) => Ok((head, text.len() - left)),
             other => panic!("expected a final head, got {other:?}"),
         }
     }
@@ -239,12 +325,15 @@ mod tests {
     #[test]
     fn an_incomplete_head_asks_for_more_until_the_limit() {
         assert!(matches!(
-            parse(b"HTTP/1.1 200 OK\r\nX-A:", &Method::GET),
+            parse_text(b"HTTP/1.1 200 OK\r\nX-A:", &Method::GET),
             Ok(None)
         ));
         let mut long = b"HTTP/1.1 200 OK\r\nX-A: ".to_vec();
         long.resize(MAX_HEAD_BYTES, b'a');
-        assert_eq!(parse(&long, &Method::GET).unwrap_err(), HeadError::TooLarge);
+        assert_eq!(
+            parse_text(&long, &Method::GET).unwrap_err(),
+            HeadError::TooLarge
+        );
     }
 
     #[test]
@@ -297,7 +386,7 @@ mod tests {
             Framing::Empty,
             "the answer to HEAD has no body"
         );
-        assert_eq!(head.headers[CONTENT_LENGTH], "10", "but keeps its length");
+        assert_eq!(head.headers["content-length"], "10", "but keeps its length");
     }
 
     #[test]
@@ -334,7 +423,7 @@ mod tests {
         ];
         for text in refused {
             assert!(
-                parse(text.as_bytes(), &Method::GET).is_err(),
+                parse_text(text.as_bytes(), &Method::GET).is_err(),
                 "{text:?} was accepted"
             );
         }
@@ -343,12 +432,12 @@ mod tests {
     #[test]
     fn interim_responses_are_skipped_and_an_unasked_upgrade_refused() {
         let text = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n";
-        let Ok(Some(Parsed::Interim(len))) = parse(text, &Method::GET) else {
+        let Ok(Some((Parsed::Interim, left))) = parse_text(text, &Method::GET) else {
             panic!("103 is interim");
         };
-        assert_eq!(&text[len..len + 8], b"HTTP/1.1");
+        assert_eq!(&text[text.len() - left..], b"HTTP/1.1 200 OK\r\n");
         assert_eq!(
-            parse(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", &Method::GET).unwrap_err(),
+            parse_text(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", &Method::GET).unwrap_err(),
             HeadError::UnaskedUpgrade
         );
     }
@@ -371,5 +460,50 @@ mod tests {
             !kept("HTTP/1.1 200 OK\r\n\r\n"),
             "a body until close ends the connection"
         );
+    }
+
+    #[test]
+    fn hop_by_hop_fields_are_read_and_left_out_of_the_map_as_remove_hop_by_hop_would() {
+        let text = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Secret, Host\r\n\
+                    X-Secret: s\r\nx-secret: t\r\nKeep-Alive: timeout=5\r\nProxy-Thing: p\r\n\
+                    TE: trailers\r\nTrailer: x\r\nUpgrade: h2c\r\nHost: h\r\nX-Kept: k\r\n\r\nok";
+        let (head, _) = final_head(text, &Method::GET).unwrap();
+        let names: Vec<_> = head.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["content-length", "host", "x-kept"]);
+        assert!(head.keep_alive);
+        // The same head through the hyper path's filter over a map of every field.
+        let mut all = HeaderMap::new();
+        for line in text.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+            let (name, value) = line.split_once(": ").unwrap();
+            all.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        crate::proxy::hop_by_hop::remove_hop_by_hop(&mut all);
+        assert_eq!(head.headers, all);
+    }
+
+    #[test]
+    fn a_connection_value_outside_visible_ascii_names_no_field_but_still_closes() {
+        let text = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close, X-A, \xe9\r\nX-A: 1\r\n\r\n";
+        let Ok(Some((Parsed::Final(head), _))) = parse_text(text, &Method::GET) else {
+            panic!("a final head");
+        };
+        assert!(!head.keep_alive);
+        assert_eq!(head.headers["x-a"], "1");
+        assert!(head.headers.get("connection").is_none());
+    }
+
+    #[test]
+    fn values_are_the_heads_bytes_and_what_follows_the_head_stays_in_the_buffer() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nX-A: \xe9t\xe9\r\nContent-Length: 2\r\n\r\nokNEXT"[..],
+        );
+        let Ok(Some(Parsed::Final(head))) = parse(&mut buf, &Method::GET, &mut Vec::new()) else {
+            panic!("a final head");
+        };
+        assert_eq!(head.headers["x-a"].as_bytes(), b"\xe9t\xe9");
+        assert_eq!(&buf[..], b"okNEXT");
     }
 }
