@@ -100,7 +100,7 @@ async fn proxy_to(backend: SocketAddr, direct: bool) -> SocketAddr {
 
 #[tokio::test]
 async fn every_way_a_backend_answers_reaches_the_browser_alike_through_both_clients() {
-    let cases: [(&str, &'static str, bool); 9] = [
+    let cases: [(&str, &'static str, bool); 10] = [
         (
             "length",
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-App: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello",
@@ -144,6 +144,12 @@ async fn every_way_a_backend_answers_reaches_the_browser_alike_through_both_clie
         (
             "hop by hop",
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: x-hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\nok",
+            false,
+        ),
+        (
+            "every hop-by-hop kind",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Hop, Host, keep-alive\r\nx-hop: 1\r\nX-HOP: 2\r\n\
+             Proxy-Agent: p\r\nUpgrade: h2c\r\nTrailer: x\r\nTE: trailers\r\nHost: h\r\nX-Kept: k\r\n\r\nok",
             false,
         ),
     ];
