@@ -531,4 +531,161 @@ mod tests {
         left.sort_unstable();
         assert_eq!(left, ["content-length", "x-other"]);
     }
+
+    /// The rules as they were stated over a map of every field, before the head was read from
+    /// its raw fields (kept here as the reference the one-pass reading must agree with).
+    mod reference {
+        use axum::http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+        use axum::http::{HeaderMap, Method, StatusCode};
+
+        use super::super::{Framing, HeadError};
+
+        pub(super) fn framing(
+            headers: &HeaderMap,
+            status: StatusCode,
+            method: &Method,
+        ) -> Result<Framing, HeadError> {
+            let mut length = None;
+            for value in headers.get_all(CONTENT_LENGTH) {
+                for item in value.as_bytes().split(|&b| b == b',') {
+                    let item = item.trim_ascii();
+                    let refused = || {
+                        HeadError::ContentLength(String::from_utf8_lossy(value.as_bytes()).into())
+                    };
+                    if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
+                        return Err(refused());
+                    }
+                    let n = std::str::from_utf8(item)
+                        .ok()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .ok_or_else(refused)?;
+                    if length.is_some_and(|l| l != n) {
+                        return Err(refused());
+                    }
+                    length = Some(n);
+                }
+            }
+            let all: Vec<_> = headers.get_all(TRANSFER_ENCODING).iter().collect();
+            let chunked = match all.as_slice() {
+                [] => false,
+                [one] if one.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") => true,
+                _ => {
+                    let all: Vec<_> = all
+                        .iter()
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                        .collect();
+                    return Err(HeadError::TransferEncoding(all.join(", ")));
+                }
+            };
+            if chunked && length.is_some() {
+                return Err(HeadError::LengthAndChunked);
+            }
+            if *method == Method::HEAD
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED
+            {
+                return Ok(Framing::Empty);
+            }
+            Ok(match (chunked, length) {
+                (true, _) => Framing::Chunked,
+                (false, Some(0)) => Framing::Empty,
+                (false, Some(n)) => Framing::Length(n),
+                (false, None) => Framing::UntilClose,
+            })
+        }
+
+        pub(super) fn names_close(headers: &HeaderMap) -> bool {
+            headers.get_all(CONNECTION).iter().any(|v| {
+                v.as_bytes()
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+            })
+        }
+    }
+
+    fn field_strategy() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+        use proptest::prelude::*;
+        let name = prop_oneof![
+            Just("content-length"),
+            Just("transfer-encoding"),
+            Just("connection"),
+            Just("keep-alive"),
+            Just("proxy-x"),
+            Just("host"),
+            Just("te"),
+            Just("trailer"),
+            Just("upgrade"),
+            Just("x-a"),
+            Just("x-b"),
+        ];
+        let value = prop_oneof![
+            Just("5"),
+            Just("5, 5"),
+            Just("5,6"),
+            Just(" 0 "),
+            Just("+5"),
+            Just("chunked"),
+            Just("Chunked "),
+            Just("gzip, chunked"),
+            Just("close"),
+            Just("keep-alive"),
+            Just("X-A, close"),
+            Just("x-b,,te, Host"),
+            Just("proxy-x"),
+            Just("content-length"),
+            Just("v\u{e9}, close"),
+            Just("v"),
+        ];
+        (name, any::<u8>(), value).prop_map(|(name, case, value)| {
+            // Some names written in upper case: names are compared without case.
+            let name = if case % 3 == 0 {
+                name.to_ascii_uppercase()
+            } else {
+                name.to_string()
+            };
+            (name, value.to_string())
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_the_raw_fields_agrees_with_the_rules_over_a_map_of_every_field(
+            fields in proptest::collection::vec(field_strategy(), 0..7),
+            status in proptest::sample::select(vec![200u16, 204, 304, 404]),
+            http10 in proptest::bool::ANY,
+            head_request in proptest::bool::ANY,
+        ) {
+            let version = if http10 { "1.0" } else { "1.1" };
+            let mut text = format!("HTTP/{version} {status} X\r\n").into_bytes();
+            let mut all = HeaderMap::new();
+            for (name, value) in &fields {
+                text.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+                // As httparse gives it (and gave it to the rules over the map): without the
+                // whitespace around it.
+                let value = value.trim_matches([' ', '\t']);
+                all.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+                );
+            }
+            text.extend_from_slice(b"\r\n");
+            let method = if head_request { Method::HEAD } else { Method::GET };
+            let status = StatusCode::from_u16(status).unwrap();
+
+            let expected = reference::framing(&all, status, &method).map(|framing| {
+                let keep_alive =
+                    !http10 && framing != Framing::UntilClose && !reference::names_close(&all);
+                crate::proxy::hop_by_hop::remove_hop_by_hop(&mut all);
+                (framing, keep_alive, all)
+            });
+            let got = match parse_text(&text, &method) {
+                Ok(Some((Parsed::Final(head), _))) => {
+                    Ok((head.framing, head.keep_alive, head.headers))
+                }
+                Err(e) => Err(e),
+                other => panic!("a final head or a refusal, got {other:?}"),
+            };
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
 }
