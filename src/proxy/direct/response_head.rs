@@ -688,4 +688,51 @@ mod tests {
             proptest::prop_assert_eq!(got, expected);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_refused_or_read_as_a_head_that_is_a_prefix_of_them(
+            valid in proptest::sample::select(vec![
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: x-a\r\nX-A: 1\r\n\r\n0\r\n\r\n",
+                "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            ]),
+            edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 0..6),
+            head_request in proptest::bool::ANY,
+        ) {
+            let mut bytes = valid.as_bytes().to_vec();
+            for (at, byte) in edits {
+                let at = at % (bytes.len() + 1);
+                if byte % 2 == 0 {
+                    bytes.insert(at, byte);
+                } else if at < bytes.len() {
+                    bytes[at] = byte;
+                }
+            }
+            let method = if head_request { Method::HEAD } else { Method::GET };
+            let mut buf = BytesMut::from(&bytes[..]);
+            let mut kept = Vec::new();
+            // Interim heads are taken off one at a time, as the exchange does.
+            while let Ok(Some(parsed)) = parse(&mut buf, &method, &mut kept) {
+                let taken = bytes.len() - buf.len();
+                let head = &bytes[..taken];
+                proptest::prop_assert_eq!(&bytes[taken..], &buf[..]);
+                proptest::prop_assert!(head.ends_with(b"\n\r\n") || head.ends_with(b"\n\n"));
+                match parsed {
+                    Parsed::Interim => continue,
+                    Parsed::Final(h) => {
+                        for value in h.headers.values() {
+                            let v = value.as_bytes();
+                            proptest::prop_assert!(
+                                v.is_empty() || head.windows(v.len()).any(|w| w == v),
+                                "{:?} is not in the head",
+                                value
+                            );
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
