@@ -154,8 +154,12 @@ pub(super) fn parse(
     // request on the browser's connection, to which the proxy adds its headers.
     let mut headers = HeaderMap::with_capacity(kept.len().max(MAP_ROOM));
     for (name, value) in kept.drain(..) {
-        let value =
-            HeaderValue::from_maybe_shared(head.slice(value)).map_err(|_| HeadError::Header {
+        // `Bytes::slice` panics out of range: the range is checked first (it is always inside
+        // the head, which httparse took the value from).
+        let value = (value.end <= head.len())
+            .then(|| head.slice(value))
+            .and_then(|v| HeaderValue::from_maybe_shared(v).ok())
+            .ok_or_else(|| HeadError::Header {
                 name: name.as_str().to_owned(),
             })?;
         headers.append(name, value);
@@ -175,10 +179,11 @@ pub(super) fn parse(
     })))
 }
 
-/// Where `part`, a slice of `whole`, lies in it.
+/// Where `part`, a slice of `whole`, lies in it (an empty range at the end were it not one).
 fn within(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
     let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
-    start..start.saturating_add(part.len()).min(whole.len())
+    let end = start.saturating_add(part.len()).min(whole.len());
+    start.min(end)..end
 }
 
 /// What a head's fields say about its body and its connection, read from the fields as
