@@ -191,8 +191,8 @@ fn within(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
 struct FieldFacts<'h> {
     /// The one length every `Content-Length` value gives.
     length: Option<u64>,
-    /// The `Transfer-Encoding` values, in order.
-    transfer_encodings: Vec<&'h [u8]>,
+    /// `Transfer-Encoding` is there, exactly `chunked` (checked by [`Self::read`]).
+    chunked: bool,
     /// A `Connection` option is `close`.
     close: bool,
     /// The other `Connection` options: the names of more hop-by-hop fields.
@@ -203,16 +203,18 @@ impl<'h> FieldFacts<'h> {
     fn read(fields: &[httparse::Header<'h>]) -> Result<Self, HeadError> {
         let mut facts = FieldFacts {
             length: None,
-            transfer_encodings: Vec::new(),
+            chunked: false,
             close: false,
             connection_names: Vec::new(),
         };
+        let mut transfer_encodings = 0usize;
         for field in fields {
             let name = field.name.as_bytes();
             if name.eq_ignore_ascii_case(b"content-length") {
                 facts.add_length(field.value)?;
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                facts.transfer_encodings.push(field.value);
+                transfer_encodings = transfer_encodings.saturating_add(1);
+                facts.chunked = field.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
             } else if name.eq_ignore_ascii_case(b"connection") {
                 // As `remove_hop_by_hop` reads it: a value with bytes other than visible ASCII
                 // names no field (but its `close` still counts).
@@ -223,11 +225,25 @@ impl<'h> FieldFacts<'h> {
                 for option in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                     if option.eq_ignore_ascii_case(b"close") {
                         facts.close = true;
-                    } else if names && !option.is_empty() && !option.eq_ignore_ascii_case(b"host") {
+                    } else if names
+                        && !option.is_empty()
+                        && !option.eq_ignore_ascii_case(b"host")
+                        // Left out of the map anyway (`keep-alive`, which nginx always sends).
+                        && !Self::is_hop_by_hop(option)
+                    {
                         facts.connection_names.push(option);
                     }
                 }
             }
+        }
+        // Exactly one `Transfer-Encoding`, and it says `chunked`; the message lists them all.
+        if transfer_encodings > 1 || (transfer_encodings == 1 && !facts.chunked) {
+            let all: Vec<_> = fields
+                .iter()
+                .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
+                .map(|f| String::from_utf8_lossy(f.value))
+                .collect();
+            return Err(HeadError::TransferEncoding(all.join(", ")));
         }
         Ok(facts)
     }
@@ -276,14 +292,7 @@ fn framing(
     status: StatusCode,
     method: &Method,
 ) -> Result<Framing, HeadError> {
-    let chunked = match facts.transfer_encodings.as_slice() {
-        [] => false,
-        [one] if one.trim_ascii().eq_ignore_ascii_case(b"chunked") => true,
-        all => {
-            let all: Vec<_> = all.iter().map(|v| String::from_utf8_lossy(v)).collect();
-            return Err(HeadError::TransferEncoding(all.join(", ")));
-        }
-    };
+    let chunked = facts.chunked;
     if chunked && facts.length.is_some() {
         return Err(HeadError::LengthAndChunked);
     }
