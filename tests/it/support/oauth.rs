@@ -50,7 +50,7 @@ fn spawn(port: u16, env: &[(String, String)]) -> Child {
         .current_dir(repo_root().join("tests/oauth"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start node tests/oauth/server.mjs")
 }
@@ -191,6 +191,22 @@ impl OidcProvider {
 async fn first_word(child: &mut Child) -> String {
     use std::io::BufRead;
     let stdout = child.stdout.take().expect("piped stdout");
+    // What node says on stderr (its warnings, a stack trace), kept to name the cause if no
+    // address comes; the rest of it is read and dropped.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let said = said.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut said = said.lock().unwrap();
+                if said.len() < 4096 {
+                    said.push_str(&line);
+                    said.push('\n');
+                }
+            }
+        });
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut lines = std::io::BufReader::new(stdout).lines();
@@ -198,15 +214,20 @@ async fn first_word(child: &mut Child) -> String {
         let _ = tx.send(first);
         for _ in lines {}
     });
-    let line = tokio::time::timeout(Duration::from_secs(120), rx)
-        .await
-        .expect("oidc-provider said nothing within 120 s")
-        .unwrap_or_default();
+    let line = match tokio::time::timeout(Duration::from_secs(120), rx).await {
+        Ok(line) => line.unwrap_or_default(),
+        Err(_) => panic!(
+            "oidc-provider said nothing on stdout within 120 s (process: {:?}); on stderr:\n{}",
+            child.try_wait(),
+            said.lock().unwrap()
+        ),
+    };
     match line.split_whitespace().next() {
         Some(word) => word.to_owned(),
         None => panic!(
-            "oidc-provider exited without naming its address ({:?}); run node tests/oauth/server.mjs 0 to see why",
-            child.try_wait()
+            "oidc-provider exited without naming its address ({:?}); on stderr:\n{}",
+            child.try_wait(),
+            said.lock().unwrap()
         ),
     }
 }
